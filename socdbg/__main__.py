@@ -1,0 +1,3 @@
+from socdbg.cli import main
+
+main()

@@ -1,0 +1,88 @@
+"""The ``socdbg`` command line: argv parsing only. Registry commands become subcommands for
+one-shot use (``socdbg -t sim read sysctrl.chip_id``); ``shell`` hands off to the REPL."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from socdbg import __version__
+from socdbg.commands.registry import Output, commands
+from socdbg.commands.session import Session
+from socdbg.errors import SocdbgError
+
+
+class _Group(click.Group):
+    """Subcommands come from the registry (loaded on demand) plus the CLI-only ones."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(commands()))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return super().get_command(ctx, name) or commands().get(name)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-t", "--target", envvar="SOCDBG_TARGET", metavar="TARGET",
+              help="Target string: sim (default), sim:PATH.rdl, sim:mesh=8x8, ...")
+@click.option("--map", "map_files", multiple=True, metavar="FILE.rdl",
+              help="Register map to use instead of the reference SoC.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(__version__, prog_name="socdbg")
+@click.pass_context
+def cli(ctx: click.Context, target: str | None, map_files: tuple[str, ...],
+        debug: bool) -> None:
+    """socdbg: a register-level debug shell for SoC bring-up."""
+    ctx.obj = Session(target=target, map_files=list(map_files) or None, debug=debug)
+    ctx.call_on_close(ctx.obj.close)
+
+
+@cli.result_callback()
+@click.pass_context
+def _emit(ctx: click.Context, result: Any, **_: Any) -> None:
+    if isinstance(result, Output):
+        ctx.obj.emit(result)
+        if not result.ok:
+            ctx.exit(1)
+
+
+@cli.command("shell", help="Start the interactive shell.")
+@click.pass_obj
+def shell_cmd(session: Session) -> None:
+    from socdbg.shell.repl import Shell
+
+    raise SystemExit(Shell(session).run())
+
+
+def main(argv: list[str] | None = None) -> None:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        rc = cli.main(args=argv, prog_name="socdbg", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        raise SystemExit(130) from None
+    except SocdbgError as exc:
+        if debug:
+            raise
+        report_error(exc)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    raise SystemExit(rc if isinstance(rc, int) else 0)
+
+
+def report_error(exc: SocdbgError) -> None:
+    """One red line on stderr: ``error: message`` and the hint, if any."""
+    color = sys.stderr.isatty()
+    red, dim, off = ("\033[31m", "\033[2m", "\033[0m") if color else ("", "", "")
+    line = f"{red}error:{off} {exc.message}"
+    if exc.hint:
+        line += f" {dim}({exc.hint}){off}"
+    print(line, file=sys.stderr)

@@ -1,0 +1,319 @@
+"""Core commands: read, write, peek, poke, find, info, target, help.
+
+Each command resolves and validates everything it was given before its first bus access, so a
+command that fails validation performs no access at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from socdbg.access import read_register, write_register
+from socdbg.commands.addresses import resolve_address
+from socdbg.commands.params import ADDRESS, ASSIGNMENT, REGISTER_GLOB, TARGET, json_option
+from socdbg.commands.registry import Output, commands, register, session_command
+from socdbg.commands.regs import find_output
+from socdbg.commands.session import Session
+from socdbg.errors import EncodeError, UsageError
+from socdbg.regmap import Decoded, Register, decode, parse_int
+from socdbg.regmap.codec import check_whole, compose, parse_assignments
+
+
+def decoded_json(d: Decoded) -> dict[str, Any]:
+    return {
+        "path": d.register.path,
+        "address": d.register.address,
+        "value": d.value,
+        "fields": {fv.field.name: ({"value": fv.value, "enum": fv.enum_name}
+                                   if fv.field.enum is not None else fv.value)
+                   for fv in d.fields},
+    }
+
+
+def read_skip_reason(reg: Register) -> str | None:
+    """Why a glob read passes over a register (name it exactly to read it anyway)."""
+    if not reg.layout.readable:
+        return "write-only"
+    if reg.layout.read_side_effect:
+        return "reading it has side effects (" + (
+            "unsafe_read" if reg.layout.unsafe_read else
+            ",".join(f"{f.name}:{f.onread}" for f in reg.fields if f.onread)) + ")"
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+@click.command("read", help="Read and decode registers: a path, a glob (dma.ch[*].status) "
+               "or a block (dma). Globs skip registers whose reads have side effects.")
+@click.argument("pattern", type=REGISTER_GLOB)
+@json_option
+@session_command
+def read_cmd(session: Session, pattern: str, as_json: bool) -> Output:
+    rmap = session.map
+    reg_exact, fld = (None, None)
+    selected = None
+    if not any(c in pattern for c in "*?:") and rmap.find(pattern) is None \
+            and not rmap.is_block(pattern):
+        reg_exact, fld = rmap.resolve(pattern)  # a field path, or a PathError with a hint
+        selected = [reg_exact]
+    if selected is None:
+        selected = rmap.select(pattern)
+    exact = len(selected) == 1 and (reg_exact is not None or rmap.find(pattern) is not None)
+    to_read: list[Register] = []
+    skipped: list[tuple[Register, str]] = []
+    for reg in selected:
+        why = read_skip_reason(reg)
+        if why and not exact:
+            skipped.append((reg, why))
+        else:
+            to_read.append(reg)
+    target = session.target
+    values = [decode(reg, read_register(target, reg)) for reg in to_read]
+    if fld is not None:
+        d = values[0]
+        fv = next(v for v in d.fields if v.field is fld)
+        data: Any = {"path": f"{d.register.path}.{fld.name}", "value": fv.value,
+                     "enum": fv.enum_name}
+        return Output(data=data, text=f"{d.register.path}.{fld.name} = {fv.text}")
+
+    def render() -> object:
+        from socdbg.render.values import RegisterValue, RegisterValues
+
+        if exact:
+            return RegisterValue(values[0])
+        return RegisterValues(values, skipped)
+
+    data = [decoded_json(d) for d in values]
+    return Output(data=data[0] if exact else data, render=render)
+
+
+# --------------------------------------------------------------------------------------------
+@click.command("write", help="Write a register: a whole VALUE, or FIELD=VALUE pairs "
+               "(read-modify-write; enum names allowed). PATH may be a glob or a field path "
+               "(dma.ch[0].ctrl.en 1).")
+@click.argument("pattern", type=REGISTER_GLOB)
+@click.argument("values", nargs=-1, required=True, type=ASSIGNMENT)
+@json_option
+@session_command
+def write_cmd(session: Session, pattern: str, values: tuple[str, ...], as_json: bool
+              ) -> Output:
+    plan = plan_write(session, pattern, values)
+    target = session.target
+    done = []
+    for reg, whole, resolved in plan:
+        if whole is not None:
+            value = whole
+        else:
+            current = 0
+            if reg.layout.readable and not reg.layout.read_side_effect and _keeps_bits(
+                    reg, resolved):
+                current = read_register(target, reg)
+            value = compose(reg, resolved, current)
+        write_register(target, reg, value)
+        done.append(decode(reg, value))
+    data = [decoded_json(d) for d in done]
+    lines = [f"{d.register.path} <- {d.value:#0{d.register.width // 4 + 2}x}  ({d.summary()})"
+             for d in done]
+    return Output(data=data, text="\n".join(lines))
+
+
+def _keeps_bits(reg: Register, resolved: list[Any]) -> bool:
+    """True when some writable field is not assigned, so its current value must be read."""
+    named = {f.name for f, _ in resolved}
+    return any(f.sw.writable and f.name not in named for f in reg.fields)
+
+
+def plan_write(session: Session, pattern: str, values: tuple[str, ...]
+               ) -> list[tuple[Register, int | None, list[Any]]]:
+    """Resolve and validate a write completely; returns (register, whole value or None,
+    resolved field assignments) for each register. Performs no bus access."""
+    rmap = session.map
+    regs: list[Register]
+    field_name = None
+    if any(c in pattern for c in "*?") or rmap.find(pattern) is not None or \
+            rmap.is_block(pattern):
+        regs = rmap.select(pattern)
+    else:
+        reg, fld = rmap.resolve(pattern)
+        regs = [reg]
+        field_name = fld.name if fld is not None else None
+    pairs: list[tuple[str, str]] = []
+    whole: int | None = None
+    if field_name is not None:
+        if len(values) != 1 or "=" in values[0]:
+            raise UsageError(f"write {pattern}: give one value for the field",
+                             f"e.g. write {pattern} 1")
+        pairs = [(field_name, values[0])]
+    elif len(values) == 1 and "=" not in values[0]:
+        whole = parse_int(values[0])
+        if whole is None:
+            raise EncodeError(f"'{values[0]}' is not a number",
+                              "write PATH VALUE or write PATH FIELD=VALUE ...")
+    else:
+        for item in values:
+            name, eq, text = item.partition("=")
+            if not eq or not name.strip() or not text.strip():
+                raise UsageError(f"'{item}' is not FIELD=VALUE",
+                                 "mix no whole values with field assignments")
+            pairs.append((name.strip(), text.strip()))
+    plan: list[tuple[Register, int | None, list[Any]]] = []
+    for reg in regs:
+        if whole is not None:
+            check_whole(reg, whole)
+            if not reg.layout.writable:
+                raise EncodeError(f"{reg.path} is read-only", "no field is software-writable")
+            plan.append((reg, whole, []))
+        else:
+            plan.append((reg, None, parse_assignments(reg, pairs)))
+    return plan
+
+
+# --------------------------------------------------------------------------------------------
+def _width_bytes(width: int | None, default: int) -> int:
+    if width is None:
+        return default
+    if width not in (8, 16, 32, 64):
+        raise UsageError(f"--width {width}: use 8, 16, 32 or 64")
+    return width // 8
+
+
+@click.command("peek", help="Read COUNT words at ADDR (a number, &register, register or "
+               "memory name, with +offset), annotated with register names.")
+@click.argument("address", type=ADDRESS)
+@click.argument("count", required=False, default="1")
+@click.option("--width", "-w", type=int, default=None, help="Access width: 8, 16, 32 or 64.")
+@json_option
+@session_command
+def peek_cmd(session: Session, address: str, count: str, width: int | None, as_json: bool
+             ) -> Output:
+    addr = resolve_address(session, address)
+    n = parse_int(count)
+    if n is None or n < 1 or n > 1 << 20:
+        raise UsageError(f"count '{count}' must be 1..{1 << 20}")
+    size = _width_bytes(width, addr.register.accesswidth // 8 if addr.register else 4)
+    if addr.value % size:
+        raise UsageError(f"address {addr.value:#x} is not aligned to {size * 8} bits")
+    target = session.target
+    rmap = session.map
+    mem = rmap.memory_at(addr.value)
+    if mem is not None and mem.contains(addr.value, n * size):
+        raw = target.read_block(addr.value, n * size)
+        words = [int.from_bytes(raw[i * size : (i + 1) * size], "little") for i in range(n)]
+    else:
+        words = [int.from_bytes(target.read(addr.value + i * size, size), "little")
+                 for i in range(n)]
+    labels: dict[int, str] = {}
+    for reg in rmap.in_range(addr.value, addr.value + n * size):
+        labels[max(reg.address, addr.value)] = reg.path
+    if mem is not None:
+        labels.setdefault(addr.value, f"{mem.path}+{addr.value - mem.address:#x}")
+
+    def render() -> object:
+        from socdbg.render.values import HexDump
+
+        return HexDump(addr.value, words, size * 8, labels)
+
+    return Output(data={"address": addr.value, "width": size * 8, "words": words},
+                  render=render)
+
+
+@click.command("poke", help="Write VALUE at ADDR with one access of --width bits "
+               "(default: the register's access width, else 32).")
+@click.argument("address", type=ADDRESS)
+@click.argument("value")
+@click.option("--width", "-w", type=int, default=None, help="Access width: 8, 16, 32 or 64.")
+@session_command
+def poke_cmd(session: Session, address: str, value: str, width: int | None) -> Output:
+    addr = resolve_address(session, address)
+    size = _width_bytes(width, addr.register.accesswidth // 8 if addr.register else 4)
+    v = parse_int(value)
+    if v is None:
+        raise UsageError(f"'{value}' is not a number")
+    if v < 0 or v >= 1 << (size * 8):
+        raise EncodeError(f"{value} does not fit {size * 8} bits",
+                          f"allowed 0..{(1 << (size * 8)) - 1:#x}")
+    if addr.value % size:
+        raise UsageError(f"address {addr.value:#x} is not aligned to {size * 8} bits")
+    session.target.write(addr.value, v.to_bytes(size, "little"))
+    return Output(data={"address": addr.value, "value": v, "width": size * 8},
+                  text=f"{addr.value:#x} <- {v:#0{size * 2 + 2}x}")
+
+
+# --------------------------------------------------------------------------------------------
+@click.command("find", help="Find registers by name, description, field or enum name.")
+@click.argument("text", nargs=-1, required=True)
+@json_option
+@session_command
+def find_cmd(session: Session, text: tuple[str, ...], as_json: bool) -> Output:
+    return find_output(session, " ".join(text))
+
+
+@click.command("info", help="Show the target, its capabilities, the map and simulated time.")
+@json_option
+@session_command
+def info_cmd(session: Session, as_json: bool) -> Output:
+    from socdbg.targets.base import SimTime
+
+    target = session.target
+    rmap = session.map
+    data: dict[str, Any] = {
+        "target": target.spec,
+        "capabilities": sorted(target.capabilities),
+        "map": rmap.name,
+        "map_identity": rmap.identity,
+        "map_sources": list(rmap.source.files),
+        "map_defines": dict(rmap.source.defines),
+        "registers": len(rmap),
+        "memories": [{"path": m.path, "address": m.address, "size": m.size}
+                     for m in rmap.memories],
+    }
+    if isinstance(target, SimTime):
+        data["cycle"] = target.now
+    lines = [f"target       {data['target']}",
+             f"capabilities {', '.join(data['capabilities'])}",
+             f"map          {rmap.name} ({len(rmap)} registers, identity "
+             f"{rmap.identity[:12]})",
+             f"sources      {', '.join(rmap.source.files)}"]
+    if rmap.source.defines:
+        lines.append("defines      " + " ".join(f"{k}={v}" for k, v in rmap.source.defines))
+    for m in rmap.memories:
+        lines.append(f"memory       {m.path} {m.address:#x}..{m.end - 1:#x}")
+    if "cycle" in data:
+        lines.append(f"cycle        {data['cycle']}")
+    return Output(data=data, text="\n".join(lines))
+
+
+@click.command("target", help="Show the target, or switch to TARGET (sim, sim:PATH.rdl, ...).")
+@click.argument("spec", required=False, type=TARGET)
+@session_command
+def target_cmd(session: Session, spec: str | None) -> Output:
+    if spec:
+        session.switch_target(spec)
+    return Output(data={"target": session.target.spec}, text=f"target {session.target.spec}")
+
+
+@click.command("help", help="List commands, or show one command's help.")
+@click.argument("name", required=False)
+@session_command
+def help_cmd(session: Session, name: str | None) -> Output:
+    table = commands()
+    if name:
+        cmd = table.get(name)
+        if cmd is None:
+            from socdbg.errors import did_you_mean
+
+            raise UsageError(f"unknown command '{name}'", did_you_mean(name, table))
+        with click.Context(cmd, info_name=name) as ctx:
+            text = cmd.get_help(ctx)
+        return Output(data={"name": name, "help": text}, text=text)
+    rows = [(n, (c.get_short_help_str(limit=70))) for n, c in table.items()]
+    width = max(len(n) for n, _ in rows)
+    text = "\n".join(f"{n:<{width}}  {h}" for n, h in rows)
+    text += "\n\nhelp COMMAND shows the options of one command."
+    return Output(data=[{"name": n, "help": h} for n, h in rows], text=text)
+
+
+for _cmd in (read_cmd, write_cmd, peek_cmd, poke_cmd, find_cmd, info_cmd, target_cmd,
+             help_cmd):
+    register(_cmd)

@@ -1,0 +1,49 @@
+"""Parameter types shared by commands. They parse nothing the session must resolve (paths
+need the map); they tell the completer what a position holds."""
+
+from __future__ import annotations
+
+import click
+
+
+class RegisterGlob(click.ParamType):
+    """A register path or glob: ``dma.ch[0].status``, ``dma.ch[*].status``, ``dma``."""
+
+    name = "PATH|GLOB"
+    completes = "register"
+
+
+class RegisterPath(click.ParamType):
+    """One register path, optionally with a field: ``dma.ch[0].status[.done]``."""
+
+    name = "PATH"
+    completes = "register"
+
+
+class Assignment(click.ParamType):
+    """``FIELD=VALUE`` or a whole value."""
+
+    name = "VALUE|FIELD=VALUE"
+    completes = "assignment"
+
+
+class Address(click.ParamType):
+    """An address: an integer in any base, ``&register.path``, or a register path."""
+
+    name = "ADDR"
+    completes = "address"
+
+
+class TargetSpec(click.ParamType):
+    name = "TARGET"
+    completes = "target"
+
+
+REGISTER_GLOB = RegisterGlob()
+REGISTER_PATH = RegisterPath()
+ASSIGNMENT = Assignment()
+ADDRESS = Address()
+TARGET = TargetSpec()
+
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print machine-readable JSON instead of a table.")

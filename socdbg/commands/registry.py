@@ -1,0 +1,83 @@
+"""The command registry: every user command is a click command registered here once.
+
+The CLI adds them all to its group (one-shot use), the REPL and the script runner look them up
+by name and invoke them with the same session object. A duplicate name fails at import.
+A command returns an :class:`Output`: something to render for people and data for ``--json``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from socdbg.commands.session import Session
+
+_REGISTRY: dict[str, click.Command] = {}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Output:
+    """What a command produced: ``render()`` builds a rich renderable (rich is imported only
+    then), ``data`` is the plain JSON-able value, ``ok`` False makes scripts and the CLI fail."""
+
+    data: Any = None
+    render: Callable[[], Any] | None = None
+    ok: bool = True
+    text: str | None = None
+    as_json: bool = False
+
+
+def register(cmd: click.Command) -> click.Command:
+    """Add a click command (or group) to the registry; a duplicate name is a bug."""
+    assert cmd.name is not None
+    if cmd.name in _REGISTRY:
+        raise RuntimeError(f"command '{cmd.name}' is registered twice")
+    _REGISTRY[cmd.name] = cmd
+    return cmd
+
+
+def commands() -> dict[str, click.Command]:
+    """Every registered command, by name (imports the command modules on first use)."""
+    _load()
+    return dict(_REGISTRY)
+
+
+def get(name: str) -> click.Command | None:
+    _load()
+    return _REGISTRY.get(name)
+
+
+@functools.cache
+def _load() -> None:
+    # Each module registers its commands at import. Order is the help order.
+    from socdbg.commands import core, regs  # noqa: F401
+
+
+def session_command(fn: F) -> F:
+    """Decorator for a click callback: pass the :class:`Session` first and hand its Output
+    back to the caller (click's ``standalone_mode=False`` returns the callback's value)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        session: Session = click.get_current_context().find_object(_session_type())
+        if session is None:  # pragma: no cover - a wiring bug
+            raise RuntimeError("command invoked without a session")
+        result = fn(session, *args, **kwargs)
+        if isinstance(result, Output) and kwargs.get("as_json"):
+            result.as_json = True
+        return result
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _session_type() -> type[Session]:
+    from socdbg.commands.session import Session
+
+    return Session

@@ -1,0 +1,163 @@
+"""The session every command runs in: the map, the target (opened on first use), the console.
+
+The REPL keeps one session for its whole life; a one-shot CLI call and a script run make one
+each. Nothing here is imported eagerly that a one-shot ``regs`` or ``read`` does not need.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from socdbg.errors import MapError, SocdbgError, TargetError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from socdbg.commands.registry import Output
+    from socdbg.regmap import RegMap
+    from socdbg.targets.base import Target
+
+DEFAULT_TARGET = "sim"
+
+
+class Session:
+    def __init__(self, target: str | None = None, map_files: Sequence[str] | None = None,
+                 debug: bool = False, out: TextIO | None = None, width: int | None = None,
+                 color: bool | None = None) -> None:
+        self.target_spec = target or DEFAULT_TARGET
+        self.map_files = list(map_files) if map_files else None
+        self.debug = debug
+        self._out = out
+        self._width = width
+        self._color = color
+        self._map: RegMap | None = None
+        self._target: Target | None = None
+        self._console: Console | None = None
+        self.state: dict[str, Any] = {}  # per-session state of commands (symbols, recording)
+
+    # --- the map ---------------------------------------------------------------------------
+    def load_map(self, files: Sequence[str] | None = None,
+                 defines: Mapping[str, str] | None = None) -> RegMap:
+        """Load a map through the cache: ``files`` or the session's map (--map or the
+        reference SoC), with optional preprocessor ``defines``."""
+        from socdbg.regmap import load_map, reference_map_path
+
+        chosen = list(files) if files else self.map_files
+        if not chosen:
+            ref = reference_map_path()
+            if not ref.is_file():
+                raise MapError(f"the reference map {ref} is missing",
+                               "pass --map FILE.rdl, or install socdbg from its source tree")
+            chosen = [str(ref)]
+        includes = sorted({str(Path(f).resolve().parent) for f in chosen})
+        return load_map(chosen, includes, defines)
+
+    @property
+    def map(self) -> RegMap:
+        """The map commands resolve paths in: the target's own map when it has one (a
+        ``sim:PATH.rdl`` simulator, a dump), else --map, else the reference SoC."""
+        if self._map is None:
+            if self.map_files is None and self._target_names_map():
+                from socdbg.targets.base import HasMap
+
+                tgt = self.target
+                self._map = tgt.regmap if isinstance(tgt, HasMap) else self.load_map()
+            else:
+                self._map = self.load_map()
+        return self._map
+
+    def _target_names_map(self) -> bool:
+        from socdbg.targets.base import split_spec
+
+        name, arg = split_spec(self.target_spec)
+        return name in ("sim", "dump") and bool(arg) or self._target is not None
+
+    # --- the target ------------------------------------------------------------------------
+    @property
+    def target(self) -> Target:
+        if self._target is None:
+            from socdbg.targets.base import open_target
+
+            self._target = open_target(self.target_spec, self._loader_for_target)
+        return self._target
+
+    def _loader_for_target(self, files: Sequence[str] | None = None,
+                           defines: Mapping[str, str] | None = None) -> RegMap:
+        if not files and not defines:
+            return self.map if self._map is not None else self._base_map()
+        return self.load_map(files, defines)
+
+    def _base_map(self) -> RegMap:
+        self._map = self.load_map()
+        return self._map
+
+    @property
+    def has_target(self) -> bool:
+        return self._target is not None
+
+    def switch_target(self, spec: str) -> None:
+        """Close the current target and open ``spec`` (the map follows it if it names one)."""
+        old_target, old_spec, old_map = self._target, self.target_spec, self._map
+        self.target_spec = spec
+        self._target = None
+        if self.map_files is None:
+            self._map = None
+        try:
+            _ = self.target
+            _ = self.map
+        except SocdbgError:
+            self._target, self.target_spec, self._map = old_target, old_spec, old_map
+            raise
+        if old_target is not None:
+            old_target.close()
+
+    def close(self) -> None:
+        if self._target is not None:
+            try:
+                self._target.close()
+            except TargetError:
+                pass
+            self._target = None
+
+    # --- output ----------------------------------------------------------------------------
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            stream = self._out or sys.stdout
+            width = self._width
+            if width is None and not stream.isatty() and "COLUMNS" not in os.environ:
+                width = 120  # piped into a file or a pager: do not squeeze tables to 80
+            self._console = Console(file=stream, width=width,
+                                    force_terminal=self._color,
+                                    no_color=self._color is False,
+                                    highlight=False, soft_wrap=False)
+        return self._console
+
+    def emit(self, output: Output | None) -> None:
+        """Show a command's output: JSON for --json, else its rich view or text."""
+        if output is None:
+            return
+        stream = self._out or sys.stdout
+        if output.as_json:
+            stream.write(json.dumps(output.data, indent=2, default=_json_default) + "\n")
+            stream.flush()
+            return
+        if output.render is not None:
+            self.console.print(output.render())
+        elif output.text is not None:
+            self.console.print(output.text, markup=False)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return value.hex()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")

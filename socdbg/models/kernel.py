@@ -1,0 +1,101 @@
+"""A small deterministic simulation kernel: a cycle clock and a heap of scheduled events.
+
+Events are ordered by (cycle, priority, sequence number), so two runs of the same program give
+the same trace. Per-cycle processes ("tickers") run once every cycle while registered; with
+none, ``run_until`` jumps straight from one event to the next.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(order=True)
+class Event:
+    time: int
+    priority: int
+    seq: int
+    action: Callable[[], None] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Kernel:
+    def __init__(self) -> None:
+        self.now = 0
+        self._heap: list[Event] = []
+        self._seq = itertools.count()
+        self._tickers: dict[int, Callable[[int], None]] = {}
+        self._ticker_ids = itertools.count()
+
+    # --- scheduling ----------------------------------------------------------------------
+    def schedule(self, delay: int, action: Callable[[], None], priority: int = 0) -> Event:
+        """Run ``action`` ``delay`` cycles from now (0 = later in this cycle)."""
+        if delay < 0:
+            raise ValueError("cannot schedule in the past")
+        ev = Event(self.now + delay, priority, next(self._seq), action)
+        heapq.heappush(self._heap, ev)
+        return ev
+
+    def add_ticker(self, tick: Callable[[int], None]) -> int:
+        """Call ``tick(cycle)`` at the end of every cycle until removed; returns a handle."""
+        handle = next(self._ticker_ids)
+        self._tickers[handle] = tick
+        return handle
+
+    def remove_ticker(self, handle: int) -> None:
+        self._tickers.pop(handle, None)
+
+    def peek(self) -> int | None:
+        """Cycle of the next pending event, or None."""
+        while self._heap and self._heap[0].cancelled:
+            heapq.heappop(self._heap)
+        return self._heap[0].time if self._heap else None
+
+    # --- running -------------------------------------------------------------------------
+    def _fire_due(self) -> None:
+        heap = self._heap
+        while heap and heap[0].time <= self.now:
+            ev = heapq.heappop(heap)
+            if not ev.cancelled:
+                ev.action()
+
+    def step(self, cycles: int = 1) -> None:
+        """Advance ``cycles`` cycles, firing every event due on the way."""
+        target = self.now + cycles
+        self._fire_due()
+        while self.now < target:
+            if self._tickers:
+                self.now += 1
+                self._fire_due()
+                for tick in list(self._tickers.values()):
+                    tick(self.now)
+            else:
+                nxt = self.peek()
+                self.now = target if nxt is None or nxt > target else max(nxt, self.now + 1)
+                self._fire_due()
+
+    def run_until(self, condition: Callable[[], bool], max_cycles: int) -> bool:
+        """Advance until ``condition()`` holds (checked after every cycle that changed
+        anything) or ``max_cycles`` pass. Returns whether the condition held."""
+        limit = self.now + max_cycles
+        self._fire_due()
+        if condition():
+            return True
+        while self.now < limit:
+            if self._tickers:
+                self.step(1)
+            else:
+                nxt = self.peek()
+                if nxt is None:
+                    self.now = limit
+                    return condition()
+                self.step(min(max(nxt - self.now, 1), limit - self.now))
+            if condition():
+                return True
+        return condition()

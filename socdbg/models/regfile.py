@@ -1,0 +1,196 @@
+"""Register semantics driven by the map, for any map.
+
+A software read or write of a register goes through its fields, each behaving as its SystemRDL
+properties say: one small function per ``onwrite`` behaviour, one per ``onread``, access rights,
+singlepulse, write-once (w1/rw1), reserved bits reading zero. Hardware-side behaviour (a PLL
+that locks, a DMA engine setting ``done``) plugs in through hooks: ``on_write`` observers,
+``on_read`` refreshers, and ``hw_write`` for the hardware's own updates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from socdbg.regmap import Access, Field, OnRead, OnWrite, Register, RegMap
+
+
+def _plain(cur: int, wr: int, mx: int) -> int:
+    return wr
+
+
+def _woclr(cur: int, wr: int, mx: int) -> int:
+    return cur & ~wr & mx
+
+
+def _woset(cur: int, wr: int, mx: int) -> int:
+    return cur | wr
+
+
+def _wot(cur: int, wr: int, mx: int) -> int:
+    return cur ^ wr
+
+
+def _wzc(cur: int, wr: int, mx: int) -> int:
+    return cur & wr
+
+
+def _wzs(cur: int, wr: int, mx: int) -> int:
+    return cur | (~wr & mx)
+
+
+def _wzt(cur: int, wr: int, mx: int) -> int:
+    return cur ^ (~wr & mx)
+
+
+def _wclr(cur: int, wr: int, mx: int) -> int:
+    return 0
+
+
+def _wset(cur: int, wr: int, mx: int) -> int:
+    return mx
+
+
+ON_WRITE: dict[OnWrite | None, Callable[[int, int, int], int]] = {
+    None: _plain,
+    OnWrite.WOCLR: _woclr,
+    OnWrite.WOSET: _woset,
+    OnWrite.WOT: _wot,
+    OnWrite.WZC: _wzc,
+    OnWrite.WZS: _wzs,
+    OnWrite.WZT: _wzt,
+    OnWrite.WCLR: _wclr,
+    OnWrite.WSET: _wset,
+}
+
+ON_READ: dict[OnRead, Callable[[int], int]] = {
+    OnRead.RCLR: lambda mx: 0,
+    OnRead.RSET: lambda mx: mx,
+}
+
+#: Observer of a software write: (register, value before, value after) -- after includes
+#: singlepulse bits, which the register file clears once every observer has run.
+WriteHook = Callable[[Register, int, int], None]
+#: Called before a software read so a model can refresh the value (a cycle counter).
+ReadHook = Callable[[Register], None]
+
+
+@dataclass
+class _State:
+    value: int
+    written_once: int = 0  # bits of w1/rw1 fields already written since reset
+
+
+class RegisterFile:
+    """The values of every register of a map, with software semantics and hardware hooks."""
+
+    def __init__(self, regmap: RegMap) -> None:
+        self.regmap = regmap
+        self._state: dict[str, _State] = {}
+        self._write_hooks: dict[str, list[WriteHook]] = {}
+        self._read_hooks: dict[str, list[ReadHook]] = {}
+
+    # --- state ---------------------------------------------------------------------------
+    def _st(self, reg: Register) -> _State:
+        st = self._state.get(reg.path)
+        if st is None:
+            st = self._state[reg.path] = _State(reg.layout.reset)
+        return st
+
+    def reset(self) -> None:
+        """Every register back to its reset value (unknown resets read 0)."""
+        self._state.clear()
+
+    # --- hardware side -------------------------------------------------------------------
+    def peek(self, path: str | Register) -> int:
+        """The stored value, no side effects (what the hardware sees)."""
+        reg = path if isinstance(path, Register) else self.regmap.get(path)
+        return self._st(reg).value
+
+    def field(self, path: str, name: str) -> int:
+        reg = self.regmap.get(path)
+        fld = reg.field(name)
+        if fld is None:
+            raise KeyError(f"{path}.{name}")
+        return fld.extract(self._st(reg).value)
+
+    def hw_write(self, path: str | Register, value: int, mask: int | None = None) -> None:
+        """The hardware writes bits (``mask``: which); software access rights do not apply."""
+        reg = path if isinstance(path, Register) else self.regmap.get(path)
+        st = self._st(reg)
+        m = ((1 << reg.width) - 1) if mask is None else mask
+        st.value = (st.value & ~m) | (value & m)
+
+    def hw_set(self, path: str, **fields: int) -> None:
+        """Set fields by name from the hardware side: ``hw_set("pll_status", lock=1)``."""
+        reg = self.regmap.get(path)
+        value, mask = 0, 0
+        for name, v in fields.items():
+            fld = reg.field(name)
+            if fld is None:
+                raise KeyError(f"{path}.{name}")
+            value = fld.insert(value, v)
+            mask |= fld.mask
+        self.hw_write(reg, value, mask)
+
+    def on_write(self, path: str, hook: WriteHook) -> None:
+        reg = self.regmap.get(path)
+        self._write_hooks.setdefault(reg.path, []).append(hook)
+
+    def on_read(self, path: str, hook: ReadHook) -> None:
+        reg = self.regmap.get(path)
+        self._read_hooks.setdefault(reg.path, []).append(hook)
+
+    # --- software side -------------------------------------------------------------------
+    def sw_read(self, reg: Register, lanes: int | None = None) -> int:
+        """A software read of the bits in ``lanes`` (a bit mask; None = whole register).
+
+        Returns the value software sees (write-only, na and singlepulse fields and reserved
+        bits read 0); fields with onread side effects that were read are then cleared/set.
+        """
+        for hook in self._read_hooks.get(reg.path, ()):
+            hook(reg)
+        st = self._st(reg)
+        lanes = ((1 << reg.width) - 1) if lanes is None else lanes
+        seen = 0
+        for fld in reg.fields:
+            if not fld.sw.readable or fld.singlepulse or not fld.mask & lanes:
+                continue
+            seen |= st.value & fld.mask
+            if fld.onread is not None:
+                st.value = fld.insert(st.value, ON_READ[fld.onread](fld.max))
+        return seen & lanes
+
+    def sw_write(self, reg: Register, value: int, lanes: int | None = None) -> None:
+        """A software write of the bits in ``lanes`` (byte-enables as a bit mask)."""
+        st = self._st(reg)
+        old = st.value
+        lanes = ((1 << reg.width) - 1) if lanes is None else lanes
+        new = old
+        for fld in reg.fields:
+            if not fld.mask & lanes or not fld.sw.writable:
+                continue
+            if fld.sw in (Access.W1, Access.RW1):
+                if st.written_once & fld.mask:
+                    continue
+                st.written_once |= fld.mask
+            cur = fld.extract(old)
+            wr = fld.extract(value)
+            # bits of the field outside the byte lanes keep their value
+            keep = fld.extract(~lanes)
+            wr = (wr & ~keep) | (cur & keep)
+            new = fld.insert(new, ON_WRITE[fld.onwrite](cur, wr, fld.max))
+        st.value = new
+        for hook in self._write_hooks.get(reg.path, ()):
+            hook(reg, old, new)
+        pulses = _pulse_mask(reg.fields)
+        if pulses:
+            st.value &= ~pulses
+
+
+def _pulse_mask(fields: tuple[Field, ...]) -> int:
+    mask = 0
+    for f in fields:
+        if f.singlepulse:
+            mask |= f.mask
+    return mask

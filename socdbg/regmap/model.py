@@ -1,0 +1,284 @@
+"""The register model: frozen descriptions of fields, register layouts, registers and memories.
+
+A map of 100,000 registers is mostly arrays of a few hundred distinct layouts, so the map keeps
+registers in columns (path, address, layout index) sorted by address and builds a
+:class:`Register` only when asked. Layouts and fields are shared between array elements. This
+keeps a warm load from the cache to one unpickle of a few flat lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Access(StrEnum):
+    """Software or hardware access right, as SystemRDL spells it."""
+
+    R = "r"
+    W = "w"
+    RW = "rw"
+    W1 = "w1"
+    RW1 = "rw1"
+    NA = "na"
+
+    @property
+    def readable(self) -> bool:
+        return self in (Access.R, Access.RW, Access.RW1)
+
+    @property
+    def writable(self) -> bool:
+        return self in (Access.W, Access.RW, Access.W1, Access.RW1)
+
+
+class OnRead(StrEnum):
+    """Side effect of a software read on a field."""
+
+    RCLR = "rclr"
+    RSET = "rset"
+
+
+class OnWrite(StrEnum):
+    """Side effect of a software write on a field (SystemRDL onwrite)."""
+
+    WOCLR = "woclr"  # write one to clear
+    WOSET = "woset"  # write one to set
+    WOT = "wot"  # write one to toggle
+    WZC = "wzc"  # write zero to clear
+    WZS = "wzs"  # write zero to set
+    WZT = "wzt"  # write zero to toggle
+    WCLR = "wclr"  # any write clears
+    WSET = "wset"  # any write sets
+
+
+@dataclass(frozen=True, slots=True)
+class EnumMember:
+    name: str
+    value: int
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldEnum:
+    """An enumeration (SystemRDL ``encode``) attached to a field."""
+
+    name: str
+    members: tuple[EnumMember, ...]
+
+    def by_value(self, value: int) -> EnumMember | None:
+        for member in self.members:
+            if member.value == value:
+                return member
+        return None
+
+    def by_name(self, name: str) -> EnumMember | None:
+        wanted = name.lower()
+        for member in self.members:
+            if member.name.lower() == wanted:
+                return member
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One field of a register. ``lsb <= msb`` always; ``msb0`` records the RDL's bit order."""
+
+    name: str
+    lsb: int
+    msb: int
+    sw: Access = Access.RW
+    hw: Access = Access.RW
+    onread: OnRead | None = None
+    onwrite: OnWrite | None = None
+    singlepulse: bool = False
+    counter: bool = False
+    reset: int | None = None
+    enum: FieldEnum | None = None
+    description: str = ""
+    msb0: bool = False
+
+    @property
+    def width(self) -> int:
+        return self.msb - self.lsb + 1
+
+    @property
+    def max(self) -> int:
+        return (1 << self.width) - 1
+
+    @property
+    def mask(self) -> int:
+        return self.max << self.lsb
+
+    @property
+    def bits(self) -> str:
+        """Bit range as a hardware engineer writes it: ``[7:4]`` or ``[3]``."""
+        if self.msb == self.lsb:
+            return f"[{self.lsb}]"
+        return f"[{self.msb}:{self.lsb}]"
+
+    @property
+    def read_side_effect(self) -> bool:
+        return self.onread is not None
+
+    def extract(self, value: int) -> int:
+        return (value >> self.lsb) & self.max
+
+    def insert(self, value: int, field_value: int) -> int:
+        return (value & ~self.mask) | ((field_value & self.max) << self.lsb)
+
+    @property
+    def effects(self) -> str:
+        """Short text of the field's side effects: ``woclr``, ``rclr``, ``singlepulse``..."""
+        parts = [str(p) for p in (self.onread, self.onwrite) if p is not None]
+        if self.singlepulse:
+            parts.append("singlepulse")
+        if self.counter:
+            parts.append("counter")
+        return ",".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """What every instance of one register shares: width, fields, description and flags."""
+
+    name: str
+    width: int
+    accesswidth: int
+    fields: tuple[Field, ...]
+    description: str = ""
+    unsafe_read: bool = False
+    unsafe_write: bool = False
+    write_effects: bool = False
+
+    @property
+    def size(self) -> int:
+        """Size in bytes."""
+        return self.width // 8
+
+    @property
+    def reset(self) -> int:
+        """Reset value with unknown-reset bits as 0; see :attr:`reset_mask`."""
+        value = 0
+        for f in self.fields:
+            if f.reset is not None:
+                value |= (f.reset & f.max) << f.lsb
+        return value
+
+    @property
+    def reset_mask(self) -> int:
+        """Bits whose reset value is known."""
+        mask = 0
+        for f in self.fields:
+            if f.reset is not None:
+                mask |= f.mask
+        return mask
+
+    @property
+    def field_mask(self) -> int:
+        """Bits covered by a field; the rest are reserved."""
+        mask = 0
+        for f in self.fields:
+            mask |= f.mask
+        return mask
+
+    @property
+    def read_side_effect(self) -> bool:
+        """True when a read changes state (rclr/rset) or the map marks it unsafe to read."""
+        return self.unsafe_read or any(f.onread is not None for f in self.fields)
+
+    @property
+    def readable(self) -> bool:
+        return any(f.sw.readable for f in self.fields)
+
+    @property
+    def writable(self) -> bool:
+        return any(f.sw.writable for f in self.fields)
+
+    def field(self, name: str) -> Field | None:
+        wanted = name.lower()
+        for f in self.fields:
+            if f.name.lower() == wanted:
+                return f
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """One register instance: its full path (``dma.ch[2].status``), byte address and layout."""
+
+    path: str
+    address: int
+    layout: Layout
+
+    @property
+    def name(self) -> str:
+        return self.layout.name
+
+    @property
+    def width(self) -> int:
+        return self.layout.width
+
+    @property
+    def accesswidth(self) -> int:
+        return self.layout.accesswidth
+
+    @property
+    def size(self) -> int:
+        return self.layout.width // 8
+
+    @property
+    def end(self) -> int:
+        """First byte address past the register."""
+        return self.address + self.layout.width // 8
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        return self.layout.fields
+
+    @property
+    def description(self) -> str:
+        return self.layout.description
+
+    def field(self, name: str) -> Field | None:
+        return self.layout.field(name)
+
+    def fields_at(self, address: int) -> tuple[Field, ...]:
+        """Fields with at least one bit in the byte at ``address``."""
+        lo = (address - self.address) * 8
+        hi = lo + 7
+        return tuple(f for f in self.layout.fields if f.lsb <= hi and f.msb >= lo)
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """A memory region (SystemRDL ``mem``): ``entries`` words of ``width`` bits."""
+
+    path: str
+    address: int
+    entries: int
+    width: int
+    sw: Access = Access.RW
+    description: str = ""
+    unsafe_read: bool = False
+    unsafe_write: bool = False
+
+    @property
+    def size(self) -> int:
+        return self.entries * self.width // 8
+
+    @property
+    def end(self) -> int:
+        return self.address + self.size
+
+    def contains(self, address: int, size: int = 1) -> bool:
+        return self.address <= address and address + size <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class MapSource:
+    """What a map was built from; ``identity`` hashes every source byte, so it names the map."""
+
+    files: tuple[str, ...]
+    identity: str
+    defines: tuple[tuple[str, str], ...] = field(default=())
+    top: str = ""

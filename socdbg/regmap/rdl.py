@@ -1,0 +1,277 @@
+"""SystemRDL 2.0 loader through systemrdl-compiler.
+
+The elaborated tree is walked without unrolling arrays: each distinct block is walked once into
+a template of (relative path, relative address, layout), and array elements reuse it with an
+offset. Unrolling a 100k-register map node by node takes seconds; this takes a fraction of one.
+Only this module imports systemrdl, and only the cache calls it, when a source has changed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from socdbg.errors import MapError
+from socdbg.regmap.model import (
+    Access,
+    EnumMember,
+    Field,
+    FieldEnum,
+    Layout,
+    MapSource,
+    Memory,
+    OnRead,
+    OnWrite,
+)
+from socdbg.regmap.regmap import RegMap
+
+#: User-defined properties socdbg understands (declared in registers/udp.rdl).
+UDP_FLAGS = ("unsafe_read", "unsafe_write", "write_effects")
+
+_INCLUDE = re.compile(r'^\s*`include\s+"([^"]+)"', re.MULTILINE)
+
+
+def include_closure(sources: Sequence[Path], include_paths: Sequence[Path]) -> list[Path]:
+    """Every file the sources pull in through `` `include ``, sources first, each once.
+
+    Resolution follows the compiler: the including file's folder, then the include paths.
+    """
+    seen: dict[Path, None] = {}
+    stack = [p.resolve() for p in reversed(sources)]
+    while stack:
+        path = stack.pop()
+        if path in seen:
+            continue
+        seen[path] = None
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue  # the compiler reports a missing file with its own message
+        found = []
+        for name in _INCLUDE.findall(text):
+            for folder in (path.parent, *include_paths):
+                candidate = (folder / name).resolve()
+                if candidate.is_file():
+                    found.append(candidate)
+                    break
+        stack.extend(reversed(found))
+    return list(seen)
+
+
+def compile_rdl(
+    sources: Sequence[Path],
+    include_paths: Sequence[Path] = (),
+    defines: Mapping[str, str] | None = None,
+    top: str | None = None,
+    source: MapSource | None = None,
+) -> RegMap:
+    """Compile and elaborate SystemRDL sources into a :class:`RegMap`.
+
+    A compile error becomes one :class:`MapError` naming file:line and the compiler's message.
+    """
+    from systemrdl import RDLCompileError, RDLCompiler  # lazy: 0.1 s to import
+    from systemrdl.messages import MessagePrinter, Severity
+
+    class _Collect(MessagePrinter):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.errors: list[str] = []
+
+        def print_message(self, severity: Any, text: str, src_ref: Any) -> None:
+            if severity < Severity.ERROR:
+                return
+            where = ""
+            if src_ref is not None:
+                path = getattr(src_ref, "path", None)
+                line = getattr(src_ref, "line", None)
+                if path and line:
+                    where = f"{path}:{line}: "
+                elif path:
+                    where = f"{path}: "
+            self.errors.append(where + text)
+
+    printer = _Collect()
+    compiler = RDLCompiler(message_printer=printer)
+    _register_udps(compiler)
+    incl = [str(p) for p in include_paths]
+    try:
+        for src in sources:
+            if not Path(src).is_file():
+                raise MapError(f"{src}: no such register description file")
+            compiler.compile_file(str(src), incl_search_paths=incl, defines=dict(defines or {}))
+        root = compiler.elaborate(top_def_name=top) if top else compiler.elaborate()
+    except RDLCompileError:
+        first = printer.errors[0] if printer.errors else "compile failed"
+        more = len(printer.errors) - 1
+        raise MapError(first, f"{more} more error(s)" if more > 0 else None) from None
+    except (ValueError, TypeError) as exc:  # e.g. an unknown top name
+        raise MapError(f"{sources[-1]}: {exc}") from None
+    return _build(root.top, source or MapSource(tuple(str(s) for s in sources), "", (), top or ""))
+
+
+def _register_udps(compiler: Any) -> None:
+    from systemrdl.component import Addrmap, Mem, Reg, Regfile
+    from systemrdl.udp import UDPDefinition
+
+    for flag in UDP_FLAGS:
+        comps = {Reg, Regfile, Addrmap} | ({Mem} if flag != "write_effects" else set())
+        udp = type(f"UDP_{flag}", (UDPDefinition,),
+                   {"name": flag, "valid_components": comps, "valid_type": bool})
+        compiler.register_udp(udp, soft=True)
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.layouts: list[Layout] = []
+        self._layout_ids: dict[Layout, int] = {}
+        self._enums: dict[int, FieldEnum] = {}
+        self._templates: dict[tuple[int, tuple[bool, ...]], _Template] = {}
+
+    def layout_index(self, layout: Layout) -> int:
+        idx = self._layout_ids.get(layout)
+        if idx is None:
+            idx = len(self.layouts)
+            self.layouts.append(layout)
+            self._layout_ids[layout] = idx
+        return idx
+
+    def enum(self, enum_cls: Any) -> FieldEnum:
+        key = id(enum_cls)
+        found = self._enums.get(key)
+        if found is None:
+            members = tuple(
+                EnumMember(m.name, int(m.value), _text(m.rdl_desc)) for m in enum_cls
+            )
+            found = FieldEnum(enum_cls.type_name if hasattr(enum_cls, "type_name")
+                              else enum_cls.__name__, members)
+            self._enums[key] = found
+        return found
+
+    def field(self, node: Any) -> Field:
+        reset = node.get_property("reset")
+        enc = node.get_property("encode")
+        onread = node.get_property("onread")
+        onwrite = node.get_property("onwrite")
+        return Field(
+            name=node.inst_name,
+            lsb=node.low,
+            msb=node.high,
+            sw=Access(node.get_property("sw").name),
+            hw=Access(node.get_property("hw").name),
+            onread=OnRead(onread.name) if onread is not None else None,
+            onwrite=OnWrite(onwrite.name) if onwrite is not None else None,
+            singlepulse=bool(node.get_property("singlepulse")),
+            counter=bool(node.get_property("counter")),
+            reset=reset if isinstance(reset, int) and not isinstance(reset, bool) else None,
+            enum=self.enum(enc) if enc is not None else None,
+            description=_text(node.get_property("desc")),
+            msb0=node.msb < node.lsb,
+        )
+
+    def template(self, node: Any, flags: tuple[bool, ...]) -> _Template:
+        """Registers and memories below a block, relative to the block."""
+        key = (id(node.inst), flags)
+        found = self._templates.get(key)
+        if found is not None:
+            return found
+        from systemrdl.node import AddrmapNode, MemNode, RegfileNode, RegNode
+
+        tpl = _Template()
+        for child in node.children(unroll=False):
+            if not isinstance(child, RegNode | RegfileNode | AddrmapNode | MemNode):
+                continue
+            cflags = tuple(f or bool(_prop(child, name)) for f, name in zip(flags, UDP_FLAGS,
+                                                                            strict=True))
+            li = self.reg_layout(child, cflags) if isinstance(child, RegNode) else -1
+            for suffix, offset in _elements(child):
+                name = child.inst_name + suffix
+                if isinstance(child, RegNode):
+                    tpl.regs.append((name, offset, li))
+                elif isinstance(child, MemNode):
+                    tpl.mems.append(_mem(child, name, offset, cflags))
+                else:
+                    sub = self.template(child, cflags)
+                    pre = name + "."
+                    tpl.regs.extend((pre + p, offset + a, li) for p, a, li in sub.regs)
+                    tpl.mems.extend(
+                        Memory(pre + m.path, offset + m.address, m.entries, m.width, m.sw,
+                               m.description, m.unsafe_read, m.unsafe_write) for m in sub.mems)
+        self._templates[key] = tpl
+        return tpl
+
+    def reg_layout(self, node: Any, flags: tuple[bool, ...]) -> int:
+        fields = tuple(sorted((self.field(f) for f in node.fields()), key=lambda f: f.lsb))
+        layout = Layout(
+            name=_text(node.get_property("name")) or node.inst_name,
+            width=int(node.get_property("regwidth")),
+            accesswidth=int(node.get_property("accesswidth")),
+            fields=fields,
+            description=_text(node.get_property("desc")),
+            unsafe_read=flags[0],
+            unsafe_write=flags[1],
+            write_effects=flags[2],
+        )
+        return self.layout_index(layout)
+
+
+class _Template:
+    __slots__ = ("mems", "regs")
+
+    def __init__(self) -> None:
+        self.regs: list[tuple[str, int, int]] = []
+        self.mems: list[Memory] = []
+
+
+def _elements(node: Any) -> Iterable[tuple[str, int]]:
+    """(index suffix, offset) for every element of a possibly multi-dimensional array."""
+    offset = node.raw_address_offset
+    if not node.is_array:
+        return [("", offset)]
+    dims = node.array_dimensions
+    stride = node.array_stride
+    out = []
+    for linear, idx in enumerate(itertools.product(*(range(d) for d in dims))):
+        out.append(("".join(f"[{i}]" for i in idx), offset + linear * stride))
+    return out
+
+
+def _mem(node: Any, name: str, offset: int, flags: tuple[bool, ...]) -> Memory:
+    return Memory(
+        path=name,
+        address=offset,
+        entries=int(node.get_property("mementries")),
+        width=int(node.get_property("memwidth")),
+        sw=Access(node.get_property("sw").name),
+        description=_text(node.get_property("desc")),
+        unsafe_read=flags[0],
+        unsafe_write=flags[1],
+    )
+
+
+def _prop(node: Any, name: str) -> Any:
+    try:
+        return node.get_property(name, default=False)
+    except LookupError:
+        return False
+
+
+def _text(value: Any) -> str:
+    if not value:
+        return ""
+    return " ".join(str(value).split())
+
+
+def _build(top: Any, source: MapSource) -> RegMap:
+    walker = _Walker()
+    base = top.raw_absolute_address if hasattr(top, "raw_absolute_address") else 0
+    flags = tuple(bool(_prop(top, name)) for name in UDP_FLAGS)
+    tpl = walker.template(top, flags)
+    paths = [p for p, _, _ in tpl.regs]
+    addrs = array("Q", (base + a for _, a, _ in tpl.regs))
+    lidx = array("I", (li for _, _, li in tpl.regs))
+    mems = [Memory(m.path, base + m.address, m.entries, m.width, m.sw, m.description,
+                   m.unsafe_read, m.unsafe_write) for m in tpl.mems]
+    return RegMap(top.inst_name, walker.layouts, paths, addrs, lidx, mems, source)

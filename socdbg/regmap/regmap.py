@@ -1,0 +1,386 @@
+"""A loaded register map and its lookups: by path, by address, by glob and by free text.
+
+Registers are held in columns sorted by address (``bisect`` finds the register holding a byte),
+plus a lower-cased path list sorted alphabetically (``bisect`` finds a path, a glob's literal
+prefix, or the children of a block for completion and hints). Nothing is scanned on a lookup.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from socdbg.errors import PathError, did_you_mean
+from socdbg.regmap.model import Field, Layout, MapSource, Memory, Register
+
+_WS = re.compile(r"\s+")
+_GLOB_CHARS = re.compile(r"[*?]|\[\s*\*\s*\]|\[\s*\d+\s*:\s*\d+\s*\]")
+
+
+def normalize_path(path: str) -> str:
+    """Lower-case a path and drop white space: ``DMA.CH[ 2 ].Status`` -> ``dma.ch[2].status``."""
+    return _WS.sub("", path).lower()
+
+
+def is_glob(pattern: str) -> bool:
+    return _GLOB_CHARS.search(pattern) is not None
+
+
+def glob_regex(pattern: str) -> tuple[str, re.Pattern[str]]:
+    """Translate a register glob into (literal prefix, compiled regex over lower-cased paths).
+
+    ``*`` matches any run of characters (dots too), ``?`` one character, ``[*]`` any index and
+    ``[a:b]`` an index from a to b inclusive, as in a Verilog part select.
+    """
+    pat = normalize_path(pattern)
+    out: list[str] = []
+    prefix: list[str] = []
+    literal = True
+    i = 0
+    while i < len(pat):
+        c = pat[i]
+        if c == "[":
+            close = pat.find("]", i)
+            if close < 0:
+                raise PathError(f"unclosed '[' in '{pattern}'")
+            inner = pat[i + 1 : close]
+            if inner == "*":
+                out.append(r"\[\d+\]")
+                literal = False
+            elif ":" in inner:
+                lo_s, _, hi_s = inner.partition(":")
+                if not (lo_s.isdigit() and hi_s.isdigit()):
+                    raise PathError(f"bad index range '[{inner}]' in '{pattern}'",
+                                    "write a range as [first:last], e.g. [0:3]")
+                lo, hi = sorted((int(lo_s), int(hi_s)))
+                out.append(r"\[(?:" + "|".join(str(n) for n in range(lo, hi + 1)) + r")\]")
+                literal = False
+            elif inner.isdigit():
+                out.append(re.escape(f"[{int(inner)}]"))
+                if literal:
+                    prefix.append(f"[{int(inner)}]")
+            else:
+                raise PathError(f"bad index '[{inner}]' in '{pattern}'",
+                                "an index is a number, '*' or a range such as 0:3")
+            i = close + 1
+            continue
+        if c == "*":
+            out.append(".*")
+            literal = False
+        elif c == "?":
+            out.append(".")
+            literal = False
+        else:
+            out.append(re.escape(c))
+            if literal:
+                prefix.append(c)
+        i += 1
+    return "".join(prefix), re.compile("".join(out))
+
+
+class RegMap:
+    """A register map: registers in address order, memories, and the map's identity."""
+
+    def __init__(
+        self,
+        name: str,
+        layouts: Sequence[Layout],
+        paths: list[str],
+        addresses: array[int],
+        layout_index: array[int],
+        memories: Sequence[Memory],
+        source: MapSource,
+    ) -> None:
+        order = sorted(range(len(paths)), key=addresses.__getitem__)
+        self.name = name
+        self.source = source
+        self.layouts: tuple[Layout, ...] = tuple(layouts)
+        self._paths = [paths[i] for i in order]
+        self._addrs = array("Q", (addresses[i] for i in order))
+        self._lidx = array("I", (layout_index[i] for i in order))
+        self.memories: tuple[Memory, ...] = tuple(sorted(memories, key=lambda m: m.address))
+        self._mem_addrs = [m.address for m in self.memories]
+        self._index_paths()
+
+    def _index_paths(self) -> None:
+        lowered: list[str] = []
+        for p in self._paths:
+            lp = p.lower()
+            lowered.append(p if lp == p else lp)  # share the object when already lower case
+        by_name = sorted(range(len(lowered)), key=lowered.__getitem__)
+        self._lc_sorted = [lowered[i] for i in by_name]
+        self._lc_order = array("I", by_name)
+        self._max_size = max((layout.size for layout in self.layouts), default=0)
+
+    # --- pickling: columns only, so a warm load is a handful of flat objects --------------
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "layouts": self.layouts,
+            "paths": self._paths,
+            "addrs": self._addrs,
+            "lidx": self._lidx,
+            "memories": self.memories,
+            "lc_sorted": self._lc_sorted,
+            "lc_order": self._lc_order,
+            "max_size": self._max_size,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.name = state["name"]
+        self.source = state["source"]
+        self.layouts = state["layouts"]
+        self._paths = state["paths"]
+        self._addrs = state["addrs"]
+        self._lidx = state["lidx"]
+        self.memories = state["memories"]
+        self._mem_addrs = [m.address for m in self.memories]
+        self._lc_sorted = state["lc_sorted"]
+        self._lc_order = state["lc_order"]
+        self._max_size = state["max_size"]
+
+    # --- iteration ----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def _reg(self, i: int) -> Register:
+        return Register(self._paths[i], self._addrs[i], self.layouts[self._lidx[i]])
+
+    def __iter__(self) -> Iterator[Register]:
+        for i in range(len(self._paths)):
+            yield self._reg(i)
+
+    def __getitem__(self, index: int) -> Register:
+        return self._reg(index)
+
+    @property
+    def paths(self) -> Sequence[str]:
+        """Register paths in address order."""
+        return self._paths
+
+    @property
+    def identity(self) -> str:
+        return self.source.identity
+
+    # --- by path ------------------------------------------------------------------------
+    def find(self, path: str) -> Register | None:
+        """The register at exactly ``path`` (case-insensitive), or None."""
+        key = normalize_path(path)
+        i = bisect.bisect_left(self._lc_sorted, key)
+        if i < len(self._lc_sorted) and self._lc_sorted[i] == key:
+            return self._reg(self._lc_order[i])
+        return None
+
+    def get(self, path: str) -> Register:
+        """The register at ``path``; an unknown path raises PathError naming the close matches."""
+        reg = self.find(path)
+        if reg is None:
+            raise self._unknown(path)
+        return reg
+
+    def resolve(self, path: str) -> tuple[Register, Field | None]:
+        """``dma.ch[2].status`` or ``dma.ch[2].status.done`` -> (register, field or None)."""
+        reg = self.find(path)
+        if reg is not None:
+            return reg, None
+        head, dot, tail = normalize_path(path).rpartition(".")
+        if dot:
+            reg = self.find(head)
+            if reg is not None:
+                fld = reg.field(tail)
+                if fld is None:
+                    raise PathError(
+                        f"{reg.path} has no field '{tail}'",
+                        did_you_mean(tail, [f.name for f in reg.fields])
+                        or "fields: " + ", ".join(f.name for f in reg.fields),
+                    )
+                return reg, fld
+        raise self._unknown(path)
+
+    def is_block(self, path: str) -> bool:
+        """True when ``path`` names a block (addrmap, regfile or array element) with registers."""
+        key = normalize_path(path).rstrip(".") + "."
+        i = bisect.bisect_left(self._lc_sorted, key)
+        return i < len(self._lc_sorted) and self._lc_sorted[i].startswith(key)
+
+    def children(self, prefix: str) -> list[str]:
+        """Next path segments below ``prefix`` (``""`` for the top), in the map's own case.
+
+        ``children("dma.")`` gives ``["ch[0]", "ch[1]", ..., "global_ctrl", ...]``; segments are
+        whole names with their index. Used for completion and for "did you mean" hints.
+        """
+        key = normalize_path(prefix)
+        lo = bisect.bisect_left(self._lc_sorted, key)
+        seen: dict[str, None] = {}
+        n = len(self._lc_sorted)
+        i = lo
+        while i < n:
+            lp = self._lc_sorted[i]
+            if not lp.startswith(key):
+                break
+            rest = lp[len(key) :]
+            seg, dot, _ = rest.partition(".")
+            original = self._paths[self._lc_order[i]][len(key) : len(key) + len(seg)]
+            seen.setdefault(original, None)
+            if dot:
+                # skip the rest of this subtree in one jump
+                i = bisect.bisect_left(self._lc_sorted, key + seg + "/", i)
+            else:
+                i += 1
+        return list(seen)
+
+    def _unknown(self, path: str) -> PathError:
+        key = normalize_path(path)
+        parts = key.split(".")
+        # the longest prefix that names a block, then a hint among its children
+        depth = 0
+        while depth < len(parts) - 1 and self.is_block(".".join(parts[: depth + 1])):
+            depth += 1
+        parent = ".".join(parts[:depth])
+        prefix = parent + "." if parent else ""
+        choices = self.children(prefix)
+        bad = parts[depth]
+        hint = None
+        base = bad.split("[", 1)[0]
+        indexed = [c for c in choices if c.lower().startswith(base + "[")]
+        if indexed and "[" in bad:
+            hint = f"'{prefix}{base}' is an array: {indexed[0]}..{indexed[-1]}"
+        elif indexed and bad == base:
+            hint = f"'{prefix}{base}' is an array: add an index, {indexed[0]}..{indexed[-1]}"
+        hint = hint or did_you_mean(bad, choices)
+        if hint is None and choices:
+            shown = ", ".join(choices[:8]) + (", ..." if len(choices) > 8 else "")
+            hint = f"{parent or 'the map'} has: {shown}"
+        where = f"in {parent}" if parent else "in the map"
+        return PathError(f"no register '{path.strip()}' {where}", hint)
+
+    # --- by glob ------------------------------------------------------------------------
+    def glob(self, pattern: str) -> list[Register]:
+        """Registers whose path matches the glob, in address order."""
+        prefix, rx = glob_regex(pattern)
+        lo = bisect.bisect_left(self._lc_sorted, prefix)
+        hits: list[int] = []
+        match = rx.fullmatch
+        paths = self._lc_sorted
+        for i in range(lo, len(paths)):
+            p = paths[i]
+            if not p.startswith(prefix):
+                break
+            if match(p):
+                hits.append(self._lc_order[i])
+        hits.sort()
+        return [self._reg(i) for i in hits]
+
+    def select(self, pattern: str) -> list[Register]:
+        """What a command means by PATH|GLOB: one register, a glob, or every register in a block.
+
+        Raises PathError (with close matches) when nothing matches.
+        """
+        if is_glob(pattern):
+            regs = self.glob(pattern)
+            if not regs:
+                raise PathError(f"no register matches '{pattern}'")
+            return regs
+        reg = self.find(pattern)
+        if reg is not None:
+            return [reg]
+        if self.is_block(pattern):
+            return self.glob(normalize_path(pattern).rstrip(".") + ".*")
+        raise self._unknown(pattern)
+
+    # --- by address ---------------------------------------------------------------------
+    def at(self, address: int) -> Register | None:
+        """The register holding the byte at ``address``, or None."""
+        hits = self.all_at(address)
+        return hits[0] if hits else None
+
+    def all_at(self, address: int) -> list[Register]:
+        """Every register holding the byte at ``address`` (SystemRDL allows a read-only and a
+        write-only register to share an address)."""
+        out: list[Register] = []
+        i = bisect.bisect_right(self._addrs, address) - 1
+        floor = address - self._max_size
+        while i >= 0 and self._addrs[i] > floor:
+            if address < self._addrs[i] + self.layouts[self._lidx[i]].size:
+                out.append(self._reg(i))
+            i -= 1
+        out.reverse()
+        return out
+
+    def in_range(self, start: int, end: int) -> list[Register]:
+        """Registers that overlap the byte range [start, end), in address order."""
+        i = bisect.bisect_left(self._addrs, max(0, start - self._max_size + 1))
+        out: list[Register] = []
+        while i < len(self._addrs) and self._addrs[i] < end:
+            size = self.layouts[self._lidx[i]].size
+            if self._addrs[i] + size > start:
+                out.append(self._reg(i))
+            i += 1
+        return out
+
+    def memory(self, name: str) -> Memory | None:
+        key = normalize_path(name)
+        for m in self.memories:
+            if m.path.lower() == key:
+                return m
+        return None
+
+    def memory_at(self, address: int) -> Memory | None:
+        i = bisect.bisect_right(self._mem_addrs, address) - 1
+        if i >= 0 and self.memories[i].contains(address):
+            return self.memories[i]
+        return None
+
+    # --- free text ----------------------------------------------------------------------
+    def search(self, text: str, limit: int | None = None) -> list[tuple[Register, str]]:
+        """Registers whose path, name, description, fields or enum names contain ``text``.
+
+        Returns (register, what matched) pairs in address order. Layouts are searched once and
+        shared by every instance, so a 100k-register map costs one pass over its paths.
+        """
+        needle = text.strip().lower()
+        if not needle:
+            return []
+        why: dict[int, str] = {}
+        for li, layout in enumerate(self.layouts):
+            reason = _layout_match(layout, needle)
+            if reason:
+                why[li] = reason
+        out: list[tuple[Register, str]] = []
+        for i, p in enumerate(self._paths):
+            li = self._lidx[i]
+            if needle in p.lower():
+                out.append((self._reg(i), "path"))
+            elif li in why:
+                out.append((self._reg(i), why[li]))
+            else:
+                continue
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def memories_matching(self, text: str) -> Iterable[Memory]:
+        needle = text.strip().lower()
+        return [m for m in self.memories if needle in m.path.lower() or
+                needle in m.description.lower()]
+
+
+def _layout_match(layout: Layout, needle: str) -> str:
+    if needle in layout.name.lower():
+        return f"name: {layout.name}"
+    if needle in layout.description.lower():
+        return f"description: {layout.description}"
+    for f in layout.fields:
+        if needle in f.name.lower():
+            return f"field {f.name}"
+        if needle in f.description.lower():
+            return f"field {f.name}: {f.description}"
+        if f.enum is not None:
+            for m in f.enum.members:
+                if needle in m.name.lower():
+                    return f"field {f.name} = {m.name}"
+    return ""

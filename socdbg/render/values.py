@@ -1,0 +1,119 @@
+"""Rich views of values read from a target: decoded registers and annotated hex dumps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.table import Table
+from rich.text import Text
+
+from socdbg.regmap import Decoded, Register
+from socdbg.render.regs import access_text, addr_text, hex_width, pin_widths
+
+
+def field_cell(fv: Any) -> Text:
+    if fv.field.enum is not None:
+        name = fv.enum_name
+        if name is None:
+            return Text(f"<unknown {fv.value}>", style="red")
+        return Text.assemble((name, "bold green"), f" ({fv.value})")
+    if fv.field.width == 1:
+        return Text(str(fv.value), style="bold" if fv.value else "dim")
+    return Text(f"{fv.value:#x}" + (f" ({fv.value})" if fv.value > 9 else ""))
+
+
+class RegisterValue:
+    """One register: header line with address and value, then one row per field."""
+
+    def __init__(self, decoded: Decoded) -> None:
+        self.d = decoded
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        d = self.d
+        reg = d.register
+        head = Text.assemble((reg.path, "bold"), "  ", (addr_text(reg.address), "cyan"), "  = ",
+                             (hex_width(d.value, reg.width), "bold magenta"))
+        table = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 1))
+        table.add_column("bits", justify="right", style="cyan", no_wrap=True)
+        table.add_column("field", no_wrap=True)
+        table.add_column("access", style="dim")
+        table.add_column("value")
+        table.add_column("", style="dim", overflow="ellipsis", no_wrap=True)
+        for fv in sorted(d.fields, key=lambda fv: -fv.field.lsb):
+            f = fv.field
+            table.add_row(f.bits, f.name, access_text(f) + (f" {f.effects}" if f.effects
+                                                            else ""),
+                          field_cell(fv), f.description)
+        parts: list[Any] = [head, pin_widths(table, options.max_width)]
+        if d.reserved_bits:
+            parts.append(Text(f"reserved bits set: {d.reserved_bits:#x}", style="yellow"))
+        yield Group(*parts)
+
+
+class RegisterValues:
+    """Many registers, compactly: one line each with the fields as name=value."""
+
+    def __init__(self, values: Sequence[Decoded], skipped: Sequence[tuple[Register, str]] = ()
+                 ) -> None:
+        self.values = values
+        self.skipped = skipped
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        table = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 1))
+        table.add_column("register", no_wrap=True)
+        table.add_column("address", style="cyan", no_wrap=True)
+        table.add_column("value", style="magenta", justify="right", no_wrap=True)
+        table.add_column("fields", overflow="fold")
+        for d in self.values:
+            fields = Text()
+            for i, fv in enumerate(d.fields):
+                if i:
+                    fields.append(" ")
+                fields.append(fv.field.name + "=", style="dim")
+                name = fv.enum_name
+                if fv.field.enum is not None and name is None:
+                    fields.append(f"<unknown {fv.value}>", style="red")
+                elif name:
+                    fields.append(name, style="green")
+                else:
+                    fields.append(str(fv.value) if fv.value < 10 else f"{fv.value:#x}",
+                                  style="bold" if fv.value else "")
+            table.add_row(d.register.path, addr_text(d.register.address),
+                          hex_width(d.value, d.register.width), fields)
+        yield pin_widths(table, options.max_width)
+        for reg, why in self.skipped:
+            yield Text(f"skipped {reg.path}: {why}", style="yellow")
+
+
+class HexDump:
+    """``peek``: rows of ``width``-bit words with the registers or memory they belong to."""
+
+    def __init__(self, address: int, words: Sequence[int], width: int,
+                 labels: dict[int, str]) -> None:
+        self.address = address
+        self.words = words
+        self.width = width
+        self.labels = labels
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        size = self.width // 8
+        per_row = max(1, 16 // size)
+        table = Table(box=None, pad_edge=False, show_header=False, padding=(0, 1))
+        table.add_column(style="cyan")
+        for _ in range(per_row):
+            table.add_column(justify="right")
+        table.add_column(style="dim")
+        table.add_column(style="green")
+        for row in range(0, len(self.words), per_row):
+            words = self.words[row : row + per_row]
+            base = self.address + row * size
+            raw = b"".join(w.to_bytes(size, "little") for w in words)
+            ascii_ = "".join(chr(b) if 32 <= b < 127 else "." for b in raw)
+            names = [self.labels[a] for a in range(base, base + len(words) * size)
+                     if a in self.labels]
+            cells = [hex_width(w, self.width) for w in words]
+            cells += [""] * (per_row - len(words))
+            table.add_row(addr_text(base), *cells, ascii_, " ".join(names))
+        yield pin_widths(table, options.max_width)

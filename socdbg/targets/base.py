@@ -1,0 +1,124 @@
+"""The one small protocol every backend implements, and the target-string registry.
+
+A backend sees integer addresses and bytes only. ``read``/``write`` are single accesses of
+exactly ``size`` bytes (1, 2, 4 or 8) at an aligned address; ``read_block``/``write_block`` move
+memory-like bulk data and may be split however the backend likes. Optional abilities (halt,
+step, reset, core registers, simulated time, block-coalescing of register reads) are declared in
+``capabilities`` and implemented by the matching optional protocol, never stubbed.
+
+Backends register through the ``socdbg.targets`` entry-point group; a name offered twice is an
+error when the registry is first read.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from socdbg.errors import TargetError, did_you_mean
+
+if TYPE_CHECKING:
+    from socdbg.regmap import RegMap
+
+#: Capability names a target may declare.
+CAP_TIME = "time"  # simulated time: SimTime protocol (step, run_until, now)
+CAP_HALT = "halt"  # halt/resume a CPU
+CAP_STEP = "step"
+CAP_RESET = "reset"
+CAP_CORE_REGS = "core-registers"
+CAP_COALESCE = "coalesce"  # read_block over adjacent registers performs one access per register
+CAP_WRITE = "write"  # writes are possible at all (a dump is read-only)
+CAP_SIMULATOR = "simulator"  # a model, not hardware: self-tests may write freely
+
+
+@runtime_checkable
+class Target(Protocol):
+    spec: str
+    capabilities: frozenset[str]
+
+    def read(self, address: int, size: int) -> bytes: ...
+
+    def write(self, address: int, data: bytes) -> None: ...
+
+    def read_block(self, address: int, size: int) -> bytes: ...
+
+    def write_block(self, address: int, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class SimTime(Protocol):
+    """A target with simulated time (capability ``time``)."""
+
+    @property
+    def now(self) -> int: ...
+
+    def step(self, cycles: int = 1) -> None: ...
+
+    def run_until(self, condition: Callable[[], bool], max_cycles: int) -> bool: ...
+
+
+@runtime_checkable
+class HasMap(Protocol):
+    """A target built on a map of its own (the simulator of ``sim:PATH.rdl``, a dump)."""
+
+    regmap: RegMap
+
+
+class MapLoader(Protocol):
+    def __call__(self, files: Sequence[str] | None = None,
+                 defines: Mapping[str, str] | None = None) -> RegMap: ...
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A registered backend. ``open(arg, load_map)`` gets the text after ``name:`` (or after
+    ``name://``) and a function that loads a map (the session's map when called with no
+    files). ``describe`` is one line for ``info`` and the docs."""
+
+    name: str
+    open: Callable[[str, MapLoader], Target]
+    describe: str
+    example: str
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """``gdb://host:1234`` -> (``gdb``, ``host:1234``); ``sim:mesh=8x8`` -> (``sim``, ...)."""
+    name, sep, rest = spec.partition(":")
+    if not sep:
+        return spec, ""
+    return name, rest[2:] if rest.startswith("//") else rest
+
+
+@functools.cache
+def backends() -> dict[str, Backend]:
+    """Every backend offered through the ``socdbg.targets`` entry points, by name."""
+    from importlib.metadata import entry_points
+
+    found: dict[str, Backend] = {}
+    for ep in entry_points(group="socdbg.targets"):
+        backend = ep.load()
+        if not isinstance(backend, Backend):
+            raise TargetError(f"entry point {ep.value} is not a socdbg Backend")
+        if backend.name in found:
+            raise TargetError(f"target backend '{backend.name}' is registered twice",
+                              f"{ep.value} and another package both offer it")
+        found[backend.name] = backend
+    if not found:
+        raise TargetError("no target backends are registered",
+                          "install socdbg (pip install -e .) so its entry points exist")
+    return found
+
+
+def open_target(spec: str, load_map: MapLoader) -> Target:
+    name, arg = split_spec(spec.strip())
+    table = backends()
+    backend = table.get(name)
+    if backend is None:
+        raise TargetError(f"unknown target '{spec}'",
+                          did_you_mean(name, table) or "targets: " + ", ".join(
+                              b.example for b in table.values()))
+    return backend.open(arg, load_map)

@@ -1,0 +1,222 @@
+"""The simulator target: an in-process functional model of any register map.
+
+Target strings: ``sim`` (the session's map, by default the reference SoC), ``sim:PATH.rdl``
+(a simulator of another map), ``sim:mesh=8x8`` (the reference SoC with another NoC size);
+options combine with commas: ``sim:my.rdl,mesh=2x2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from socdbg.errors import TargetError
+from socdbg.models.kernel import Kernel
+from socdbg.models.memory import SparseMemory
+from socdbg.models.regfile import RegisterFile
+from socdbg.regmap import Memory, Register, RegMap
+from socdbg.targets.base import (
+    CAP_COALESCE,
+    CAP_RESET,
+    CAP_SIMULATOR,
+    CAP_TIME,
+    CAP_WRITE,
+    Backend,
+    MapLoader,
+)
+
+_SIZES = (1, 2, 4, 8)
+
+
+class SimTarget:
+    """Registers with map-driven semantics, sparse memories and a cycle clock."""
+
+    def __init__(self, regmap: RegMap, spec: str = "sim",
+                 options: Mapping[str, str] | None = None) -> None:
+        self.spec = spec
+        self.regmap = regmap
+        self.options = dict(options or {})
+        self.capabilities = frozenset({CAP_TIME, CAP_SIMULATOR, CAP_COALESCE, CAP_WRITE,
+                                       CAP_RESET})
+        self.kernel = Kernel()
+        self.regs = RegisterFile(regmap)
+        self.memories: list[tuple[Memory, SparseMemory]] = [
+            (m, SparseMemory(m.address, m.size)) for m in regmap.memories]
+        self.models: list[object] = []
+        self._attach_models()
+
+    def _attach_models(self) -> None:
+        from socdbg.models.soc import attach
+
+        self.models = attach(self)
+
+    # --- SimTime ---------------------------------------------------------------------------
+    @property
+    def now(self) -> int:
+        return self.kernel.now
+
+    def step(self, cycles: int = 1) -> None:
+        self.kernel.step(cycles)
+
+    def run_until(self, condition: Callable[[], bool], max_cycles: int) -> bool:
+        return self.kernel.run_until(condition, max_cycles)
+
+    def reset(self) -> None:
+        """Chip reset: registers to their reset values; memories keep their contents."""
+        self.regs.reset()
+        for model in self.models:
+            reset = getattr(model, "reset", None)
+            if reset is not None:
+                reset()
+
+    # --- memory ----------------------------------------------------------------------------
+    def memory_at(self, address: int) -> SparseMemory | None:
+        for m, store in self.memories:
+            if m.contains(address):
+                return store
+        return None
+
+    def _memory_span(self, address: int, size: int) -> SparseMemory | None:
+        store = self.memory_at(address)
+        if store is None:
+            return None
+        if address + size > store.base + store.size:
+            raise _bus_error("access", address, size, "runs past the end of memory")
+        return store
+
+    # --- Target ----------------------------------------------------------------------------
+    def read(self, address: int, size: int) -> bytes:
+        _check_access(address, size)
+        return self._read(address, size)
+
+    def write(self, address: int, data: bytes) -> None:
+        _check_access(address, len(data))
+        self._write(address, data)
+
+    def read_block(self, address: int, size: int) -> bytes:
+        return self._read(address, size)
+
+    def write_block(self, address: int, data: bytes) -> None:
+        self._write(address, data)
+
+    def close(self) -> None:
+        pass
+
+    # --- internals -------------------------------------------------------------------------
+    def _registers(self, address: int, size: int, op: str,
+                   want: Callable[[Register], bool]) -> list[Register]:
+        regs = self.regmap.in_range(address, address + size)
+        # registers sharing an address (a read-only and a write-only one): keep the one the
+        # access is for
+        chosen: dict[int, Register] = {}
+        for r in regs:
+            if r.address not in chosen or (want(r) and not want(chosen[r.address])):
+                chosen[r.address] = r
+        out = sorted(chosen.values(), key=lambda r: r.address)
+        pos = address
+        for r in out:
+            if r.address > pos:
+                break
+            pos = max(pos, r.end)
+        if not out or pos < address + size:
+            raise _bus_error(op, address, size, "no register or memory there",
+                             self._nearest(address))
+        return out
+
+    def _nearest(self, address: int) -> str | None:
+        before = self.regmap.in_range(max(0, address - 0x100), address + 1)
+        if before:
+            r = before[-1]
+            return f"nearest register: {r.path} at {r.address:#x}"
+        return None
+
+    def _read(self, address: int, size: int) -> bytes:
+        store = self._memory_span(address, size)
+        if store is not None:
+            return store.read(address, size)
+        regs = self._registers(address, size, "read", lambda r: r.layout.readable)
+        out = bytearray(size)
+        for r in regs:
+            lo, hi = max(address, r.address), min(address + size, r.end)
+            lanes = ((1 << ((hi - lo) * 8)) - 1) << ((lo - r.address) * 8)
+            value = self.regs.sw_read(r, lanes)
+            raw = value.to_bytes(r.size, "little")
+            out[lo - address : hi - address] = raw[lo - r.address : hi - r.address]
+        return bytes(out)
+
+    def _write(self, address: int, data: bytes) -> None:
+        size = len(data)
+        store = self._memory_span(address, size)
+        if store is not None:
+            store.write(address, data)
+            return
+        regs = self._registers(address, size, "write", lambda r: r.layout.writable)
+        for r in regs:
+            lo, hi = max(address, r.address), min(address + size, r.end)
+            lanes = ((1 << ((hi - lo) * 8)) - 1) << ((lo - r.address) * 8)
+            raw = bytearray(r.size)
+            raw[lo - r.address : hi - r.address] = data[lo - address : hi - address]
+            self.regs.sw_write(r, int.from_bytes(raw, "little"), lanes)
+
+
+def _check_access(address: int, size: int) -> None:
+    if size not in _SIZES:
+        raise TargetError(f"access of {size} bytes at {address:#x}: sizes are 1, 2, 4 or 8")
+    if address % size:
+        raise TargetError(f"misaligned {size * 8}-bit access at {address:#x}",
+                          f"align to {size} bytes")
+
+
+def _bus_error(op: str, address: int, size: int, why: str, hint: str | None = None
+               ) -> TargetError:
+    return TargetError(f"bus error: {op} of {size} byte(s) at {address:#x}: {why}", hint)
+
+
+def parse_options(arg: str) -> tuple[str | None, dict[str, str]]:
+    """``my.rdl,mesh=8x8`` -> (``my.rdl``, {"mesh": "8x8"})."""
+    path: str | None = None
+    options: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in arg.split(","))):
+        key, eq, value = part.partition("=")
+        if eq:
+            options[key.strip().lower()] = value.strip()
+        elif path is None:
+            path = part
+        else:
+            raise TargetError(f"sim target: two maps given ('{path}' and '{part}')")
+    return path, options
+
+
+def mesh_defines(options: Mapping[str, str]) -> dict[str, str]:
+    mesh = options.get("mesh")
+    if mesh is None:
+        return {}
+    x, sep, y = mesh.lower().partition("x")
+    if not (sep and x.isdigit() and y.isdigit()) or not (1 <= int(x) <= 16 and
+                                                         1 <= int(y) <= 16):
+        raise TargetError(f"sim target: mesh '{mesh}' is not KxK with sides 1..16",
+                          "for example sim:mesh=8x8")
+    return {"MESH_X": str(int(x)), "MESH_Y": str(int(y))}
+
+
+KNOWN_OPTIONS = ("mesh",)
+
+
+def open_sim(arg: str, load_map: MapLoader) -> SimTarget:
+    path, options = parse_options(arg)
+    unknown = [k for k in options if k not in KNOWN_OPTIONS]
+    if unknown:
+        raise TargetError(f"sim target: unknown option '{unknown[0]}'",
+                          "options: " + ", ".join(KNOWN_OPTIONS))
+    defines = mesh_defines(options)
+    files: Sequence[str] | None = [path] if path else None
+    regmap = load_map(files, defines) if (files or defines) else load_map()
+    spec = "sim" + (":" + arg if arg else "")
+    return SimTarget(regmap, spec, options)
+
+
+BACKEND = Backend(
+    name="sim",
+    open=open_sim,
+    describe="in-process functional model of the map (default: the reference SoC)",
+    example="sim, sim:PATH.rdl, sim:mesh=8x8",
+)
