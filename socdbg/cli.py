@@ -41,7 +41,7 @@ def cli(ctx: click.Context, target: str | None, map_files: tuple[str, ...],
 
 @cli.result_callback()
 @click.pass_context
-def _emit(ctx: click.Context, result: Any, **_: Any) -> None:
+def _emit(ctx: click.Context, /, result: Any, **_: Any) -> None:
     if isinstance(result, Output):
         ctx.obj.emit(result)
         if not result.ok:

@@ -6,35 +6,35 @@ from __future__ import annotations
 import click
 
 
-class RegisterGlob(click.ParamType):
+class RegisterGlob(click.ParamType):  # type: ignore[type-arg]
     """A register path or glob: ``dma.ch[0].status``, ``dma.ch[*].status``, ``dma``."""
 
     name = "PATH|GLOB"
     completes = "register"
 
 
-class RegisterPath(click.ParamType):
+class RegisterPath(click.ParamType):  # type: ignore[type-arg]
     """One register path, optionally with a field: ``dma.ch[0].status[.done]``."""
 
     name = "PATH"
     completes = "register"
 
 
-class Assignment(click.ParamType):
+class Assignment(click.ParamType):  # type: ignore[type-arg]
     """``FIELD=VALUE`` or a whole value."""
 
     name = "VALUE|FIELD=VALUE"
     completes = "assignment"
 
 
-class Address(click.ParamType):
+class Address(click.ParamType):  # type: ignore[type-arg]
     """An address: an integer in any base, ``&register.path``, or a register path."""
 
     name = "ADDR"
     completes = "address"
 
 
-class TargetSpec(click.ParamType):
+class TargetSpec(click.ParamType):  # type: ignore[type-arg]
     name = "TARGET"
     completes = "target"
 

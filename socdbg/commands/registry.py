@@ -66,7 +66,7 @@ def session_command(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        session: Session = click.get_current_context().find_object(_session_type())
+        session = click.get_current_context().find_object(_session_type())
         if session is None:  # pragma: no cover - a wiring bug
             raise RuntimeError("command invoked without a session")
         result = fn(session, *args, **kwargs)

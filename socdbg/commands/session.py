@@ -6,6 +6,7 @@ each. Nothing here is imported eagerly that a one-shot ``regs`` or ``read`` does
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -75,7 +76,7 @@ class Session:
         from socdbg.targets.base import split_spec
 
         name, arg = split_spec(self.target_spec)
-        return name in ("sim", "dump") and bool(arg) or self._target is not None
+        return (name in ("sim", "dump") and bool(arg)) or self._target is not None
 
     # --- the target ------------------------------------------------------------------------
     @property
@@ -118,10 +119,8 @@ class Session:
 
     def close(self) -> None:
         if self._target is not None:
-            try:
+            with contextlib.suppress(TargetError):
                 self._target.close()
-            except TargetError:
-                pass
             self._target = None
 
     # --- output ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ flat columns. A stale or unreadable entry is rebuilt, never trusted. Writes are 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -128,6 +129,9 @@ def _write_atomic(entry: Path, header: dict[str, object], regmap: RegMap) -> Non
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=entry.name, suffix=".tmp")
+    except OSError:
+        return  # a read-only cache folder costs speed, not correctness
+    try:
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(header, fh, protocol=pickle.HIGHEST_PROTOCOL)
             pickle.dump(regmap, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -135,8 +139,5 @@ def _write_atomic(entry: Path, header: dict[str, object], regmap: RegMap) -> Non
             os.fsync(fh.fileno())
         os.replace(tmp, entry)
     except OSError:
-        # A read-only or full cache folder costs speed, not correctness.
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except (OSError, UnboundLocalError):
-            pass

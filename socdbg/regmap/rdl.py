@@ -73,10 +73,10 @@ def compile_rdl(
 
     A compile error becomes one :class:`MapError` naming file:line and the compiler's message.
     """
-    from systemrdl import RDLCompileError, RDLCompiler  # lazy: 0.1 s to import
-    from systemrdl.messages import MessagePrinter, Severity
+    from systemrdl.compiler import RDLCompiler  # lazy: 0.1 s to import
+    from systemrdl.messages import MessagePrinter, RDLCompileError, Severity
 
-    class _Collect(MessagePrinter):  # type: ignore[misc]
+    class _Collect(MessagePrinter):
         def __init__(self) -> None:
             self.errors: list[str] = []
 

@@ -8,6 +8,7 @@ options combine with commas: ``sim:my.rdl,mesh=2x2``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from socdbg.errors import TargetError
 from socdbg.models.kernel import Kernel
@@ -23,6 +24,9 @@ from socdbg.targets.base import (
     Backend,
     MapLoader,
 )
+
+if TYPE_CHECKING:
+    from socdbg.models.soc import Behaviour
 
 _SIZES = (1, 2, 4, 8)
 
@@ -41,7 +45,7 @@ class SimTarget:
         self.regs = RegisterFile(regmap)
         self.memories: list[tuple[Memory, SparseMemory]] = [
             (m, SparseMemory(m.address, m.size)) for m in regmap.memories]
-        self.models: list[object] = []
+        self.models: list[Behaviour] = []
         self._attach_models()
 
     def _attach_models(self) -> None:

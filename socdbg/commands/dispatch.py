@@ -1,0 +1,55 @@
+"""Run one command line (as typed in the REPL or read from a script) through the registry."""
+
+from __future__ import annotations
+
+import shlex
+
+import click
+
+from socdbg.commands.registry import Output, commands
+from socdbg.commands.session import Session
+from socdbg.errors import UsageError, did_you_mean
+
+#: Words the REPL itself handles.
+QUIT_WORDS = ("quit", "exit")
+
+
+def split_line(line: str) -> list[str]:
+    """Split a command line shell-style; ``#`` starts a comment outside quotes."""
+    try:
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=False)
+        lexer.whitespace_split = True
+        lexer.commenters = "#"
+        return list(lexer)
+    except ValueError as exc:
+        raise UsageError(f"cannot parse the line: {exc}",
+                         "check the quotes") from None
+
+
+def execute(session: Session, line: str) -> Output | None:
+    """Parse and run one command line; returns the command's Output (None for a blank line).
+
+    Raises SocdbgError for every user mistake, including click's usage errors, so callers
+    need one ``except``.
+    """
+    words = split_line(line)
+    if not words:
+        return None
+    name, args = words[0], words[1:]
+    table = commands()
+    cmd = table.get(name)
+    if cmd is None:
+        raise UsageError(f"unknown command '{name}'",
+                         did_you_mean(name, [*table, *QUIT_WORDS]) or "type help")
+    try:
+        result = cmd.main(args=args, prog_name=name, standalone_mode=False, obj=session)
+    except click.exceptions.Exit:
+        return None
+    except click.UsageError as exc:
+        raise UsageError(f"{name}: {exc.format_message()}",
+                         f"help {name} shows the usage") from None
+    except click.ClickException as exc:
+        raise UsageError(f"{name}: {exc.format_message()}") from None
+    except click.exceptions.Abort:
+        raise KeyboardInterrupt from None
+    return result if isinstance(result, Output) else None

@@ -1,0 +1,197 @@
+"""Tab completion: command names, options, register paths with indices, fields after a path,
+field names for ``FIELD=`` and enum names after it, targets.
+
+What a position holds comes from the command's click parameter types (``completes``), so a
+new command gets completion by declaring its parameters. Paths are completed one segment at a
+time from the map's sorted path index, so a keystroke costs a bisect, not a scan.
+
+Construct with ``ShellCompleter(session)``; the session's map is loaded on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import click
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+
+from socdbg.commands.dispatch import QUIT_WORDS
+from socdbg.commands.registry import commands
+from socdbg.commands.session import Session
+from socdbg.regmap import Register, RegMap
+
+
+class ShellCompleter(Completer):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- entry point -------------------------------------------------------------------------
+    def get_completions(self, document: Document, complete_event: CompleteEvent
+                        ) -> Iterable[Completion]:
+        text = document.text_before_cursor
+        words = text.split()
+        if not words or (len(words) == 1 and not text.endswith(" ")):
+            word = words[0] if words else ""
+            yield from _matching(word, [*commands(), *QUIT_WORDS], meta=self._short_help)
+            return
+        current = "" if text.endswith(" ") else words[-1]
+        done = words[1:] if text.endswith(" ") else words[1:-1]
+        cmd = commands().get(words[0])
+        if cmd is None:
+            return
+        if isinstance(cmd, click.Group):
+            if not done:
+                yield from _matching(current, list(cmd.commands))
+                return
+            sub = cmd.commands.get(done[0])
+            if sub is None:
+                return
+            cmd, done = sub, done[1:]
+        try:
+            yield from self._for_command(cmd, done, current)
+        except Exception:
+            return
+
+    @staticmethod
+    def _short_help(name: str) -> str:
+        cmd = commands().get(name)
+        return cmd.get_short_help_str(limit=50) if cmd is not None else ""
+
+    # --- one command's arguments -------------------------------------------------------------
+    def _for_command(self, cmd: click.Command, done: list[str], current: str
+                     ) -> Iterator[Completion]:
+        options = {opt: p for p in cmd.params if isinstance(p, click.Option) for opt in p.opts}
+        positionals: list[str] = []
+        expecting_value = False
+        for w in done:
+            if expecting_value:
+                expecting_value = False
+                continue
+            if w.startswith("-"):
+                opt = options.get(w.split("=", 1)[0])
+                expecting_value = opt is not None and not opt.is_flag and "=" not in w
+                continue
+            positionals.append(w)
+        if expecting_value:
+            return
+        if current.startswith("-"):
+            yield from _matching(current, sorted(options))
+            return
+        args = [p for p in cmd.params if isinstance(p, click.Argument)]
+        param = None
+        for i, arg in enumerate(args):
+            if arg.nargs == -1 or i == len(positionals):
+                param = arg
+                break
+        if param is None:
+            return
+        kind = getattr(param.type, "completes", None)
+        if kind == "register":
+            yield from self._paths(current, fields=True, globs=True)
+        elif kind == "address":
+            yield from self._addresses(current)
+        elif kind == "assignment" and positionals:
+            yield from self._assignments(positionals[0], current)
+        elif kind == "target":
+            yield from self._targets(current)
+
+    # --- register paths ----------------------------------------------------------------------
+    @property
+    def _map(self) -> RegMap:
+        return self.session.map
+
+    def _paths(self, current: str, fields: bool, globs: bool) -> Iterator[Completion]:
+        rmap = self._map
+        head, dot, partial = current.rpartition(".")
+        prefix = head + dot
+        if prefix:
+            reg = rmap.find(head)
+            if reg is not None:
+                if fields:
+                    yield from _matching(partial, [f.name for f in reg.fields],
+                                         meta=lambda n: _field_meta(reg, n))
+                return
+        children = rmap.children(prefix)
+        low = partial.lower()
+        arrays: dict[str, int] = {}
+        for child in children:
+            if not child.lower().startswith(low):
+                continue
+            base, bracket, _ = child.partition("[")
+            if bracket:
+                arrays[base] = arrays.get(base, 0) + 1
+            full = prefix + child
+            if rmap.is_block(full):
+                yield Completion(child + ".", start_position=-len(partial), display=child + ".")
+            else:
+                reg = rmap.find(full)
+                yield Completion(child, start_position=-len(partial), display=child,
+                                 display_meta=reg.name if reg is not None else "")
+        if globs:
+            for base, count in arrays.items():
+                if count > 1:
+                    yield Completion(base + "[*].", start_position=-len(partial),
+                                     display=base + "[*].",
+                                     display_meta=f"all {count} elements")
+
+    def _addresses(self, current: str) -> Iterator[Completion]:
+        amp = "&" if current.startswith("&") else ""
+        body = current[len(amp):]
+        if "." not in body:
+            for m in self._map.memories:
+                if m.path.lower().startswith(body.lower()):
+                    yield Completion(amp + m.path, start_position=-len(current),
+                                     display=m.path, display_meta="memory")
+        for c in self._paths(body, fields=False, globs=False):
+            yield Completion(amp + body[: len(body) + c.start_position] + c.text,
+                             start_position=-len(current), display=c.display,
+                             display_meta=c.display_meta)
+
+    def _assignments(self, path: str, current: str) -> Iterator[Completion]:
+        rmap = self._map
+        reg = rmap.find(path)
+        if reg is None:
+            regs = rmap.glob(path) if any(ch in path for ch in "*?") else []
+            reg = regs[0] if regs else None
+        if reg is None:
+            return
+        name, eq, value = current.partition("=")
+        if not eq:
+            writable = [f.name + "=" for f in reg.fields if f.sw.writable]
+            yield from _matching(current, writable, meta=lambda n: _field_meta(reg, n[:-1]))
+            return
+        fld = reg.field(name)
+        if fld is None or fld.enum is None:
+            return
+        yield from _matching(value, [m.name for m in fld.enum.members],
+                             meta=lambda n: _enum_meta(reg, name, n))
+
+    def _targets(self, current: str) -> Iterator[Completion]:
+        from socdbg.targets.base import backends
+
+        yield from _matching(current, sorted(backends()),
+                             meta=lambda n: backends()[n].describe)
+
+
+def _field_meta(reg: Register, name: str) -> str:
+    fld = reg.field(name)
+    if fld is None:
+        return ""
+    return f"{fld.bits} {fld.sw}" + (f" {fld.enum.name}" if fld.enum else "")
+
+
+def _enum_meta(reg: Register, field_name: str, member: str) -> str:
+    fld = reg.field(field_name)
+    if fld is None or fld.enum is None:
+        return ""
+    m = fld.enum.by_name(member)
+    return f"{m.value}  {m.description}" if m is not None else ""
+
+
+def _matching(word: str, choices: Iterable[str], meta: object = None) -> Iterator[Completion]:
+    low = word.lower()
+    for choice in choices:
+        if choice.lower().startswith(low):
+            text = meta(choice) if callable(meta) else ""
+            yield Completion(choice, start_position=-len(word), display_meta=text)

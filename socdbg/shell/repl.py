@@ -1,0 +1,149 @@
+"""The interactive shell: a prompt_toolkit session over the command registry.
+
+``Shell(session).run()`` owns the loop: Ctrl-C at the prompt clears the line, Ctrl-C during a
+command cancels it and keeps the shell, Ctrl-D (or ``quit``) leaves. When standard input is not
+a terminal the same loop reads lines without prompt_toolkit, so commands can be piped in.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import TextIO
+
+from socdbg.commands.dispatch import QUIT_WORDS, execute
+from socdbg.commands.session import Session
+from socdbg.errors import SocdbgError
+
+
+def history_path() -> Path:
+    """``$XDG_STATE_HOME/socdbg/history`` (default ``~/.local/state/socdbg/history``)."""
+    explicit = os.environ.get("SOCDBG_HISTORY")
+    if explicit:
+        return Path(explicit)
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "socdbg" / "history"
+
+
+class Shell:
+    def __init__(self, session: Session, stdin: TextIO | None = None) -> None:
+        self.session = session
+        self.stdin = stdin or sys.stdin
+        self.failures = 0
+
+    # --- one line ----------------------------------------------------------------------------
+    def run_line(self, line: str) -> bool:
+        """Run one line; False when the user asked to quit."""
+        stripped = line.strip()
+        if stripped in QUIT_WORDS:
+            return False
+        try:
+            output = execute(self.session, line)
+            self.session.emit(output)
+            if output is not None and not output.ok:
+                self.failures += 1
+        except KeyboardInterrupt:
+            self.session.console.print("[yellow]cancelled[/yellow]")
+        except SocdbgError as exc:
+            self.failures += 1
+            self.error(exc)
+        except Exception as exc:  # a bug: say so, keep the shell
+            self.failures += 1
+            if self.session.debug:
+                traceback.print_exc()
+            else:
+                self.session.console.print(
+                    f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
+                    "[dim](run with --debug for the traceback)[/dim]", markup=True)
+        return True
+
+    def error(self, exc: SocdbgError) -> None:
+        from rich.text import Text
+
+        if self.session.debug:
+            traceback.print_exc()
+        line = Text.assemble(("error: ", "bold red"), exc.message)
+        if exc.hint:
+            line.append(f" ({exc.hint})", style="dim")
+        self.session.console.print(line)
+
+    # --- loops -------------------------------------------------------------------------------
+    def run(self) -> int:
+        """Run until quit or end of input; returns the exit status (1 if any command failed
+        when reading from a pipe)."""
+        if not self.stdin.isatty():
+            return self._run_piped()
+        return self._run_interactive()
+
+    def _run_piped(self) -> int:
+        for line in self.stdin:
+            if not self.run_line(line.rstrip("\n")):
+                break
+        return 1 if self.failures else 0
+
+    def _run_interactive(self) -> int:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+        from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+        from socdbg.shell.completer import ShellCompleter
+
+        hist_file = history_path()
+        try:
+            hist_file.parent.mkdir(parents=True, exist_ok=True)
+            history: FileHistory | InMemoryHistory = FileHistory(str(hist_file))
+        except OSError:
+            history = InMemoryHistory()
+        prompt: PromptSession[str] = PromptSession(
+            history=history,
+            completer=ShellCompleter(self.session),
+            auto_suggest=AutoSuggestFromHistory(),
+            complete_while_typing=False,
+            bottom_toolbar=self.toolbar,
+        )
+        self.greet()
+        while True:
+            try:
+                line = prompt.prompt(self.prompt_text())
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                break
+            if not self.run_line(line):
+                break
+        self.session.close()
+        return 0
+
+    def greet(self) -> None:
+        from socdbg import __version__
+
+        console = self.session.console
+        console.print(f"[bold]socdbg {__version__}[/bold]  type [bold]help[/bold] for "
+                      "commands, Tab to complete, Ctrl-D to quit")
+        try:
+            target = self.session.target
+            rmap = self.session.map
+            console.print(f"target [cyan]{target.spec}[/cyan], map [cyan]{rmap.name}[/cyan] "
+                          f"({len(rmap)} registers)")
+        except SocdbgError as exc:
+            self.error(exc)
+
+    def prompt_text(self) -> str:
+        return f"socdbg:{self.session.target_spec}> "
+
+    def toolbar(self) -> str:
+        from socdbg.targets.base import SimTime
+
+        parts = [f" target: {self.session.target_spec}"]
+        if self.session.has_target:
+            try:
+                rmap = self.session.map
+                parts.append(f"map: {rmap.name} ({len(rmap)} regs)")
+                target = self.session.target
+                if isinstance(target, SimTime):
+                    parts.append(f"cycle: {target.now:,}")
+            except SocdbgError:
+                pass
+        return "  |  ".join(parts)
