@@ -293,23 +293,6 @@ def target_cmd(session: Session, spec: str | None) -> Output:
     return Output(data={"target": session.target.spec}, text=f"target {session.target.spec}")
 
 
-@click.command("step", help="Advance simulated time by N cycles (default 1) on a simulator.")
-@click.argument("cycles", required=False, default="1")
-@session_command
-def step_cmd(session: Session, cycles: str) -> Output:
-    from socdbg.targets.base import SimTime
-
-    n = parse_int(cycles)
-    if n is None or n < 0:
-        raise UsageError(f"'{cycles}' is not a cycle count")
-    target = session.target
-    if not isinstance(target, SimTime):
-        raise UsageError(f"target {target.spec} has no simulated time",
-                         "step works on sim targets")
-    target.step(n)
-    return Output(data={"cycle": target.now}, text=f"cycle {target.now:,}")
-
-
 @click.command("help", help="List commands, or show one command's help.")
 @click.argument("name", required=False)
 @session_command
@@ -332,5 +315,5 @@ def help_cmd(session: Session, name: str | None) -> Output:
 
 
 for _cmd in (read_cmd, write_cmd, peek_cmd, poke_cmd, find_cmd, info_cmd, target_cmd,
-             step_cmd, help_cmd):
+             help_cmd):
     register(_cmd)

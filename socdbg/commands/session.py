@@ -151,7 +151,8 @@ class Session:
         if output.render is not None:
             self.console.print(output.render())
         elif output.text is not None:
-            self.console.print(output.text, markup=False)
+            style = None if output.ok else "bold red"
+            self.console.print(output.text, markup=False, style=style)
 
 
 def _json_default(value: Any) -> Any:

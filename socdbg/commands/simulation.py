@@ -1,0 +1,70 @@
+"""Commands for simulated time: ``step`` and ``run --until``."""
+
+from __future__ import annotations
+
+import click
+
+from socdbg.commands.conditions import evaluate, parse_condition
+from socdbg.commands.registry import Output, register, session_command
+from socdbg.commands.session import Session
+from socdbg.errors import UsageError
+from socdbg.regmap import parse_int
+from socdbg.targets.base import SimTime
+
+DEFAULT_MAX_CYCLES = 10_000_000
+
+
+def sim_target(session: Session, command: str) -> SimTime:
+    target = session.target
+    if not isinstance(target, SimTime):
+        raise UsageError(f"{command}: target {session.target_spec} has no simulated time",
+                         "it works on sim targets")
+    return target
+
+
+def cycles_arg(text: str, what: str = "cycle count") -> int:
+    n = parse_int(text)
+    if n is None or n < 0:
+        raise UsageError(f"'{text}' is not a {what}")
+    return n
+
+
+@click.command("step", help="Advance simulated time by N cycles (default 1).")
+@click.argument("cycles", required=False, default="1")
+@session_command
+def step_cmd(session: Session, cycles: str) -> Output:
+    n = cycles_arg(cycles)
+    target = sim_target(session, "step")
+    target.step(n)
+    return Output(data={"cycle": target.now}, text=f"cycle {target.now:,}")
+
+
+@click.command("run", help="Run simulated time until a condition holds, e.g. "
+               "run --until 'dma.ch[0].status.done == 1' [--max-cycles N]. "
+               "Fails if the condition does not hold within the limit.")
+@click.option("--until", "until", required=True, metavar="CONDITION",
+              help="PATH[.FIELD] OP VALUE (OP: == != < <= > >=), or PATH & MASK == VALUE.")
+@click.option("--max-cycles", default=str(DEFAULT_MAX_CYCLES), show_default=True,
+              help="Give up after this many cycles.")
+@session_command
+def run_cmd(session: Session, until: str, max_cycles: str) -> Output:
+    cond = parse_condition(session.map, until)
+    limit = cycles_arg(max_cycles, "cycle limit")
+    target = sim_target(session, "run")
+    start = target.now
+    sim = session.target
+
+    held = target.run_until(lambda: evaluate(sim, cond)[0], limit)
+    ok, decoded = evaluate(sim, cond)
+    elapsed = target.now - start
+    data = {"condition": cond.text, "held": held and ok, "cycle": target.now,
+            "elapsed": elapsed}
+    if held and ok:
+        return Output(data=data, text=f"{cond.text} after {elapsed:,} cycles "
+                      f"(cycle {target.now:,})")
+    return Output(data=data, ok=False,
+                  text=f"timeout after {elapsed:,} cycles: {cond.failure(decoded)}")
+
+
+register(step_cmd)
+register(run_cmd)
