@@ -9,6 +9,9 @@ python3 -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 # OS packages the tests use, installed only when missing (Debian).
 need=()
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+command -v riscv64-unknown-elf-gcc >/dev/null 2>&1 || need+=(gcc-riscv64-unknown-elf)
+command -v qemu-system-riscv64 >/dev/null 2>&1 || need+=(qemu-system-misc)
+command -v gdb-multiarch >/dev/null 2>&1 || need+=(gdb-multiarch)
 if [ ${#need[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then
         SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -22,11 +22,12 @@ class Address:
     value: int
     register: Register | None = None  # when the expression named a register (no offset)
     text: str = ""
+    size: int | None = None  # natural access size in bytes (a register's, a variable's)
 
 
-#: name -> address resolvers tried after registers and memories (firmware symbols add one);
-#: each returns an address or None.
-RESOLVERS: list[Callable[[Session, str], int | None]] = []
+#: name -> (address, size or None) resolvers tried after registers and memories (firmware
+#: symbols add one); each returns None when it does not know the name.
+RESOLVERS: list[Callable[[Session, str], tuple[int, int | None] | None]] = []
 
 
 def resolve_address(session: Session, text: str) -> Address:
@@ -50,14 +51,16 @@ def resolve_address(session: Session, text: str) -> Address:
     rmap = session.map
     reg = rmap.find(name)
     if reg is not None:
-        return Address(reg.address + offset, reg if offset == 0 else None, text)
+        return Address(reg.address + offset, reg if offset == 0 else None, text,
+                       reg.accesswidth // 8 if offset == 0 else None)
     mem = rmap.memory(name)
     if mem is not None:
         return Address(mem.address + offset, None, text)
     for resolver in RESOLVERS:
         found = resolver(session, name)
         if found is not None:
-            return Address(found + offset, None, text)
+            address, size = found
+            return Address(address + offset, None, text, size if offset == 0 else None)
     try:
         rmap.get(name)
     except PathError as exc:

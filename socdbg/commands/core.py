@@ -191,7 +191,7 @@ def peek_cmd(session: Session, address: str, count: str, width: int | None, as_j
     n = parse_int(count)
     if n is None or n < 1 or n > 1 << 20:
         raise UsageError(f"count '{count}' must be 1..{1 << 20}")
-    size = _width_bytes(width, addr.register.accesswidth // 8 if addr.register else 4)
+    size = _width_bytes(width, addr.size if addr.size in (1, 2, 4, 8) else 4)
     if addr.value % size:
         raise UsageError(f"address {addr.value:#x} is not aligned to {size * 8} bits")
     target = session.target
@@ -208,6 +208,12 @@ def peek_cmd(session: Session, address: str, count: str, width: int | None, as_j
         labels[max(reg.address, addr.value)] = reg.path
     if mem is not None:
         labels.setdefault(addr.value, f"{mem.path}+{addr.value - mem.address:#x}")
+        from socdbg.commands.firmware import symbol_at
+
+        for a in range(addr.value, addr.value + n * size, size):
+            name = symbol_at(session, a, exact=a != addr.value)
+            if name:
+                labels[a] = name
 
     def render() -> object:
         from socdbg.render.values import HexDump
@@ -226,7 +232,7 @@ def peek_cmd(session: Session, address: str, count: str, width: int | None, as_j
 @session_command
 def poke_cmd(session: Session, address: str, value: str, width: int | None) -> Output:
     addr = resolve_address(session, address)
-    size = _width_bytes(width, addr.register.accesswidth // 8 if addr.register else 4)
+    size = _width_bytes(width, addr.size if addr.size in (1, 2, 4, 8) else 4)
     v = parse_int(value)
     if v is None:
         raise UsageError(f"'{value}' is not a number")

@@ -24,7 +24,7 @@ from socdbg.regmap.model import MapSource
 from socdbg.regmap.regmap import RegMap
 
 #: Bump when the pickled model changes shape.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 3
 
 
 def cache_dir() -> Path:

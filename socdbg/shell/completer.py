@@ -21,6 +21,13 @@ from socdbg.commands.registry import commands
 from socdbg.commands.session import Session
 from socdbg.regmap import Register, RegMap
 
+#: Arrays longer than this are offered as ``name[`` until an index is typed.
+ARRAY_LIST_MAX = 32
+
+
+def _index(segment: str) -> str:
+    return segment[segment.index("[") + 1 : segment.index("]")]
+
 
 class ShellCompleter(Completer):
     def __init__(self, session: Session) -> None:
@@ -112,28 +119,37 @@ class ShellCompleter(Completer):
                     yield from _matching(partial, [f.name for f in reg.fields],
                                          meta=lambda n: _field_meta(reg, n))
                 return
-        children = rmap.children(prefix)
         low = partial.lower()
-        arrays: dict[str, int] = {}
-        for child in children:
-            if not child.lower().startswith(low):
-                continue
+        kinds = [(c, block) for c, block in rmap.child_kinds(prefix)
+                 if c.lower().startswith(low)]
+        arrays: dict[str, list[str]] = {}
+        for child, _ in kinds:
             base, bracket, _ = child.partition("[")
             if bracket:
-                arrays[base] = arrays.get(base, 0) + 1
-            full = prefix + child
-            if rmap.is_block(full):
+                arrays.setdefault(base, []).append(child)
+        # a long array is offered as "name[" until an index is being typed
+        collapsed = {b for b, elems in arrays.items() if len(elems) > ARRAY_LIST_MAX
+                     and "[" not in partial}
+        for base in collapsed:
+            elems = arrays[base]
+            yield Completion(base + "[", start_position=-len(partial),
+                             display=f"{base}[{_index(elems[0])}..{_index(elems[-1])}]",
+                             display_meta=f"{len(elems)} elements")
+        for child, block in kinds:
+            if child.partition("[")[0] in collapsed and "[" in child:
+                continue
+            if block:
                 yield Completion(child + ".", start_position=-len(partial), display=child + ".")
             else:
-                reg = rmap.find(full)
+                reg = rmap.find(prefix + child)
                 yield Completion(child, start_position=-len(partial), display=child,
                                  display_meta=reg.name if reg is not None else "")
         if globs:
-            for base, count in arrays.items():
-                if count > 1:
+            for base, elems in arrays.items():
+                if len(elems) > 1:
                     yield Completion(base + "[*].", start_position=-len(partial),
                                      display=base + "[*].",
-                                     display_meta=f"all {count} elements")
+                                     display_meta=f"all {len(elems)} elements")
 
     def _addresses(self, current: str) -> Iterator[Completion]:
         amp = "&" if current.startswith("&") else ""
@@ -143,6 +159,12 @@ class ShellCompleter(Completer):
                 if m.path.lower().startswith(body.lower()):
                     yield Completion(amp + m.path, start_position=-len(current),
                                      display=m.path, display_meta="memory")
+        if body and "." not in body and "[" not in body:
+            from socdbg.commands.firmware import symbol_names
+
+            yield from (Completion(amp + n, start_position=-len(current), display=n,
+                                   display_meta="symbol")
+                        for n in symbol_names(self.session) if n.startswith(body))
         for c in self._paths(body, fields=False, globs=False):
             yield Completion(amp + body[: len(body) + c.start_position] + c.text,
                              start_position=-len(current), display=c.display,

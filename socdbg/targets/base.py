@@ -62,6 +62,17 @@ class SimTime(Protocol):
 
 
 @runtime_checkable
+class CoreRegisters(Protocol):
+    """A target with a CPU whose registers can be read and written (``core-registers``)."""
+
+    def core_register_names(self) -> list[str]: ...
+
+    def read_core_register(self, name: str) -> int: ...
+
+    def write_core_register(self, name: str, value: int) -> None: ...
+
+
+@runtime_checkable
 class HasMap(Protocol):
     """A target built on a map of its own (the simulator of ``sim:PATH.rdl``, a dump)."""
 

@@ -1,0 +1,187 @@
+"""``load`` (ELF images into target memory) and ``sym`` (symbols both ways).
+
+Loaded images live in the session; every address argument accepts their symbols
+(``counter``, ``&counter``, ``counter+0x10``) through the address resolvers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from socdbg.commands.addresses import RESOLVERS, resolve_address
+from socdbg.commands.params import ADDRESS
+from socdbg.commands.registry import Output, register, session_command
+from socdbg.commands.session import Session
+from socdbg.errors import TargetError, UsageError, did_you_mean
+from socdbg.regmap import parse_int
+
+if TYPE_CHECKING:
+    from socdbg.firmware import ElfImage, Symbol
+
+_KEY = "images"
+PROGRESS_MIN = 1 << 20  # show a progress bar for images of at least this many bytes
+
+
+def loaded_images(session: Session) -> list[ElfImage]:
+    images: list[ElfImage] = session.state.setdefault(_KEY, [])
+    return images
+
+
+def find_symbol(session: Session, name: str) -> Symbol | None:
+    """The symbol ``name`` from the most recently loaded image that defines it."""
+    for image in reversed(loaded_images(session)):
+        sym = image.symbols.lookup(name)
+        if sym is not None:
+            return sym
+    return None
+
+
+def symbol_names(session: Session) -> list[str]:
+    seen: dict[str, None] = {}
+    for image in loaded_images(session):
+        for n in image.symbols.names():
+            seen.setdefault(n, None)
+    return list(seen)
+
+
+def symbol_at(session: Session, address: int, exact: bool = False) -> str | None:
+    """``name`` or ``name+0x4`` for the symbol holding ``address`` (only a symbol that starts
+    there when ``exact``), from any loaded image."""
+    for image in reversed(loaded_images(session)):
+        hit = image.symbols.containing(address)
+        if hit is not None and (hit[1] == 0 or not exact):
+            sym, off = hit
+            return sym.name + (f"+{off:#x}" if off else "")
+    return None
+
+
+def _resolve_symbol(session: Session, name: str) -> tuple[int, int | None] | None:
+    sym = find_symbol(session, name)
+    if sym is None:
+        return None
+    return sym.address, sym.size if sym.kind == "object" else None
+
+
+RESOLVERS.append(_resolve_symbol)
+
+
+def _remember(session: Session, image: ElfImage) -> None:
+    images = loaded_images(session)
+    images[:] = [i for i in images if i.path != image.path]
+    images.append(image)
+
+
+@contextmanager
+def _progress(session: Session, total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on a terminal for large transfers; silent otherwise."""
+    if total < PROGRESS_MIN or not session.console.is_terminal:
+        yield lambda n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TransferSpeedColumn,
+    )
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), console=session.console, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+@click.command("load", help="Load an ELF image into target memory: every PT_LOAD segment "
+               "(file bytes, then zero fill). Segments are checked against the memory map "
+               "before anything is written.")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--verify", is_flag=True, help="Read every segment back and compare.")
+@click.option("--set-pc", is_flag=True, help="Set the CPU's program counter to the entry.")
+@click.option("--symbols-only", is_flag=True, help="Read symbols; write nothing.")
+@session_command
+def load_cmd(session: Session, path: str, verify: bool, set_pc: bool, symbols_only: bool
+             ) -> Output:
+    from socdbg.firmware import read_elf
+    from socdbg.firmware.load import check_segments, load_image, segment_text, verify_image
+    from socdbg.targets.base import CAP_CORE_REGS, CoreRegisters
+
+    image = read_elf(path)
+    data: dict[str, Any] = {"image": image.name, "entry": image.entry,
+                            "symbols": len(image.symbols), "machine": image.machine,
+                            "segments": [{"index": s.index, "address": s.address,
+                                          "filesz": len(s.data), "memsz": s.memsz,
+                                          "flags": s.perms} for s in image.segments]}
+    if symbols_only:
+        _remember(session, image)
+        return Output(data=data, text=f"{image.name}: {len(image.symbols)} symbols, "
+                      f"entry {image.entry:#x} (nothing written)")
+    check_segments(image, session.map)
+    target = session.target
+    if set_pc and not (CAP_CORE_REGS in target.capabilities
+                       and isinstance(target, CoreRegisters)):
+        raise UsageError(f"--set-pc: target {target.spec} has no CPU registers",
+                         "load without --set-pc, or use a gdb target")
+    with _progress(session, image.size, f"load {image.name}") as advance:
+        written = load_image(target, image, advance)
+    lines = [f"{image.name}: {segment_text(s)} {len(s.data)} bytes + "
+             f"{s.memsz - len(s.data)} zero" for s in image.segments]
+    if verify:
+        with _progress(session, image.size, f"verify {image.name}") as advance:
+            bad = verify_image(target, image, advance)
+        if bad is not None:
+            addr, want, got = bad
+            _remember(session, image)
+            raise TargetError(f"{image.name}: verify failed at {addr:#x}: wrote {want:#04x}, "
+                              f"read back {got:#04x}")
+        lines.append("verified")
+    if set_pc:
+        assert isinstance(target, CoreRegisters)
+        target.write_core_register("pc", image.entry)
+        lines.append(f"pc <- {image.entry:#x}")
+    _remember(session, image)
+    lines.append(f"loaded {written} bytes, entry {image.entry:#x}, "
+                 f"{len(image.symbols)} symbols")
+    data["written"] = written
+    return Output(data=data, text="\n".join(lines))
+
+
+@click.command("sym", help="Look up a symbol by NAME (address, size, type, section, image), "
+               "or the symbol containing an ADDR (symbol+offset).")
+@click.argument("what", type=ADDRESS)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@session_command
+def sym_cmd(session: Session, what: str, as_json: bool) -> Output:
+    images = loaded_images(session)
+    if not images:
+        raise UsageError("no image loaded", "load FILE.elf (or load --symbols-only FILE.elf)")
+    name = what[1:] if what.startswith("&") else what
+    sym = find_symbol(session, name)
+    if sym is not None:
+        data = {"name": sym.name, "address": sym.address, "size": sym.size, "type": sym.kind,
+                "bind": sym.bind, "section": sym.section, "image": sym.image}
+        return Output(data=data, text=f"{sym.name} = {sym.address:#x}  size {sym.size}  "
+                      f"{sym.bind} {sym.kind}  {sym.section}  ({sym.image})")
+    number = parse_int(what)
+    if number is None:
+        try:
+            number = resolve_address(session, what).value
+        except Exception:
+            raise UsageError(f"no symbol '{name}' in {', '.join(i.name for i in images)}",
+                             did_you_mean(name, symbol_names(session))) from None
+    for image in reversed(images):
+        hit = image.symbols.containing(number)
+        if hit is not None:
+            s, off = hit
+            text = f"{number:#x} = {s.name}" + (f"+{off:#x}" if off else "") + \
+                f"  ({s.kind} in {s.section}, {s.image})"
+            return Output(data={"address": number, "symbol": s.name, "offset": off,
+                                "image": s.image}, text=text)
+    return Output(data={"address": number, "symbol": None}, ok=False,
+                  text=f"{number:#x}: no symbol contains this address")
+
+
+register(load_cmd)
+register(sym_cmd)

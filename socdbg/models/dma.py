@@ -1,0 +1,671 @@
+"""The reference SoC's 4-channel DMA engine, driven only through its registers.
+
+Software programs a channel (``src``/``dst``/``len``, or descriptors at ``desc_base``) and
+writes ``ctrl.start = 1``; the engine moves real bytes between the simulator's memories in
+chunks, on the simulation kernel, at ``bytes_per_cycle``. Without a NoC a chunk takes
+``ceil(bytes / bytes_per_cycle)`` cycles; with one, every chunk travels as packets from the
+source memory's node to the destination memory's node and completes when its last packet is
+delivered. Channels share nothing but the NoC. The descriptor format, the timing and every
+decision the RDL leaves open are written down in docs/dma.md.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING, Protocol
+
+from socdbg.models.kernel import Event
+from socdbg.models.memory import SparseMemory
+from socdbg.regmap import Field, Register
+
+if TYPE_CHECKING:
+    from socdbg.targets.sim import SimTarget
+
+#: Descriptor size and alignment in bytes (dma.desc_base: "Descriptors are 64 bytes and
+#: 64-byte aligned").
+DESC_SIZE = 64
+#: Value of the descriptor's magic word (offset 0x38): "5D0C" (the vendor) "DE5C".
+DESC_MAGIC = 0x5D0C_DE5C
+#: Descriptor ``ctrl`` bit 0: raise intc dma_chN when this descriptor completes (with irq_en).
+DESC_IRQ = 1 << 0
+#: Descriptor ``ctrl`` bit 1: the chain ends after this descriptor (chain mode only).
+DESC_LAST = 1 << 1
+#: src, dst and len must be multiples of this (dma.src/dst/len descriptions).
+ALIGN = 8
+#: Bytes per chunk: busy, bytes_done and ring_head advance at chunk granularity.
+CHUNK_BYTES = 4096
+#: Payload bytes per NoC packet, and bytes per flit.
+PACKET_BYTES = 256
+FLIT_BYTES = 32
+#: Chunks a channel may have in flight on the NoC before it stalls (AXI outstanding limit).
+MAX_OUTSTANDING = 4
+
+_DESC = struct.Struct("<QQIIQ24xII")
+_WORDS = struct.Struct("<16I")
+_MASK32 = 0xFFFF_FFFF
+
+
+class Mode(IntEnum):
+    SINGLE = 0
+    CHAIN = 1
+    RING = 2
+
+
+class ErrCode(IntEnum):
+    NONE = 0
+    UNMAPPED = 1
+    MISALIGNED = 2
+    ZERO_LEN = 3
+    BAD_DESC = 4
+
+
+class IrqSink(Protocol):
+    """What the engine raises interrupts through (socdbg.models.soc.Interrupts)."""
+
+    def raise_(self, source: str) -> None: ...
+
+
+class NocPort(Protocol):
+    """The NoC as the engine sees it: send one packet of ``flits`` flits; ``on_delivered`` gets
+    the cycle its tail flit was ejected at the destination."""
+
+    def send(self, src_node: int, dst_node: int, flits: int,
+             on_delivered: Callable[[int], None]) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------
+# descriptors
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Descriptor:
+    """One 64-byte in-memory descriptor (layout in docs/dma.md)."""
+
+    src: int
+    dst: int
+    length: int
+    ctrl: int = 0
+    next: int = 0
+
+    @property
+    def irq(self) -> bool:
+        return bool(self.ctrl & DESC_IRQ)
+
+    @property
+    def last(self) -> bool:
+        return bool(self.ctrl & DESC_LAST)
+
+    def encode(self) -> bytes:
+        """The descriptor's 64 bytes, magic and check word included."""
+        head = _DESC.pack(self.src, self.dst, self.length, self.ctrl, self.next, DESC_MAGIC, 0)
+        return head[:-4] + struct.pack("<I", _xor_words(head[:-4]))
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Descriptor | None:
+        """Parse 64 bytes; None when the magic or the check word is wrong."""
+        if len(raw) != DESC_SIZE:
+            return None
+        src, dst, length, ctrl, nxt, magic, check = _DESC.unpack(raw)
+        if magic != DESC_MAGIC or check != _xor_words(raw[:-4]):
+            return None
+        return cls(src, dst, length, ctrl, nxt)
+
+
+def _xor_words(raw: bytes) -> int:
+    """XOR of the little-endian 32-bit words of ``raw`` (15 words: the check word's value)."""
+    acc = 0
+    for w in _WORDS.unpack(raw + bytes(DESC_SIZE - len(raw))):
+        acc ^= w
+    return acc
+
+
+def encode_descriptor(src: int, dst: int, length: int, *, irq: bool = False,
+                      last: bool = False, next: int = 0) -> bytes:
+    """The 64 bytes of a descriptor, ready to write to memory."""
+    ctrl = (DESC_IRQ if irq else 0) | (DESC_LAST if last else 0)
+    return Descriptor(src, dst, length, ctrl, next).encode()
+
+
+# --------------------------------------------------------------------------------------------
+# the engine
+# --------------------------------------------------------------------------------------------
+#: One trace record: (cycle, channel, what, value).
+TraceEntry = tuple[int, int, str, int]
+
+
+def _fld(reg: Register, name: str) -> Field:
+    fld = reg.field(name)
+    if fld is None:
+        raise KeyError(f"{reg.path}.{name}")
+    return fld
+
+
+def default_node_of(sim: SimTarget) -> Callable[[int], int]:
+    """sram (and any memory not named dram) at node 0, dram at the mesh's last node
+    (``noc.mesh_dim.x * y - 1``); addresses outside memory map to node 0."""
+    nodes = 1
+    dim = sim.regmap.find("noc.mesh_dim")
+    if dim is not None:
+        value = sim.regs.peek(dim)
+        x = _fld(dim, "x").extract(value) if dim.field("x") else 1
+        y = _fld(dim, "y").extract(value) if dim.field("y") else 1
+        nodes = max(1, x) * max(1, y)
+    spans = [(m.address, m.end, nodes - 1 if m.path.lower() == "dram" else 0)
+             for m, _ in sim.memories]
+
+    def node_of(address: int) -> int:
+        for lo, hi, node in spans:
+            if lo <= address < hi:
+                return node
+        return 0
+
+    return node_of
+
+
+class DmaEngine:
+    """All channels of ``dma``: hooks on its registers, work on the sim's kernel.
+
+    ``noc``, ``node_of``, ``bytes_per_cycle`` and ``chunk_bytes`` are read at every segment
+    start, so they may be changed on a live engine (tests plug a NoC into an engine the SoC
+    attached). Set ``trace`` to a list to record state transitions.
+    """
+
+    def __init__(self, sim: SimTarget, irq: IrqSink | None = None, noc: NocPort | None = None,
+                 bytes_per_cycle: int = 32, node_of: Callable[[int], int] | None = None,
+                 chunk_bytes: int = CHUNK_BYTES) -> None:
+        if bytes_per_cycle < 1 or chunk_bytes < ALIGN or chunk_bytes % ALIGN:
+            raise ValueError("bytes_per_cycle >= 1 and chunk_bytes a multiple of 8 needed")
+        self.sim = sim
+        self.irq = irq
+        self.noc = noc
+        self.bytes_per_cycle = bytes_per_cycle
+        self.chunk_bytes = chunk_bytes
+        self.node_of = node_of or default_node_of(sim)
+        self.trace: list[TraceEntry] | None = None
+        rmap = sim.regmap
+        regs = sim.regs
+        self._gctrl = rmap.get("dma.global_ctrl")
+        self._gstatus = rmap.get("dma.global_status")
+        self._g_enable = _fld(self._gctrl, "enable")
+        self._g_soft_rst = _fld(self._gctrl, "soft_rst")
+        self._g_busy = _fld(self._gstatus, "ch_busy")
+        self._g_err = _fld(self._gstatus, "ch_err")
+        self._g_idle = _fld(self._gstatus, "idle")
+        self._rst = rmap.find("sysctrl.rst_ctrl")
+        self._dma_rst = self._rst.field("dma_rst") if self._rst is not None else None
+        self._dma_regs = rmap.select("dma")
+        self.channels: list[Channel] = []
+        while rmap.find(f"dma.ch[{len(self.channels)}].ctrl") is not None:
+            self.channels.append(Channel(self, len(self.channels)))
+        regs.on_write(self._gctrl.path, self._global_written)
+        if self._rst is not None and self._dma_rst is not None:
+            regs.on_write(self._rst.path, self._reset_written)
+
+    # --- shared services -----------------------------------------------------------------
+    def in_reset(self) -> bool:
+        if self._rst is None or self._dma_rst is None:
+            return False
+        return bool(self._dma_rst.extract(self.sim.regs.peek(self._rst)))
+
+    def enabled(self) -> bool:
+        return bool(self._g_enable.extract(self.sim.regs.peek(self._gctrl)))
+
+    def region(self, address: int, length: int) -> SparseMemory | None:
+        """The memory holding all of [address, address + length), or None."""
+        for _, store in self.sim.memories:
+            if store.base <= address and address + length <= store.base + store.size:
+                return store
+        return None
+
+    def note(self, channel: int, what: str, value: int = 0) -> None:
+        if self.trace is not None:
+            self.trace.append((self.sim.kernel.now, channel, what, value))
+
+    def update_status(self) -> None:
+        """Drive global_status from the channels: ch_busy, ch_err, idle."""
+        busy = err = 0
+        for ch in self.channels:
+            if ch.active:
+                busy |= 1 << ch.index
+            if ch.err_set():
+                err |= 1 << ch.index
+        value = self._g_busy.insert(0, busy)
+        value = self._g_err.insert(value, err)
+        value = self._g_idle.insert(value, 0 if busy else 1)
+        self.sim.regs.hw_write(self._gstatus, value)
+
+    # --- hooks ---------------------------------------------------------------------------
+    def _global_written(self, reg: Register, old: int, new: int) -> None:
+        if self.in_reset():
+            return
+        if self._g_soft_rst.extract(new):
+            self._reset_registers(channels_only=True)
+            return
+        if self._g_enable.extract(old) and not self._g_enable.extract(new):
+            for ch in self.channels:
+                ch.disabled()
+
+    def _reset_written(self, reg: Register, old: int, new: int) -> None:
+        assert self._dma_rst is not None
+        if self._dma_rst.extract(new) and not self._dma_rst.extract(old):
+            self._reset_registers(channels_only=False)
+
+    def _reset_registers(self, channels_only: bool) -> None:
+        for ch in self.channels:
+            ch.abort()
+        for reg in self._dma_regs:
+            if channels_only and not reg.path.startswith("dma.ch["):
+                continue
+            self.sim.regs.hw_write(reg, reg.layout.reset)
+        self.update_status()
+        self.note(-1, "soft_rst" if channels_only else "dma_rst")
+
+    def reset(self) -> None:
+        """Chip reset (the register file has already gone back to its reset values)."""
+        for ch in self.channels:
+            ch.abort()
+        self.update_status()
+
+
+@dataclass
+class _Segment:
+    """One contiguous transfer: single mode's registers, or one descriptor."""
+
+    src: int
+    dst: int
+    length: int
+    src_mem: SparseMemory
+    dst_mem: SparseMemory
+    desc: Descriptor | None
+    src_node: int = 0
+    dst_node: int = 0
+    issued: int = 0  # bytes whose read has been scheduled
+    completed: int = 0  # bytes written at the destination
+    outstanding: int = 0  # chunks issued and not complete
+    base_time: int = 0  # the port streams from (base_time, base_bytes) at bytes_per_cycle
+    base_bytes: int = 0
+    stalled: bool = False
+
+
+@dataclass
+class _Chunk:
+    """Part of a segment moved as one unit: bytes_done advances when it completes."""
+
+    offset: int
+    length: int
+    sent: int = 0  # bytes handed to the NoC
+    in_flight: int = 0  # packets sent and not delivered
+
+
+class _State(IntEnum):
+    IDLE = 0
+    FETCH = 1  # reading a descriptor
+    MOVE = 2  # moving a segment
+    WAIT = 3  # ring empty: waiting for ring_tail
+    STOP = 4  # stop requested: waiting for chunks in flight
+
+
+class Channel:
+    """One channel's state machine (``dma.ch[n]``)."""
+
+    def __init__(self, engine: DmaEngine, index: int) -> None:
+        self.engine = engine
+        self.index = index
+        self.source = f"dma_ch{index}"
+        rmap = engine.sim.regmap
+        self.regs = engine.sim.regs
+        self.kernel = engine.sim.kernel
+        p = f"dma.ch[{index}]"
+        self.r_ctrl = rmap.get(f"{p}.ctrl")
+        self.r_status = rmap.get(f"{p}.status")
+        self.r_src = rmap.get(f"{p}.src")
+        self.r_dst = rmap.get(f"{p}.dst")
+        self.r_len = rmap.get(f"{p}.len")
+        self.r_count = rmap.get(f"{p}.desc_count")
+        self.r_base = rmap.get(f"{p}.desc_base")
+        self.r_head = rmap.get(f"{p}.ring_head")
+        self.r_tail = rmap.get(f"{p}.ring_tail")
+        self.r_bytes = rmap.get(f"{p}.bytes_done")
+        self.f_en = _fld(self.r_ctrl, "en")
+        self.f_start = _fld(self.r_ctrl, "start")
+        self.f_mode = _fld(self.r_ctrl, "mode")
+        self.f_irq_en = _fld(self.r_ctrl, "irq_en")
+        self.f_busy = _fld(self.r_status, "busy")
+        self.f_done = _fld(self.r_status, "done")
+        self.f_err = _fld(self.r_status, "err")
+        self.f_code = _fld(self.r_status, "err_code")
+        self.f_count = _fld(self.r_count, "count")
+        self.f_head = _fld(self.r_head, "head")
+        self.f_tail = _fld(self.r_tail, "tail")
+        self.f_bytes = _fld(self.r_bytes, "bytes")
+        self.state = _State.IDLE
+        self.mode = Mode.SINGLE
+        self.gen = 0  # bumped by start and abort: stale callbacks see another generation
+        self.bytes_done = 0
+        self.seg: _Segment | None = None
+        self.pending: Event | None = None
+        self.desc_addr = 0  # chain: address of the next descriptor
+        self.desc_seen = 0  # chain: descriptors completed
+        self.desc_count = 0
+        self.desc_base = 0
+        self.moved_since_drain = False
+        self.regs.on_write(self.r_ctrl.path, self._ctrl_written)
+        self.regs.on_write(self.r_tail.path, self._tail_written)
+        self.regs.on_write(self.r_status.path, lambda *_: engine.update_status())
+
+    # --- register views ------------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        return self.state != _State.IDLE
+
+    def err_set(self) -> bool:
+        return bool(self.f_err.extract(self.regs.peek(self.r_status)))
+
+    def may_run(self) -> bool:
+        eng = self.engine
+        return (bool(self.f_en.extract(self.regs.peek(self.r_ctrl))) and eng.enabled()
+                and not eng.in_reset())
+
+    def _set_status(self, **fields: int) -> None:
+        value = mask = 0
+        for name, v in fields.items():
+            fld = getattr(self, f"f_{name}")
+            value = fld.insert(value, v)
+            mask |= fld.mask
+        self.regs.hw_write(self.r_status, value, mask)
+
+    def _set_bytes(self, n: int) -> None:
+        self.bytes_done = n & _MASK32
+        self.regs.hw_write(self.r_bytes, self.bytes_done)
+
+    def _irq(self) -> None:
+        irq = self.engine.irq
+        if irq is not None and self.f_irq_en.extract(self.regs.peek(self.r_ctrl)):
+            irq.raise_(self.source)
+            self.engine.note(self.index, "irq")
+
+    # --- software writes -----------------------------------------------------------------
+    def _ctrl_written(self, reg: Register, old: int, new: int) -> None:
+        eng = self.engine
+        if eng.in_reset():
+            return
+        if self.f_en.extract(old) and not self.f_en.extract(new):
+            self.disabled()
+        if not self.f_start.extract(new):
+            return
+        if not self.f_en.extract(new) or not eng.enabled():
+            eng.note(self.index, "start ignored: disabled")
+        elif self.active:
+            eng.note(self.index, "start ignored: busy")
+        elif self.err_set():
+            eng.note(self.index, "start ignored: err set")
+        elif self.f_mode.extract(new) not in tuple(Mode):
+            eng.note(self.index, "start ignored: bad mode", self.f_mode.extract(new))
+        else:
+            self.start(Mode(self.f_mode.extract(new)))
+
+    def _tail_written(self, reg: Register, old: int, new: int) -> None:
+        if self.state == _State.WAIT and not self.engine.in_reset():
+            self._ring_next()
+
+    def disabled(self) -> None:
+        """ctrl.en or global_ctrl.enable went to 0: a waiting ring stops now; a transfer
+        stops at its next chunk boundary (or after its descriptor fetch)."""
+        if self.state == _State.WAIT:
+            self._stopped()
+
+    # --- life cycle ----------------------------------------------------------------------
+    def start(self, mode: Mode) -> None:
+        self.gen += 1
+        self.mode = mode
+        self.seg = None
+        self.moved_since_drain = False
+        self._set_bytes(0)
+        self._set_status(busy=1)
+        self.state = _State.MOVE
+        self.engine.update_status()
+        self.engine.note(self.index, "start", int(mode))
+        if mode == Mode.SINGLE:
+            regs = self.regs
+            self._begin(regs.peek(self.r_src), regs.peek(self.r_dst),
+                        regs.peek(self.r_len), None)
+            return
+        self.desc_count = self.f_count.extract(self.regs.peek(self.r_count))
+        self.desc_base = self.regs.peek(self.r_base) & ~(DESC_SIZE - 1)
+        if self.desc_count == 0:
+            self._error(ErrCode.BAD_DESC)
+        elif mode == Mode.CHAIN:
+            self.desc_addr = self.desc_base
+            self.desc_seen = 0
+            self._fetch(self.desc_addr)
+        else:
+            self._ring_next()
+
+    def abort(self) -> None:
+        """Drop everything at once (soft reset, DMA reset, chip reset)."""
+        self.gen += 1
+        if self.pending is not None:
+            self.pending.cancel()
+            self.pending = None
+        self.seg = None
+        self.state = _State.IDLE
+
+    def _finish(self) -> None:
+        self.state = _State.IDLE
+        self.seg = None
+        self.pending = None
+
+    def _done(self) -> None:
+        self._finish()
+        self._set_status(busy=0, done=1)
+        self.engine.update_status()
+        self.engine.note(self.index, "done", self.bytes_done)
+        self._irq()
+
+    def _error(self, code: ErrCode) -> None:
+        self._finish()
+        self._set_status(busy=0, err=1, code=int(code))
+        self.engine.update_status()
+        self.engine.note(self.index, "err", int(code))
+        self._irq()
+
+    def _stopped(self) -> None:
+        self._finish()
+        self._set_status(busy=0)
+        self.engine.update_status()
+        self.engine.note(self.index, "stopped", self.bytes_done)
+
+    # --- descriptors ---------------------------------------------------------------------
+    def _fetch(self, address: int) -> None:
+        """Read a descriptor: ceil(64 / bytes_per_cycle) cycles, then check and run it."""
+        self.state = _State.FETCH
+        gen = self.gen
+        cycles = -(-DESC_SIZE // self.engine.bytes_per_cycle)
+        self.engine.note(self.index, "fetch", address)
+        self.pending = self.kernel.schedule(cycles, lambda: self._fetched(gen, address))
+
+    def _fetched(self, gen: int, address: int) -> None:
+        if gen != self.gen:
+            return
+        self.pending = None
+        if not self.may_run():
+            self._stopped()
+            return
+        mem = self.engine.region(address, DESC_SIZE) if address % DESC_SIZE == 0 else None
+        desc = Descriptor.decode(mem.read(address, DESC_SIZE)) if mem is not None else None
+        if desc is None:
+            self._error(ErrCode.BAD_DESC)
+            return
+        self._begin(desc.src, desc.dst, desc.length, desc)
+
+    def _desc_finished(self, desc: Descriptor) -> None:
+        if self.mode == Mode.CHAIN:
+            self.desc_seen += 1
+            if desc.last:
+                if desc.irq:
+                    self.engine.note(self.index, "desc irq", self.desc_seen - 1)
+                self._done()  # raises the interrupt once, for both reasons
+                return
+            if desc.irq:
+                self._irq()
+            if self.desc_seen >= self.desc_count:
+                self._error(ErrCode.BAD_DESC)  # longer than desc_count: a loop, or no last
+            elif not self.may_run():
+                self._stopped()
+            else:
+                self.desc_addr = desc.next
+                self._fetch(desc.next)
+            return
+        # ring
+        head = (self.f_head.extract(self.regs.peek(self.r_head)) + 1) % self.desc_count
+        self.regs.hw_write(self.r_head, self.f_head.insert(0, head))
+        self.engine.note(self.index, "head", head)
+        self.moved_since_drain = True
+        if desc.irq:
+            self._irq()
+        self._ring_next()
+
+    def _ring_next(self) -> None:
+        if not self.may_run():
+            self._stopped()
+            return
+        head = self.f_head.extract(self.regs.peek(self.r_head))
+        tail = self.f_tail.extract(self.regs.peek(self.r_tail))
+        if head >= self.desc_count or tail >= self.desc_count:
+            self._error(ErrCode.BAD_DESC)
+            return
+        if head == tail:
+            if self.state != _State.WAIT:
+                self.state = _State.WAIT
+                self.engine.note(self.index, "ring empty", head)
+            if self.moved_since_drain:
+                self.moved_since_drain = False
+                self._set_status(done=1)
+                self.engine.note(self.index, "done", self.bytes_done)
+                self._irq()
+            return
+        self._fetch(self.desc_base + head * DESC_SIZE)
+
+    # --- data movement -------------------------------------------------------------------
+    def _begin(self, src: int, dst: int, length: int, desc: Descriptor | None) -> None:
+        """Check a segment (ZERO_LEN, MISALIGNED, UNMAPPED in that order) and start it."""
+        if length == 0:
+            self._error(ErrCode.ZERO_LEN)
+            return
+        if (src | dst | length) % ALIGN:
+            self._error(ErrCode.MISALIGNED)
+            return
+        eng = self.engine
+        src_mem = eng.region(src, length)
+        dst_mem = eng.region(dst, length)
+        if src_mem is None or dst_mem is None:
+            self._error(ErrCode.UNMAPPED)
+            return
+        seg = _Segment(src, dst, length, src_mem, dst_mem, desc,
+                       base_time=self.kernel.now)
+        if eng.noc is not None:
+            seg.src_node, seg.dst_node = eng.node_of(src), eng.node_of(dst)
+        self.seg = seg
+        self.state = _State.MOVE
+        eng.note(self.index, "move", length)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Issue the next chunk if the port may: checks en/enable/reset at the boundary."""
+        seg = self.seg
+        assert seg is not None
+        if seg.issued >= seg.length:
+            return
+        if self.state == _State.STOP or not self.may_run():
+            self.state = _State.STOP
+            if seg.outstanding == 0:
+                self._stopped()
+            return
+        noc = self.engine.noc
+        if noc is not None and seg.outstanding >= MAX_OUTSTANDING:
+            seg.stalled = True
+            return
+        chunk = _Chunk(seg.issued, min(self.engine.chunk_bytes, seg.length - seg.issued))
+        seg.issued += chunk.length
+        seg.outstanding += 1
+        gen = self.gen
+        if noc is None:
+            self.pending = self.kernel.schedule(
+                self._read_end(seg, chunk.offset + chunk.length),
+                lambda: self._chunk_done(gen, chunk))
+        else:
+            self._packet(gen, noc, seg, chunk)
+
+    def _read_end(self, seg: _Segment, upto: int) -> int:
+        """Delay until the port, streaming at bytes_per_cycle, has read the segment up to
+        ``upto``."""
+        bpc = self.engine.bytes_per_cycle
+        due = seg.base_time + -(-(upto - seg.base_bytes) // bpc)
+        return max(0, due - self.kernel.now)
+
+    def _packet(self, gen: int, noc: NocPort, seg: _Segment, chunk: _Chunk) -> None:
+        """Send the chunk's next packet once the port has read it, then the one after."""
+        pos = chunk.offset + chunk.sent
+        size = min(PACKET_BYTES, chunk.length - chunk.sent)
+
+        def send() -> None:
+            if gen != self.gen:
+                return
+            self.pending = None
+            chunk.sent += size
+            chunk.in_flight += 1
+            noc.send(seg.src_node, seg.dst_node, -(-size // FLIT_BYTES),
+                     lambda cycle: self._delivered(gen, chunk, cycle))
+            if chunk.sent < chunk.length:
+                self._packet(gen, noc, seg, chunk)
+            else:
+                if chunk.in_flight == 0:  # every packet already delivered
+                    self._chunk_done(gen, chunk)
+                if self.seg is seg:
+                    self._pump()
+
+        self.pending = self.kernel.schedule(self._read_end(seg, pos + size), send)
+
+    def _delivered(self, gen: int, chunk: _Chunk, cycle: int) -> None:
+        if gen != self.gen:
+            return
+        now = self.kernel.now
+        if cycle > now:  # a NoC that knows the ejection cycle ahead of time
+            self.kernel.schedule(cycle - now, lambda: self._delivered(gen, chunk, cycle))
+            return
+        chunk.in_flight -= 1
+        if chunk.in_flight == 0 and chunk.sent == chunk.length:
+            self._chunk_done(gen, chunk)
+
+    def _chunk_done(self, gen: int, chunk: _Chunk) -> None:
+        seg = self.seg
+        if gen != self.gen or seg is None:
+            return
+        self.pending = None if self.engine.noc is None else self.pending
+        offset, n = chunk.offset, chunk.length
+        seg.dst_mem.write(seg.dst + offset, seg.src_mem.read(seg.src + offset, n))
+        seg.completed += n
+        seg.outstanding -= 1
+        self._set_bytes(self.bytes_done + n)
+        self.engine.note(self.index, "bytes", self.bytes_done)
+        if seg.completed >= seg.length:
+            self.seg = None
+            if seg.desc is None:
+                self._done()
+            elif self.state == _State.STOP:
+                self._stopped()
+            else:
+                self._desc_finished(seg.desc)
+            return
+        if self.state == _State.STOP:
+            if seg.outstanding == 0:
+                self._stopped()
+            return
+        if self.engine.noc is None:
+            self._pump()  # the port streams on: no re-basing, so no rounding creeps in
+        elif seg.stalled:
+            seg.stalled = False
+            seg.base_time, seg.base_bytes = self.kernel.now, seg.issued
+            self._pump()
