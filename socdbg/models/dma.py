@@ -35,9 +35,10 @@ DESC_IRQ = 1 << 0
 DESC_LAST = 1 << 1
 #: src, dst and len must be multiples of this (dma.src/dst/len descriptions).
 ALIGN = 8
-#: Bytes per chunk: busy, bytes_done and ring_head advance at chunk granularity.
-CHUNK_BYTES = 4096
-#: Payload bytes per NoC packet, and bytes per flit.
+#: Bytes per chunk, the unit the engine schedules and bytes_done advances by: four 4 KiB
+#: AXI bursts (one kernel event per chunk in coarse mode).
+CHUNK_BYTES = 16384
+#: Payload bytes per NoC packet, and payload bytes per flit (no separate header flit).
 PACKET_BYTES = 256
 FLIT_BYTES = 32
 #: Chunks a channel may have in flight on the NoC before it stalls (AXI outstanding limit).
@@ -167,21 +168,27 @@ def default_node_of(sim: SimTarget) -> Callable[[int], int]:
 class DmaEngine:
     """All channels of ``dma``: hooks on its registers, work on the sim's kernel.
 
-    ``noc``, ``node_of``, ``bytes_per_cycle`` and ``chunk_bytes`` are read at every segment
-    start, so they may be changed on a live engine (tests plug a NoC into an engine the SoC
-    attached). Set ``trace`` to a list to record state transitions.
+    ``noc``, ``node_of``, ``bytes_per_cycle``, ``chunk_bytes``, ``packet_bytes`` and
+    ``flit_bytes`` are plain attributes read as the engine goes, so they may be changed on an
+    idle engine (tests plug a NoC into an engine the SoC attached). Set ``trace`` to a list
+    to record every state transition as (cycle, channel, what, value).
     """
 
     def __init__(self, sim: SimTarget, irq: IrqSink | None = None, noc: NocPort | None = None,
                  bytes_per_cycle: int = 32, node_of: Callable[[int], int] | None = None,
-                 chunk_bytes: int = CHUNK_BYTES) -> None:
+                 chunk_bytes: int = CHUNK_BYTES, packet_bytes: int = PACKET_BYTES,
+                 flit_bytes: int = FLIT_BYTES) -> None:
         if bytes_per_cycle < 1 or chunk_bytes < ALIGN or chunk_bytes % ALIGN:
             raise ValueError("bytes_per_cycle >= 1 and chunk_bytes a multiple of 8 needed")
+        if packet_bytes < 1 or flit_bytes < 1:
+            raise ValueError("packet_bytes and flit_bytes must be >= 1")
         self.sim = sim
         self.irq = irq
         self.noc = noc
         self.bytes_per_cycle = bytes_per_cycle
         self.chunk_bytes = chunk_bytes
+        self.packet_bytes = packet_bytes
+        self.flit_bytes = flit_bytes
         self.node_of = node_of or default_node_of(sim)
         self.trace: list[TraceEntry] | None = None
         rmap = sim.regmap
@@ -196,12 +203,16 @@ class DmaEngine:
         self._rst = rmap.find("sysctrl.rst_ctrl")
         self._dma_rst = self._rst.field("dma_rst") if self._rst is not None else None
         self._dma_regs = rmap.select("dma")
+        # the gates every chunk boundary checks, mirrored from the registers by the hooks
+        self.gate_enable = False
+        self.gate_reset = False
         self.channels: list[Channel] = []
         while rmap.find(f"dma.ch[{len(self.channels)}].ctrl") is not None:
             self.channels.append(Channel(self, len(self.channels)))
         regs.on_write(self._gctrl.path, self._global_written)
         if self._rst is not None and self._dma_rst is not None:
             regs.on_write(self._rst.path, self._reset_written)
+        self.refresh_gates()
 
     # --- shared services -----------------------------------------------------------------
     def in_reset(self) -> bool:
@@ -211,6 +222,13 @@ class DmaEngine:
 
     def enabled(self) -> bool:
         return bool(self._g_enable.extract(self.sim.regs.peek(self._gctrl)))
+
+    def refresh_gates(self) -> None:
+        """Re-read sysctrl.rst_ctrl.dma_rst, global_ctrl.enable and every ctrl.en."""
+        self.gate_reset = self.in_reset()
+        self.gate_enable = self.enabled()
+        for ch in self.channels:
+            ch.gate_en = bool(ch.f_en.extract(self.sim.regs.peek(ch.r_ctrl)))
 
     def region(self, address: int, length: int) -> SparseMemory | None:
         """The memory holding all of [address, address + length), or None."""
@@ -238,7 +256,8 @@ class DmaEngine:
 
     # --- hooks ---------------------------------------------------------------------------
     def _global_written(self, reg: Register, old: int, new: int) -> None:
-        if self.in_reset():
+        self.gate_enable = bool(self._g_enable.extract(new))
+        if self.gate_reset:
             return
         if self._g_soft_rst.extract(new):
             self._reset_registers(channels_only=True)
@@ -249,6 +268,7 @@ class DmaEngine:
 
     def _reset_written(self, reg: Register, old: int, new: int) -> None:
         assert self._dma_rst is not None
+        self.gate_reset = bool(self._dma_rst.extract(new))
         if self._dma_rst.extract(new) and not self._dma_rst.extract(old):
             self._reset_registers(channels_only=False)
 
@@ -259,6 +279,7 @@ class DmaEngine:
             if channels_only and not reg.path.startswith("dma.ch["):
                 continue
             self.sim.regs.hw_write(reg, reg.layout.reset)
+        self.refresh_gates()
         self.update_status()
         self.note(-1, "soft_rst" if channels_only else "dma_rst")
 
@@ -266,6 +287,7 @@ class DmaEngine:
         """Chip reset (the register file has already gone back to its reset values)."""
         for ch in self.channels:
             ch.abort()
+        self.refresh_gates()
         self.update_status()
 
 
@@ -351,6 +373,7 @@ class Channel:
         self.desc_count = 0
         self.desc_base = 0
         self.moved_since_drain = False
+        self.gate_en = False
         self.regs.on_write(self.r_ctrl.path, self._ctrl_written)
         self.regs.on_write(self.r_tail.path, self._tail_written)
         self.regs.on_write(self.r_status.path, lambda *_: engine.update_status())
@@ -365,8 +388,7 @@ class Channel:
 
     def may_run(self) -> bool:
         eng = self.engine
-        return (bool(self.f_en.extract(self.regs.peek(self.r_ctrl))) and eng.enabled()
-                and not eng.in_reset())
+        return self.gate_en and eng.gate_enable and not eng.gate_reset
 
     def _set_status(self, **fields: int) -> None:
         value = mask = 0
@@ -389,13 +411,14 @@ class Channel:
     # --- software writes -----------------------------------------------------------------
     def _ctrl_written(self, reg: Register, old: int, new: int) -> None:
         eng = self.engine
-        if eng.in_reset():
+        self.gate_en = bool(self.f_en.extract(new))
+        if eng.gate_reset:
             return
         if self.f_en.extract(old) and not self.f_en.extract(new):
             self.disabled()
         if not self.f_start.extract(new):
             return
-        if not self.f_en.extract(new) or not eng.enabled():
+        if not self.gate_en or not eng.gate_enable:
             eng.note(self.index, "start ignored: disabled")
         elif self.active:
             eng.note(self.index, "start ignored: busy")
@@ -407,7 +430,7 @@ class Channel:
             self.start(Mode(self.f_mode.extract(new)))
 
     def _tail_written(self, reg: Register, old: int, new: int) -> None:
-        if self.state == _State.WAIT and not self.engine.in_reset():
+        if self.state == _State.WAIT and not self.engine.gate_reset:
             self._ring_next()
 
     def disabled(self) -> None:
@@ -418,6 +441,7 @@ class Channel:
 
     # --- life cycle ----------------------------------------------------------------------
     def start(self, mode: Mode) -> None:
+        self.engine.refresh_gates()
         self.gen += 1
         self.mode = mode
         self.seg = None
@@ -587,16 +611,16 @@ class Channel:
         if noc is not None and seg.outstanding >= MAX_OUTSTANDING:
             seg.stalled = True
             return
-        chunk = _Chunk(seg.issued, min(self.engine.chunk_bytes, seg.length - seg.issued))
-        seg.issued += chunk.length
+        offset = seg.issued
+        n = min(self.engine.chunk_bytes, seg.length - offset)
+        seg.issued += n
         seg.outstanding += 1
         gen = self.gen
         if noc is None:
-            self.pending = self.kernel.schedule(
-                self._read_end(seg, chunk.offset + chunk.length),
-                lambda: self._chunk_done(gen, chunk))
+            self.pending = self.kernel.schedule(self._read_end(seg, offset + n),
+                                                lambda: self._chunk_done(gen, offset, n))
         else:
-            self._packet(gen, noc, seg, chunk)
+            self._packet(gen, noc, seg, _Chunk(offset, n))
 
     def _read_end(self, seg: _Segment, upto: int) -> int:
         """Delay until the port, streaming at bytes_per_cycle, has read the segment up to
@@ -608,7 +632,7 @@ class Channel:
     def _packet(self, gen: int, noc: NocPort, seg: _Segment, chunk: _Chunk) -> None:
         """Send the chunk's next packet once the port has read it, then the one after."""
         pos = chunk.offset + chunk.sent
-        size = min(PACKET_BYTES, chunk.length - chunk.sent)
+        size = min(self.engine.packet_bytes, chunk.length - chunk.sent)
 
         def send() -> None:
             if gen != self.gen:
@@ -616,15 +640,12 @@ class Channel:
             self.pending = None
             chunk.sent += size
             chunk.in_flight += 1
-            noc.send(seg.src_node, seg.dst_node, -(-size // FLIT_BYTES),
+            noc.send(seg.src_node, seg.dst_node, -(-size // self.engine.flit_bytes),
                      lambda cycle: self._delivered(gen, chunk, cycle))
             if chunk.sent < chunk.length:
                 self._packet(gen, noc, seg, chunk)
-            else:
-                if chunk.in_flight == 0:  # every packet already delivered
-                    self._chunk_done(gen, chunk)
-                if self.seg is seg:
-                    self._pump()
+            elif self.seg is seg:  # (a NoC delivering at once may have finished it)
+                self._pump()
 
         self.pending = self.kernel.schedule(self._read_end(seg, pos + size), send)
 
@@ -637,19 +658,19 @@ class Channel:
             return
         chunk.in_flight -= 1
         if chunk.in_flight == 0 and chunk.sent == chunk.length:
-            self._chunk_done(gen, chunk)
+            self._chunk_done(gen, chunk.offset, chunk.length)
 
-    def _chunk_done(self, gen: int, chunk: _Chunk) -> None:
+    def _chunk_done(self, gen: int, offset: int, n: int) -> None:
+        """The chunk's bytes land at the destination: bytes_done advances."""
         seg = self.seg
         if gen != self.gen or seg is None:
             return
-        self.pending = None if self.engine.noc is None else self.pending
-        offset, n = chunk.offset, chunk.length
         seg.dst_mem.write(seg.dst + offset, seg.src_mem.read(seg.src + offset, n))
         seg.completed += n
         seg.outstanding -= 1
         self._set_bytes(self.bytes_done + n)
-        self.engine.note(self.index, "bytes", self.bytes_done)
+        if self.engine.trace is not None:
+            self.engine.note(self.index, "bytes", self.bytes_done)
         if seg.completed >= seg.length:
             self.seg = None
             if seg.desc is None:

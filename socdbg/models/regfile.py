@@ -61,11 +61,14 @@ ON_WRITE: dict[OnWrite | None, Callable[[int, int, int], int]] = {
     OnWrite.WZT: _wzt,
     OnWrite.WCLR: _wclr,
     OnWrite.WSET: _wset,
+    OnWrite.WUSER: _plain,  # user-defined: the model knows no more than a plain write
 }
 
-ON_READ: dict[OnRead, Callable[[int], int]] = {
-    OnRead.RCLR: lambda mx: 0,
-    OnRead.RSET: lambda mx: mx,
+#: onread behaviour: (current field value, all-ones) -> value after the read
+ON_READ: dict[OnRead, Callable[[int, int], int]] = {
+    OnRead.RCLR: lambda cur, mx: 0,
+    OnRead.RSET: lambda cur, mx: mx,
+    OnRead.RUSER: lambda cur, mx: cur,  # user-defined: unknown to the model, left alone
 }
 
 #: Observer of a software write: (register, value before, value after) -- after includes
@@ -158,7 +161,8 @@ class RegisterFile:
                 continue
             seen |= st.value & fld.mask
             if fld.onread is not None:
-                st.value = fld.insert(st.value, ON_READ[fld.onread](fld.max))
+                st.value = fld.insert(st.value, ON_READ[fld.onread](fld.extract(st.value),
+                                                                    fld.max))
         return seen & lanes
 
     def sw_write(self, reg: Register, value: int, lanes: int | None = None) -> None:

@@ -24,7 +24,7 @@ from socdbg.regmap.model import MapSource
 from socdbg.regmap.regmap import RegMap
 
 #: Bump when the pickled model changes shape.
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 
 
 def cache_dir() -> Path:
@@ -112,13 +112,12 @@ def _read_entry(entry: Path, version: str) -> RegMap | None:
 
 def _rebuild(srcs: list[Path], incs: list[Path], defs: dict[str, str], top: str | None,
              entry: Path, version: str, write: bool) -> RegMap:
-    from socdbg.regmap.rdl import compile_rdl, include_closure
+    from socdbg.regmap.rdl import compile_rdl_files
 
-    files = include_closure(srcs, incs)
+    regmap, files = compile_rdl_files(srcs, incs, defs, top)
     deps = [(str(p), _digest(p)) for p in files if p.is_file()]
-    source = MapSource(tuple(str(s) for s in srcs), _identity(deps, defs, top or ""),
-                       tuple(sorted(defs.items())), top or "")
-    regmap = compile_rdl(srcs, incs, defs, top, source)
+    regmap.source = MapSource(tuple(str(s) for s in srcs), _identity(deps, defs, top or ""),
+                              tuple(sorted(defs.items())), top or "")
     if write:
         header = {"format": CACHE_FORMAT, "compiler": version, "deps": deps}
         _write_atomic(entry, header, regmap)

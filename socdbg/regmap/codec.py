@@ -47,7 +47,7 @@ class FieldValue:
 
     @property
     def enum_name(self) -> str | None:
-        """The enum member's name; ``None`` without an enum; ``"?"``-prefixed if unknown."""
+        """The enum member's name; None without an enum or for a value it does not name."""
         if self.field.enum is None:
             return None
         member = self.field.enum.by_value(self.value)

@@ -36,6 +36,7 @@ class OnRead(StrEnum):
 
     RCLR = "rclr"
     RSET = "rset"
+    RUSER = "ruser"  # a user-defined read side effect (external registers)
 
 
 class OnWrite(StrEnum):
@@ -49,6 +50,11 @@ class OnWrite(StrEnum):
     WZT = "wzt"  # write zero to toggle
     WCLR = "wclr"  # any write clears
     WSET = "wset"  # any write sets
+    WUSER = "wuser"  # a user-defined write side effect (external registers)
+
+
+def _reverse(value: int, width: int) -> int:
+    return int(f"{value:0{width}b}"[::-1], 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +87,12 @@ class FieldEnum:
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """One field of a register. ``lsb <= msb`` always; ``msb0`` records the RDL's bit order."""
+    """One field of a register, occupying register bits ``lsb..msb`` (``lsb <= msb`` always).
+
+    ``msb0`` marks a field declared in SystemRDL's msb0 order (``[0:7]``): its most
+    significant bit sits at register bit ``lsb``, so its value is stored bit-reversed, as
+    systemrdl-compiler and PeakRDL define it. ``extract``/``insert`` handle that.
+    """
 
     name: str
     lsb: int
@@ -111,9 +122,11 @@ class Field:
 
     @property
     def bits(self) -> str:
-        """Bit range as a hardware engineer writes it: ``[7:4]`` or ``[3]``."""
+        """Bit range as the RDL writes it: ``[7:4]``, ``[3]``, or ``[0:7]`` for msb0."""
         if self.msb == self.lsb:
             return f"[{self.lsb}]"
+        if self.msb0:
+            return f"[{self.lsb}:{self.msb}]"
         return f"[{self.msb}:{self.lsb}]"
 
     @property
@@ -121,10 +134,14 @@ class Field:
         return self.onread is not None
 
     def extract(self, value: int) -> int:
-        return (value >> self.lsb) & self.max
+        raw = (value >> self.lsb) & self.max
+        return _reverse(raw, self.width) if self.msb0 else raw
 
     def insert(self, value: int, field_value: int) -> int:
-        return (value & ~self.mask) | ((field_value & self.max) << self.lsb)
+        raw = field_value & self.max
+        if self.msb0:
+            raw = _reverse(raw, self.width)
+        return (value & ~self.mask) | (raw << self.lsb)
 
     @property
     def effects(self) -> str:
@@ -161,7 +178,7 @@ class Layout:
         value = 0
         for f in self.fields:
             if f.reset is not None:
-                value |= (f.reset & f.max) << f.lsb
+                value = f.insert(value, f.reset)
         return value
 
     @property

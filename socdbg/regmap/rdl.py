@@ -9,7 +9,6 @@ Only this module imports systemrdl, and only the cache calls it, when a source h
 from __future__ import annotations
 
 import itertools
-import re
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -32,36 +31,6 @@ from socdbg.regmap.regmap import RegMap
 #: User-defined properties socdbg understands (declared in registers/udp.rdl).
 UDP_FLAGS = ("unsafe_read", "unsafe_write", "write_effects")
 
-_INCLUDE = re.compile(r'^\s*`include\s+"([^"]+)"', re.MULTILINE)
-
-
-def include_closure(sources: Sequence[Path], include_paths: Sequence[Path]) -> list[Path]:
-    """Every file the sources pull in through `` `include ``, sources first, each once.
-
-    Resolution follows the compiler: the including file's folder, then the include paths.
-    """
-    seen: dict[Path, None] = {}
-    stack = [p.resolve() for p in reversed(sources)]
-    while stack:
-        path = stack.pop()
-        if path in seen:
-            continue
-        seen[path] = None
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue  # the compiler reports a missing file with its own message
-        found = []
-        for name in _INCLUDE.findall(text):
-            for folder in (path.parent, *include_paths):
-                candidate = (folder / name).resolve()
-                if candidate.is_file():
-                    found.append(candidate)
-                    break
-        stack.extend(reversed(found))
-    return list(seen)
-
-
 def compile_rdl(
     sources: Sequence[Path],
     include_paths: Sequence[Path] = (),
@@ -73,6 +42,18 @@ def compile_rdl(
 
     A compile error becomes one :class:`MapError` naming file:line and the compiler's message.
     """
+    return compile_rdl_files(sources, include_paths, defines, top, source)[0]
+
+
+def compile_rdl_files(
+    sources: Sequence[Path],
+    include_paths: Sequence[Path] = (),
+    defines: Mapping[str, str] | None = None,
+    top: str | None = None,
+    source: MapSource | None = None,
+) -> tuple[RegMap, list[Path]]:
+    """:func:`compile_rdl`, plus every file the compiler read (sources, then the files the
+    preprocessor included, as the compiler itself resolved them)."""
     from systemrdl.compiler import RDLCompiler  # lazy: 0.1 s to import
     from systemrdl.messages import MessagePrinter, RDLCompileError, Severity
 
@@ -82,6 +63,10 @@ def compile_rdl(
 
         def print_message(self, severity: Any, text: str, src_ref: Any) -> None:
             if severity < Severity.ERROR:
+                return
+            if src_ref is None and text.endswith("aborted due to previous errors"):
+                if not self.errors:
+                    self.errors.append(text)
                 return
             where = ""
             if src_ref is not None:
@@ -97,11 +82,16 @@ def compile_rdl(
     compiler = RDLCompiler(message_printer=printer)
     _register_udps(compiler)
     incl = [str(p) for p in include_paths]
+    files: dict[Path, None] = {}
     try:
         for src in sources:
             if not Path(src).is_file():
                 raise MapError(f"{src}: no such register description file")
-            compiler.compile_file(str(src), incl_search_paths=incl, defines=dict(defines or {}))
+            info = compiler.compile_file(str(src), incl_search_paths=incl,
+                                         defines=dict(defines or {}))
+            files[Path(src).resolve()] = None
+            for included in sorted(info.included_files):
+                files.setdefault(Path(included).resolve(), None)
         root = compiler.elaborate(top_def_name=top) if top else compiler.elaborate()
     except RDLCompileError:
         first = printer.errors[0] if printer.errors else "compile failed"
@@ -109,7 +99,9 @@ def compile_rdl(
         raise MapError(first, f"{more} more error(s)" if more > 0 else None) from None
     except (ValueError, TypeError) as exc:  # e.g. an unknown top name
         raise MapError(f"{sources[-1]}: {exc}") from None
-    return _build(root.top, source or MapSource(tuple(str(s) for s in sources), "", (), top or ""))
+    regmap = _build(root.top, source or MapSource(tuple(str(s) for s in sources), "", (),
+                                                  top or ""))
+    return regmap, list(files)
 
 
 def _register_udps(compiler: Any) -> None:

@@ -29,8 +29,10 @@ def is_glob(pattern: str) -> bool:
     return _GLOB_CHARS.search(pattern) is not None
 
 
-def glob_regex(pattern: str) -> tuple[str, re.Pattern[str]]:
-    """Translate a register glob into (literal prefix, compiled regex over lower-cased paths).
+def glob_regex(pattern: str) -> tuple[str, re.Pattern[str], list[tuple[int, int]]]:
+    """Translate a register glob into (literal prefix, compiled regex over lower-cased paths,
+    index ranges). Each ``[a:b]`` is a capture group whose number the caller checks against
+    its range, so a wide range costs no more than a narrow one.
 
     ``*`` matches any run of characters (dots too), ``?`` one character, ``[*]`` any index and
     ``[a:b]`` an index from a to b inclusive, as in a Verilog part select.
@@ -38,6 +40,7 @@ def glob_regex(pattern: str) -> tuple[str, re.Pattern[str]]:
     pat = normalize_path(pattern)
     out: list[str] = []
     prefix: list[str] = []
+    ranges: list[tuple[int, int]] = []
     literal = True
     i = 0
     while i < len(pat):
@@ -56,7 +59,8 @@ def glob_regex(pattern: str) -> tuple[str, re.Pattern[str]]:
                     raise PathError(f"bad index range '[{inner}]' in '{pattern}'",
                                     "write a range as [first:last], e.g. [0:3]")
                 lo, hi = sorted((int(lo_s), int(hi_s)))
-                out.append(r"\[(?:" + "|".join(str(n) for n in range(lo, hi + 1)) + r")\]")
+                out.append(r"\[(\d+)\]")
+                ranges.append((lo, hi))
                 literal = False
             elif inner.isdigit():
                 out.append(re.escape(f"[{int(inner)}]"))
@@ -78,7 +82,7 @@ def glob_regex(pattern: str) -> tuple[str, re.Pattern[str]]:
             if literal:
                 prefix.append(c)
         i += 1
-    return "".join(prefix), re.compile("".join(out))
+    return "".join(prefix), re.compile("".join(out)), ranges
 
 
 class RegMap:
@@ -247,7 +251,7 @@ class RegMap:
                 i = bisect.bisect_left(self._lc_sorted, key + seg + "/", i)
             else:
                 i += 1
-        return list(seen.items())
+        return sorted(seen.items(), key=lambda kv: _natural(kv[0]))
 
     def _unknown(self, path: str) -> PathError:
         key = normalize_path(path)
@@ -277,7 +281,7 @@ class RegMap:
     # --- by glob ------------------------------------------------------------------------
     def glob(self, pattern: str) -> list[Register]:
         """Registers whose path matches the glob, in address order."""
-        prefix, rx = glob_regex(pattern)
+        prefix, rx, ranges = glob_regex(pattern)
         lo = bisect.bisect_left(self._lc_sorted, prefix)
         hits: list[int] = []
         match = rx.fullmatch
@@ -286,8 +290,13 @@ class RegMap:
             p = paths[i]
             if not p.startswith(prefix):
                 break
-            if match(p):
-                hits.append(self._lc_order[i])
+            m = match(p)
+            if m is None:
+                continue
+            if ranges and not all(a <= int(g) <= b for g, (a, b) in zip(m.groups(), ranges,
+                                                                      strict=True)):
+                continue
+            hits.append(self._lc_order[i])
         hits.sort()
         return [self._reg(i) for i in hits]
 
@@ -384,6 +393,14 @@ class RegMap:
         needle = text.strip().lower()
         return [m for m in self.memories if needle in m.path.lower() or
                 needle in m.description.lower()]
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _natural(segment: str) -> list[Any]:
+    """Sort key that puts ``ch[2]`` before ``ch[10]``."""
+    return [int(t) if t.isdigit() else t.lower() for t in _DIGITS.split(segment)]
 
 
 def _layout_match(layout: Layout, needle: str) -> str:

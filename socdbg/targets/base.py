@@ -73,6 +73,36 @@ class CoreRegisters(Protocol):
 
 
 @runtime_checkable
+class RunControl(Protocol):
+    """A target with a CPU that can be halted, resumed and single-stepped (``halt``)."""
+
+    running: bool
+
+    def halt(self) -> object: ...
+
+    def resume(self) -> None: ...
+
+    def step_instruction(self) -> object: ...
+
+
+@runtime_checkable
+class Monitor(Protocol):
+    """A target that passes text commands to its stub (GDB ``monitor``)."""
+
+    def monitor(self, command: str) -> str: ...
+
+
+@runtime_checkable
+class Reconnectable(Protocol):
+    def reconnect(self) -> None: ...
+
+
+@runtime_checkable
+class Resettable(Protocol):
+    def reset(self) -> None: ...
+
+
+@runtime_checkable
 class HasMap(Protocol):
     """A target built on a map of its own (the simulator of ``sim:PATH.rdl``, a dump)."""
 

@@ -1,0 +1,579 @@
+"""The gdb target: ``gdb://HOST:PORT``, a client of the GDB Remote Serial Protocol.
+
+Talks to QEMU, OpenOCD, Renode, J-Link's server, any gdbserver and ``socdbg serve``.
+Negotiates PacketSize, NoAckMode, binary transfers and QEMU's physical-memory mode when the
+stub offers them; every socket operation has a timeout; a dead or misbehaving peer is a
+TargetError, never a guessed value. Register-sized accesses are one ``m``/``M`` packet of
+exactly that size (QEMU turns it into one device access of that width). Bulk reads keep
+several requests in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from socdbg.errors import TargetError
+from socdbg.targets.base import (
+    CAP_COALESCE,
+    CAP_CORE_REGS,
+    CAP_HALT,
+    CAP_RESET,
+    CAP_STEP,
+    CAP_WRITE,
+    Backend,
+    MapLoader,
+)
+from socdbg.targets.rsp import INTERRUPT, Decoder, Packet, ProtocolError, escape, frame
+
+DEFAULT_TIMEOUT = 5.0
+RETRIES = 3
+PIPELINE = 8  # read requests kept in flight by read_block
+#: qSupported feature a socdbg server sends to say block reads over adjacent registers are
+#: performed as one access per register at the register's width.
+COALESCE_FEATURE = "socdbg-coalesce"
+
+
+@dataclass(frozen=True)
+class CoreReg:
+    name: str
+    regnum: int
+    bits: int
+
+
+@dataclass(frozen=True)
+class StopInfo:
+    signal: int
+    text: str
+
+
+class RspConnection:
+    """One socket to a stub: framing, acks, retransmission, timeouts."""
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self.ack_mode = True
+        self.stops: list[bytes] = []  # stop replies that arrived unasked
+        self._decoder = Decoder()
+        self._pending: list[Packet] = []
+        try:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError as exc:
+            raise TargetError(f"gdb://{host}:{port}: cannot connect: {exc.strerror or exc}",
+                              "is the stub running and listening on that port?") from None
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(timeout)
+
+    @property
+    def where(self) -> str:
+        return f"gdb://{self.host}:{self.port}"
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    # --- bytes ---------------------------------------------------------------------------
+    def send_raw(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            raise TargetError(f"{self.where}: connection lost while sending "
+                              f"({exc.strerror or exc})", "reconnect when the stub is back"
+                              ) from None
+
+    def _next(self, deadline: float) -> Packet:
+        while not self._pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TargetError(f"{self.where}: no answer within {self.timeout:g} s",
+                                  "the stub is hung, busy or not a GDB stub")
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                raise TargetError(f"{self.where}: connection lost ({exc.strerror or exc})",
+                                  "reconnect when the stub is back") from None
+            if not data:
+                raise TargetError(f"{self.where}: the stub closed the connection",
+                                  "reconnect when the stub is back")
+            self._pending.extend(self._decoder.feed(data))
+        return self._pending.pop(0)
+
+    # --- packets -------------------------------------------------------------------------
+    def send(self, payload: bytes, deadline: float | None = None) -> None:
+        """Send a packet; in ack mode wait for '+' and retransmit on '-' or silence."""
+        data = frame(payload)
+        if not self.ack_mode:
+            self.send_raw(data)
+            return
+        for _attempt in range(RETRIES):
+            self.send_raw(data)
+            wait_until = min(deadline or 1e18, time.monotonic() + self.timeout / RETRIES)
+            try:
+                while True:
+                    pkt = self._next(wait_until)
+                    if pkt.oob == ord("+"):
+                        return
+                    if pkt.oob == ord("-"):
+                        break  # retransmit
+                    if pkt.payload is not None or pkt.bad:
+                        # an unexpected packet before our ack: keep it for the reader
+                        self._pending.insert(0, pkt)
+                        return
+            except TargetError as exc:
+                if "no answer" not in exc.message:
+                    raise
+        raise TargetError(f"{self.where}: packet not acknowledged after {RETRIES} tries",
+                          "the link is corrupting data or the stub is not listening")
+
+    def receive(self, deadline: float | None = None) -> bytes:
+        """The next packet's payload (acked); damaged packets are NAKed and awaited again."""
+        end = deadline if deadline is not None else time.monotonic() + self.timeout
+        naks = 0
+        while True:
+            pkt = self._next(end)
+            if pkt.payload is not None:
+                if self.ack_mode:
+                    self.send_raw(b"+")
+                return pkt.payload
+            if pkt.bad:
+                naks += 1
+                if naks > RETRIES:
+                    raise TargetError(f"{self.where}: replies keep arriving damaged",
+                                      "bad checksums: check the link")
+                if self.ack_mode:
+                    self.send_raw(b"-")
+
+    def request(self, payload: bytes, on_output: Callable[[bytes], None] | None = None
+                ) -> bytes:
+        """Send a packet and return its reply; ``O`` console-output packets go to
+        ``on_output`` (qRcmd) and are otherwise skipped."""
+        deadline = time.monotonic() + self.timeout
+        self.send(payload, deadline)
+        while True:
+            reply = self.receive(deadline)
+            if reply[:1] in (b"T", b"S") and payload != b"?":
+                # an unsolicited stop notification (a running CPU stopped because we spoke)
+                self.stops.append(reply)
+                continue
+            if reply.startswith(b"O") and reply != b"OK" and _is_hex(reply[1:]):
+                if on_output is not None:
+                    on_output(bytes.fromhex(reply[1:].decode()))
+                deadline = time.monotonic() + self.timeout
+                continue
+            return reply
+
+    def request_many(self, payloads: Sequence[bytes], window: int = PIPELINE) -> list[bytes]:
+        """Several requests with up to ``window`` in flight; replies in order."""
+        replies: list[bytes] = []
+        sent = 0
+        while len(replies) < len(payloads):
+            while sent < len(payloads) and sent - len(replies) < window:
+                self.send_raw(frame(payloads[sent]))
+                sent += 1
+            deadline = time.monotonic() + self.timeout
+            while True:
+                pkt = self._next(deadline)
+                if pkt.oob is not None:
+                    if pkt.oob == ord("-"):
+                        raise TargetError(f"{self.where}: the stub rejected a pipelined packet")
+                    continue  # acks of our packets
+                if pkt.bad:
+                    raise TargetError(f"{self.where}: damaged reply in a pipelined read")
+                if self.ack_mode:
+                    self.send_raw(b"+")
+                assert pkt.payload is not None
+                replies.append(pkt.payload)
+                break
+        return replies
+
+
+def _is_hex(data: bytes) -> bool:
+    return bool(data) and all(c in b"0123456789abcdefABCDEF" for c in data)
+
+
+def _error_code(reply: bytes) -> str | None:
+    if len(reply) == 3 and reply[:1] == b"E" and _is_hex(reply[1:]):
+        return reply.decode()
+    if reply.startswith(b"E."):
+        return reply.decode(errors="replace")
+    return None
+
+
+class GdbTarget:
+    """A target behind a GDB stub."""
+
+    def __init__(self, host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self.spec = f"gdb://{host}:{port}"
+        self.conn: RspConnection | None = None
+        self.features: dict[str, str] = {}
+        self.capabilities: frozenset[str] = frozenset()
+        self.running = False
+        self.stop: StopInfo | None = None
+        self._regs: list[CoreReg] | None = None
+        self.connect()
+
+    # --- connection ----------------------------------------------------------------------
+    def connect(self) -> None:
+        self.conn = RspConnection(self.host, self.port, self.timeout)
+        try:
+            self._handshake()
+        except TargetError:
+            self.conn.close()
+            self.conn = None
+            raise
+
+    def reconnect(self) -> None:
+        """Drop the connection and open it again; nothing cached survives."""
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+        self._regs = None
+        self.features = {}
+        self.running = False
+        self.connect()
+
+    def _c(self) -> RspConnection:
+        if self.conn is None:
+            raise TargetError(f"{self.spec}: not connected", "reconnect")
+        return self.conn
+
+    def _handshake(self) -> None:
+        conn = self._c()
+        conn.send_raw(b"+")
+        reply = conn.request(b"qSupported:swbreak+;hwbreak+;vContSupported+;"
+                             b"binary-upload+;xmlRegisters=riscv")
+        self.features = {}
+        for item in reply.decode(errors="replace").split(";"):
+            if not item:
+                continue
+            if "=" in item:
+                k, v = item.split("=", 1)
+                self.features[k] = v
+            else:
+                self.features[item[:-1]] = item[-1] if item[-1] in "+-?" else "+"
+        size = int(self.features.get("PacketSize", "400"), 16)
+        self.packet_size = max(64, size)
+        if self.features.get("QStartNoAckMode") == "+" and conn.request(
+                b"QStartNoAckMode") == b"OK":
+            conn.ack_mode = False
+        self.binary_read = self.features.get("binary-upload") == "+"
+        self.binary_write = self._probe_binary_write()
+        if conn.request(b"Qqemu.PhyMemMode:1") == b"OK":
+            self.features["qemu.PhyMemMode"] = "1"
+        self.stop = self._parse_stop(conn.request(b"?"))
+        self.running = False
+        caps = {CAP_HALT, CAP_STEP, CAP_WRITE, CAP_CORE_REGS}
+        if self.features.get(COALESCE_FEATURE) == "+":
+            caps.add(CAP_COALESCE)
+        if self.features.get("qemu.PhyMemMode"):  # QEMU: reset through system_reset
+            caps.add(CAP_RESET)
+        self.capabilities = frozenset(caps)
+
+    def _probe_binary_write(self) -> bool:
+        reply = self._c().request(b"X0,0:")
+        return reply == b"OK"
+
+    # --- Target --------------------------------------------------------------------------
+    def _check_halted(self, what: str) -> None:
+        self._poll_stop()
+        if self.running:
+            raise TargetError(f"{self.spec}: cannot {what} while the CPU runs",
+                              "halt first (a GDB stub serves memory only when halted)")
+
+    def read(self, address: int, size: int) -> bytes:
+        self._check_halted("read memory")
+        return self._read_one(address, size)
+
+    def _read_one(self, address: int, size: int) -> bytes:
+        if self.binary_read:
+            reply = self._c().request(f"x{address:x},{size:x}".encode())
+            data = self._binary_reply(reply, address, size)
+        else:
+            reply = self._c().request(f"m{address:x},{size:x}".encode())
+            data = self._hex_reply(reply, address, size)
+        return data
+
+    def _hex_reply(self, reply: bytes, address: int, size: int) -> bytes:
+        code = _error_code(reply)
+        if code is not None or not reply:
+            raise TargetError(f"bus error: read of {size} byte(s) at {address:#x}: the stub "
+                              f"replied {code or 'nothing'}",
+                              "is the address mapped on this target?")
+        try:
+            data = bytes.fromhex(reply.decode("ascii"))
+        except (ValueError, UnicodeDecodeError):
+            raise TargetError(f"{self.spec}: malformed reply to a memory read at "
+                              f"{address:#x}") from None
+        if len(data) != size:
+            raise TargetError(f"{self.spec}: asked {size} bytes at {address:#x}, got "
+                              f"{len(data)}", "the stub cut the read short")
+        return data
+
+    def _binary_reply(self, reply: bytes, address: int, size: int) -> bytes:
+        code = _error_code(reply)
+        if code is not None or not reply.startswith(b"b"):
+            raise TargetError(f"bus error: read of {size} byte(s) at {address:#x}: the stub "
+                              f"replied {code or reply[:8]!r}")
+        data = reply[1:]
+        if len(data) != size:
+            raise TargetError(f"{self.spec}: asked {size} bytes at {address:#x}, got "
+                              f"{len(data)}")
+        return data
+
+    def write(self, address: int, data: bytes) -> None:
+        self._check_halted("write memory")
+        self._write_one(address, data)
+
+    def _write_one(self, address: int, data: bytes) -> None:
+        if self.binary_write and data:
+            payload = f"X{address:x},{len(data):x}:".encode() + escape(data)
+        else:
+            payload = f"M{address:x},{len(data):x}:{data.hex()}".encode()
+        reply = self._c().request(payload)
+        if reply != b"OK":
+            raise TargetError(f"bus error: write of {len(data)} byte(s) at {address:#x}: the "
+                              f"stub replied {_error_code(reply) or reply[:16]!r}")
+
+    @property
+    def max_read(self) -> int:
+        per = (self.packet_size - 8) if self.binary_read else (self.packet_size - 8) // 2
+        return max(1, min(per, 0x800))
+
+    @property
+    def max_write(self) -> int:
+        # hex doubles the data; so does escaping binary data in the worst case
+        return max(1, min((self.packet_size - 32) // 2, 0x800))
+
+    def read_block(self, address: int, size: int) -> bytes:
+        self._check_halted("read memory")
+        step = self.max_read
+        spans = [(a, min(step, address + size - a)) for a in range(address, address + size,
+                                                                    step)]
+        op = "x" if self.binary_read else "m"
+        replies = self._c().request_many([f"{op}{a:x},{n:x}".encode() for a, n in spans])
+        out = bytearray()
+        for (a, n), reply in zip(spans, replies, strict=True):
+            out += (self._binary_reply(reply, a, n) if self.binary_read
+                    else self._hex_reply(reply, a, n))
+        return bytes(out)
+
+    def write_block(self, address: int, data: bytes) -> None:
+        self._check_halted("write memory")
+        step = self.max_write
+        for off in range(0, len(data), step):
+            self._write_one(address + off, data[off : off + step])
+
+    def close(self) -> None:
+        if self.conn is None:
+            return
+        with contextlib.suppress(TargetError):
+            if self.running:
+                self.halt()
+            self.conn.send(b"D")
+        self.conn.close()
+        self.conn = None
+
+    # --- run control ---------------------------------------------------------------------
+    def _parse_stop(self, reply: bytes) -> StopInfo:
+        text = reply.decode(errors="replace")
+        if text[:1] in ("T", "S") and len(text) >= 3 and _is_hex(reply[1:3]):
+            return StopInfo(int(text[1:3], 16), text)
+        if text[:1] in ("W", "X"):
+            raise TargetError(f"{self.spec}: the program exited ({text})")
+        raise TargetError(f"{self.spec}: unexpected stop reply {text[:40]!r}")
+
+    def _poll_stop(self) -> None:
+        """Pick up a stop reply that arrived while running (a breakpoint, an exit)."""
+        if not self.running or self.conn is None:
+            return
+        self.conn.sock.setblocking(False)
+        try:
+            data = self.conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            data = None
+        except OSError as exc:
+            raise TargetError(f"{self.spec}: connection lost ({exc})") from None
+        finally:
+            self.conn.sock.setblocking(True)
+            self.conn.sock.settimeout(self.timeout)
+        if data is None:
+            return
+        if data == b"":
+            raise TargetError(f"{self.spec}: the stub closed the connection")
+        self.conn._pending.extend(self.conn._decoder.feed(data))
+        for pkt in list(self.conn._pending):
+            if pkt.payload is not None and pkt.payload[:1] in (b"T", b"S", b"W", b"X"):
+                self.conn._pending.remove(pkt)
+                if self.conn.ack_mode:
+                    self.conn.send_raw(b"+")
+                self.running = False
+                self.stop = self._parse_stop(pkt.payload)
+
+    def halt(self) -> StopInfo:
+        self._poll_stop()
+        if not self.running:
+            assert self.stop is not None
+            return self.stop
+        conn = self._c()
+        conn.send_raw(bytes((INTERRUPT,)))
+        self.stop = self._parse_stop(conn.receive())
+        self.running = False
+        return self.stop
+
+    def resume(self) -> None:
+        self._check_halted("resume")
+        self._c().send(b"c")
+        self.running = True
+
+    def step_instruction(self) -> StopInfo:
+        self._check_halted("step")
+        conn = self._c()
+        conn.send(b"s")
+        self.stop = self._parse_stop(conn.receive())
+        return self.stop
+
+    def monitor(self, command: str) -> str:
+        """``monitor TEXT``: qRcmd, with the stub's console output returned."""
+        self._check_halted("run a monitor command")
+        chunks: list[bytes] = []
+        reply = self._c().request(b"qRcmd," + command.encode().hex().encode(), chunks.append)
+        if reply == b"":
+            raise TargetError(f"{self.spec}: the stub does not support monitor commands")
+        code = _error_code(reply)
+        text = b"".join(chunks).decode(errors="replace")
+        if code is not None:
+            raise TargetError(f"monitor {command}: the stub replied {code}",
+                              text.strip() or None)
+        if reply != b"OK" and _is_hex(reply):
+            text += bytes.fromhex(reply.decode()).decode(errors="replace")
+        return text
+
+    def reset(self) -> None:
+        """System reset through the stub's monitor (QEMU: system_reset)."""
+        self.monitor("system_reset")
+
+    # --- core registers ------------------------------------------------------------------
+    def core_registers(self) -> list[CoreReg]:
+        if self._regs is None:
+            self._regs = self._describe()
+        return self._regs
+
+    def core_register_names(self) -> list[str]:
+        return [r.name for r in self.core_registers()]
+
+    def _xfer(self, annex: str) -> bytes:
+        out = bytearray()
+        offset = 0
+        chunk = max(64, self.packet_size - 16)
+        while True:
+            reply = self._c().request(f"qXfer:features:read:{annex}:{offset:x},{chunk:x}"
+                                      .encode())
+            if not reply or reply[:1] not in (b"m", b"l"):
+                raise TargetError(f"{self.spec}: cannot read target description {annex} "
+                                  f"({_error_code(reply) or reply[:16]!r})")
+            out += reply[1:]
+            offset += len(reply) - 1
+            if reply[:1] == b"l":
+                return bytes(out)
+
+    def _describe(self) -> list[CoreReg]:
+        if self.features.get("qXfer:features:read") != "+":
+            raise TargetError(f"{self.spec}: the stub gives no target description",
+                              "register names are unknown; use peek/poke for memory")
+        regs: list[CoreReg] = []
+        next_num = 0
+        pending = ["target.xml"]
+        seen: set[str] = set()
+        while pending:
+            annex = pending.pop(0)
+            if annex in seen:
+                continue
+            seen.add(annex)
+            text = self._xfer(annex)
+            # stubs (QEMU among them) use xi:include without declaring the xi prefix
+            text = re.sub(rb"<(/?)xi:include", rb"<\1include", text)
+            try:
+                root = ET.fromstring(text)
+            except ET.ParseError as exc:
+                raise TargetError(f"{self.spec}: malformed target description {annex}: "
+                                  f"{exc}") from None
+            for el in root.iter():
+                tag = el.tag.rsplit("}", 1)[-1]
+                if tag == "include" and el.get("href"):
+                    pending.append(el.get("href", ""))
+                elif tag == "reg":
+                    num = int(el.get("regnum", next_num))
+                    regs.append(CoreReg(el.get("name", f"r{num}"), num,
+                                        int(el.get("bitsize", "32"))))
+                    next_num = num + 1
+        if not regs:
+            raise TargetError(f"{self.spec}: target description lists no registers")
+        return regs
+
+    def _core(self, name: str) -> CoreReg:
+        for r in self.core_registers():
+            if r.name.lower() == name.lower():
+                return r
+        from socdbg.errors import did_you_mean
+
+        raise TargetError(f"{self.spec}: no CPU register '{name}'",
+                          did_you_mean(name, self.core_register_names()))
+
+    def read_core_register(self, name: str) -> int:
+        self._check_halted("read registers")
+        reg = self._core(name)
+        reply = self._c().request(f"p{reg.regnum:x}".encode())
+        if not reply or _error_code(reply):
+            raise TargetError(f"{self.spec}: cannot read {reg.name} "
+                              f"({_error_code(reply) or 'unsupported'})")
+        try:
+            return int.from_bytes(bytes.fromhex(reply.decode()), "little")
+        except ValueError:
+            raise TargetError(f"{self.spec}: malformed value for {reg.name}") from None
+
+    def write_core_register(self, name: str, value: int) -> None:
+        self._check_halted("write registers")
+        reg = self._core(name)
+        nbytes = (reg.bits + 7) // 8
+        if value < 0 or value >= 1 << reg.bits:
+            raise TargetError(f"{reg.name}: {value:#x} does not fit {reg.bits} bits")
+        data = value.to_bytes(nbytes, "little").hex()
+        reply = self._c().request(f"P{reg.regnum:x}={data}".encode())
+        if reply != b"OK":
+            raise TargetError(f"{self.spec}: cannot write {reg.name} "
+                              f"({_error_code(reply) or 'unsupported'})")
+
+
+_SPEC = re.compile(r"^(?P<host>\[[^\]]+\]|[^:/]+):(?P<port>\d+)(?:\?timeout=(?P<t>[\d.]+))?$")
+
+
+def open_gdb(arg: str, load_map: MapLoader) -> GdbTarget:
+    m = _SPEC.match(arg.strip())
+    if m is None:
+        raise TargetError(f"gdb target '{arg}': expected gdb://HOST:PORT",
+                          "for example gdb://127.0.0.1:1234")
+    host = m.group("host").strip("[]")
+    port = int(m.group("port"))
+    if not 0 < port < 65536:
+        raise TargetError(f"gdb target: port {port} is out of range")
+    timeout = float(m.group("t")) if m.group("t") else DEFAULT_TIMEOUT
+    return GdbTarget(host, port, timeout)
+
+
+BACKEND = Backend(
+    name="gdb",
+    open=open_gdb,
+    describe="a GDB Remote Serial Protocol stub: QEMU, OpenOCD, Renode, socdbg serve",
+    example="gdb://HOST:PORT",
+)
+
+__all__ = ["BACKEND", "GdbTarget", "ProtocolError"]

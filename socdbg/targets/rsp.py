@@ -1,0 +1,136 @@
+"""GDB Remote Serial Protocol framing, shared by the gdb target (client) and ``socdbg serve``.
+
+A packet is ``$payload#cs`` with ``cs`` the modulo-256 sum of the payload bytes in two hex
+digits. In the payload ``}`` escapes the next byte (XOR 0x20) and ``X*n`` repeats ``X``
+``ord(n) - 29`` more times (run-length encoding, replies only). ``+``/``-`` acknowledge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ESCAPED = frozenset(b"$#}*")
+INTERRUPT = 0x03
+
+
+class ProtocolError(Exception):
+    """A malformed packet (bad checksum, bad escape, bad hex)."""
+
+
+def checksum(payload: bytes) -> int:
+    return sum(payload) & 0xFF
+
+
+def escape(data: bytes) -> bytes:
+    """Escape binary data for a payload (``X`` writes, ``qXfer`` replies)."""
+    if not any(b in ESCAPED for b in data):
+        return data
+    out = bytearray()
+    for b in data:
+        if b in ESCAPED:
+            out += bytes((0x7D, b ^ 0x20))
+        else:
+            out.append(b)
+    return bytes(out)
+
+
+def unescape(data: bytes) -> bytes:
+    """Undo ``}`` escapes and run-length encoding in a received payload."""
+    if b"}" not in data and b"*" not in data:
+        return data
+    out = bytearray()
+    i = 0
+    n = len(data)
+    while i < n:
+        b = data[i]
+        if b == 0x7D:
+            if i + 1 >= n:
+                raise ProtocolError("escape character at the end of a packet")
+            out.append(data[i + 1] ^ 0x20)
+            i += 2
+        elif b == 0x2A:  # '*': repeat the previous byte
+            if not out or i + 1 >= n:
+                raise ProtocolError("run-length marker without a byte to repeat")
+            count = data[i + 1] - 29
+            if count < 0:
+                raise ProtocolError("negative run length")
+            out += bytes((out[-1],)) * count
+            i += 2
+        else:
+            out.append(b)
+            i += 1
+    return bytes(out)
+
+
+def frame(payload: bytes) -> bytes:
+    return b"$" + payload + b"#" + f"{checksum(payload):02x}".encode()
+
+
+def hex_decode(text: bytes) -> bytes:
+    try:
+        return bytes.fromhex(text.decode("ascii"))
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError(f"not hex: {text[:40]!r}") from None
+
+
+@dataclass
+class Packet:
+    """A received packet's payload (unescaped), an out-of-band byte (ack, nak, ^C), or a
+    damaged packet (``bad``: bad checksum or escape) that the receiver should NAK."""
+
+    payload: bytes | None = None
+    oob: int | None = None
+    bad: bool = False
+
+
+class Decoder:
+    """Incremental decoder: feed bytes, get packets and out-of-band bytes in order.
+
+    Damaged packets come out as ``Packet(bad=True)`` in their place, so the receiver can NAK
+    and carry on; bytes outside packets other than ``+``, ``-`` and ^C are line noise and
+    dropped. A packet that never ends is dropped once it passes ``MAX_PACKET`` bytes.
+    """
+
+    MAX_PACKET = 1 << 20
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self.bad = 0  # packets dropped for a bad checksum or framing
+
+    def feed(self, data: bytes) -> list[Packet]:
+        self._buf += data
+        out: list[Packet] = []
+        buf = self._buf
+        while buf:
+            c = buf[0]
+            if c == 0x24:  # '$'
+                end = buf.find(b"#")
+                if end < 0:
+                    if len(buf) > self.MAX_PACKET:
+                        self.bad += 1
+                        del buf[:]
+                    break
+                if len(buf) < end + 3:
+                    break
+                payload = bytes(buf[1:end])
+                cs_text = bytes(buf[end + 1 : end + 3])
+                del buf[: end + 3]
+                try:
+                    ok = int(cs_text, 16) == checksum(payload)
+                except ValueError:
+                    ok = False
+                if not ok:
+                    self.bad += 1
+                    out.append(Packet(bad=True))
+                    continue
+                try:
+                    out.append(Packet(payload=unescape(payload)))
+                except ProtocolError:
+                    self.bad += 1
+                    out.append(Packet(bad=True))
+            elif c in (0x2B, 0x2D, INTERRUPT):  # '+', '-', ^C
+                out.append(Packet(oob=c))
+                del buf[:1]
+            else:
+                del buf[:1]  # line noise between packets
+        return out
