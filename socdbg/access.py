@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from socdbg.errors import TargetError
 from socdbg.regmap import Register
-from socdbg.targets.base import Target
+from socdbg.targets.base import CAP_WRITE, Target
+
+
+def require_writes(target: Target, what: str) -> None:
+    """Refuse before any access when the target cannot be written (a dump, a read-only
+    server or live target)."""
+    if CAP_WRITE not in target.capabilities:
+        raise TargetError(f"{what}: target {target.spec} is read-only",
+                          "open it with writes allowed, if it can be")
 
 
 def _chunks(reg: Register) -> range:

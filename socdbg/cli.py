@@ -56,6 +56,20 @@ def shell_cmd(session: Session) -> None:
     raise SystemExit(Shell(session).run())
 
 
+@cli.command("serve", help="Serve the target over the GDB Remote Serial Protocol, for "
+             "gdb-multiarch (target remote HOST:PORT) and socdbg (-t gdb://HOST:PORT).")
+@click.option("--port", type=int, default=3333, show_default=True,
+              help="TCP port (0 picks a free one).")
+@click.option("--bind", default="127.0.0.1", show_default=True,
+              help="Address to listen on; loopback unless you say otherwise.")
+@click.option("--allow-writes", is_flag=True, help="Let clients write memory and registers.")
+@click.pass_obj
+def serve_cmd(session: Session, port: int, bind: str, allow_writes: bool) -> None:
+    from socdbg.server import serve
+
+    serve(session, bind, port, allow_writes, announce=lambda m: click.echo(m, err=True))
+
+
 def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from socdbg.access import read_register, write_register
+from socdbg.access import read_register, require_writes, write_register
 from socdbg.commands.addresses import resolve_address
 from socdbg.commands.params import ADDRESS, ASSIGNMENT, REGISTER_GLOB, TARGET, json_option
 from socdbg.commands.registry import Output, commands, register, session_command
@@ -100,6 +100,7 @@ def write_cmd(session: Session, pattern: str, values: tuple[str, ...], as_json: 
               ) -> Output:
     plan = plan_write(session, pattern, values)
     target = session.target
+    require_writes(target, "write")
     done = []
     for reg, whole, resolved in plan:
         if whole is not None:
@@ -241,6 +242,7 @@ def poke_cmd(session: Session, address: str, value: str, width: int | None) -> O
                           f"allowed 0..{(1 << (size * 8)) - 1:#x}")
     if addr.value % size:
         raise UsageError(f"address {addr.value:#x} is not aligned to {size * 8} bits")
+    require_writes(session.target, "poke")
     session.target.write(addr.value, v.to_bytes(size, "little"))
     return Output(data={"address": addr.value, "value": v, "width": size * 8},
                   text=f"{addr.value:#x} <- {v:#0{size * 2 + 2}x}")

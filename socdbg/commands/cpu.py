@@ -12,7 +12,10 @@ from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 from socdbg.regmap import parse_int
 from socdbg.targets.base import (
+    CAP_CORE_REGS,
+    CAP_HALT,
     CAP_RESET,
+    CAP_STEP,
     CoreRegisters,
     Monitor,
     Reconnectable,
@@ -21,11 +24,13 @@ from socdbg.targets.base import (
 )
 
 
-def _needs(session: Session, proto: type, command: str, what: str) -> Any:
+def _needs(session: Session, proto: type, command: str, what: str,
+           capability: str | None = None) -> Any:
     target = session.target
-    if not isinstance(target, proto):
+    if not isinstance(target, proto) or (capability is not None
+                                         and capability not in target.capabilities):
         raise UsageError(f"{command}: target {target.spec} has no {what}",
-                         "it works on gdb targets")
+                         "info lists what this target can do")
     return target
 
 
@@ -46,7 +51,7 @@ def _pc_text(session: Session) -> str:
 @click.command("halt", help="Stop the CPU (GDB targets).")
 @session_command
 def halt_cmd(session: Session) -> Output:
-    target = _needs(session, RunControl, "halt", "CPU to halt")
+    target = _needs(session, RunControl, "halt", "CPU to halt", CAP_HALT)
     stop = target.halt()
     return Output(data={"halted": True, "stop": getattr(stop, "text", str(stop))},
                   text=f"halted{_pc_text(session)}")
@@ -56,7 +61,7 @@ def halt_cmd(session: Session) -> Output:
                "halt.")
 @session_command
 def resume_cmd(session: Session) -> Output:
-    target = _needs(session, RunControl, "resume", "CPU to resume")
+    target = _needs(session, RunControl, "resume", "CPU to resume", CAP_HALT)
     target.resume()
     return Output(data={"running": True}, text="running")
 
@@ -69,7 +74,7 @@ def stepi_cmd(session: Session, count: str) -> Output:
     n = parse_int(count)
     if n is None or n < 1:
         raise UsageError(f"'{count}' is not an instruction count")
-    target = _needs(session, RunControl, "stepi", "CPU to step")
+    target = _needs(session, RunControl, "stepi", "CPU to step", CAP_STEP)
     for _ in range(n):
         target.step_instruction()
     return Output(data={"steps": n}, text=f"stepped {n}{_pc_text(session)}")
@@ -82,7 +87,7 @@ def stepi_cmd(session: Session, count: str) -> Output:
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @session_command
 def core_cmd(session: Session, name: str | None, value: str | None, as_json: bool) -> Output:
-    target = _needs(session, CoreRegisters, "core", "CPU registers")
+    target = _needs(session, CoreRegisters, "core", "CPU registers", CAP_CORE_REGS)
     if value is not None:
         v = parse_int(value)
         if v is None or v < 0:

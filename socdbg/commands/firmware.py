@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from socdbg.access import require_writes
 from socdbg.commands.addresses import RESOLVERS, resolve_address
 from socdbg.commands.params import ADDRESS
 from socdbg.commands.registry import Output, register, session_command
@@ -120,6 +121,7 @@ def load_cmd(session: Session, path: str, verify: bool, set_pc: bool, symbols_on
                       f"entry {image.entry:#x} (nothing written)")
     check_segments(image, session.map)
     target = session.target
+    require_writes(target, "load")
     if set_pc and not (CAP_CORE_REGS in target.capabilities
                        and isinstance(target, CoreRegisters)):
         raise UsageError(f"--set-pc: target {target.spec} has no CPU registers",

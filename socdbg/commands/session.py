@@ -7,10 +7,11 @@ each. Nothing here is imported eagerly that a one-shot ``regs`` or ``read`` does
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -97,6 +98,10 @@ class Session:
         self._map = self.load_map()
         return self._map
 
+    def use_target(self, target: Target) -> None:
+        """Replace the open target with ``target`` (a wrapper of it, e.g. read-only)."""
+        self._target = target
+
     @property
     def has_target(self) -> bool:
         return self._target is not None
@@ -124,6 +129,17 @@ class Session:
             self._target = None
 
     # --- output ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def capture(self, width: int = 100) -> Iterator[io.StringIO]:
+        """Send everything commands print into a string (``monitor`` output of the server)."""
+        saved = (self._out, self._console, self._width, self._color)
+        buf = io.StringIO()
+        self._out, self._console, self._width, self._color = buf, None, width, False
+        try:
+            yield buf
+        finally:
+            self._out, self._console, self._width, self._color = saved
+
     @property
     def console(self) -> Console:
         if self._console is None:

@@ -72,6 +72,21 @@ class CoreRegisters(Protocol):
     def write_core_register(self, name: str, value: int) -> None: ...
 
 
+class CoreRegInfo(Protocol):
+    name: str
+    regnum: int
+    bits: int
+
+
+@runtime_checkable
+class CpuDescription(Protocol):
+    """A CPU target that can describe itself in GDB's target-description XML."""
+
+    def core_registers(self) -> Sequence[CoreRegInfo]: ...
+
+    def target_description(self, annex: str) -> bytes: ...
+
+
 @runtime_checkable
 class RunControl(Protocol):
     """A target with a CPU that can be halted, resumed and single-stepped (``halt``)."""

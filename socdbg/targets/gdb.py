@@ -37,6 +37,9 @@ PIPELINE = 8  # read requests kept in flight by read_block
 #: qSupported feature a socdbg server sends to say block reads over adjacent registers are
 #: performed as one access per register at the register's width.
 COALESCE_FEATURE = "socdbg-coalesce"
+#: ... that it refuses writes (served read-only), and whether there is a real CPU behind it.
+READONLY_FEATURE = "socdbg-readonly"
+CPU_FEATURE = "socdbg-cpu"
 
 
 @dataclass(frozen=True)
@@ -200,10 +203,11 @@ def _is_hex(data: bytes) -> bool:
 
 
 def _error_code(reply: bytes) -> str | None:
+    """``E14`` for a numbered error, the text of an ``E.text`` error, or None."""
     if len(reply) == 3 and reply[:1] == b"E" and _is_hex(reply[1:]):
         return reply.decode()
     if reply.startswith(b"E."):
-        return reply.decode(errors="replace")
+        return reply[2:].decode(errors="replace")
     return None
 
 
@@ -250,7 +254,7 @@ class GdbTarget:
         conn = self._c()
         conn.send_raw(b"+")
         reply = conn.request(b"qSupported:swbreak+;hwbreak+;vContSupported+;"
-                             b"binary-upload+;xmlRegisters=riscv")
+                             b"binary-upload+;error-message+;xmlRegisters=riscv")
         self.features = {}
         for item in reply.decode(errors="replace").split(";"):
             if not item:
@@ -271,7 +275,12 @@ class GdbTarget:
             self.features["qemu.PhyMemMode"] = "1"
         self.stop = self._parse_stop(conn.request(b"?"))
         self.running = False
-        caps = {CAP_HALT, CAP_STEP, CAP_WRITE, CAP_CORE_REGS}
+        caps = set() if self.features.get(READONLY_FEATURE) == "+" else {CAP_WRITE}
+        has_cpu = self.features.get(CPU_FEATURE, "+") == "+"
+        if has_cpu and self.features.get("qXfer:features:read") == "+":
+            caps.add(CAP_CORE_REGS)
+        if has_cpu and conn.request(b"vCont?").startswith(b"vCont;"):
+            caps |= {CAP_HALT, CAP_STEP}
         if self.features.get(COALESCE_FEATURE) == "+":
             caps.add(CAP_COALESCE)
         if self.features.get("qemu.PhyMemMode"):  # QEMU: reset through system_reset
@@ -305,9 +314,7 @@ class GdbTarget:
     def _hex_reply(self, reply: bytes, address: int, size: int) -> bytes:
         code = _error_code(reply)
         if code is not None or not reply:
-            raise TargetError(f"bus error: read of {size} byte(s) at {address:#x}: the stub "
-                              f"replied {code or 'nothing'}",
-                              "is the address mapped on this target?")
+            raise self._access_error("read", address, size, reply)
         try:
             data = bytes.fromhex(reply.decode("ascii"))
         except (ValueError, UnicodeDecodeError):
@@ -321,8 +328,7 @@ class GdbTarget:
     def _binary_reply(self, reply: bytes, address: int, size: int) -> bytes:
         code = _error_code(reply)
         if code is not None or not reply.startswith(b"b"):
-            raise TargetError(f"bus error: read of {size} byte(s) at {address:#x}: the stub "
-                              f"replied {code or reply[:8]!r}")
+            raise self._access_error("read", address, size, reply)
         data = reply[1:]
         if len(data) != size:
             raise TargetError(f"{self.spec}: asked {size} bytes at {address:#x}, got "
@@ -340,8 +346,14 @@ class GdbTarget:
             payload = f"M{address:x},{len(data):x}:{data.hex()}".encode()
         reply = self._c().request(payload)
         if reply != b"OK":
-            raise TargetError(f"bus error: write of {len(data)} byte(s) at {address:#x}: the "
-                              f"stub replied {_error_code(reply) or reply[:16]!r}")
+            raise self._access_error("write", address, len(data), reply)
+
+    def _access_error(self, op: str, address: int, size: int, reply: bytes) -> TargetError:
+        if reply.startswith(b"E."):  # the stub said why, in words
+            return TargetError(reply[2:].decode(errors="replace"))
+        code = _error_code(reply) or (repr(reply[:16]) if reply else "nothing")
+        return TargetError(f"bus error: {op} of {size} byte(s) at {address:#x}: the stub "
+                           f"replied {code}", "is the address mapped on this target?")
 
     @property
     def max_read(self) -> int:
@@ -469,6 +481,10 @@ class GdbTarget:
 
     def core_register_names(self) -> list[str]:
         return [r.name for r in self.core_registers()]
+
+    def target_description(self, annex: str) -> bytes:
+        """The stub's target-description document ``annex`` (``target.xml`` and includes)."""
+        return self._xfer(annex)
 
     def _xfer(self, annex: str) -> bytes:
         out = bytearray()
