@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 import click
@@ -12,6 +13,23 @@ from socdbg.errors import UsageError, did_you_mean
 
 #: Words the REPL itself handles.
 QUIT_WORDS = ("quit", "exit")
+_VAR = re.compile(r"\$\{([^}]*)\}")
+
+
+def substitute(session: Session, line: str) -> str:
+    """Replace ``${NAME}`` with the session's variables (``set NAME VALUE``, ``--define``)."""
+    if "${" not in line:
+        return line
+    variables: dict[str, str] = session.state.get("vars", {})
+
+    def one(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in variables:
+            raise UsageError(f"undefined variable '{name}'",
+                             did_you_mean(name, variables) or "set NAME VALUE defines one")
+        return variables[name]
+
+    return _VAR.sub(one, line)
 
 
 def split_line(line: str) -> list[str]:
@@ -32,7 +50,7 @@ def execute(session: Session, line: str) -> Output | None:
     Raises SocdbgError for every user mistake, including click's usage errors, so callers
     need one ``except``.
     """
-    words = split_line(line)
+    words = split_line(substitute(session, line))
     if not words:
         return None
     name, args = words[0], words[1:]
@@ -52,4 +70,8 @@ def execute(session: Session, line: str) -> Output | None:
         raise UsageError(f"{name}: {exc.format_message()}") from None
     except click.exceptions.Abort:
         raise KeyboardInterrupt from None
-    return result if isinstance(result, Output) else None
+    output = result if isinstance(result, Output) else None
+    recorder = session.state.get("recorder")
+    if recorder is not None:
+        recorder.record(words, output)
+    return output

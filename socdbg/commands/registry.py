@@ -57,7 +57,16 @@ def get(name: str) -> click.Command | None:
 @functools.cache
 def _load() -> None:
     # Each module registers its commands at import. Order is the help order.
-    from socdbg.commands import core, cpu, firmware, regs, simulation  # noqa: F401
+    from socdbg.commands import (  # noqa: F401
+        checks,
+        core,
+        cpu,
+        firmware,
+        record,
+        regs,
+        script,
+        simulation,
+    )
 
 
 def session_command(fn: F) -> F:

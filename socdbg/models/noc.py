@@ -443,17 +443,38 @@ class Mesh:
 
     def _advance(self, until: int) -> None:
         heap = self._heap
+        if not heap or heap[0][0] > until:
+            if until > self._now:
+                self._now = until
+            return
+        self._version += 1
         pop = heapq.heappop
-        if heap and heap[0][0] <= until:
-            self._version += 1
-            while heap and heap[0][0] <= until:
-                t, kind, _, obj, hop = pop(heap)
+        ready: list[_Output] = []  # outputs free this cycle with a new request
+        while heap and heap[0][0] <= until:
+            t, kind, _, obj, hop = pop(heap)
+            if kind == _REQUEST:  # inlined: one per worm per router
+                o = obj.outs[hop]
+                o.req[obj.bufs[hop].port] = (obj, hop)
+                o.nreq += 1
+                if o.holder is None:
+                    at = o.free_at
+                    if at <= t:
+                        if o.arb_at != t:
+                            o.arb_at = t
+                            ready.append(o)
+                    elif o.arb_at != at:
+                        o.arb_at = at
+                        heapq.heappush(heap, (at, _ARBITRATE, next(self._seq), o, 0))
+                if ready and (not heap or heap[0][0] != t or heap[0][1] != _REQUEST):
+                    # every request of cycle t is in: grant (outputs are independent)
+                    for o in ready:
+                        self._arbitrate(t, o)
+                    ready.clear()
+            elif kind == _ARBITRATE:
+                self._arbitrate(t, obj)
+            else:
                 self._now = t
-                if kind == _REQUEST:
-                    self._request(t, obj, hop)
-                elif kind == _ARBITRATE:
-                    self._arbitrate(t, obj)
-                elif kind == _DELIVER:
+                if kind == _DELIVER:
                     self._deliver(t, obj)
                 else:
                     obj()
@@ -504,16 +525,6 @@ class Mesh:
             self._sync_ticker()
 
     # --- the router model ------------------------------------------------------------------
-    def _request(self, t: int, w: _Worm, h: int) -> None:
-        o = w.outs[h]
-        o.req[w.bufs[h].port] = (w, h)
-        o.nreq += 1
-        if o.holder is None:
-            at = t if o.free_at <= t else o.free_at
-            if o.arb_at != at:
-                o.arb_at = at
-                heapq.heappush(self._heap, (at, _ARBITRATE, next(self._seq), o, 0))
-
     def _arbitrate(self, t: int, o: _Output) -> None:
         if o.holder is not None or not o.nreq or o.free_at > t:
             return
@@ -558,12 +569,19 @@ class Mesh:
         heapq.heappush(self._heap, (q, _REQUEST, next(self._seq), w, h))
 
     def _run(self, w: _Worm, h: int) -> None:
-        """Compute every leaving cycle that has become computable, starting at (w, h)."""
+        """Compute every leaving cycle that has become computable, starting at (w, h).
+
+        Hop ``h`` of worm ``w`` is blocked until its output is granted (``alloc``), on flits
+        not yet arrived (the hop before), or on a downstream credit (``credit_waiter``); a
+        head also waits until the worm ahead of it in the FIFO has gone (``head_waiters``).
+        Whatever unblocks one of these pushes it back on the work list.
+        """
         R = self.router_delay
         L = self.link_delay
         B = self.buffer_depth
         heap = self._heap
         seq = self._seq
+        hpush = heapq.heappush
         work = [(w, h)]
         pop = work.pop
         push = work.append
@@ -593,6 +611,7 @@ class Mesh:
             n = w.base[h] + j
             j0 = j
             stall = 0
+            add = deps.append
             if h < w.last:
                 nb = w.bufs[h + 1]
                 nring = nb.ring
@@ -609,7 +628,7 @@ class Mesh:
                             d = c
                     stall = d - w.q[h]
                     ring[n % B] = d
-                    deps.append(d)
+                    add(d)
                     last = d
                     j = 1
                     n += 1
@@ -630,18 +649,17 @@ class Mesh:
                     else:
                         d = r
                     ring[n % B] = d
-                    deps.append(d)
+                    add(d)
                     last = d
                     j += 1
                     n += 1
                     m += 1
             else:  # the destination router: ejection never waits for a credit
                 if j == 0:
-                    d = T
-                    stall = d - w.q[h]
-                    ring[n % B] = d
-                    deps.append(d)
-                    last = d
+                    stall = T - w.q[h]
+                    last = T
+                    ring[n % B] = T
+                    add(T)
                     j = 1
                     n += 1
                 while j < na:
@@ -649,7 +667,7 @@ class Mesh:
                     if last >= r:
                         r = last + 1
                     ring[n % B] = r
-                    deps.append(r)
+                    add(r)
                     last = r
                     j += 1
                     n += 1
@@ -657,7 +675,7 @@ class Mesh:
             if not k:
                 continue
             buf.last = last
-            buf.ndep += k
+            nd = buf.ndep = buf.ndep + k
             buf.stall += stall
             o = w.outs[h]
             o.flits += k
@@ -668,12 +686,25 @@ class Mesh:
             hw = buf.head_waiters
             if hw:
                 w2, h2 = hw[0]
-                if w2.base[h2] == buf.ndep:
+                if w2.base[h2] == nd:  # the worm behind this one now heads the FIFO
                     hw.popleft()
-                    self._head_ready(w2, h2)
+                    q = (w2.deps[h2 - 1][0] + L if h2 else w2.inj[0]) + R
+                    if last >= q:
+                        q = last + 1
+                    w2.q[h2] = q
+                    hpush(heap, (q, _REQUEST, next(seq), w2, h2))
             if h < w.last:
-                if j0 == 0:
-                    self._head_arrive(w, h + 1)
+                if j0 == 0:  # the head reached the next router
+                    h1 = h + 1
+                    b1 = w.bufs[h1]
+                    if b1.ndep == w.base[h1]:
+                        q = deps[0] + L + R
+                        if b1.last >= q:
+                            q = b1.last + 1
+                        w.q[h1] = q
+                        hpush(heap, (q, _REQUEST, next(seq), w, h1))
+                    else:
+                        b1.head_waiters.append((w, h1))
                 elif w.alloc[h + 1] >= 0:
                     push((w, h + 1))
             if j == F:  # the tail has crossed: release the output
@@ -681,9 +712,9 @@ class Mesh:
                 o.free_at = last + 1
                 if o.nreq:
                     o.arb_at = last + 1
-                    heapq.heappush(heap, (last + 1, _ARBITRATE, next(seq), o, 0))
+                    hpush(heap, (last + 1, _ARBITRATE, next(seq), o, 0))
                 if h == w.last:
-                    heapq.heappush(heap, (last + L, _DELIVER, next(seq), w, 0))
+                    hpush(heap, (last + L, _DELIVER, next(seq), w, 0))
 
     def _inject(self, w: _Worm, push: Callable[[tuple[_Worm, int]], None]) -> None:
         """The network interface writes ``w``'s flits into the LOCAL input buffer."""

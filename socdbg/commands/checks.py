@@ -1,0 +1,185 @@
+"""Checks and script helpers that work the same in the REPL and in scripts:
+``poll``, ``expect``, ``echo``, ``sleep``, ``set``.
+
+On a simulator, ``poll`` and ``sleep`` advance simulated time (at ``SIM_HZ``) instead of
+waiting, so a script gives the same answer on the model as on silicon, only faster.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from socdbg.commands.addresses import resolve_address
+from socdbg.commands.conditions import evaluate, parse_condition
+from socdbg.commands.registry import Output, register, session_command
+from socdbg.commands.session import Session
+from socdbg.errors import UsageError
+from socdbg.targets.base import SimTime
+
+#: Simulated core clock used to turn seconds into cycles (1 GHz: 1 cycle = 1 ns).
+SIM_HZ = 1_000_000_000
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def seconds(text: str, what: str) -> float:
+    try:
+        value = float(text.rstrip("s"))
+    except ValueError:
+        raise UsageError(f"{what} '{text}' is not a number of seconds") from None
+    if value < 0:
+        raise UsageError(f"{what} '{text}' is negative")
+    return value
+
+
+def dry_run(session: Session) -> bool:
+    return bool(session.state.get("dry_run"))
+
+
+# --------------------------------------------------------------------------------------------
+@click.command("poll", help="Wait until PATH[.FIELD] OP VALUE holds, e.g. poll "
+               "sysctrl.pll_status.lock == 1 --timeout 0.01. On a simulator it advances "
+               "simulated time instead of sleeping.")
+@click.argument("condition", nargs=-1, required=True)
+@click.option("--timeout", default="1", show_default=True, help="Seconds before failing.")
+@click.option("--interval", default="0.001", show_default=True,
+              help="Seconds between reads on real targets.")
+@session_command
+def poll_cmd(session: Session, condition: tuple[str, ...], timeout: str, interval: str
+             ) -> Output:
+    cond = parse_condition(session.map, condition)
+    limit = seconds(timeout, "--timeout")
+    every = seconds(interval, "--interval")
+    target = session.target
+    if dry_run(session):
+        held, decoded = evaluate(target, cond)
+        note = "holds now" if held else f"would wait: {cond.failure(decoded)}"
+        return Output(data={"condition": cond.text, "dry_run": True, "held": held},
+                      text=f"dry-run: poll {cond.text}: {note}")
+    if isinstance(target, SimTime):
+        start = target.now
+        target.run_until(lambda: evaluate(target, cond)[0], max(1, int(limit * SIM_HZ)))
+        held, decoded = evaluate(target, cond)
+        spent = f"{target.now - start:,} cycles"
+    else:
+        t0 = time.monotonic()
+        while True:
+            held, decoded = evaluate(target, cond)
+            if held or time.monotonic() - t0 >= limit:
+                break
+            time.sleep(every)
+        spent = f"{time.monotonic() - t0:.3f} s"
+    data = {"condition": cond.text, "held": held, "waited": spent}
+    if held:
+        return Output(data=data, text=f"{cond.text} after {spent}")
+    return Output(data=data, ok=False,
+                  text=f"timeout after {spent}: {cond.failure(decoded)}")
+
+
+# --------------------------------------------------------------------------------------------
+@click.command("expect", help="Check a register or field: expect PATH[.FIELD] OP VALUE "
+               "(OP: == != < <= > >=; masked: expect PATH & MASK == VALUE); or memory: "
+               "expect mem ADDR == HEXBYTES|FILE.")
+@click.argument("words", nargs=-1, required=True)
+@session_command
+def expect_cmd(session: Session, words: tuple[str, ...]) -> Output:
+    if words[0] == "mem":
+        return _expect_mem(session, words[1:])
+    cond = parse_condition(session.map, words)
+    held, decoded = evaluate(session.target, cond)
+    data: dict[str, Any] = {"condition": cond.text, "held": held,
+                            "register": cond.register.path, "value": decoded.value,
+                            "field": cond.field.name if cond.field else None,
+                            "mask": cond.mask, "op": cond.op, "expected": cond.value}
+    if held:
+        return Output(data=data, text=f"ok: {cond.text}")
+    if dry_run(session):
+        return Output(data=data, text=f"dry-run: {cond.failure(decoded)}")
+    return Output(data=data, ok=False, text=cond.failure(decoded))
+
+
+def _expect_mem(session: Session, words: tuple[str, ...]) -> Output:
+    if len(words) < 3 or words[1] != "==":
+        raise UsageError("expect mem ADDR == HEXBYTES|FILE",
+                         "e.g. expect mem sram+0x100 == 'de ad be ef'")
+    addr = resolve_address(session, words[0])
+    want = _expected_bytes(session, " ".join(words[2:]))
+    got = session.target.read_block(addr.value, len(want))
+    data = {"address": addr.value, "length": len(want), "held": got == want}
+    if got == want:
+        return Output(data=data, text=f"ok: {len(want)} bytes at {addr.value:#x} match")
+    i = next(k for k in range(len(want)) if got[k] != want[k])
+    text = (f"expected memory at {addr.value:#x} to match ({len(want)} bytes), first "
+            f"difference at {addr.value + i:#x}: expected {want[i:i + 8].hex(' ')}, got "
+            f"{got[i:i + 8].hex(' ')}")
+    if dry_run(session):
+        return Output(data=data, text=f"dry-run: {text}")
+    return Output(data=data, ok=False, text=text)
+
+
+def _expected_bytes(session: Session, text: str) -> bytes:
+    compact = text.replace(" ", "").replace("_", "")
+    if compact.lower().startswith("0x"):
+        compact = compact[2:]
+    if compact and len(compact) % 2 == 0 and re.fullmatch(r"[0-9a-fA-F]+", compact):
+        return bytes.fromhex(compact)
+    base = Path(session.state.get("script_dir", "."))
+    path = Path(text) if Path(text).is_absolute() else base / text
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise UsageError(f"'{text}' is neither hex bytes nor a readable file",
+                         f"looked for {path}") from None
+    if not data:
+        raise UsageError(f"{path} is empty")
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+@click.command("echo", help="Print TEXT (${NAME} variables are substituted).")
+@click.argument("text", nargs=-1)
+@session_command
+def echo_cmd(session: Session, text: tuple[str, ...]) -> Output:
+    line = " ".join(text)
+    return Output(data={"text": line}, text=line)
+
+
+@click.command("sleep", help="Wait SECONDS; on a simulator, advance simulated time instead.")
+@click.argument("duration")
+@session_command
+def sleep_cmd(session: Session, duration: str) -> Output:
+    secs = seconds(duration, "sleep")
+    target = session.target
+    if isinstance(target, SimTime):
+        cycles = int(secs * SIM_HZ)
+        target.step(cycles)
+        return Output(data={"cycles": cycles}, text=f"slept {cycles:,} cycles")
+    time.sleep(secs)
+    return Output(data={"seconds": secs}, text=f"slept {secs:g} s")
+
+
+@click.command("set", help="Set a variable for ${NAME} substitution: set NAME VALUE. "
+               "With no arguments, list the variables.")
+@click.argument("name", required=False)
+@click.argument("value", nargs=-1)
+@session_command
+def set_cmd(session: Session, name: str | None, value: tuple[str, ...]) -> Output:
+    variables: dict[str, str] = session.state.setdefault("vars", {})
+    if name is None:
+        text = "\n".join(f"{k} = {v}" for k, v in sorted(variables.items())) or "no variables"
+        return Output(data=dict(variables), text=text)
+    if not _NAME.match(name):
+        raise UsageError(f"'{name}' is not a variable name",
+                         "letters, digits and _, not starting with a digit")
+    if not value:
+        raise UsageError(f"set {name}: give a value", f"set {name} VALUE")
+    variables[name] = " ".join(value)
+    return Output(data={name: variables[name]}, text=f"{name} = {variables[name]}")
+
+
+for _cmd in (poll_cmd, expect_cmd, echo_cmd, sleep_cmd, set_cmd):
+    register(_cmd)

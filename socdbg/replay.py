@@ -1,0 +1,115 @@
+"""``socdbg run``: run a script unattended, report FILE:LINE failures, a summary line, an
+optional JUnit report, and (``--check``) the field-level table of recorded-vs-observed
+mismatches."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from socdbg.commands.registry import Output
+from socdbg.commands.script import Outcome, ScriptError, ScriptRunner, junit_xml
+from socdbg.commands.session import Session
+from socdbg.errors import SocdbgError, UsageError
+
+
+def parse_defines(defines: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in defines:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            raise UsageError(f"--define '{item}' is not NAME=VALUE")
+        out[name.strip()] = value
+    return out
+
+
+def run_script(session: Session, script: str, defines: tuple[str, ...], keep_going: bool,
+               dry_run: bool, check: bool, junit: str | None, quiet: bool) -> int:
+    """Run ``script``; returns the exit status (0 passed, 1 failed)."""
+    path = Path(script)
+    session.state.setdefault("vars", {}).update(parse_defines(defines))
+    console = session.console
+    if dry_run:
+        from socdbg.targets.dryrun import DryRunTarget
+
+        def report(address: int, data: bytes) -> None:
+            reg = session.map.at(address)
+            name = f" ({reg.path})" if reg is not None and reg.address == address else ""
+            value = int.from_bytes(data, "little") if len(data) <= 8 else None
+            shown = f"{value:#0{len(data) * 2 + 2}x}" if value is not None else \
+                f"{len(data)} bytes"
+            console.print(f"[yellow]dry-run:[/yellow] write {address:#x}{name} <- {shown}",
+                          markup=True, highlight=False)
+
+        session.use_target(DryRunTarget(session.target, report))
+        session.state["dry_run"] = True
+
+    def show(outcome: Outcome, output: Output | None) -> None:
+        if not quiet and outcome.ok:
+            session.emit(output)
+        if not outcome.ok:
+            console.print(f"[bold red]{outcome.where}:[/bold red] {outcome.message}",
+                          markup=True, highlight=False)
+
+    runner = ScriptRunner(session, keep_going=keep_going, show=show)
+    try:
+        result = runner.run(path)
+    except ScriptError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if junit:
+            _write_junit(junit, runner, path, error=str(exc))
+        return 1
+    except SocdbgError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if check:
+        _mismatches(session, runner.result.outcomes)
+    if junit:
+        _write_junit(junit, runner, path)
+    checks = [o for o in result.outcomes if o.check]
+    failed = [o for o in result.outcomes if not o.ok]
+    passed = len(result.outcomes) - len(failed)
+    tail = " (stopped at the first failure)" if result.stopped else ""
+    console.print(f"[dim]{len(result.outcomes)} lines run, {len(checks)} checks{tail}[/dim]",
+                  markup=True, highlight=False)
+    console.print(f"{path.name}: {passed} passed, {len(failed)} failed", highlight=False)
+    return 0 if result.passed else 1
+
+
+def _mismatches(session: Session, outcomes: list[Outcome]) -> None:
+    from socdbg.render.checks import Mismatch, MismatchTable
+
+    rows = []
+    for o in outcomes:
+        d = o.data
+        if o.ok or not isinstance(d, dict) or "register" not in d or d.get("mask"):
+            continue
+        rows.append(Mismatch(o.where, d["register"], d.get("field"), d["expected"],
+                             d["value"] if d.get("field") is None else _field(session, d)))
+    if rows:
+        session.console.print(MismatchTable(session.map, rows))
+
+
+def _field(session: Session, d: dict[str, object]) -> int:
+    reg = session.map.get(str(d["register"]))
+    fld = reg.field(str(d["field"]))
+    assert fld is not None
+    value = d["value"]
+    assert isinstance(value, int)
+    return fld.extract(value)
+
+
+def _write_junit(target: str, runner: ScriptRunner, path: Path, error: str | None = None
+                 ) -> None:
+    import os
+    import tempfile
+
+    result = runner.result
+    if error is not None:
+        result.outcomes.append(Outcome(str(path), "(script)", False, error, error=True))
+    data = junit_xml(result, path.name)
+    out = Path(target)
+    fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, out)
