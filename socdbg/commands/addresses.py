@@ -56,6 +56,10 @@ def resolve_address(session: Session, text: str) -> Address:
     mem = rmap.memory(name)
     if mem is not None:
         return Address(mem.address + offset, None, text)
+    if rmap.is_block(name):
+        first = rmap.select(name)[0].path
+        raise PathError(f"'{name}' is a block, not a register or address",
+                        f"name a register in it, e.g. {first}")
     for resolver in RESOLVERS:
         found = resolver(session, name)
         if found is not None:

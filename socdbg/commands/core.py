@@ -32,6 +32,23 @@ def decoded_json(d: Decoded) -> dict[str, Any]:
     }
 
 
+def _select_with_field(rmap: Any, pattern: str) -> tuple[list[Register], Any]:
+    """A glob, a block, or a glob ending in a field name (``dma.ch[*].ctrl.en``)."""
+    from socdbg.errors import PathError
+
+    try:
+        return rmap.select(pattern), None
+    except PathError:
+        head, dot, name = pattern.rpartition(".")
+        if not dot or not any(c in head for c in "*?:"):
+            raise
+        regs = rmap.select(head)
+        fld = regs[0].field(name)
+        if fld is None or any(r.field(name) is None for r in regs):
+            raise
+        return regs, fld
+
+
 def read_skip_reason(reg: Register) -> str | None:
     """Why a glob read passes over a register (name it exactly to read it anyway)."""
     if not reg.layout.readable:
@@ -58,7 +75,7 @@ def read_cmd(session: Session, pattern: str, as_json: bool) -> Output:
         reg_exact, fld = rmap.resolve(pattern)  # a field path, or a PathError with a hint
         selected = [reg_exact]
     if selected is None:
-        selected = rmap.select(pattern)
+        selected, fld = _select_with_field(rmap, pattern)
     exact = len(selected) == 1 and (reg_exact is not None or rmap.find(pattern) is not None)
     to_read: list[Register] = []
     skipped: list[tuple[Register, str]] = []
@@ -71,11 +88,13 @@ def read_cmd(session: Session, pattern: str, as_json: bool) -> Output:
     target = session.target
     values = [decode(reg, read_register(target, reg)) for reg in to_read]
     if fld is not None:
-        d = values[0]
-        fv = next(v for v in d.fields if v.field is fld)
-        data: Any = {"path": f"{d.register.path}.{fld.name}", "value": fv.value,
-                     "enum": fv.enum_name}
-        return Output(data=data, text=f"{d.register.path}.{fld.name} = {fv.text}")
+        items = []
+        for d in values:
+            fv = next(v for v in d.fields if v.field.name == fld.name)
+            items.append(({"path": f"{d.register.path}.{fld.name}", "value": fv.value,
+                           "enum": fv.enum_name}, f"{d.register.path}.{fld.name} = {fv.text}"))
+        data: Any = items[0][0] if len(items) == 1 else [i[0] for i in items]
+        return Output(data=data, text="\n".join(i[1] for i in items))
 
     def render() -> object:
         from socdbg.render.values import RegisterValue, RegisterValues
@@ -91,7 +110,7 @@ def read_cmd(session: Session, pattern: str, as_json: bool) -> Output:
 # --------------------------------------------------------------------------------------------
 @click.command("write", help="Write a register: a whole VALUE, or FIELD=VALUE pairs "
                "(read-modify-write; enum names allowed). PATH may be a glob or a field path "
-               "(dma.ch[0].ctrl.en 1).")
+               "(dma.ch[0].ctrl.en 1).", context_settings={"ignore_unknown_options": True})
 @click.argument("pattern", type=REGISTER_GLOB)
 @click.argument("values", nargs=-1, required=True, type=ASSIGNMENT)
 @json_option
@@ -192,12 +211,13 @@ def peek_cmd(session: Session, address: str, count: str, width: int | None, as_j
     n = parse_int(count)
     if n is None or n < 1 or n > 1 << 20:
         raise UsageError(f"count '{count}' must be 1..{1 << 20}")
-    size = _width_bytes(width, addr.size if addr.size in (1, 2, 4, 8) else 4)
+    rmap = session.map
+    mem = rmap.memory_at(addr.value)
+    natural = addr.size or (mem.width // 8 if mem is not None else None)
+    size = _width_bytes(width, natural if natural in (1, 2, 4, 8) else 4)
     if addr.value % size:
         raise UsageError(f"address {addr.value:#x} is not aligned to {size * 8} bits")
     target = session.target
-    rmap = session.map
-    mem = rmap.memory_at(addr.value)
     if mem is not None and mem.contains(addr.value, n * size):
         raw = target.read_block(addr.value, n * size)
         words = [int.from_bytes(raw[i * size : (i + 1) * size], "little") for i in range(n)]
@@ -206,7 +226,9 @@ def peek_cmd(session: Session, address: str, count: str, width: int | None, as_j
                  for i in range(n)]
     labels: dict[int, str] = {}
     for reg in rmap.in_range(addr.value, addr.value + n * size):
-        labels[max(reg.address, addr.value)] = reg.path
+        at = max(reg.address, addr.value)
+        if at not in labels or reg.layout.readable:  # of a read/write pair, the readable one
+            labels[at] = reg.path
     if mem is not None:
         labels.setdefault(addr.value, f"{mem.path}+{addr.value - mem.address:#x}")
         from socdbg.commands.firmware import symbol_at
@@ -226,7 +248,8 @@ def peek_cmd(session: Session, address: str, count: str, width: int | None, as_j
 
 
 @click.command("poke", help="Write VALUE at ADDR with one access of --width bits "
-               "(default: the register's access width, else 32).")
+               "(default: the register's access width, else 32).",
+               context_settings={"ignore_unknown_options": True})
 @click.argument("address", type=ADDRESS)
 @click.argument("value")
 @click.option("--width", "-w", type=int, default=None, help="Access width: 8, 16, 32 or 64.")

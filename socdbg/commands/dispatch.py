@@ -14,6 +14,7 @@ from socdbg.errors import UsageError, did_you_mean
 #: Words the REPL itself handles.
 QUIT_WORDS = ("quit", "exit")
 _VAR = re.compile(r"\$\{([^}]*)\}")
+_VERILOG = re.compile(r"(?<![\w'\\])(\d*)'([hHdDbBoO][0-9a-fA-F_xXzZ]+)\b")
 
 
 def substitute(session: Session, line: str) -> str:
@@ -34,6 +35,7 @@ def substitute(session: Session, line: str) -> str:
 
 def split_line(line: str) -> list[str]:
     """Split a command line shell-style; ``#`` starts a comment outside quotes."""
+    line = _VERILOG.sub(r"\1\\'\2", line)  # 8'h2a: the quote is part of the number
     try:
         lexer = shlex.shlex(line, posix=True, punctuation_chars=False)
         lexer.whitespace_split = True

@@ -39,8 +39,17 @@ def register(cmd: click.Command) -> click.Command:
     assert cmd.name is not None
     if cmd.name in _REGISTRY:
         raise RuntimeError(f"command '{cmd.name}' is registered twice")
+    _help_flags(cmd)
     _REGISTRY[cmd.name] = cmd
     return cmd
+
+
+def _help_flags(cmd: click.Command) -> None:
+    """``-h`` as well as ``--help``, in the REPL as on the command line."""
+    cmd.context_settings.setdefault("help_option_names", ["-h", "--help"])
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            _help_flags(sub)
 
 
 def commands() -> dict[str, click.Command]:

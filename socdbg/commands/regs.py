@@ -7,17 +7,25 @@ import click
 from socdbg.commands.params import REGISTER_GLOB, REGISTER_PATH, json_option
 from socdbg.commands.registry import Output, register, session_command
 from socdbg.commands.session import Session
+from socdbg.regmap import RegMap
 
 
-@click.group("regs", help="Browse the register map (no target needed).")
-@click.option("--map", "map_file", metavar="FILE.rdl", help="Use another map.")
+@click.group("regs", help="Browse the register map (no target needed).",
+             invoke_without_command=True)
+@click.option("--map", "map_file", metavar="FILE.rdl",
+              help="Use another map for this command only.")
 @click.pass_context
-def regs(ctx: click.Context, map_file: str | None) -> None:
-    if map_file:
-        session = ctx.find_object(Session)
-        if session is not None:
-            session.map_files = [map_file]
-            session._map = None
+def regs(ctx: click.Context, map_file: str | None) -> Output | None:
+    ctx.meta["socdbg.regs_map"] = map_file
+    if ctx.invoked_subcommand is None:
+        return Output(data={"help": ctx.get_help()}, text=ctx.get_help())
+    return None
+
+
+def _map(session: Session) -> RegMap:
+    """The session's map, or the one ``regs --map FILE`` names for this command."""
+    override = click.get_current_context().meta.get("socdbg.regs_map")
+    return session.load_map([override]) if override else session.map
 
 
 @regs.command("list", help="List registers matching GLOB (default: all) and memories.")
@@ -28,10 +36,10 @@ def regs(ctx: click.Context, map_file: str | None) -> None:
 def regs_list(session: Session, glob: str | None, limit: int | None, as_json: bool) -> Output:
     from socdbg.render.regs import memory_json, register_json
 
-    rmap = session.map
-    regs_ = rmap.select(glob) if glob else list(rmap)
-    memories = list(rmap.memories) if not glob else [
-        m for m in rmap.memories if m.path.lower() in (glob.lower(), )]
+    rmap = _map(session)
+    named = rmap.memory(glob) if glob else None
+    regs_ = [] if named else rmap.select(glob) if glob else list(rmap)
+    memories = [named] if named else list(rmap.memories) if not glob else []
     total = len(regs_)
     shown = regs_[:limit] if limit else regs_
 
@@ -53,7 +61,7 @@ def regs_list(session: Session, glob: str | None, limit: int | None, as_json: bo
 def regs_show(session: Session, path: str, as_json: bool) -> Output:
     from socdbg.render.regs import register_json
 
-    reg, _ = session.map.resolve(path)
+    reg, _ = _map(session).resolve(path)
 
     def render() -> object:
         from socdbg.render.regs import RegisterLayout
@@ -74,7 +82,7 @@ def regs_find(session: Session, text: tuple[str, ...], as_json: bool) -> Output:
 def find_output(session: Session, text: str) -> Output:
     from socdbg.render.regs import addr_text
 
-    rmap = session.map
+    rmap = _map(session)
     hits = rmap.search(text)
     mems = list(rmap.memories_matching(text))
 

@@ -64,7 +64,7 @@ class Session:
         """The map commands resolve paths in: the target's own map when it has one (a
         ``sim:PATH.rdl`` simulator, a dump), else --map, else the reference SoC."""
         if self._map is None:
-            if self.map_files is None and self._target_names_map():
+            if self._target_names_map():
                 from socdbg.targets.base import HasMap
 
                 tgt = self.target

@@ -39,16 +39,17 @@ def step_cmd(session: Session, cycles: str) -> Output:
     return Output(data={"cycle": target.now}, text=f"cycle {target.now:,}")
 
 
-@click.command("run", help="Run simulated time until a condition holds, e.g. "
-               "run --until 'dma.ch[0].status.done == 1' [--max-cycles N]. "
-               "Fails if the condition does not hold within the limit.")
+@click.command("run", help="Run simulated time until a condition holds: run --until "
+               "'dma.ch[0].status.done == 1' [--max-cycles N]. Fails if it does not hold "
+               "within the limit.")
 @click.option("--until", "until", required=True, metavar="CONDITION",
               help="PATH[.FIELD] OP VALUE (OP: == != < <= > >=), or PATH & MASK == VALUE.")
 @click.option("--max-cycles", default=str(DEFAULT_MAX_CYCLES), show_default=True,
               help="Give up after this many cycles.")
+@click.argument("rest", nargs=-1)
 @session_command
-def run_cmd(session: Session, until: str, max_cycles: str) -> Output:
-    cond = parse_condition(session.map, until)
+def run_cmd(session: Session, until: str, max_cycles: str, rest: tuple[str, ...]) -> Output:
+    cond = parse_condition(session.map, [until, *rest])
     limit = cycles_arg(max_cycles, "cycle limit")
     target = sim_target(session, "run")
     start = target.now

@@ -81,8 +81,14 @@ class Kernel:
                 self._fire_due()
 
     def run_until(self, condition: Callable[[], bool], max_cycles: int) -> bool:
-        """Advance until ``condition()`` holds (checked after every cycle that changed
-        anything) or ``max_cycles`` pass. Returns whether the condition held."""
+        """Advance until ``condition()`` holds or ``max_cycles`` pass; returns whether it held.
+
+        With tickers the condition is checked every cycle. Without, time jumps from event to
+        event; in the quiet gap before an event only time itself changes (a cycle counter),
+        so the condition is checked at the end of the gap and, if it holds there, the first
+        cycle of the gap where it holds is found by bisection (conditions on a counter are
+        monotonic in a quiet gap).
+        """
         limit = self.now + max_cycles
         self._fire_due()
         if condition():
@@ -90,12 +96,29 @@ class Kernel:
         while self.now < limit:
             if self._tickers:
                 self.step(1)
-            else:
-                nxt = self.peek()
-                if nxt is None:
-                    self.now = limit
-                    return condition()
-                self.step(min(max(nxt - self.now, 1), limit - self.now))
+                if condition():
+                    return True
+                continue
+            nxt = self.peek()
+            quiet_end = limit if nxt is None else min(nxt - 1, limit)
+            if quiet_end > self.now:
+                start = self.now
+                self.now = quiet_end
+                if condition():
+                    lo, hi = start + 1, quiet_end
+                    while lo < hi:
+                        self.now = (lo + hi) // 2
+                        if condition():
+                            hi = self.now
+                        else:
+                            lo = self.now + 1
+                    self.now = lo
+                    return True
+            if nxt is None or nxt > limit:
+                self.now = limit
+                break
+            self.now = nxt
+            self._fire_due()
             if condition():
                 return True
         return condition()

@@ -92,6 +92,8 @@ PORT_NAMES: Final = ("N", "E", "S", "W", "LOCAL")
 OPPOSITE: Final = (S, W, N, E, LOCAL)
 ROUTINGS: Final = ("XY", "YX")
 MAX_DIM: Final = 16
+#: Leaving cycle of the flits before the first (their slots have always been free).
+NEVER: Final = -(1 << 40)
 
 # event kinds, in the order they run within one cycle
 _REQUEST: Final = 0  # a head flit becomes ready and requests its output
@@ -117,7 +119,7 @@ class _Buffer:
     def __init__(self, index: int, depth: int) -> None:
         self.index = index
         self.port = index % PORTS
-        self.ring = [0] * depth
+        self.ring = [NEVER] * depth
         self.ndep = 0
         self.last = -1
         self.seq = 0  # number given to the next flit to enter
@@ -608,69 +610,61 @@ class Mesh:
             buf = w.bufs[h]
             ring = buf.ring
             last = buf.last
-            n = w.base[h] + j
+            nofs = w.base[h]  # flit j is number nofs + j in this buffer
             j0 = j
             stall = 0
             add = deps.append
             if h < w.last:
                 nb = w.bufs[h + 1]
                 nring = nb.ring
-                nnd = nb.ndep
-                m = w.base[h + 1] + j - B  # the downstream flit whose slot this one needs
+                # flit j needs the slot freed by downstream flit mofs + j (its leaving cycle
+                # is known below nb.ndep; negative numbers are slots never used, and the ring
+                # still holds NEVER for them)
+                mofs = w.base[h + 1] - B
+                jmax = nb.ndep - mofs
+                if jmax > na:
+                    jmax = na
+                elif jmax < na:
+                    nb.credit_waiter = (w, h)
+                if j >= jmax:
+                    continue
                 if j == 0:  # the head: granted at T (>= its ready cycle q)
-                    d = T
-                    if m >= 0:
-                        if nnd <= m:
-                            nb.credit_waiter = (w, h)
-                            continue
-                        c = nring[m % B] + L
-                        if c > d:
-                            d = c
+                    d = nring[mofs % B] + L
+                    if d < T:
+                        d = T
                     stall = d - w.q[h]
-                    ring[n % B] = d
+                    ring[nofs % B] = d
                     add(d)
                     last = d
                     j = 1
-                    n += 1
-                    m += 1
-                while j < na:
+                for j in range(j, jmax):
                     r = arr[j] + lat
                     if last >= r:
                         r = last + 1
-                    if m >= 0:
-                        if nnd <= m:
-                            nb.credit_waiter = (w, h)
-                            break
-                        d = nring[m % B] + L
-                        if d < r:
-                            d = r
-                        else:
-                            stall += d - r
-                    else:
+                    d = nring[(mofs + j) % B] + L
+                    if d <= r:
                         d = r
-                    ring[n % B] = d
+                    else:
+                        stall += d - r
+                    ring[(nofs + j) % B] = d
                     add(d)
                     last = d
-                    j += 1
-                    n += 1
-                    m += 1
+                j = jmax
             else:  # the destination router: ejection never waits for a credit
                 if j == 0:
                     stall = T - w.q[h]
                     last = T
-                    ring[n % B] = T
+                    ring[nofs % B] = T
                     add(T)
                     j = 1
-                    n += 1
-                while j < na:
+                for j in range(j, na):
                     r = arr[j] + lat
                     if last >= r:
                         r = last + 1
-                    ring[n % B] = r
+                    ring[(nofs + j) % B] = r
                     add(r)
                     last = r
-                    j += 1
-                    n += 1
+                j = na
             k = j - j0
             if not k:
                 continue
@@ -727,27 +721,32 @@ class Mesh:
         src = self._sources[w.src]
         lb = w.bufs[0]
         ring = lb.ring
-        nd = lb.ndep
         t_last = src.last_inj
-        m = w.base[0] + j - B
+        mofs = w.base[0] - B
+        jmax = lb.ndep - mofs
+        if jmax >= F:
+            jmax = F
+        else:
+            lb.credit_waiter = (w, -1)
+        if j >= jmax:
+            return
         j0 = j
-        while j < F:
-            t = t_last + 1
-            if j == 0 and w.created > t:
+        if j == 0:
+            t = ring[mofs % B] + 1
+            if t <= t_last:
+                t = t_last + 1
+            if t < w.created:
                 t = w.created
-            if m >= 0:
-                if nd <= m:
-                    lb.credit_waiter = (w, -1)
-                    break
-                c = ring[m % B] + 1
-                if c > t:
-                    t = c
             inj.append(t)
             t_last = t
-            j += 1
-            m += 1
-        if j == j0:
-            return
+            j = 1
+        for j in range(j, jmax):
+            t = ring[(mofs + j) % B] + 1
+            if t <= t_last:
+                t = t_last + 1
+            inj.append(t)
+            t_last = t
+        j = jmax
         src.last_inj = t_last
         if j0 == 0:
             self._head_arrive(w, 0)

@@ -33,19 +33,25 @@ def _field(sim: SimTarget, path: str, name: str) -> int:
 
 
 class CycleCounter:
-    """``sysctrl.cycle`` reads the simulated clock."""
+    """``sysctrl.cycle`` counts core clock cycles since the PLL locked (since reset when the
+    map has no PLL); it holds its value while the PLL is unlocked."""
 
     PATH = "sysctrl.cycle"
 
-    def __init__(self, sim: SimTarget) -> None:
+    def __init__(self, sim: SimTarget, pll: Pll | None) -> None:
         self.sim = sim
+        self.pll = pll
+        self.origin = sim.kernel.now
         sim.regs.on_read(self.PATH, self._refresh)
 
     def _refresh(self, reg: Register) -> None:
-        self.sim.regs.hw_write(reg, self.sim.kernel.now)
+        if self.pll is None:
+            self.sim.regs.hw_write(reg, self.sim.kernel.now - self.origin)
+        elif self.pll.locked_at is not None:
+            self.sim.regs.hw_write(reg, self.sim.kernel.now - self.pll.locked_at)
 
     def reset(self) -> None:
-        pass
+        self.origin = self.sim.kernel.now
 
 
 class Interrupts:
@@ -86,13 +92,17 @@ class Pll:
     def __init__(self, sim: SimTarget) -> None:
         self.sim = sim
         self._pending: Event | None = None
+        self.locked_at: int | None = None
         sim.regs.on_write("sysctrl.pll_ctrl", self._written)
 
     def _written(self, reg: Register, old: int, new: int) -> None:
         en = reg.field("en")
+        refdiv = reg.field("refdiv")
         assert en is not None
         was, now = en.extract(old), en.extract(new)
         if now and not was:
+            if refdiv is not None and refdiv.extract(new) == 0:
+                return  # refdiv 0 is invalid: the PLL never locks
             self._pending = self.sim.kernel.schedule(PLL_LOCK_CYCLES, self._lock)
         elif was and not now:
             if self._pending is not None:
@@ -102,15 +112,18 @@ class Pll:
                 lost = _field(self.sim, "sysctrl.pll_status", "lock_lost_cnt")
                 self.sim.regs.hw_set("sysctrl.pll_status", lock=0,
                                      lock_lost_cnt=min(lost + 1, 0xFF))
+            self.locked_at = None
 
     def _lock(self) -> None:
         self._pending = None
+        self.locked_at = self.sim.kernel.now
         self.sim.regs.hw_set("sysctrl.pll_status", lock=1)
 
     def reset(self) -> None:
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
+        self.locked_at = None
 
 
 def _in_reset(sim: SimTarget, block: str) -> bool:
@@ -131,6 +144,14 @@ class HbmTraining:
         self.irq = irq
         self._pending: Event | None = None
         sim.regs.on_write("hbm.train_ctrl", self._written)
+        if sim.regmap.find("sysctrl.rst_ctrl") is not None:
+            sim.regs.on_write("sysctrl.rst_ctrl", self._reset_written)
+
+    def _reset_written(self, reg: Register, old: int, new: int) -> None:
+        fld = reg.field("hbm_rst")
+        if fld is not None and fld.extract(new) and not fld.extract(old):
+            self.reset()  # asserting the block reset aborts training and clears its state
+            self.sim.regs.hw_set("hbm.train_status", done=0, busy=0, fail=0, phase=0)
 
     def _written(self, reg: Register, old: int, new: int) -> None:
         start = reg.field("start")
@@ -139,7 +160,10 @@ class HbmTraining:
             return
         if self.sim.regmap.find("sysctrl.pll_status") and not _field(
                 self.sim, "sysctrl.pll_status", "lock"):
-            self.sim.regs.hw_set("hbm.train_status", done=0, busy=0, fail=1, phase=0)
+            # no core clock: training fails at once; done and the interrupt say so
+            self.sim.regs.hw_set("hbm.train_status", done=1, busy=0, fail=1, phase=0)
+            if self.irq is not None:
+                self.irq.raise_("hbm_train_done")
             return
         self.sim.regs.hw_set("hbm.train_status", done=0, busy=1, fail=0, phase=1)
         self._pending = self.sim.kernel.schedule(HBM_PHASE_CYCLES, lambda: self._advance(1))
@@ -178,21 +202,23 @@ class PcieLink:
         fld = reg.field("pcie_rst")
         assert fld is not None
         if fld.extract(old) and not fld.extract(new):
-            self._train()
+            self._train(0)
         elif fld.extract(new) and not fld.extract(old):
+            was_up = _field(self.sim, "pcie.link_status", "up")
             self.reset()
             self.sim.regs.hw_set("pcie.link_status", up=0, ltssm=0)
+            if was_up and self.irq is not None:
+                self.irq.raise_("pcie_link")  # the link went down
 
     def _ctrl_written(self, reg: Register, old: int, new: int) -> None:
         retrain = reg.field("retrain")
         assert retrain is not None
         if retrain.extract(new) and not _in_reset(self.sim, "pcie"):
-            self.sim.regs.hw_set("pcie.link_status", up=0, ltssm=4)  # RECOVERY
-            self._train()
+            self._train(4)  # RECOVERY, then back through the states to L0
 
-    def _train(self) -> None:
+    def _train(self, first_state: int) -> None:
         self.reset()
-        self.sim.regs.hw_set("pcie.link_status", up=0, ltssm=0)
+        self.sim.regs.hw_set("pcie.link_status", up=0, ltssm=first_state)
         self._pending = self.sim.kernel.schedule(PCIE_STATE_CYCLES, lambda: self._advance(1))
 
     def _advance(self, state: int) -> None:
@@ -257,14 +283,15 @@ def attach(sim: SimTarget) -> list[Behaviour]:
     """The behaviours whose registers this map has."""
     rmap = sim.regmap
     out: list[Behaviour] = []
-    if _has(rmap, "sysctrl.cycle"):
-        out.append(CycleCounter(sim))
     irq = Interrupts(sim) if _has(rmap, "intc.status", "intc.enable", "intc.pending",
                                   "intc.test_set") else None
     if irq is not None:
         out.append(irq)
-    if _has(rmap, "sysctrl.pll_ctrl", "sysctrl.pll_status"):
-        out.append(Pll(sim))
+    pll = Pll(sim) if _has(rmap, "sysctrl.pll_ctrl", "sysctrl.pll_status") else None
+    if pll is not None:
+        out.append(pll)
+    if _has(rmap, "sysctrl.cycle"):
+        out.append(CycleCounter(sim, pll))
     if _has(rmap, "hbm.train_ctrl", "hbm.train_status"):
         out.append(HbmTraining(sim, irq))
     if _has(rmap, "sysctrl.rst_ctrl", "pcie.link_status", "pcie.link_ctrl"):

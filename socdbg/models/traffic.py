@@ -19,13 +19,12 @@ packets created in it (the run goes on, traffic still flowing, until they are de
 
 from __future__ import annotations
 
-import heapq
 import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from socdbg.models.noc import LOCAL, PORTS, Mesh, NocCounters
+from socdbg.models.noc import LOCAL, PORTS, Mesh
 
 
 @dataclass(frozen=True)
@@ -165,53 +164,56 @@ def run_traffic(mesh: Mesh, pattern: Pattern | str, rate: float, cycles: int, wa
     limit = end + (4 * (warmup + cycles) if drain is None else drain)
     nodes = mesh.nodes
 
+    # Every (cycle, node) slot is an independent Bernoulli(p) trial; walking the slots in
+    # order (cycle-major) with geometric gaps between successes draws exactly that, in time
+    # order, with one random number per packet.
     rand = rng.random
-    if p >= 1.0:
-        def gap() -> int:
-            return 1
-    elif p <= 0.0:
-        def gap() -> int:
-            return limit + 1
-    else:
-        log_q = math.log1p(-p)
+    log_q = math.log1p(-p) if 0.0 < p < 1.0 else 0.0
+    slot = -1
+    horizon = (limit + 1) * nodes
 
-        def gap() -> int:  # cycles to the next Bernoulli success, >= 1
-            return 1 + int(math.log(1.0 - rand()) / log_q)
+    def advance_slot(slot: int) -> int:
+        if p >= 1.0:
+            return slot + 1
+        if p <= 0.0:
+            return horizon
+        return slot + 1 + int(math.log(1.0 - rand()) / log_q)
 
-    arrivals = [(t0 + gap() - 1, node) for node in range(nodes)]
-    heapq.heapify(arrivals)
     latencies: list[int] = []
+    record = latencies.append
     measured = 0
     base = mesh.counters()
-    snap_start: NocCounters | None = None
-    snap_end: NocCounters | None = None
     send = mesh.send
     run_to = mesh.run_to
-    record = latencies.append
-
-    while arrivals:
-        t, node = arrivals[0]
-        if snap_start is None and t >= start:
-            run_to(start - 1)
-            snap_start = mesh.counters()
-        if snap_end is None and t >= end:
-            run_to(end - 1)
-            snap_end = mesh.counters()
-        if t >= end and len(latencies) == measured:
+    slot = advance_slot(t0 * nodes - 1)
+    stage = 0  # 0 warm-up, 1 measuring, 2 draining
+    snap_start = snap_end = base
+    now = t0
+    while slot < horizon:
+        t, node = divmod(slot, nodes)
+        if stage < 2 and t >= (start if stage == 0 else end):
+            run_to((start if stage == 0 else end) - 1)
+            if stage == 0:
+                snap_start = mesh.counters()
+            else:
+                snap_end = mesh.counters()
+            stage += 1
+            continue
+        if stage == 2 and len(latencies) == measured:
             break
-        if t > limit:
-            break
-        run_to(t)
-        if start <= t < end:
+        if t != now:
+            run_to(t)
+            now = t
+        if stage == 1:
             measured += 1
             send(node, pick(node), packet_flits, lambda c, t=t: record(c - t))
         else:
             send(node, pick(node), packet_flits)
-        heapq.heapreplace(arrivals, (t + gap(), node))
-    if snap_start is None:
+        slot = advance_slot(slot)
+    if stage < 1:
         run_to(max(mesh.now, start - 1))
         snap_start = mesh.counters()
-    if snap_end is None:
+    if stage < 2:
         run_to(max(mesh.now, end - 1))
         snap_end = mesh.counters()
     final = mesh.counters()

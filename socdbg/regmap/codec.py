@@ -35,7 +35,8 @@ def parse_int(text: str) -> int | None:
         except ValueError:
             return None
         if m.group(1) and value >= 1 << int(m.group(1)):
-            return None
+            raise EncodeError(f"{text.strip()}: {value:#x} does not fit its own "
+                              f"{int(m.group(1))}-bit size")
         return value
     return None
 
@@ -91,12 +92,21 @@ class Decoded:
         """``busy=1 done=0 err_code=NONE`` for error messages and compact views."""
         skip = {e.lower() for e in exclude}
         parts = []
-        for fv in self.fields:
+        for fv in sorted(self.fields, key=lambda fv: -fv.field.lsb):
             if fv.field.name.lower() in skip:
                 continue
-            name = fv.enum_name
-            parts.append(f"{fv.field.name}={name if name else fv.value}")
+            parts.append(f"{fv.field.name}={short_text(fv)}")
         return " ".join(parts)
+
+
+def short_text(fv: FieldValue) -> str:
+    """A field value as compact views show it: enum name, decimal below 10, else hex."""
+    name = fv.enum_name
+    if name:
+        return name
+    if fv.field.enum is not None:
+        return f"<unknown {fv.value}>"
+    return str(fv.value) if fv.value < 10 else hex(fv.value)
 
 
 def decode(register: Register, value: int) -> Decoded:
@@ -124,6 +134,10 @@ def field_value(register: Register, fld: Field, text: str) -> int:
                           f"allowed 0..{hex(fld.max)}" + (
                               "; or one of " + ", ".join(m.name for m in fld.enum.members)
                               if fld.enum else ""))
+    if fld.enum is not None and fld.enum.by_value(number) is None:
+        raise EncodeError(f"{where}: {number} is not a value of {fld.enum.name}",
+                          ", ".join(f"{m.name}={m.value}" for m in fld.enum.members)
+                          + "; to force it, write the whole register value")
     return number
 
 
@@ -143,7 +157,7 @@ def parse_assignments(register: Register,
             raise EncodeError(f"{register.path}.{fld.name} is assigned twice")
         seen.add(fld.name)
         if not fld.sw.writable:
-            raise EncodeError(f"{register.path}.{fld.name} is read-only (sw={fld.sw})",
+            raise EncodeError(f"{register.path}.{fld.name} is read-only: sw={fld.sw}",
                               "software writes to it are ignored by the hardware")
         out.append((fld, field_value(register, fld, text)))
     return out

@@ -68,7 +68,7 @@ class RegisterValues:
         table.add_column("fields", overflow="fold")
         for d in self.values:
             fields = Text()
-            for i, fv in enumerate(d.fields):
+            for i, fv in enumerate(sorted(d.fields, key=lambda fv: -fv.field.lsb)):
                 if i:
                     fields.append(" ")
                 fields.append(fv.field.name + "=", style="dim")

@@ -144,7 +144,7 @@ class ShellCompleter(Completer):
                 reg = rmap.find(prefix + child)
                 yield Completion(child, start_position=-len(partial), display=child,
                                  display_meta=reg.name if reg is not None else "")
-        if globs:
+        if globs and "[" not in partial:
             for base, elems in arrays.items():
                 if len(elems) > 1:
                     yield Completion(base + "[*].", start_position=-len(partial),

@@ -32,6 +32,7 @@ class Shell:
         self.session = session
         self.stdin = stdin or sys.stdin
         self.failures = 0
+        self.interactive = False  # True inside the prompt_toolkit loop
 
     # --- one line ----------------------------------------------------------------------------
     def run_line(self, line: str) -> bool:
@@ -60,6 +61,7 @@ class Shell:
         return True
 
     def error(self, exc: SocdbgError) -> None:
+        """One red line; on stderr when commands come from a pipe, as for one-shot use."""
         from rich.text import Text
 
         if self.session.debug:
@@ -67,7 +69,11 @@ class Shell:
         line = Text.assemble(("error: ", "bold red"), exc.message)
         if exc.hint:
             line.append(f" ({exc.hint})", style="dim")
-        self.session.console.print(line)
+        if self.interactive:
+            self.session.console.print(line)
+        else:
+            sys.stdout.flush()
+            print(line.plain, file=sys.stderr, flush=True)
 
     # --- loops -------------------------------------------------------------------------------
     def run(self) -> int:
@@ -103,6 +109,7 @@ class Shell:
             complete_while_typing=False,
             bottom_toolbar=self.toolbar,
         )
+        self.interactive = True
         self.greet()
         while True:
             try:

@@ -197,8 +197,8 @@ def mesh_defines(options: Mapping[str, str]) -> dict[str, str]:
     x, sep, y = mesh.lower().partition("x")
     if not (sep and x.isdigit() and y.isdigit()) or not (1 <= int(x) <= 16 and
                                                          1 <= int(y) <= 16):
-        raise TargetError(f"sim target: mesh '{mesh}' is not KxK with sides 1..16",
-                          "for example sim:mesh=8x8")
+        raise TargetError(f"sim target: mesh '{mesh}' is not XxY with sides 1..16",
+                          "for example sim:mesh=8x8 or sim:mesh=4x2")
     return {"MESH_X": str(int(x)), "MESH_Y": str(int(y))}
 
 
