@@ -64,8 +64,8 @@ def test_decode_fields_and_enum_names(ref: RegMap) -> None:
     assert by_name["mode"].text == "RING (2)"
     assert not by_name["mode"].enum_unknown
     assert by_name["en"].enum_name is None and by_name["en"].text == "1"
-    assert d.summary() == "en=1 start=0 mode=RING irq_en=1"
-    assert d.summary(exclude=["START", "irq_en"]) == "en=1 mode=RING"
+    assert d.summary() == "irq_en=1 mode=RING start=0 en=1"  # MSB first, as tables show
+    assert d.summary(exclude=["START", "irq_en"]) == "mode=RING en=1"
     assert d.reserved_bits == 0
     with pytest.raises(KeyError):
         d["nope"]
@@ -84,7 +84,7 @@ def test_decode_unknown_enum_value_is_not_an_error(ref: RegMap) -> None:
     assert fv.enum_name is None
     assert fv.enum_unknown
     assert fv.text == "<unknown 7>"
-    assert "err_code=7" in d.summary()
+    assert "err_code=<unknown 7>" in d.summary()
     width = next(fv for fv in decode(ref.get("pcie.link_status"), 3 << 8).fields
                  if fv.field.name == "width")
     assert width.text == "<unknown 3>"
@@ -263,10 +263,24 @@ def test_parse_int_forms(text: str, value: int) -> None:
 
 @pytest.mark.parametrize("text", [
     "", " ", "abc", "0x", "0b", "0b102", "0o8", "1.5", "1e3", "0x2g", "1__0", "1_", "_1",
-    "8'h", "8'hxz", "8'd1f", "8'b102", "4'hff", "8'd256", "2a", "0x 2a", "RING", "--1",
+    "8'h", "8'hxz", "8'd1f", "8'b102", "2a", "0x 2a", "RING", "--1",
 ])
 def test_parse_int_rejects(text: str) -> None:
     assert parse_int(text) is None
+
+
+@pytest.mark.parametrize("text", ["4'hff", "8'd256"])
+def test_parse_int_sized_literal_too_wide_says_so(text: str) -> None:
+    with pytest.raises(EncodeError, match="does not fit its own"):
+        parse_int(text)
+
+
+def test_encode_refuses_a_value_the_enum_does_not_name(ref: RegMap) -> None:
+    reg = ref.get("dma.ch[0].ctrl")
+    with pytest.raises(EncodeError) as exc:
+        encode(reg, [("mode", "3")], 0)
+    assert "not a value of dma_mode_e" in exc.value.message
+    assert "RING=2" in (exc.value.hint or "")
 
 
 @given(st.integers(min_value=0, max_value=(1 << 80)))
@@ -298,7 +312,10 @@ def test_prop_encode_decode_round_trip(ref: RegMap, cmap: RegMap, data: st.DataO
     regs = [r for r in [*ref, *cmap] if _writable(r)]
     reg = data.draw(st.sampled_from(regs), label="register")
     fld = data.draw(st.sampled_from(_writable(reg)), label="field")
-    value = data.draw(st.integers(0, fld.max), label="value")
+    if fld.enum is not None:  # only the values the enum names are accepted
+        value = data.draw(st.sampled_from([m.value for m in fld.enum.members]), label="value")
+    else:
+        value = data.draw(st.integers(0, fld.max), label="value")
     cur = data.draw(st.integers(0, (1 << reg.width) - 1), label="current")
     text = data.draw(st.sampled_from([str(value), hex(value), bin(value)]), label="text")
     written = encode(reg, [(fld.name, text)], cur)

@@ -1,0 +1,58 @@
+"""docs/commands.md is generated from the command registry; it must not drift from it."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "gen_command_docs.py"
+
+
+@pytest.fixture(scope="module")
+def gen() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gen_command_docs", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_commands_md_is_up_to_date(gen: ModuleType) -> None:
+    problem = gen.check(gen.OUTPUT)
+    assert problem is None, problem
+
+
+def test_every_registered_command_is_documented(gen: ModuleType) -> None:
+    from socdbg.cli import cli
+    from socdbg.commands.registry import commands
+
+    text = gen.render()
+    for name, cmd in commands().items():
+        assert f"\n### {name}\n" in text
+        for sub in getattr(cmd, "commands", {}):
+            assert f"\n#### {name} {sub}\n" in text
+    for name in cli.commands:
+        assert f"\n### {name}\n" in text
+    assert "`-t, --target TARGET`" in text
+
+
+def test_check_mode_reports_a_stale_file(gen: ModuleType, tmp_path: Path) -> None:
+    stale = tmp_path / "commands.md"
+    stale.write_text("# Command reference\n", encoding="utf-8")
+    assert gen.main(["--check", "--output", str(stale)]) == 1
+    assert gen.main(["--check", "--output", str(tmp_path / "missing.md")]) == 1
+    assert gen.main(["--output", str(stale)]) == 0
+    assert gen.main(["--check", "--output", str(stale)]) == 0
+
+
+def test_render_does_not_depend_on_the_terminal(gen: ModuleType,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    first = gen.render()
+    monkeypatch.setenv("COLUMNS", "40")
+    assert gen.render() == first
