@@ -23,6 +23,17 @@ class _Group(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         return super().get_command(ctx, name) or commands().get(name)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]
+                        ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            from socdbg.errors import UsageError, did_you_mean
+
+            raise UsageError(f"unknown command '{name}'",
+                             did_you_mean(name, self.list_commands(ctx)) or "socdbg -h lists "
+                             "the commands")
+        return super().resolve_command(ctx, args)
+
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-t", "--target", envvar="SOCDBG_TARGET", metavar="TARGET",
@@ -103,9 +114,15 @@ def main(argv: list[str] | None = None) -> None:
         rc = cli.main(args=argv, prog_name="socdbg", standalone_mode=False)
     except click.exceptions.Exit as exc:
         raise SystemExit(exc.exit_code) from None
+    except click.UsageError as exc:
+        # one line, like every other mistake: "error: peek: Invalid value for ..."
+        where = exc.ctx.command_path if exc.ctx is not None else "socdbg"
+        report_error(SocdbgError(f"{where}: {exc.format_message()}",
+                                 f"{where} -h shows the usage"))
+        raise SystemExit(1) from None
     except click.ClickException as exc:
-        exc.show()
-        raise SystemExit(exc.exit_code) from None
+        report_error(SocdbgError(exc.format_message()))
+        raise SystemExit(1) from None
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         raise SystemExit(130) from None

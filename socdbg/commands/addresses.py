@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from socdbg.errors import PathError, UsageError
+from socdbg.errors import PathError, UsageError, did_you_mean
 from socdbg.regmap import Register, parse_int
 
 if TYPE_CHECKING:
@@ -28,6 +28,8 @@ class Address:
 #: name -> (address, size or None) resolvers tried after registers and memories (firmware
 #: symbols add one); each returns None when it does not know the name.
 RESOLVERS: list[Callable[[Session, str], tuple[int, int | None] | None]] = []
+#: more names an address may be (symbols), for "did you mean" hints
+NAMES: list[Callable[[Session], list[str]]] = []
 
 
 def resolve_address(session: Session, text: str) -> Address:
@@ -65,9 +67,12 @@ def resolve_address(session: Session, text: str) -> Address:
         if found is not None:
             address, size = found
             return Address(address + offset, None, text, size if offset == 0 else None)
+    extra = [n for names in NAMES for n in names(session)]
+    hint = did_you_mean(name, extra) if extra else None
     try:
         rmap.get(name)
     except PathError as exc:
-        raise PathError(f"'{text.strip()}' is not an address, register or memory",
-                        exc.hint) from None
+        what = "address, register, memory or symbol" if extra else \
+            "address, register or memory"
+        raise PathError(f"'{text.strip()}' is not an {what}", hint or exc.hint) from None
     raise AssertionError("unreachable")

@@ -12,7 +12,15 @@ import click
 
 from socdbg.access import read_register, require_writes, write_register
 from socdbg.commands.addresses import resolve_address
-from socdbg.commands.params import ADDRESS, ASSIGNMENT, REGISTER_GLOB, TARGET, json_option
+from socdbg.commands.params import (
+    ADDRESS,
+    ASSIGNMENT,
+    COMMAND,
+    REGISTER_GLOB,
+    TARGET,
+    WIDTH,
+    json_option,
+)
 from socdbg.commands.registry import Output, commands, register, session_command
 from socdbg.commands.regs import find_output
 from socdbg.commands.session import Session
@@ -126,8 +134,7 @@ def write_cmd(session: Session, pattern: str, values: tuple[str, ...], as_json: 
             value = whole
         else:
             current = 0
-            if reg.layout.readable and not reg.layout.read_side_effect and _keeps_bits(
-                    reg, resolved):
+            if reg.layout.readable and _keeps_bits(reg, resolved):
                 current = read_register(target, reg)
             value = compose(reg, resolved, current)
         write_register(target, reg, value)
@@ -151,9 +158,10 @@ def plan_write(session: Session, pattern: str, values: tuple[str, ...]
     rmap = session.map
     regs: list[Register]
     field_name = None
-    if any(c in pattern for c in "*?") or rmap.find(pattern) is not None or \
+    if any(c in pattern for c in "*?:") or rmap.find(pattern) is not None or \
             rmap.is_block(pattern):
-        regs = rmap.select(pattern)
+        regs, fld_ = _select_with_field(rmap, pattern)
+        field_name = fld_.name if fld_ is not None else None
     else:
         reg, fld = rmap.resolve(pattern)
         regs = [reg]
@@ -175,7 +183,7 @@ def plan_write(session: Session, pattern: str, values: tuple[str, ...]
             name, eq, text = item.partition("=")
             if not eq or not name.strip() or not text.strip():
                 raise UsageError(f"'{item}' is not FIELD=VALUE",
-                                 "mix no whole values with field assignments")
+                                 "give either one whole value or only FIELD=VALUE pairs")
             pairs.append((name.strip(), text.strip()))
     plan: list[tuple[Register, int | None, list[Any]]] = []
     for reg in regs:
@@ -185,27 +193,33 @@ def plan_write(session: Session, pattern: str, values: tuple[str, ...]
                 raise EncodeError(f"{reg.path} is read-only", "no field is software-writable")
             plan.append((reg, whole, []))
         else:
-            plan.append((reg, None, parse_assignments(reg, pairs)))
+            resolved = parse_assignments(reg, pairs)
+            if reg.layout.read_side_effect and _keeps_bits(reg, resolved):
+                missing = [f.name for f in reg.fields if f.sw.writable
+                           and f.name not in {g.name for g, _ in resolved}]
+                raise EncodeError(
+                    f"{reg.path}: reading it has side effects, so a read-modify-write cannot "
+                    f"keep {', '.join(missing)}",
+                    "name every writable field, or write a whole value")
+            plan.append((reg, None, resolved))
     return plan
 
 
 # --------------------------------------------------------------------------------------------
-def _width_bytes(width: int | None, default: int) -> int:
+def _width_bytes(width: str | None, default: int) -> int:
     if width is None:
         return default
-    if width not in (8, 16, 32, 64):
-        raise UsageError(f"--width {width}: use 8, 16, 32 or 64")
-    return width // 8
+    return int(width) // 8
 
 
 @click.command("peek", help="Read COUNT words at ADDR (a number, &register, register or "
                "memory name, with +offset), annotated with register names.")
 @click.argument("address", type=ADDRESS)
 @click.argument("count", required=False, default="1")
-@click.option("--width", "-w", type=int, default=None, help="Access width: 8, 16, 32 or 64.")
+@click.option("--width", "-w", type=WIDTH, default=None, help="Access width in bits.")
 @json_option
 @session_command
-def peek_cmd(session: Session, address: str, count: str, width: int | None, as_json: bool
+def peek_cmd(session: Session, address: str, count: str, width: str | None, as_json: bool
              ) -> Output:
     addr = resolve_address(session, address)
     n = parse_int(count)
@@ -252,9 +266,9 @@ def peek_cmd(session: Session, address: str, count: str, width: int | None, as_j
                context_settings={"ignore_unknown_options": True})
 @click.argument("address", type=ADDRESS)
 @click.argument("value")
-@click.option("--width", "-w", type=int, default=None, help="Access width: 8, 16, 32 or 64.")
+@click.option("--width", "-w", type=WIDTH, default=None, help="Access width in bits.")
 @session_command
-def poke_cmd(session: Session, address: str, value: str, width: int | None) -> Output:
+def poke_cmd(session: Session, address: str, value: str, width: str | None) -> Output:
     addr = resolve_address(session, address)
     size = _width_bytes(width, addr.size if addr.size in (1, 2, 4, 8) else 4)
     v = parse_int(value)
@@ -325,7 +339,7 @@ def target_cmd(session: Session, spec: str | None) -> Output:
 
 
 @click.command("help", help="List commands, or show one command's help.")
-@click.argument("name", required=False)
+@click.argument("name", required=False, type=COMMAND)
 @session_command
 def help_cmd(session: Session, name: str | None) -> Output:
     table = commands()

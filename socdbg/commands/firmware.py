@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from socdbg.access import require_writes
-from socdbg.commands.addresses import RESOLVERS, resolve_address
+from socdbg.commands.addresses import NAMES, RESOLVERS, resolve_address
 from socdbg.commands.params import ADDRESS
 from socdbg.commands.registry import Output, register, session_command
 from socdbg.commands.session import Session
@@ -53,6 +53,8 @@ def symbol_at(session: Session, address: int, exact: bool = False) -> str | None
     """``name`` or ``name+0x4`` for the symbol holding ``address`` (only a symbol that starts
     there when ``exact``), from any loaded image."""
     for image in reversed(loaded_images(session)):
+        if not image.covers(address):
+            continue
         hit = image.symbols.containing(address)
         if hit is not None and (hit[1] == 0 or not exact):
             sym, off = hit
@@ -68,6 +70,7 @@ def _resolve_symbol(session: Session, name: str) -> tuple[int, int | None] | Non
 
 
 RESOLVERS.append(_resolve_symbol)
+NAMES.append(symbol_names)
 
 
 def _remember(session: Session, image: ElfImage) -> None:
@@ -174,6 +177,8 @@ def sym_cmd(session: Session, what: str, as_json: bool) -> Output:
             raise UsageError(f"no symbol '{name}' in {', '.join(i.name for i in images)}",
                              did_you_mean(name, symbol_names(session))) from None
     for image in reversed(images):
+        if not image.covers(number):
+            continue
         hit = image.symbols.containing(number)
         if hit is not None:
             s, off = hit

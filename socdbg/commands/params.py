@@ -39,11 +39,19 @@ class TargetSpec(click.ParamType):  # type: ignore[type-arg]
     completes = "target"
 
 
+class CommandName(click.ParamType):  # type: ignore[type-arg]
+    name = "COMMAND"
+    completes = "command"
+
+
 REGISTER_GLOB = RegisterGlob()
 REGISTER_PATH = RegisterPath()
 ASSIGNMENT = Assignment()
 ADDRESS = Address()
 TARGET = TargetSpec()
+COMMAND = CommandName()
+
+WIDTH = click.Choice(["8", "16", "32", "64"])
 
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print machine-readable JSON instead of a table.")

@@ -30,7 +30,8 @@ def _map(session: Session) -> RegMap:
 
 @regs.command("list", help="List registers matching GLOB (default: all) and memories.")
 @click.argument("glob", required=False, type=REGISTER_GLOB)
-@click.option("--limit", type=int, default=None, help="Show at most N registers.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Show at most N registers.")
 @json_option
 @session_command
 def regs_list(session: Session, glob: str | None, limit: int | None, as_json: bool) -> Output:

@@ -116,6 +116,10 @@ class ElfImage:
     def size(self) -> int:
         return sum(s.memsz for s in self.segments)
 
+    def covers(self, address: int) -> bool:
+        """True when ``address`` lies in one of the image's loadable segments."""
+        return any(s.address <= address < s.end for s in self.segments)
+
 
 def read_elf(path: str | Path) -> ElfImage:
     p = Path(path)

@@ -180,10 +180,10 @@ class RegisterFile:
                 st.written_once |= fld.mask
             cur = fld.extract(old)
             wr = fld.extract(value)
-            # bits of the field outside the byte lanes keep their value
-            keep = fld.extract(~lanes)
-            wr = (wr & ~keep) | (cur & keep)
-            new = fld.insert(new, ON_WRITE[fld.onwrite](cur, wr, fld.max))
+            result = ON_WRITE[fld.onwrite](cur, wr, fld.max)
+            # bits of the field outside the written byte lanes are not written at all
+            keep = fld.extract(~lanes & ((1 << reg.width) - 1))
+            new = fld.insert(new, (result & ~keep) | (cur & keep))
         st.value = new
         for hook in self._write_hooks.get(reg.path, ()):
             hook(reg, old, new)

@@ -48,7 +48,9 @@ class CycleCounter:
         if self.pll is None:
             self.sim.regs.hw_write(reg, self.sim.kernel.now - self.origin)
         elif self.pll.locked_at is not None:
-            self.sim.regs.hw_write(reg, self.sim.kernel.now - self.pll.locked_at)
+            self.sim.regs.hw_write(reg, self.pll.held + self.sim.kernel.now - self.pll.locked_at)
+        else:
+            self.sim.regs.hw_write(reg, self.pll.held)
 
     def reset(self) -> None:
         self.origin = self.sim.kernel.now
@@ -93,6 +95,7 @@ class Pll:
         self.sim = sim
         self._pending: Event | None = None
         self.locked_at: int | None = None
+        self.held = 0  # cycles counted in earlier locked periods (the counter holds)
         sim.regs.on_write("sysctrl.pll_ctrl", self._written)
 
     def _written(self, reg: Register, old: int, new: int) -> None:
@@ -112,6 +115,8 @@ class Pll:
                 lost = _field(self.sim, "sysctrl.pll_status", "lock_lost_cnt")
                 self.sim.regs.hw_set("sysctrl.pll_status", lock=0,
                                      lock_lost_cnt=min(lost + 1, 0xFF))
+            if self.locked_at is not None:
+                self.held += self.sim.kernel.now - self.locked_at
             self.locked_at = None
 
     def _lock(self) -> None:
@@ -124,6 +129,7 @@ class Pll:
             self._pending.cancel()
             self._pending = None
         self.locked_at = None
+        self.held = 0
 
 
 def _in_reset(sim: SimTarget, block: str) -> bool:

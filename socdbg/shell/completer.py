@@ -70,17 +70,20 @@ class ShellCompleter(Completer):
                      ) -> Iterator[Completion]:
         options = {opt: p for p in cmd.params if isinstance(p, click.Option) for opt in p.opts}
         positionals: list[str] = []
-        expecting_value = False
+        expecting: click.Option | None = None
         for w in done:
-            if expecting_value:
-                expecting_value = False
+            if expecting is not None:
+                expecting = None
                 continue
-            if w.startswith("-"):
+            if w.startswith("-") and not _is_number(w):
                 opt = options.get(w.split("=", 1)[0])
-                expecting_value = opt is not None and not opt.is_flag and "=" not in w
+                if opt is not None and not opt.is_flag and "=" not in w:
+                    expecting = opt
                 continue
             positionals.append(w)
-        if expecting_value:
+        if expecting is not None:
+            if isinstance(expecting.type, click.Choice):
+                yield from _matching(current, [str(c) for c in expecting.type.choices])
             return
         if current.startswith("-"):
             yield from _matching(current, sorted(options))
@@ -102,6 +105,8 @@ class ShellCompleter(Completer):
             yield from self._assignments(positionals[0], current)
         elif kind == "target":
             yield from self._targets(current)
+        elif kind == "command":
+            yield from _matching(current, list(commands()), meta=self._short_help)
 
     # --- register paths ----------------------------------------------------------------------
     @property
@@ -112,6 +117,13 @@ class ShellCompleter(Completer):
         rmap = self._map
         head, dot, partial = current.rpartition(".")
         prefix = head + dot
+        if head and any(c in head for c in "*?:"):
+            # a glob so far (dma.ch[*]): go on from its first element, keep what was typed
+            first = rmap.glob(head + "*")
+            if not first:
+                return
+            head = ".".join(first[0].path.split(".")[: head.count(".") + 1])
+            prefix = head + "."
         if prefix:
             reg = rmap.find(head)
             if reg is not None:
@@ -192,8 +204,23 @@ class ShellCompleter(Completer):
     def _targets(self, current: str) -> Iterator[Completion]:
         from socdbg.targets.base import backends
 
-        yield from _matching(current, sorted(backends()),
-                             meta=lambda n: backends()[n].describe)
+        if ":" not in current:
+            yield from _matching(current, [f"{n}:" if n != "sim" else n
+                                           for n in sorted(backends())],
+                                 meta=lambda n: backends()[n.rstrip(":")].describe)
+            return
+        if current.startswith("sim:"):
+            import glob
+
+            options = ["sim:mesh=4x4", "sim:mesh=8x8", "sim:mesh=16x16",
+                       *(f"sim:{p}" for p in sorted(glob.glob("*.rdl")))]
+            yield from _matching(current, options)
+        elif current.startswith("gdb:"):
+            yield from _matching(current, ["gdb://127.0.0.1:1234", "gdb://127.0.0.1:3333"])
+
+
+def _is_number(word: str) -> bool:
+    return word[1:].replace("_", "").isalnum() and word[1:2].isdigit()
 
 
 def _field_meta(reg: Register, name: str) -> str:

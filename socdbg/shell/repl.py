@@ -70,7 +70,7 @@ class Shell:
         if exc.hint:
             line.append(f" ({exc.hint})", style="dim")
         if self.interactive:
-            self.session.console.print(line)
+            self.session.console.print(line, soft_wrap=True)
         else:
             sys.stdout.flush()
             print(line.plain, file=sys.stderr, flush=True)

@@ -151,6 +151,9 @@ class SimTarget:
         size = len(data)
         store = self._memory_span(address, size)
         if store is not None:
+            mem = next(m for m, s in self.memories if s is store)
+            if not mem.sw.writable:
+                raise _bus_error("write", address, size, f"{mem.path} is read-only memory")
             store.write(address, data)
             return
         regs = self._registers(address, size, "write", lambda r: r.layout.writable)
