@@ -306,4 +306,8 @@ def attach(sim: SimTarget) -> list[Behaviour]:
         out.append(Mailbox(sim, irq))
     if _has(rmap, "noc.mesh_dim", "noc.router[0].coord"):
         out.append(NocCoordinates(sim))
+    if _has(rmap, "dma.global_ctrl", "dma.global_status", "dma.ch[0].ctrl"):
+        from socdbg.models.dma import DmaEngine
+
+        out.append(DmaEngine(sim, irq=irq, bytes_per_cycle=int(sim.options.get("dma_bw", 32))))
     return out

@@ -205,7 +205,7 @@ def mesh_defines(options: Mapping[str, str]) -> dict[str, str]:
     return {"MESH_X": str(int(x)), "MESH_Y": str(int(y))}
 
 
-KNOWN_OPTIONS = ("mesh",)
+KNOWN_OPTIONS = ("mesh", "dma_bw")
 
 
 def open_sim(arg: str, load_map: MapLoader) -> SimTarget:
@@ -215,6 +215,9 @@ def open_sim(arg: str, load_map: MapLoader) -> SimTarget:
         raise TargetError(f"sim target: unknown option '{unknown[0]}'",
                           "options: " + ", ".join(KNOWN_OPTIONS))
     defines = mesh_defines(options)
+    bw = options.get("dma_bw")
+    if bw is not None and not (bw.isdigit() and 1 <= int(bw) <= 4096):
+        raise TargetError(f"sim target: dma_bw '{bw}' is not 1..4096 bytes per cycle")
     files: Sequence[str] | None = [path] if path else None
     regmap = load_map(files, defines) if (files or defines) else load_map()
     spec = "sim" + (":" + arg if arg else "")
