@@ -24,9 +24,11 @@ from socdbg.targets.base import (
     CoreRegisters,
     CpuDescription,
     RunControl,
+    SimTime,
     Target,
+    has_time,
 )
-from socdbg.targets.gdb import COALESCE_FEATURE, CPU_FEATURE, READONLY_FEATURE
+from socdbg.targets.gdb import COALESCE_FEATURE, CPU_FEATURE, READONLY_FEATURE, TIME_FEATURE
 from socdbg.targets.readonly import ReadOnlyTarget
 from socdbg.targets.rsp import INTERRUPT, Decoder, escape, frame
 
@@ -88,6 +90,8 @@ class RspServer:
                      "qXfer:features:read+", "binary-upload+"]
             if CAP_COALESCE in self.target.capabilities:
                 feats.append(f"{COALESCE_FEATURE}+")
+            if has_time(self.target):
+                feats.append(f"{TIME_FEATURE}+")
             return ";".join(feats).encode()
         if p == b"QStartNoAckMode":
             conn.switch_to_noack = True
@@ -109,6 +113,8 @@ class RspServer:
             if size:
                 self._write(addr, raw)
             return b"OK"
+        if p.startswith((b"qSocdbg.", b"QSocdbg.")):
+            return self._time(p)
         if p.startswith(b"qRcmd,"):
             return self._monitor(bytes.fromhex(p[6:].decode()).decode(errors="replace"), conn)
         if p.startswith(b"qXfer:features:read:"):
@@ -155,6 +161,25 @@ class RspServer:
             self.target.write(addr, data)
         else:
             self.target.write_block(addr, data)
+
+    # --- simulated time (socdbg clients only) --------------------------------------------
+    def _time(self, p: bytes) -> bytes:
+        """``qSocdbg.now`` -> cycle; ``QSocdbg.step:N`` -> OK; ``QSocdbg.until:MAX:HEXCOND``
+        -> ``1`` or ``0`` (held or not). Numbers in hex, the condition as hex text."""
+        target = self.target
+        if not has_time(target) or not isinstance(target, SimTime):
+            return b""
+        verb, _, arg = p[len(b"qSocdbg."):].partition(b":")
+        if verb == b"now":
+            return f"{target.now:x}".encode()
+        if verb == b"step":
+            target.step(int(arg, 16))
+            return b"OK"
+        if verb == b"until":
+            limit, _, cond = arg.partition(b":")
+            text = bytes.fromhex(cond.decode()).decode()
+            return b"1" if target.run_until_text(text, int(limit, 16)) else b"0"
+        return b""
 
     # --- monitor -------------------------------------------------------------------------
     def _monitor(self, line: str, conn: ClientState) -> bytes:

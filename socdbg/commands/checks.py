@@ -15,11 +15,11 @@ from typing import Any
 import click
 
 from socdbg.commands.addresses import resolve_address
-from socdbg.commands.conditions import evaluate, parse_condition
+from socdbg.commands.conditions import evaluate, parse_condition, wait_for
 from socdbg.commands.registry import Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
-from socdbg.targets.base import SimTime
+from socdbg.targets.base import SimTime, has_time
 
 #: Simulated core clock used to turn seconds into cycles (1 GHz: 1 cycle = 1 ns).
 SIM_HZ = 1_000_000_000
@@ -60,9 +60,9 @@ def poll_cmd(session: Session, condition: tuple[str, ...], timeout: str, interva
         note = "holds now" if held else f"would wait: {cond.failure(decoded)}"
         return Output(data={"condition": cond.text, "dry_run": True, "held": held},
                       text=f"dry-run: poll {cond.text}: {note}")
-    if isinstance(target, SimTime):
+    if has_time(target) and isinstance(target, SimTime):
         start = target.now
-        target.run_until(lambda: evaluate(target, cond)[0], max(1, int(limit * SIM_HZ)))
+        wait_for(target, cond, max(1, int(limit * SIM_HZ)))
         held, decoded = evaluate(target, cond)
         spent = f"{target.now - start:,} cycles"
     else:
@@ -154,7 +154,7 @@ def echo_cmd(session: Session, text: tuple[str, ...]) -> Output:
 def sleep_cmd(session: Session, duration: str) -> Output:
     secs = seconds(duration, "sleep")
     target = session.target
-    if isinstance(target, SimTime):
+    if has_time(target) and isinstance(target, SimTime):
         cycles = int(secs * SIM_HZ)
         target.step(cycles)
         return Output(data={"cycles": cycles}, text=f"slept {cycles:,} cycles")

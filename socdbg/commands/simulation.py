@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import click
 
-from socdbg.commands.conditions import evaluate, parse_condition
+from socdbg.commands.conditions import evaluate, parse_condition, wait_for
 from socdbg.commands.registry import Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 from socdbg.regmap import parse_int
-from socdbg.targets.base import SimTime
+from socdbg.targets.base import SimTime, has_time
 
 DEFAULT_MAX_CYCLES = 10_000_000
 
 
 def sim_target(session: Session, command: str) -> SimTime:
     target = session.target
-    if not isinstance(target, SimTime):
+    if not has_time(target) or not isinstance(target, SimTime):
         raise UsageError(f"{command}: target {session.target_spec} has no simulated time",
                          "it works on sim targets")
     return target
@@ -54,8 +54,7 @@ def run_cmd(session: Session, until: str, max_cycles: str, rest: tuple[str, ...]
     target = sim_target(session, "run")
     start = target.now
     sim = session.target
-
-    held = target.run_until(lambda: evaluate(sim, cond)[0], limit)
+    held = wait_for(sim, cond, limit)
     ok, decoded = evaluate(sim, cond)
     elapsed = target.now - start
     data = {"condition": cond.text, "held": held and ok, "cycle": target.now,

@@ -54,27 +54,34 @@ router, the ejection crossing included.
 
 Simulation
 ----------
-Event driven and exact (the tests check it flit for flit against a cycle-by-cycle reference):
-the only decisions taken in time order are output grants, one event per worm per router.
-Everything else (when each flit leaves each router) is a max-plus recurrence on values already
-known, computed as soon as its inputs are known, possibly for cycles still ahead: a worm of
-``flits`` flits costs one event and ``flits`` small arithmetic steps per router, and a flit is
-never visited once per cycle. Counters are kept as totals that may include cycles ahead; reading
-them (``counters()``) subtracts whatever lies after the current cycle.
+Event driven and exact (the tests check it flit for flit, counters included, against a
+cycle-by-cycle reference): the only decisions taken in time order are output grants, one event
+per worm per router, kept in a calendar of per-cycle event lists. Everything else (the cycle
+each flit leaves each router) is a max-plus recurrence on values already known::
+
+    leave[h][j] = max(arrive[h][j] + R, leave[h][j-1] + 1, credit[h][j])   (body flits)
+    leave[h][0] = max(granted[h], credit[h][0])                            (the head)
+
+computed as soon as its inputs are known, possibly for cycles still ahead. A worm of ``flits``
+flits costs one event and ``flits`` small arithmetic steps per router; no flit is visited once
+per cycle. When an input is not known yet (a credit from a worm still blocked downstream, say)
+the computation parks and is resumed by whatever makes it known. Counters are kept as totals
+that may include cycles ahead; ``counters()`` subtracts whatever lies after the current cycle.
 
 Kernel integration: ``attach(kernel)`` makes the mesh follow ``kernel.now`` and registers a
 ticker only while it has events pending, so an idle mesh costs nothing and ``run_until`` jumps.
-Without a kernel, ``run(cycles)`` / ``run_to(cycle)`` drive it directly.
+``send`` is the port other models use; ``on_delivered(cycle)`` runs from the ticker in the
+ejection cycle. Without a kernel, ``run(cycles)`` / ``run_to(cycle)`` drive the mesh.
+Not modelled: ``noc.ctrl.en`` (the mesh always forwards), ``noc.status.err``.
 """
 
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from socdbg.models.kernel import Kernel
@@ -95,11 +102,6 @@ MAX_DIM: Final = 16
 #: Leaving cycle of the flits before the first (their slots have always been free).
 NEVER: Final = -(1 << 40)
 
-# event kinds, in the order they run within one cycle
-_REQUEST: Final = 0  # a head flit becomes ready and requests its output
-_CALL: Final = 1  # a plain callable (standalone drivers)
-_ARBITRATE: Final = 2  # an output may be granted (after every request of the cycle)
-_DELIVER: Final = 3  # a tail flit is ejected
 
 _RR_ORDER: Final = tuple(tuple((start + k) % PORTS for k in range(PORTS))
                          for start in range(PORTS))
@@ -168,6 +170,20 @@ class _Worm:
         self.inj: list[int] = []  # injection cycle of each flit
 
 
+class _Cycle:
+    """The events of one cycle, run in this order: heads requesting outputs (one per worm per
+    router), then grants of outputs freed this cycle, then plain calls, then deliveries.
+    Each list runs in the order its events were scheduled."""
+
+    __slots__ = ("arbitrate", "call", "deliver", "request")
+
+    def __init__(self) -> None:
+        self.request: list[tuple[_Worm, int]] = []
+        self.arbitrate: list[_Output] = []
+        self.call: list[Callable[[], None]] = []
+        self.deliver: list[_Worm] = []
+
+
 class _Source:
     """A node's network interface: the source queue and the last injection cycle."""
 
@@ -219,7 +235,7 @@ def _check_routing(routing: str) -> str:
 
 
 class Mesh:
-    """An ``size_x`` by ``size_y`` wormhole mesh (see the module docstring for the timing)."""
+    """A ``size_x`` by ``size_y`` wormhole mesh (see the module docstring for the timing)."""
 
     def __init__(self, size_x: int, size_y: int, router_delay: int = 1, link_delay: int = 1,
                  buffer_depth: int = 4, routing: str = "XY") -> None:
@@ -246,10 +262,11 @@ class Mesh:
         self._bufs = [_Buffer(i, self.buffer_depth) for i in range(cells)]
         self._outs = [_Output(i) for i in range(cells)]
         self._sources = [_Source() for _ in range(self.nodes)]
-        self._routes: dict[tuple[int, int, str],
-                           tuple[tuple[_Buffer, ...], tuple[_Output, ...]]] = {}
-        self._heap: list[tuple[int, int, int, Any, int]] = []
-        self._seq = itertools.count()
+        self._routes: dict[str, list[tuple[tuple[_Buffer, ...], tuple[_Output, ...]] | None]] = {
+            name: [None] * (self.nodes * self.nodes) for name in ROUTINGS}
+        # the event calendar: cycle -> its events, and a heap of the cycles that have any
+        self._cal: dict[int, _Cycle] = {}
+        self._times: list[int] = []
         self._inflight: dict[_Worm, None] = {}
         self._sent = 0
         self._delivered = 0
@@ -315,17 +332,16 @@ class Mesh:
                 y -= 1
 
     def _route(self, src: int, dst: int) -> tuple[tuple[_Buffer, ...], tuple[_Output, ...]]:
-        key = (src, dst, self._routing)
-        found = self._routes.get(key)
-        if found is None:
-            hops = self.route(src, dst)
-            bufs = [self._bufs[src * PORTS + LOCAL]]
-            for node, port in hops[:-1]:
-                nxt = self.neighbour(node, port)
-                assert nxt is not None
-                bufs.append(self._bufs[nxt * PORTS + OPPOSITE[port]])
-            outs = tuple(self._outs[node * PORTS + port] for node, port in hops)
-            found = self._routes[key] = (tuple(bufs), outs)
+        """The input buffers and outputs of the route, cached per routing."""
+        hops = self.route(src, dst)
+        bufs = [self._bufs[src * PORTS + LOCAL]]
+        for node, port in hops[:-1]:
+            nxt = self.neighbour(node, port)
+            assert nxt is not None
+            bufs.append(self._bufs[nxt * PORTS + OPPOSITE[port]])
+        outs = tuple(self._outs[node * PORTS + port] for node, port in hops)
+        found = (tuple(bufs), outs)
+        self._routes[self._routing][src * self.nodes + dst] = found
         return found
 
     def _check_node(self, name: str, node: object) -> None:
@@ -369,7 +385,7 @@ class Mesh:
     def deadlocked(self) -> bool:
         """Packets in flight and nothing left that could move them (mixed routings can do
         this; pure XY or pure YX cannot)."""
-        return bool(self._inflight) and not self._heap
+        return bool(self._inflight) and not self._times
 
     @property
     def sent(self) -> int:
@@ -392,26 +408,34 @@ class Mesh:
         ``on_delivered(cycle)`` runs once, in the cycle the tail flit is ejected at
         ``dst_node`` (with that cycle).
         """
-        self._check_node("src_node", src_node)
-        self._check_node("dst_node", dst_node)
-        if isinstance(flits, bool) or not isinstance(flits, int) or flits < 1:
+        nodes = self.nodes
+        if type(src_node) is not int or not 0 <= src_node < nodes:
+            self._check_node("src_node", src_node)
+        if type(dst_node) is not int or not 0 <= dst_node < nodes:
+            self._check_node("dst_node", dst_node)
+        if type(flits) is not int or flits < 1:
             raise ValueError(f"a packet needs at least one flit, got flits={flits!r}")
         if on_delivered is not None and not callable(on_delivered):
             raise ValueError("on_delivered must be callable")
-        now = self.now
-        self._now = now
-        w = _Worm(src_node, dst_node, flits, now, on_delivered, self._route(src_node, dst_node))
+        kernel = self._kernel
+        if kernel is not None and kernel.now > self._now:
+            self._now = kernel.now
+        route = self._routes[self._routing][src_node * nodes + dst_node]
+        if route is None:
+            route = self._route(src_node, dst_node)
+        w = _Worm(src_node, dst_node, flits, self._now, on_delivered, route)
         self._inflight[w] = None
         self._sent += 1
         self._version += 1
-        src = self._sources[src_node]
-        src.queue.append(w)
-        if len(src.queue) == 1:
-            lb = w.bufs[0]
+        queue = self._sources[src_node].queue
+        queue.append(w)
+        if len(queue) == 1:
+            lb = route[0][0]
             w.base[0] = lb.seq
             lb.seq += flits
             self._run(w, -1)
-        self._sync_ticker()
+        if kernel is not None:
+            self._sync_ticker()
 
     # --- running ---------------------------------------------------------------------------
     def run_to(self, cycle: int) -> None:
@@ -429,8 +453,8 @@ class Mesh:
     def run_until_idle(self, max_cycles: int = 1_000_000) -> bool:
         """Run until every packet is delivered or ``max_cycles`` pass; returns whether idle."""
         limit = self._now + max_cycles
-        while self._heap and self._heap[0][0] <= limit:
-            self.run_to(self._heap[0][0])
+        while self._inflight and self._times and self._times[0] <= limit:
+            self.run_to(self._times[0])
         if not self._inflight:
             return True
         self.run_to(limit)
@@ -440,46 +464,81 @@ class Mesh:
         """Run ``action()`` in ``cycle`` (standalone drivers such as traffic generators)."""
         if cycle < self.now:
             raise ValueError(f"cycle {cycle} is in the past (now {self.now})")
-        heapq.heappush(self._heap, (cycle, _CALL, next(self._seq), action, 0))
+        self._cycle(cycle).call.append(action)
         self._sync_ticker()
 
+    def _cycle(self, t: int) -> _Cycle:
+        """The events of cycle ``t`` (created on first use)."""
+        c = self._cal.get(t)
+        if c is None:
+            c = self._cal[t] = _Cycle()
+            heapq.heappush(self._times, t)
+        return c
+
     def _advance(self, until: int) -> None:
-        heap = self._heap
-        if not heap or heap[0][0] > until:
+        times = self._times
+        if not times or times[0] > until:
             if until > self._now:
                 self._now = until
             return
         self._version += 1
+        cal = self._cal
+        run = self._run
         pop = heapq.heappop
-        ready: list[_Output] = []  # outputs free this cycle with a new request
-        while heap and heap[0][0] <= until:
-            t, kind, _, obj, hop = pop(heap)
-            if kind == _REQUEST:  # inlined: one per worm per router
-                o = obj.outs[hop]
-                o.req[obj.bufs[hop].port] = (obj, hop)
-                o.nreq += 1
-                if o.holder is None:
-                    at = o.free_at
-                    if at <= t:
-                        if o.arb_at != t:
-                            o.arb_at = t
-                            ready.append(o)
-                    elif o.arb_at != at:
-                        o.arb_at = at
-                        heapq.heappush(heap, (at, _ARBITRATE, next(self._seq), o, 0))
-                if ready and (not heap or heap[0][0] != t or heap[0][1] != _REQUEST):
-                    # every request of cycle t is in: grant (outputs are independent)
-                    for o in ready:
-                        self._arbitrate(t, o)
-                    ready.clear()
-            elif kind == _ARBITRATE:
-                self._arbitrate(t, obj)
-            else:
-                self._now = t
-                if kind == _DELIVER:
-                    self._deliver(t, obj)
-                else:
-                    obj()
+        while times and times[0] <= until:
+            t = times[0]
+            self._now = t
+            c = cal[t]
+            if c.request:
+                ready: list[_Output] = []  # outputs free now that got a request
+                for entry in c.request:
+                    w, h = entry
+                    o = w.outs[h]
+                    o.req[w.bufs[h].port] = entry
+                    o.nreq += 1
+                    if o.holder is None:
+                        at = o.free_at
+                        if at <= t:
+                            if o.arb_at != t:
+                                o.arb_at = t
+                                ready.append(o)
+                        elif o.arb_at != at:
+                            o.arb_at = at
+                            self._cycle(at).arbitrate.append(o)
+                # every request of cycle t is in: grant (outputs are independent)
+                for o in ready:
+                    req = o.req
+                    for p in _RR_ORDER[o.rr]:
+                        winner = req[p]
+                        if winner is not None:
+                            break
+                    else:  # pragma: no cover - the request just made is there
+                        continue
+                    req[p] = None
+                    o.nreq -= 1
+                    o.rr = p + 1 if p < PORTS - 1 else 0
+                    w, h = winner
+                    o.holder = w
+                    w.alloc[h] = t
+                    if h < w.last:
+                        nb = w.bufs[h + 1]
+                        w.base[h + 1] = nb.seq
+                        nb.seq += w.flits
+                    run(w, h)
+            for o in c.arbitrate:
+                self._arbitrate(t, o)
+            calls = c.call
+            i = 0
+            while i < len(calls):  # a call may schedule another for this cycle
+                calls[i]()
+                i += 1
+            for w in c.deliver:
+                self._deliver(t, w)
+            while i < len(calls):  # ... and so may a delivery
+                calls[i]()
+                i += 1
+            pop(times)
+            del cal[t]
         if until > self._now:
             self._now = until
 
@@ -488,7 +547,7 @@ class Mesh:
         """Follow ``kernel`` time from now on; a ticker runs only while events are pending."""
         if self._kernel is not None:
             raise RuntimeError("the mesh is already attached to a kernel")
-        if kernel.now < self._now and self._heap:
+        if kernel.now < self._now and self._times:
             raise ValueError(f"kernel time {kernel.now} is behind the mesh ({self._now})")
         if kernel.now > self._now:
             self._advance(kernel.now)  # catch up with whatever ran standalone
@@ -511,19 +570,19 @@ class Mesh:
         kernel = self._kernel
         if kernel is None:
             return
-        if self._heap and self._ticker is None:
+        if self._times and self._ticker is None:
             self._ticker = kernel.add_ticker(self._tick)
-        elif not self._heap and self._ticker is not None:
+        elif not self._times and self._ticker is not None:
             kernel.remove_ticker(self._ticker)
             self._ticker = None
 
     def _tick(self, cycle: int) -> None:
-        heap = self._heap
-        if heap and heap[0][0] <= cycle:
+        times = self._times
+        if times and times[0] <= cycle:
             self._advance(cycle)
         elif cycle > self._now:
             self._now = cycle
-        if not heap:
+        if not times:
             self._sync_ticker()
 
     # --- the router model ------------------------------------------------------------------
@@ -568,7 +627,7 @@ class Mesh:
         if b.last >= q:
             q = b.last + 1
         w.q[h] = q
-        heapq.heappush(self._heap, (q, _REQUEST, next(self._seq), w, h))
+        self._cycle(q).request.append((w, h))
 
     def _run(self, w: _Worm, h: int) -> None:
         """Compute every leaving cycle that has become computable, starting at (w, h).
@@ -581,9 +640,8 @@ class Mesh:
         R = self.router_delay
         L = self.link_delay
         B = self.buffer_depth
-        heap = self._heap
-        seq = self._seq
-        hpush = heapq.heappush
+        cal = self._cal
+        cycle = self._cycle
         work = [(w, h)]
         pop = work.pop
         push = work.append
@@ -637,7 +695,8 @@ class Mesh:
                     add(d)
                     last = d
                     j = 1
-                for j in range(j, jmax):
+                first = j
+                for j in range(first, jmax):
                     r = arr[j] + lat
                     if last >= r:
                         r = last + 1
@@ -657,7 +716,8 @@ class Mesh:
                     ring[nofs % B] = T
                     add(T)
                     j = 1
-                for j in range(j, na):
+                first = j
+                for j in range(first, na):
                     r = arr[j] + lat
                     if last >= r:
                         r = last + 1
@@ -686,7 +746,10 @@ class Mesh:
                     if last >= q:
                         q = last + 1
                     w2.q[h2] = q
-                    hpush(heap, (q, _REQUEST, next(seq), w2, h2))
+                    ev = cal.get(q)
+                    if ev is None:
+                        ev = cycle(q)
+                    ev.request.append((w2, h2))
             if h < w.last:
                 if j0 == 0:  # the head reached the next router
                     h1 = h + 1
@@ -696,7 +759,10 @@ class Mesh:
                         if b1.last >= q:
                             q = b1.last + 1
                         w.q[h1] = q
-                        hpush(heap, (q, _REQUEST, next(seq), w, h1))
+                        ev = cal.get(q)
+                        if ev is None:
+                            ev = cycle(q)
+                        ev.request.append((w, h1))
                     else:
                         b1.head_waiters.append((w, h1))
                 elif w.alloc[h + 1] >= 0:
@@ -706,9 +772,9 @@ class Mesh:
                 o.free_at = last + 1
                 if o.nreq:
                     o.arb_at = last + 1
-                    hpush(heap, (last + 1, _ARBITRATE, next(seq), o, 0))
+                    cycle(last + 1).arbitrate.append(o)
                 if h == w.last:
-                    hpush(heap, (last + L, _DELIVER, next(seq), w, 0))
+                    cycle(last + L).deliver.append(w)
 
     def _inject(self, w: _Worm, push: Callable[[tuple[_Worm, int]], None]) -> None:
         """The network interface writes ``w``'s flits into the LOCAL input buffer."""
@@ -740,7 +806,8 @@ class Mesh:
             inj.append(t)
             t_last = t
             j = 1
-        for j in range(j, jmax):
+        first = j
+        for j in range(first, jmax):
             t = ring[(mofs + j) % B] + 1
             if t <= t_last:
                 t = t_last + 1

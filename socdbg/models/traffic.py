@@ -181,6 +181,10 @@ def run_traffic(mesh: Mesh, pattern: Pattern | str, rate: float, cycles: int, wa
 
     latencies: list[int] = []
     record = latencies.append
+
+    def recorder(created: int) -> Callable[[int], None]:
+        return lambda cycle: record(cycle - created)
+
     measured = 0
     base = mesh.counters()
     send = mesh.send
@@ -206,7 +210,7 @@ def run_traffic(mesh: Mesh, pattern: Pattern | str, rate: float, cycles: int, wa
             now = t
         if stage == 1:
             measured += 1
-            send(node, pick(node), packet_flits, lambda c, t=t: record(c - t))
+            send(node, pick(node), packet_flits, recorder(t))
         else:
             send(node, pick(node), packet_flits)
         slot = advance_slot(slot)

@@ -141,7 +141,7 @@ class Shell:
         return f"socdbg:{self.session.target_spec}> "
 
     def toolbar(self) -> str:
-        from socdbg.targets.base import SimTime
+        from socdbg.targets.base import SimTime, has_time
 
         parts = [f" target: {self.session.target_spec}"]
         if self.session.has_target:
@@ -149,7 +149,7 @@ class Shell:
                 rmap = self.session.map
                 parts.append(f"map: {rmap.name} ({len(rmap)} regs)")
                 target = self.session.target
-                if isinstance(target, SimTime):
+                if has_time(target) and isinstance(target, SimTime):
                     parts.append(f"cycle: {target.now:,}")
             except SocdbgError:
                 pass

@@ -51,14 +51,25 @@ class Target(Protocol):
 
 @runtime_checkable
 class SimTime(Protocol):
-    """A target with simulated time (capability ``time``)."""
+    """A target with simulated time (capability ``time``).
+
+    ``run_until_text`` takes a condition in the command language (``PATH[.FIELD] OP VALUE``)
+    so that a remote simulator (``socdbg serve``) can evaluate it where the model runs and
+    give exactly the answer the local simulator would.
+    """
 
     @property
     def now(self) -> int: ...
 
     def step(self, cycles: int = 1) -> None: ...
 
-    def run_until(self, condition: Callable[[], bool], max_cycles: int) -> bool: ...
+    def run_until_text(self, condition: str, max_cycles: int) -> bool: ...
+
+
+def has_time(target: object) -> bool:
+    """True for targets whose time is simulated (local or behind socdbg serve)."""
+    caps: frozenset[str] = getattr(target, "capabilities", frozenset())
+    return CAP_TIME in caps and isinstance(target, SimTime)
 
 
 @runtime_checkable

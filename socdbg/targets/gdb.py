@@ -25,6 +25,7 @@ from socdbg.targets.base import (
     CAP_HALT,
     CAP_RESET,
     CAP_STEP,
+    CAP_TIME,
     CAP_WRITE,
     Backend,
     MapLoader,
@@ -34,12 +35,15 @@ from socdbg.targets.rsp import INTERRUPT, Decoder, Packet, ProtocolError, escape
 DEFAULT_TIMEOUT = 5.0
 RETRIES = 3
 PIPELINE = 8  # read requests kept in flight by read_block
+LONG_TIMEOUT = 600.0  # for a simulated run behind socdbg serve
 #: qSupported feature a socdbg server sends to say block reads over adjacent registers are
 #: performed as one access per register at the register's width.
 COALESCE_FEATURE = "socdbg-coalesce"
 #: ... that it refuses writes (served read-only), and whether there is a real CPU behind it.
 READONLY_FEATURE = "socdbg-readonly"
 CPU_FEATURE = "socdbg-cpu"
+#: ... and that it serves a simulator whose time the client may drive (qSocdbg.* packets).
+TIME_FEATURE = "socdbg-time"
 
 
 @dataclass(frozen=True)
@@ -154,11 +158,12 @@ class RspConnection:
                 if self.ack_mode:
                     self.send_raw(b"-")
 
-    def request(self, payload: bytes, on_output: Callable[[bytes], None] | None = None
-                ) -> bytes:
+    def request(self, payload: bytes, on_output: Callable[[bytes], None] | None = None,
+                timeout: float | None = None) -> bytes:
         """Send a packet and return its reply; ``O`` console-output packets go to
-        ``on_output`` (qRcmd) and are otherwise skipped."""
-        deadline = time.monotonic() + self.timeout
+        ``on_output`` (qRcmd) and are otherwise skipped. ``timeout`` overrides the
+        connection's for requests that legitimately take long (a simulated run)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
         self.send(payload, deadline)
         while True:
             reply = self.receive(deadline)
@@ -283,6 +288,8 @@ class GdbTarget:
             caps |= {CAP_HALT, CAP_STEP}
         if self.features.get(COALESCE_FEATURE) == "+":
             caps.add(CAP_COALESCE)
+        if self.features.get(TIME_FEATURE) == "+":
+            caps.add(CAP_TIME)
         if self.features.get("qemu.PhyMemMode"):  # QEMU: reset through system_reset
             caps.add(CAP_RESET)
         self.capabilities = frozenset(caps)
@@ -472,6 +479,29 @@ class GdbTarget:
     def reset(self) -> None:
         """System reset through the stub's monitor (QEMU: system_reset)."""
         self.monitor("system_reset")
+
+    # --- simulated time behind socdbg serve ----------------------------------------------
+    def _time_request(self, payload: bytes, timeout: float | None = None) -> bytes:
+        if CAP_TIME not in self.capabilities:
+            raise TargetError(f"{self.spec} has no simulated time")
+        reply = self._c().request(payload, timeout=timeout)
+        code = _error_code(reply)
+        if code is not None or not reply:
+            raise TargetError(f"{self.spec}: {code or 'no answer to ' + payload.decode()}")
+        return reply
+
+    @property
+    def now(self) -> int:
+        return int(self._time_request(b"qSocdbg.now"), 16)
+
+    def step(self, cycles: int = 1) -> None:
+        self._time_request(f"QSocdbg.step:{cycles:x}".encode(), timeout=LONG_TIMEOUT)
+
+    def run_until_text(self, condition: str, max_cycles: int) -> bool:
+        reply = self._time_request(
+            f"QSocdbg.until:{max_cycles:x}:".encode() + condition.encode().hex().encode(),
+            timeout=LONG_TIMEOUT)
+        return reply == b"1"
 
     # --- core registers ------------------------------------------------------------------
     def core_registers(self) -> list[CoreReg]:

@@ -64,6 +64,14 @@ class SimTarget:
     def run_until(self, condition: Callable[[], bool], max_cycles: int) -> bool:
         return self.kernel.run_until(condition, max_cycles)
 
+    def run_until_text(self, condition: str, max_cycles: int) -> bool:
+        """Run until a condition in the command language holds (parsed against this map)."""
+        from socdbg.regmap.conditions import parse_condition
+
+        cond = parse_condition(self.regmap, condition)
+        return self.kernel.run_until(lambda: cond.holds(self.regs.sw_read(cond.register)),
+                                     max_cycles)
+
     def reset(self) -> None:
         """Chip reset: registers to their reset values; memories keep their contents."""
         self.regs.reset()
