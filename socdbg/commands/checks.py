@@ -140,7 +140,8 @@ def _expected_bytes(session: Session, text: str) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------
-@click.command("echo", help="Print TEXT (${NAME} variables are substituted).")
+@click.command("echo", help="Print TEXT (${NAME} variables are substituted).",
+               add_help_option=False, context_settings={"ignore_unknown_options": True})
 @click.argument("text", nargs=-1)
 @session_command
 def echo_cmd(session: Session, text: tuple[str, ...]) -> Output:

@@ -46,7 +46,8 @@ def register(cmd: click.Command) -> click.Command:
 
 def _help_flags(cmd: click.Command) -> None:
     """``-h`` as well as ``--help``, in the REPL as on the command line."""
-    cmd.context_settings.setdefault("help_option_names", ["-h", "--help"])
+    if cmd.add_help_option:
+        cmd.context_settings.setdefault("help_option_names", ["-h", "--help"])
     if isinstance(cmd, click.Group):
         for sub in cmd.commands.values():
             _help_flags(sub)
