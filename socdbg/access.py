@@ -12,8 +12,9 @@ def require_writes(target: Target, what: str) -> None:
     """Refuse before any access when the target cannot be written (a dump, a read-only
     server or live target)."""
     if CAP_WRITE not in target.capabilities:
-        raise TargetError(f"{what}: target {target.spec} is read-only",
-                          "open it with writes allowed, if it can be")
+        hint = ("a dump is a record: it is never written" if target.spec.startswith("dump:")
+                else "the target was opened read-only (a server: socdbg serve --allow-writes)")
+        raise TargetError(f"{what}: target {target.spec} is read-only", hint)
 
 
 def _chunks(reg: Register) -> range:

@@ -149,15 +149,26 @@ class RspServer:
         return b""  # unsupported: the empty reply, as the protocol says
 
     # --- memory --------------------------------------------------------------------------
+    def _single(self, addr: int, size: int) -> bool:
+        """A request is one access of that width when it is what gdb sends for a variable
+        (outside the map's registers) or exactly one register access; a request spanning
+        several registers is a block, performed one access per register by the target."""
+        if size not in (1, 2, 4, 8) or addr % size:
+            return False
+        regs = self.session.map.in_range(addr, addr + size)
+        if not regs:
+            return True
+        return len(regs) == 1 and regs[0].address <= addr and (
+            size == regs[0].accesswidth // 8 or size == regs[0].size)
+
     def _read(self, addr: int, size: int) -> bytes:
-        if size > MAX_TRANSFER:
-            size = MAX_TRANSFER
-        if size in (1, 2, 4, 8) and addr % size == 0:
-            return self.target.read(addr, size)  # one access of exactly this width
+        size = min(size, MAX_TRANSFER)
+        if self._single(addr, size):
+            return self.target.read(addr, size)
         return self.target.read_block(addr, size)
 
     def _write(self, addr: int, data: bytes) -> None:
-        if len(data) in (1, 2, 4, 8) and addr % len(data) == 0:
+        if self._single(addr, len(data)):
             self.target.write(addr, data)
         else:
             self.target.write_block(addr, data)

@@ -72,6 +72,7 @@ def _load() -> None:
         core,
         cpu,
         firmware,
+        postmortem,
         record,
         regs,
         script,

@@ -122,6 +122,25 @@ class Session:
         if old_target is not None:
             old_target.close()
 
+    @contextlib.contextmanager
+    def scoped_target(self, spec: str | None) -> Iterator[None]:
+        """Use target ``spec`` for one command (``dump --target T``), then put the session's
+        own target back; with None, do nothing."""
+        if not spec:
+            yield
+            return
+        saved = (self._target, self.target_spec, self._map)
+        self._target, self.target_spec = None, spec
+        if self.map_files is None:
+            self._map = None
+        try:
+            yield
+        finally:
+            if self._target is not None:
+                with contextlib.suppress(TargetError):
+                    self._target.close()
+            self._target, self.target_spec, self._map = saved
+
     def close(self) -> None:
         if self._target is not None:
             with contextlib.suppress(TargetError):

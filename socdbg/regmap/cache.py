@@ -24,7 +24,12 @@ from socdbg.regmap.model import MapSource
 from socdbg.regmap.regmap import RegMap
 
 #: Bump when the pickled model changes shape.
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
+
+
+def dependencies(regmap: RegMap) -> list[Path]:
+    """Every file a map was compiled from: its sources, then the files they included."""
+    return [Path(p) for p in (regmap.source.deps or regmap.source.files)]
 
 
 def cache_dir() -> Path:
@@ -117,7 +122,8 @@ def _rebuild(srcs: list[Path], incs: list[Path], defs: dict[str, str], top: str 
     regmap, files = compile_rdl_files(srcs, incs, defs, top)
     deps = [(str(p), _digest(p)) for p in files if p.is_file()]
     regmap.source = MapSource(tuple(str(s) for s in srcs), _identity(deps, defs, top or ""),
-                              tuple(sorted(defs.items())), top or "")
+                              tuple(sorted(defs.items())), top or "",
+                              tuple(path for path, _ in deps))
     if write:
         header = {"format": CACHE_FORMAT, "compiler": version, "deps": deps}
         _write_atomic(entry, header, regmap)

@@ -299,3 +299,4 @@ class MapSource:
     identity: str
     defines: tuple[tuple[str, str], ...] = field(default=())
     top: str = ""
+    deps: tuple[str, ...] = ()  # every file the compiler read: the sources, then includes

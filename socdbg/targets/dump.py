@@ -1,0 +1,91 @@
+"""The dump target, ``dump:FILE``: a postmortem capture opened read-only.
+
+Reads come from the stored values; reading something the dump did not capture is an error
+that says what is missing and why it was not captured; every write is refused.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+from socdbg.errors import TargetError
+from socdbg.postmortem import Dump, dump_map, read_dump
+from socdbg.regmap import RegMap, load_map
+from socdbg.targets.base import CAP_COALESCE, Backend, MapLoader
+
+CAP_DUMP = "dump"
+
+
+class DumpTarget:
+    def __init__(self, path: str, dump: Dump, regmap: RegMap) -> None:
+        self.path = path
+        self.dump = dump
+        self.regmap = regmap
+        self.spec = f"dump:{path}"
+        self.capabilities = frozenset({CAP_DUMP, CAP_COALESCE})
+        spans: list[tuple[int, int, bytes]] = []
+        for _path, (addr, size, value) in dump.registers.items():
+            spans.append((addr, addr + size, value.to_bytes(size, "little")))
+        for addr, data in dump.memories:
+            spans.append((addr, addr + len(data), data))
+        spans.sort()
+        self._starts = [s[0] for s in spans]
+        self._spans = spans
+        self._skipped = dict(dump.skipped)
+
+    @property
+    def cycle(self) -> int | None:
+        return self.dump.cycle
+
+    def _missing(self, address: int) -> TargetError:
+        reg = self.regmap.at(address)
+        name = f"{reg.path} ({reg.address:#x})" if reg is not None else f"{address:#x}"
+        why = None
+        if reg is not None and reg.path in self._skipped:
+            why = f"not captured: {self._skipped[reg.path]}"
+        for start, end, reason in self.dump.failed:
+            if start <= address < end:
+                why = f"the capture failed there: {reason}"
+        return TargetError(f"{self.spec} did not capture {name}",
+                           why or "dump --memory or --include it when capturing")
+
+    def read_block(self, address: int, size: int) -> bytes:
+        out = bytearray()
+        pos, end = address, address + size
+        while pos < end:
+            i = bisect.bisect_right(self._starts, pos) - 1
+            if i < 0 or self._spans[i][1] <= pos:
+                raise self._missing(pos)
+            start, stop, data = self._spans[i]
+            take = min(stop, end)
+            out += data[pos - start : take - start]
+            pos = take
+        return bytes(out)
+
+    def read(self, address: int, size: int) -> bytes:
+        return self.read_block(address, size)
+
+    def write(self, address: int, data: bytes) -> None:
+        raise TargetError(f"{self.spec} is a dump: it cannot be written")
+
+    def write_block(self, address: int, data: bytes) -> None:
+        raise TargetError(f"{self.spec} is a dump: it cannot be written")
+
+    def close(self) -> None:
+        pass
+
+
+def open_dump(arg: str, load: MapLoader) -> DumpTarget:
+    if not arg:
+        raise TargetError("dump target: give the file, dump:FILE")
+    dump = read_dump(arg)
+    regmap = dump_map(dump, load_map)
+    return DumpTarget(arg, dump, regmap)
+
+
+BACKEND = Backend(
+    name="dump",
+    open=open_dump,
+    describe="a postmortem dump file, read-only",
+    example="dump:FILE",
+)
