@@ -77,6 +77,7 @@ def _load() -> None:
         regs,
         script,
         simulation,
+        views,
     )
 
 
