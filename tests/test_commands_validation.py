@@ -63,6 +63,9 @@ class RecordingTarget:
     def run_until(self, condition: Callable[[], bool], max_cycles: int) -> bool:
         return self.sim.run_until(condition, max_cycles)
 
+    def run_until_text(self, condition: str, max_cycles: int) -> bool:
+        return self.sim.run_until_text(condition, max_cycles)
+
     # helpers for the tests
     def take(self) -> list[Access]:
         log, self.log = self.log, []

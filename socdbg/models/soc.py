@@ -13,6 +13,7 @@ from socdbg.models.kernel import Event
 from socdbg.regmap import Register, RegMap
 
 if TYPE_CHECKING:
+    from socdbg.models.noc import Mesh
     from socdbg.targets.sim import SimTarget
 
 PLL_LOCK_CYCLES = 2000
@@ -306,8 +307,41 @@ def attach(sim: SimTarget) -> list[Behaviour]:
         out.append(Mailbox(sim, irq))
     if _has(rmap, "noc.mesh_dim", "noc.router[0].coord"):
         out.append(NocCoordinates(sim))
+    mesh = None
+    if _has(rmap, "noc.mesh_dim", "noc.router[0].coord", "noc.ctrl"):
+        mesh = attach_mesh(sim)
+        out.append(MeshBehaviour(mesh))
     if _has(rmap, "dma.global_ctrl", "dma.global_status", "dma.ch[0].ctrl"):
         from socdbg.models.dma import DmaEngine
 
-        out.append(DmaEngine(sim, irq=irq, bytes_per_cycle=int(sim.options.get("dma_bw", 32))))
+        coarse = sim.options.get("noc") == "coarse"
+        out.append(DmaEngine(sim, irq=irq, noc=None if coarse else mesh,
+                             bytes_per_cycle=int(sim.options.get("dma_bw", 32))))
     return out
+
+
+def attach_mesh(sim: SimTarget) -> Mesh:
+    """The NoC mesh of the size in ``noc.mesh_dim``, on the sim's clock, its counters behind
+    the ``noc.router[i].port[p]`` registers (recomputed when software reads them)."""
+    from socdbg.models.noc import DEFAULT_BUFFER_DEPTH, Mesh
+
+    dim = sim.regmap.get("noc.mesh_dim")
+    size_x = max(1, sim.regs.field(dim.path, "x"))
+    size_y = max(1, sim.regs.field(dim.path, "y"))
+    routing = "YX" if sim.regs.field("noc.ctrl", "routing") == 1 else "XY"
+    mesh = Mesh(size_x, size_y, buffer_depth=int(sim.options.get("noc_buf",
+                                                                 DEFAULT_BUFFER_DEPTH)),
+                routing=routing)
+    mesh.attach(sim.kernel)
+    mesh.bind(sim.regs)
+    return mesh
+
+
+class MeshBehaviour:
+    """Chip reset empties the mesh."""
+
+    def __init__(self, mesh: Mesh) -> None:
+        self.mesh = mesh
+
+    def reset(self) -> None:
+        self.mesh.reset()

@@ -213,7 +213,7 @@ def mesh_defines(options: Mapping[str, str]) -> dict[str, str]:
     return {"MESH_X": str(int(x)), "MESH_Y": str(int(y))}
 
 
-KNOWN_OPTIONS = ("mesh", "dma_bw")
+KNOWN_OPTIONS = ("mesh", "dma_bw", "noc", "noc_buf")
 
 
 def open_sim(arg: str, load_map: MapLoader) -> SimTarget:
@@ -226,6 +226,12 @@ def open_sim(arg: str, load_map: MapLoader) -> SimTarget:
     bw = options.get("dma_bw")
     if bw is not None and not (bw.isdigit() and 1 <= int(bw) <= 4096):
         raise TargetError(f"sim target: dma_bw '{bw}' is not 1..4096 bytes per cycle")
+    if options.get("noc", "mesh") not in ("mesh", "coarse"):
+        raise TargetError(f"sim target: noc '{options['noc']}' is not mesh or coarse",
+                          "noc=coarse moves DMA data without simulating the mesh")
+    buf = options.get("noc_buf")
+    if buf is not None and not (buf.isdigit() and 1 <= int(buf) <= 64):
+        raise TargetError(f"sim target: noc_buf '{buf}' is not 1..64 flits")
     files: Sequence[str] | None = [path] if path else None
     regmap = load_map(files, defines) if (files or defines) else load_map()
     spec = "sim" + (":" + arg if arg else "")
