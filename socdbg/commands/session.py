@@ -61,10 +61,14 @@ class Session:
 
     @property
     def map(self) -> RegMap:
-        """The map commands resolve paths in: the target's own map when it has one (a
-        ``sim:PATH.rdl`` simulator, a dump), else --map, else the reference SoC."""
+        """The map commands resolve paths in: --map when given (with the target's defines,
+        e.g. sim:mesh=8x8); else the target's own map (``sim:PATH.rdl``, ``sim:mesh=...``,
+        a dump); else the reference SoC. An explicit --map over a ``sim:OTHER.rdl`` target is
+        how a model (or a chip) is checked against the map under test."""
         if self._map is None:
-            if self._target_names_map():
+            if self.map_files is not None:
+                self._map = self.load_map(None, self._target_defines())
+            elif self._target_names_map():
                 from socdbg.targets.base import HasMap
 
                 tgt = self.target
@@ -72,6 +76,16 @@ class Session:
             else:
                 self._map = self.load_map()
         return self._map
+
+    def _target_defines(self) -> dict[str, str]:
+        from socdbg.targets.base import split_spec
+
+        name, arg = split_spec(self.target_spec)
+        if name != "sim" or not arg:
+            return {}
+        from socdbg.targets.sim import mesh_defines, parse_options
+
+        return mesh_defines(parse_options(arg)[1])
 
     def _target_names_map(self) -> bool:
         from socdbg.targets.base import split_spec
@@ -90,9 +104,11 @@ class Session:
 
     def _loader_for_target(self, files: Sequence[str] | None = None,
                            defines: Mapping[str, str] | None = None) -> RegMap:
-        if not files and not defines:
-            return self.map if self._map is not None else self._base_map()
-        return self.load_map(files, defines)
+        if files:  # the target names its own map (sim:PATH.rdl)
+            return self.load_map(files, defines)
+        if defines:
+            return self.load_map(None, defines)
+        return self.map if self._map is not None else self._base_map()
 
     def _base_map(self) -> RegMap:
         self._map = self.load_map()
