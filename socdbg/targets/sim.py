@@ -72,6 +72,14 @@ class SimTarget:
         return self.kernel.run_until(lambda: cond.holds(self.regs.sw_read(cond.register)),
                                      max_cycles)
 
+    def backdoor_write(self, address: int, value: int, mask: int) -> None:
+        """Set register bits as the hardware would (self-tests use it to arm w1c and rclr
+        fields, which software cannot set)."""
+        reg = self.regmap.at(address)
+        if reg is None or reg.address != address:
+            raise TargetError(f"backdoor: no register at {address:#x}")
+        self.regs.hw_write(reg, value, mask)
+
     def reset(self) -> None:
         """Chip reset: registers to their reset values; memories keep their contents."""
         self.regs.reset()
