@@ -1,3 +1,16 @@
-"""socdbg: an interactive register-level debug shell for SoC and ML-accelerator bring-up."""
+"""socdbg: an interactive register-level debug shell for SoC and ML-accelerator bring-up.
+
+``socdbg.connect(target, map)`` opens the Python API (see socdbg.api); it is imported on
+first use so the command line starts fast.
+"""
+
+from typing import Any
 
 __version__ = "0.1.0"
+
+
+def connect(target: str = "sim", map: Any = None, debug: bool = False) -> Any:
+    """Open a target with a map and return a :class:`socdbg.api.Chip` (see socdbg.api)."""
+    from socdbg.api import connect as _connect
+
+    return _connect(target, map, debug)

@@ -125,6 +125,16 @@ def read_cmd(session: Session, pattern: str, as_json: bool) -> Output:
 @session_command
 def write_cmd(session: Session, pattern: str, values: tuple[str, ...], as_json: bool
               ) -> Output:
+    done = perform_write(session, pattern, values)
+    data = [decoded_json(d) for d in done]
+    lines = [f"{d.register.path} <- {d.value:#0{d.register.width // 4 + 2}x}  ({d.summary()})"
+             for d in done]
+    return Output(data=data, text="\n".join(lines))
+
+
+def perform_write(session: Session, pattern: str, values: tuple[str, ...]) -> list[Decoded]:
+    """Validate the whole write, then do it (read-modify-write where fields are kept).
+    The one write path of the shell, scripts and the Python API."""
     plan = plan_write(session, pattern, values)
     target = session.target
     require_writes(target, "write")
@@ -139,10 +149,7 @@ def write_cmd(session: Session, pattern: str, values: tuple[str, ...], as_json: 
             value = compose(reg, resolved, current)
         write_register(target, reg, value)
         done.append(decode(reg, value))
-    data = [decoded_json(d) for d in done]
-    lines = [f"{d.register.path} <- {d.value:#0{d.register.width // 4 + 2}x}  ({d.summary()})"
-             for d in done]
-    return Output(data=data, text="\n".join(lines))
+    return done
 
 
 def _keeps_bits(reg: Register, resolved: list[Any]) -> bool:

@@ -68,6 +68,7 @@ def get(name: str) -> click.Command | None:
 def _load() -> None:
     # Each module registers its commands at import. Order is the help order.
     from socdbg.commands import (  # noqa: F401
+        api_stubs,
         butr,
         checks,
         core,
