@@ -53,7 +53,8 @@ BIG_BLOCKS, BIG_PORTS, BIG_REGS = 1000, 10, 10  # 100,000 registers
 @dataclass
 class Row:
     """One line of the table. ``value`` is the median; ``target`` an upper bound (lower is
-    better) or None when the figure is reported without a target."""
+    better), a lower bound when ``higher_is_better`` (throughput, speedups), or None when
+    the figure is reported without a target."""
 
     name: str
     value: float | None = None
@@ -63,6 +64,7 @@ class Row:
     note: str = ""
     error: str | None = None
     samples: list[float] = field(default_factory=list)
+    higher_is_better: bool = False
 
     @property
     def verdict(self) -> str:
@@ -70,6 +72,8 @@ class Row:
             return "error"
         if self.target is None or self.value is None:
             return "-"
+        if self.higher_is_better:
+            return "pass" if self.value >= self.target else "MISS"
         return "pass" if self.value <= self.target else "MISS"
 
 
@@ -499,6 +503,62 @@ def bench_shell_complete(ctx: Context) -> Iterator[Row]:
 # --------------------------------------------------------------------------------------------
 # running and printing
 # --------------------------------------------------------------------------------------------
+# --- benchmarks kept in scripts/bench_*.py ---------------------------------------------------
+# Each such file exposes functions ``bench_NAME(quick) -> dict | list[dict]`` whose dicts carry
+# Row's fields. They register here as ``FILE.NAME`` (bench_dma.py: bench_dma_bytes ->
+# dma.dma_bytes), so a new figure needs no edit of this file.
+_ROW_FIELDS = {"name", "value", "unit", "target", "runs", "note", "error", "samples",
+               "higher_is_better"}
+
+
+def _to_rows(result: Any) -> Iterator[Row]:
+    for item in result if isinstance(result, list) else [result]:
+        fields = {k: v for k, v in item.items() if k in _ROW_FIELDS}
+        if "notes" in item and "note" not in fields:
+            fields["note"] = item["notes"]
+        yield Row(**fields)
+
+
+def _register_plugins() -> None:
+    import importlib.util
+    import inspect
+
+    here = Path(__file__).resolve().parent
+    for path in sorted(here.glob("bench_*.py")):
+        group = path.stem.removeprefix("bench_")
+        spec = importlib.util.spec_from_file_location(f"socdbg_bench_{group}", path)
+        if spec is None or spec.loader is None:
+            continue
+        try:
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        except Exception as exc:  # a broken file is one error row, not a broken harness
+            msg = f"{type(exc).__name__}: {exc}"
+
+            def broken(ctx: Context, msg: str = msg) -> Iterator[Row]:
+                raise BenchError(msg)
+                yield  # pragma: no cover
+
+            benchmark(group, f"scripts/{path.name} (failed to import)")(broken)
+            continue
+        for fname, fn in inspect.getmembers(module, inspect.isfunction):
+            if not fname.startswith("bench_") or fn.__module__ != module.__name__:
+                continue
+            params = inspect.signature(fn).parameters
+            if list(params)[:1] != ["quick"]:
+                continue
+            name = f"{group}.{fname.removeprefix('bench_').removeprefix(group + '_')}"
+
+            def run(ctx: Context, fn: Any = fn) -> Iterator[Row]:
+                yield from _to_rows(fn(ctx.quick))
+
+            doc = (fn.__doc__ or "").strip().split("\n")[0]
+            benchmark(name, doc or f"scripts/{path.name}: {fname}")(run)
+
+
+_register_plugins()
+
+
 def fmt(v: float | None) -> str:
     if v is None:
         return ""
@@ -576,7 +636,8 @@ def render(rows: Sequence[Row], header: str) -> str:
         if r.error is not None:
             table.append((r.name, f"error: {r.error}"))
             continue
-        target = f"<= {fmt(r.target)} {r.unit}" if r.target is not None else ""
+        bound = ">=" if r.higher_is_better else "<="
+        target = f"{bound} {fmt(r.target)} {r.unit}" if r.target is not None else ""
         table.append((r.name, fmt(r.value), r.unit, target, r.verdict,
                       str(r.runs) if r.runs else "", r.note))
     widths = [len(h) for h in head]
