@@ -156,7 +156,9 @@ class ScriptRunner:
                                      did_you_mean(words[0], table))
                 if words[0] in ("set", "source", "echo"):
                     continue
-                _parse_only(cmd, words)
+                params = _parse_only(cmd, words)
+                if params is not None:
+                    _check_meaning(self.session, words[0], params)
             except SocdbgError as exc:
                 raise ScriptError(f"{line.where}: {exc.message}", exc.hint) from None
 
@@ -200,8 +202,9 @@ class ScriptRunner:
         return True
 
 
-def _parse_only(cmd: click.Command, words: list[str]) -> None:
-    """Parse a command line with click without running it (usage errors become ours)."""
+def _parse_only(cmd: click.Command, words: list[str]) -> dict[str, Any] | None:
+    """Parse a command line with click without running it (usage errors become ours);
+    returns the parsed parameters (None for a group)."""
     try:
         with cmd.make_context(words[0], list(words[1:]), resilient_parsing=False) as ctx:
             if isinstance(cmd, click.Group) and ctx.protected_args:
@@ -209,11 +212,33 @@ def _parse_only(cmd: click.Command, words: list[str]) -> None:
                 if sub is None:
                     raise UsageError(f"{words[0]}: no subcommand '{ctx.protected_args[0]}'")
                 _parse_only(sub, [ctx.protected_args[0], *ctx.args])
+                return None
+            return dict(ctx.params)
     except click.exceptions.Exit:
-        return
+        return None
     except click.UsageError as exc:
         raise UsageError(f"{words[0]}: {exc.format_message()}",
                          f"help {words[0]} shows the usage") from None
+
+
+def _check_meaning(session: Session, name: str, params: dict[str, Any]) -> None:
+    """What can be checked against the map without touching the bus: register paths,
+    whole write plans (fields, values, enum names, access rights) and conditions. Addresses
+    are not checked here: a script may load the firmware that defines their symbols."""
+    from socdbg.commands.core import _select_with_field, plan_write
+    from socdbg.regmap.conditions import parse_condition
+
+    rmap = session.map
+    if name == "write":
+        plan_write(session, params["pattern"], params["values"])
+    elif name == "read":
+        _select_with_field(rmap, params["pattern"])
+    elif name in ("poll", "expect") and params.get("condition", params.get("words")):
+        words = params.get("condition") or params.get("words")
+        if words and words[0] != "mem":
+            parse_condition(rmap, words)
+    elif name == "run" and params.get("until"):
+        parse_condition(rmap, [params["until"], *params.get("rest", ())])
 
 
 def junit_xml(result: RunResult, name: str) -> bytes:
