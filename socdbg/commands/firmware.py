@@ -112,6 +112,8 @@ def load_cmd(session: Session, path: str, verify: bool, set_pc: bool, symbols_on
     from socdbg.firmware.load import check_segments, load_image, segment_text, verify_image
     from socdbg.targets.base import CAP_CORE_REGS, CoreRegisters
 
+    if symbols_only and (set_pc or verify):
+        raise UsageError("--symbols-only writes nothing, so it cannot --set-pc or --verify")
     image = read_elf(path)
     data: dict[str, Any] = {"image": image.name, "entry": image.entry,
                             "symbols": len(image.symbols), "machine": image.machine,

@@ -214,6 +214,8 @@ def _symbols(elf: Any, raw: bytes, name: str, image: str) -> SymbolTable:
         kind = STT_NAMES.get(info & 0xF, str(info & 0xF))
         if kind in ("file", "section"):
             continue
+        if strings[nidx : nidx + 1] == b"$":  # mapping symbols ($x, $d, $xrv64i...): hidden
+            continue
         section = ("*ABS*" if shndx == 0xFFF1 else "*UND*" if shndx == 0 else
                    names_of_sections[shndx] if shndx < len(names_of_sections) else "?")
         if section == "*UND*":
