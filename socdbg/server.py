@@ -28,7 +28,13 @@ from socdbg.targets.base import (
     Target,
     has_time,
 )
-from socdbg.targets.gdb import COALESCE_FEATURE, CPU_FEATURE, READONLY_FEATURE, TIME_FEATURE
+from socdbg.targets.gdb import (
+    BATCH_FEATURE,
+    COALESCE_FEATURE,
+    CPU_FEATURE,
+    READONLY_FEATURE,
+    TIME_FEATURE,
+)
 from socdbg.targets.readonly import ReadOnlyTarget
 from socdbg.targets.rsp import INTERRUPT, Decoder, escape, frame
 
@@ -92,6 +98,7 @@ class RspServer:
                 feats.append(f"{COALESCE_FEATURE}+")
             if has_time(self.target):
                 feats.append(f"{TIME_FEATURE}+")
+            feats.append(f"{BATCH_FEATURE}+")
             return ";".join(feats).encode()
         if p == b"QStartNoAckMode":
             conn.switch_to_noack = True
@@ -113,6 +120,8 @@ class RspServer:
             if size:
                 self._write(addr, raw)
             return b"OK"
+        if p.startswith(b"qSocdbg.read:"):
+            return self._read_ranges(p[len(b"qSocdbg.read:"):])
         if p.startswith((b"qSocdbg.", b"QSocdbg.")):
             return self._time(p)
         if p.startswith(b"qRcmd,"):
@@ -172,6 +181,19 @@ class RspServer:
             self.target.write(addr, data)
         else:
             self.target.write_block(addr, data)
+
+    def _read_ranges(self, arg: bytes) -> bytes:
+        """``qSocdbg.read:ADDR,LEN;ADDR,LEN;...`` -> one ``;``-separated hex field per range,
+        or ``E.text`` for a range that failed: a whole dump in one round trip."""
+        out = []
+        for item in arg.split(b";"):
+            addr, size = _addr_len(item)
+            try:
+                out.append(self._read(addr, size).hex().encode() if size <= MAX_TRANSFER
+                           else self.target.read_block(addr, size).hex().encode())
+            except SocdbgError as exc:
+                out.append(b"E." + str(exc).replace(";", ",").encode(errors="replace")[:200])
+        return b";".join(out)
 
     # --- simulated time (socdbg clients only) --------------------------------------------
     def _time(self, p: bytes) -> bytes:

@@ -29,8 +29,16 @@ class DumpTarget:
         for addr, data in dump.memories:
             spans.append((addr, addr + len(data), data))
         spans.sort()
-        self._starts = [s[0] for s in spans]
-        self._spans = spans
+        merged: list[tuple[int, int, bytes]] = []
+        for start, end, data in spans:  # overlapping --memory ranges become one span
+            if merged and start < merged[-1][1]:
+                ps, pe, pd = merged[-1]
+                if end > pe:
+                    merged[-1] = (ps, end, pd + data[pe - start :])
+                continue
+            merged.append((start, end, data))
+        self._starts = [s[0] for s in merged]
+        self._spans = merged
         self._skipped = dict(dump.skipped)
 
     @property
@@ -42,7 +50,7 @@ class DumpTarget:
         name = f"{reg.path} ({reg.address:#x})" if reg is not None else f"{address:#x}"
         why = None
         if reg is not None and reg.path in self._skipped:
-            why = f"not captured: {self._skipped[reg.path]}"
+            why = f"skipped: {self._skipped[reg.path]}"
         for start, end, reason in self.dump.failed:
             if start <= address < end:
                 why = f"the capture failed there: {reason}"
@@ -79,7 +87,14 @@ def open_dump(arg: str, load: MapLoader) -> DumpTarget:
     if not arg:
         raise TargetError("dump target: give the file, dump:FILE")
     dump = read_dump(arg)
-    regmap = dump_map(dump, load_map)
+    if dump.map_sources:
+        regmap = dump_map(dump, load_map)
+    else:  # an old or stripped dump: the session's map decodes it if it is the same map
+        regmap = load()
+        if regmap.identity != dump.map_identity:
+            raise TargetError(f"{arg} embeds no map and was taken with map "
+                              f"{dump.map_identity[:12]}, not {regmap.identity[:12]}",
+                              "open it with --map naming the map it was taken with")
     return DumpTarget(arg, dump, regmap)
 
 

@@ -44,6 +44,8 @@ READONLY_FEATURE = "socdbg-readonly"
 CPU_FEATURE = "socdbg-cpu"
 #: ... and that it serves a simulator whose time the client may drive (qSocdbg.* packets).
 TIME_FEATURE = "socdbg-time"
+#: ... and that it reads a list of address ranges in one packet (qSocdbg.read).
+BATCH_FEATURE = "socdbg-batch"
 
 
 @dataclass(frozen=True)
@@ -384,6 +386,43 @@ class GdbTarget:
             out += (self._binary_reply(reply, a, n) if self.binary_read
                     else self._hex_reply(reply, a, n))
         return bytes(out)
+
+    def read_ranges(self, ranges: Sequence[tuple[int, int]]) -> list[bytes | TargetError]:
+        """Read several (address, size) ranges; behind socdbg serve in as few round trips as
+        the packet size allows, else one block read each. A failed range is its error."""
+        self._check_halted("read memory")
+        if self.features.get(BATCH_FEATURE) != "+":
+            out: list[bytes | TargetError] = []
+            for a, n in ranges:
+                try:
+                    out.append(self.read_block(a, n))
+                except TargetError as exc:
+                    out.append(exc)
+            return out
+        budget = max(64, (self.packet_size - 64) // 2)  # reply bytes are hex
+        batches: list[list[tuple[int, int]]] = [[]]
+        used = 0
+        for a, n in ranges:
+            if batches[-1] and used + n + 1 > budget:
+                batches.append([])
+                used = 0
+            batches[-1].append((a, n))
+            used += n + 1
+        results: list[bytes | TargetError] = []
+        replies = self._c().request_many([b"qSocdbg.read:" + b";".join(
+            f"{a:x},{n:x}".encode() for a, n in batch) for batch in batches if batch])
+        for batch, reply in zip([b for b in batches if b], replies, strict=True):
+            parts = reply.split(b";")
+            if len(parts) != len(batch):
+                raise TargetError(f"{self.spec}: malformed batched read reply")
+            for (a, n), part in zip(batch, parts, strict=True):
+                if part.startswith(b"E"):
+                    results.append(self._access_error("read", a, n, part))
+                    continue
+                data = bytes.fromhex(part.decode())
+                results.append(data if len(data) == n else TargetError(
+                    f"{self.spec}: asked {n} bytes at {a:#x}, got {len(data)}"))
+        return results
 
     def write_block(self, address: int, data: bytes) -> None:
         self._check_halted("write memory")
