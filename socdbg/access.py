@@ -13,7 +13,8 @@ def require_writes(target: Target, what: str) -> None:
     server or live target)."""
     if CAP_WRITE not in target.capabilities:
         hint = ("a dump is a record: it is never written" if target.spec.startswith("dump:")
-                else "the target was opened read-only (a server: socdbg serve --allow-writes)")
+                else "it was opened read-only: live targets need socdbg --allow-writes, "
+                "a server socdbg serve --allow-writes")
         raise TargetError(f"{what}: target {target.spec} is read-only", hint)
 
 

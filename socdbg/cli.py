@@ -38,15 +38,30 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-t", "--target", envvar="SOCDBG_TARGET", metavar="TARGET",
               help="Target string: sim (default), sim:PATH.rdl, sim:mesh=8x8, ...")
-@click.option("--map", "map_files", multiple=True, metavar="FILE.rdl",
-              help="Register map to use instead of the reference SoC.")
+@click.option("--map", "map_files", multiple=True, metavar="FILE",
+              help="Register map to use instead of the reference SoC: SystemRDL (.rdl), "
+                   "CMSIS-SVD (.svd) or IP-XACT (.xml).")
+@click.option("--format", "map_format", type=click.Choice(["rdl", "svd", "ipxact"]),
+              help="Format of the --map files; default: from each file's extension (and an "
+                   ".xml file's root element).")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("--allow-writes", is_flag=True,
+              help="Open live hardware (mmio, pci, uio targets) read-write; without it they "
+                   "are read-only.")
+@click.option("--yes", "-y", is_flag=True,
+              help="Do not ask before each write to live hardware in the shell.")
+@click.option("--force-unsafe", is_flag=True,
+              help="Allow writes to registers the map marks unsafe_write without the extra "
+                   "confirmation.")
 @click.version_option(__version__, prog_name="socdbg")
 @click.pass_context
 def cli(ctx: click.Context, target: str | None, map_files: tuple[str, ...],
-        debug: bool) -> None:
+        map_format: str | None, debug: bool, allow_writes: bool, yes: bool,
+        force_unsafe: bool) -> None:
     """socdbg: a register-level debug shell for SoC bring-up."""
-    ctx.obj = Session(target=target, map_files=list(map_files) or None, debug=debug)
+    ctx.obj = Session(target=target, map_files=list(map_files) or None, debug=debug,
+                      allow_writes=allow_writes, yes=yes, force_unsafe=force_unsafe,
+                      map_format=map_format)
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -29,7 +29,7 @@ from typing import Any
 from socdbg import __version__
 from socdbg.errors import SocdbgError, TargetError
 from socdbg.regmap import Register, RegMap
-from socdbg.targets.base import CAP_COALESCE, SimTime, Target, has_time
+from socdbg.targets.base import CAP_COALESCE, CAP_TIME, SimTime, Target
 
 FORMAT = "socdbg-dump"
 VERSION = 1
@@ -93,6 +93,23 @@ def dump_skip_reason(reg: Register, include_side_effects: bool) -> str | None:
     return None
 
 
+def memory_skip_reason(rmap: RegMap, addr: int, size: int, include_side_effects: bool
+                       ) -> str | None:
+    """Why a memory range is not captured: it overlaps a memory the map marks unsafe_read,
+    or registers whose reads have side effects (unless ``include_side_effects``)."""
+    if include_side_effects:
+        return None
+    end = addr + size
+    for mem in rmap.memories:
+        if mem.unsafe_read and mem.address < end and addr < mem.end:
+            return f"read side effects (unsafe_read memory {mem.path})"
+    hits = [r.path for r in rmap.in_range(addr, end) if r.layout.read_side_effect]
+    if hits:
+        more = f" and {len(hits) - 3} more" if len(hits) > 3 else ""
+        return f"read side effects (covers {', '.join(hits[:3])}{more})"
+    return None
+
+
 def plan_runs(regs: Sequence[Register], max_block: int) -> list[list[Register]]:
     """Group address-ordered registers into runs that touch (no hole between them), each at
     most ``max_block`` bytes."""
@@ -125,11 +142,23 @@ def capture(target: Target, rmap: RegMap, registers: Sequence[Register],
             skipped.append((reg.path, why))
         else:
             readable.append(reg)
+    cycle = _cycle(target)  # first: a target that dies midway must not cost the whole dump
     coalesce = CAP_COALESCE in target.capabilities
     limit = min(MAX_BLOCK, int(getattr(target, "max_read", MAX_BLOCK))) if coalesce else 0
     runs = plan_runs(readable, limit) if coalesce else [[r] for r in readable]
     from socdbg.access import read_register
 
+    batch = getattr(target, "read_ranges", None) if coalesce else None
+    if batch is not None:  # behind socdbg serve: every run in as few round trips as can be
+        try:
+            results = batch([(run[0].address, run[-1].end - run[0].address) for run in runs])
+        except TargetError as exc:
+            results = [exc] * len(runs)
+        for run, got in zip(runs, results, strict=True):
+            _store(values, failed, run, got)
+            if progress is not None:
+                progress(len(run))
+        runs = []
     for run in runs:
         start, end = run[0].address, run[-1].end
         try:
@@ -137,28 +166,52 @@ def capture(target: Target, rmap: RegMap, registers: Sequence[Register],
                 reg = run[0]
                 values[reg.path] = (reg.address, reg.size, read_register(target, reg))
             else:
-                raw = target.read_block(start, end - start)
-                if len(raw) != end - start:
-                    raise TargetError(f"short block read at {start:#x}")
-                for reg in run:
-                    off = reg.address - start
-                    values[reg.path] = (reg.address, reg.size,
-                                        int.from_bytes(raw[off : off + reg.size], "little"))
+                _store(values, failed, run, target.read_block(start, end - start))
         except TargetError as exc:
             failed.append((start, end, exc.message))
         if progress is not None:
             progress(len(run))
     mems: list[tuple[int, bytes]] = []
     for addr, size in memories:
+        why = memory_skip_reason(rmap, addr, size, include_side_effects)
+        if why:
+            mem = rmap.memory_at(addr)
+            whole = mem is not None and (mem.address, mem.size) == (addr, size)
+            skipped.append((mem.path if whole and mem else f"{addr:#x}+{size:#x}", why))
+            continue
         try:
             mems.append((addr, _read_memory(target, addr, size)))
         except TargetError as exc:
             failed.append((addr, addr + size, exc.message))
     sources = embed_sources(rmap)
-    cycle = target.now if has_time(target) and isinstance(target, SimTime) else None
     return Dump(rmap.name, rmap.identity, sources, dict(rmap.source.defines), rmap.source.top,
                 target.spec, datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 cycle, values, mems, failed, skipped)
+
+
+def _cycle(target: Target) -> int | None:
+    if CAP_TIME not in target.capabilities or not isinstance(target, SimTime):
+        return None
+    try:
+        return target.now
+    except TargetError:
+        return None
+
+
+def _store(values: dict[str, tuple[int, int, int]], failed: list[tuple[int, int, str]],
+           run: Sequence[Register], got: bytes | TargetError) -> None:
+    """Split a run's block of bytes into its registers (or record the run as failed)."""
+    start, end = run[0].address, run[-1].end
+    if isinstance(got, TargetError):
+        failed.append((start, end, got.message))
+        return
+    if len(got) != end - start:
+        failed.append((start, end, f"short block read ({len(got)} of {end - start} bytes)"))
+        return
+    for reg in run:
+        off = reg.address - start
+        values[reg.path] = (reg.address, reg.size,
+                            int.from_bytes(got[off : off + reg.size], "little"))
 
 
 def _read_memory(target: Target, addr: int, size: int) -> bytes:
@@ -228,8 +281,9 @@ def read_dump(path: str | Path) -> Dump:
     try:
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
-        doc = json.loads(raw)
-    except (OSError, EOFError, ValueError, UnicodeDecodeError) as exc:
+        doc = json.loads(raw, parse_constant=_no_constant)
+    except (OSError, EOFError, ValueError, UnicodeDecodeError, zlib.error,
+            RecursionError) as exc:
         raise DumpError(f"{p}: truncated or corrupt dump ({str(exc)[:80]})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise DumpError(f"{p}: not a socdbg dump")
@@ -239,20 +293,37 @@ def read_dump(path: str | Path) -> Dump:
                         f"({VERSION})", "upgrade socdbg")
     try:
         m = doc["map"]
-        regs = {str(path_): (int(a), int(s), int(v, 16)) for path_, a, s, v in doc["registers"]}
+        regs = {str(path_): _register_entry(path_, a, s, v)
+                for path_, a, s, v in doc["registers"]}
+        sources = m["sources"]
+        if not isinstance(sources, list) or not all(
+                isinstance(x, dict) and isinstance(x.get("name"), str)
+                and isinstance(x.get("text"), str) for x in sources):
+            raise ValueError("map.sources is not a list of {name, text}")
         mems = [(int(x["address"]), zlib.decompress(base64.b64decode(x["zlib_base64"])))
                 for x in doc["memories"]]
         for (addr, data), x in zip(mems, doc["memories"], strict=True):
             if len(data) != int(x["size"]):
                 raise ValueError(f"memory at {addr:#x} has {len(data)} bytes, not {x['size']}")
-        return Dump(str(m["name"]), str(m["identity"]), list(m["sources"]),
+        return Dump(str(m["name"]), str(m["identity"]), list(sources),
                     dict(m["defines"]), str(m.get("top", "")), str(doc["target"]),
                     str(doc["wall_time"]), doc.get("cycle"), regs, mems,
                     [(int(a), int(b), str(w)) for a, b, w in doc["failed"]],
                     [(str(a), str(b)) for a, b in doc.get("skipped", [])],
                     str(doc.get("socdbg", "?")))
-    except (KeyError, TypeError, ValueError, zlib.error) as exc:
+    except (KeyError, TypeError, ValueError, zlib.error, OverflowError) as exc:
         raise DumpError(f"{p}: corrupt dump ({type(exc).__name__}: {str(exc)[:80]})") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a dump can hold")
+
+
+def _register_entry(path: Any, address: Any, size: Any, value: Any) -> tuple[int, int, int]:
+    a, n, v = int(address), int(size), int(value, 16)
+    if a < 0 or not 0 < n <= 64 or not 0 <= v < 1 << (8 * n):
+        raise ValueError(f"register {path}: address {a}, size {n} or value {v:#x} is invalid")
+    return a, n, v
 
 
 def dump_map(dump: Dump, load_map: Callable[..., RegMap]) -> RegMap:

@@ -6,7 +6,7 @@ command that fails validation performs no access at all.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,6 +27,9 @@ from socdbg.commands.session import Session
 from socdbg.errors import EncodeError, UsageError
 from socdbg.regmap import Decoded, Register, decode, parse_int
 from socdbg.regmap.codec import check_whole, compose, parse_assignments
+
+if TYPE_CHECKING:
+    from socdbg.safety import Change
 
 
 def decoded_json(d: Decoded) -> dict[str, Any]:
@@ -135,20 +138,36 @@ def write_cmd(session: Session, pattern: str, values: tuple[str, ...], as_json: 
 def perform_write(session: Session, pattern: str, values: tuple[str, ...]) -> list[Decoded]:
     """Validate the whole write, then do it (read-modify-write where fields are kept).
     The one write path of the shell, scripts and the Python API."""
+    from socdbg.safety import Change, WriteGate, current_value, unsafe_registers
+
     plan = plan_write(session, pattern, values)
     target = session.target
+    gate = WriteGate(session, target, "write", unsafe_registers([r for r, _, _ in plan]))
     require_writes(target, "write")
     done = []
+    pending: list[Change] = []  # live target, shell: written once the user confirms
     for reg, whole, resolved in plan:
+        old: int | None = None
         if whole is not None:
             value = whole
         else:
             current = 0
             if reg.layout.readable and _keeps_bits(reg, resolved):
-                current = read_register(target, reg)
+                current = old = read_register(target, reg)
             value = compose(reg, resolved, current)
+        if gate.asks:
+            why = ""
+            if old is None:
+                old, why = current_value(target, reg)
+            pending.append(Change(reg.address, reg.size, value, reg, old, why))
+            continue
         write_register(target, reg, value)
         done.append(decode(reg, value))
+    gate.confirm(pending)
+    for change in pending:
+        assert change.register is not None
+        write_register(target, change.register, change.new)
+        done.append(decode(change.register, change.new))
     return done
 
 
@@ -286,10 +305,40 @@ def poke_cmd(session: Session, address: str, value: str, width: str | None) -> O
                           f"allowed 0..{(1 << (size * 8)) - 1:#x}")
     if addr.value % size:
         raise UsageError(f"address {addr.value:#x} is not aligned to {size * 8} bits")
-    require_writes(session.target, "poke")
-    session.target.write(addr.value, v.to_bytes(size, "little"))
+    from socdbg.safety import WriteGate, unsafe_in_range
+
+    target = session.target
+    gate = WriteGate(session, target, "poke", unsafe_in_range(session.map, addr.value, size))
+    require_writes(target, "poke")
+    if gate.asks:
+        gate.confirm([_poke_change(session, addr.value, size, v)])
+    target.write(addr.value, v.to_bytes(size, "little"))
     return Output(data={"address": addr.value, "value": v, "width": size * 8},
                   text=f"{addr.value:#x} <- {v:#0{size * 2 + 2}x}")
+
+
+def _poke_change(session: Session, address: int, size: int, value: int) -> Change:
+    """The confirmation's view of a poke: decoded when it is exactly one register; the old
+    value only where reading is harmless."""
+    from socdbg.safety import Change, current_value
+
+    rmap = session.map
+    target = session.target
+    exact = [r for r in rmap.all_at(address) if r.address == address and r.size == size]
+    if exact:
+        reg = next((r for r in exact if r.layout.writable), exact[0])
+        old, why = current_value(target, reg)
+        return Change(address, size, value, reg, old, why)
+    mem = rmap.memory_at(address)
+    if mem is not None and mem.contains(address, size):
+        label = f"{mem.path}+{address - mem.address:#x}"
+        if mem.unsafe_read:
+            return Change(address, size, value, None, None, "unsafe_read memory", label)
+        old_mem = int.from_bytes(target.read(address, size), "little")
+        return Change(address, size, value, None, old_mem, "", label)
+    regs = rmap.in_range(address, address + size)
+    label = ", ".join(r.path for r in regs) if regs else "no register or memory in the map"
+    return Change(address, size, value, None, None, "not one whole register", label)
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -30,9 +30,17 @@ DEFAULT_TARGET = "sim"
 class Session:
     def __init__(self, target: str | None = None, map_files: Sequence[str] | None = None,
                  debug: bool = False, out: TextIO | None = None, width: int | None = None,
-                 color: bool | None = None) -> None:
+                 color: bool | None = None, allow_writes: bool = False, yes: bool = False,
+                 force_unsafe: bool = False, map_format: str | None = None) -> None:
         self.target_spec = target or DEFAULT_TARGET
+        # the live-target write policy (socdbg/safety.py): --allow-writes, --yes,
+        # --force-unsafe, and the interactive shell's confirmation question
+        self.allow_writes = allow_writes
+        self.yes = yes
+        self.force_unsafe = force_unsafe
+        self.ask: Callable[[str, str], str] | None = None
         self.map_files = list(map_files) if map_files else None
+        self.map_format = map_format  # --format: rdl, svd or ipxact; None guesses per file
         self.debug = debug
         self._out = out
         self._width = width
@@ -57,7 +65,7 @@ class Session:
                                "pass --map FILE.rdl, or install socdbg from its source tree")
             chosen = [str(ref)]
         includes = sorted({str(Path(f).resolve().parent) for f in chosen})
-        return load_map(chosen, includes, defines)
+        return load_map(chosen, includes, defines, format=None if files else self.map_format)
 
     @property
     def map(self) -> RegMap:
@@ -99,7 +107,16 @@ class Session:
         if self._target is None:
             from socdbg.targets.base import open_target
 
-            self._target = open_target(self.target_spec, self._loader_for_target)
+            target = open_target(self.target_spec, self._loader_for_target)
+            if self.allow_writes:
+                from socdbg.safety import arm
+
+                try:
+                    arm(target, self)
+                except SocdbgError:
+                    target.close()
+                    raise
+            self._target = target
         return self._target
 
     def _loader_for_target(self, files: Sequence[str] | None = None,
@@ -158,6 +175,8 @@ class Session:
             self._target, self.target_spec, self._map = saved
 
     def close(self) -> None:
+        for hook in self.state.pop("on_close", {}).values():  # e.g. finish an open trace
+            hook()
         if self._target is not None:
             with contextlib.suppress(TargetError):
                 self._target.close()

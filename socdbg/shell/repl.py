@@ -110,6 +110,7 @@ class Shell:
             bottom_toolbar=self.toolbar,
         )
         self.interactive = True
+        self.session.ask = self.ask  # live-target writes are confirmed (socdbg/safety.py)
         self.greet()
         while True:
             try:
@@ -122,6 +123,17 @@ class Shell:
                 break
         self.session.close()
         return 0
+
+    def ask(self, message: str, question: str) -> str:
+        """Show ``message`` and return the answer to ``question`` (a write to live hardware
+        waiting for confirmation); Ctrl-C and Ctrl-D answer with nothing, which is no."""
+        from prompt_toolkit import prompt
+
+        self.session.console.print(message, markup=False, highlight=False, soft_wrap=True)
+        try:
+            return prompt(question)
+        except (KeyboardInterrupt, EOFError):
+            return ""
 
     def greet(self) -> None:
         from socdbg import __version__
