@@ -74,6 +74,7 @@ def _load() -> None:
         core,
         cpu,
         firmware,
+        noc,
         postmortem,
         record,
         regs,

@@ -1,4 +1,4 @@
-"""Block views built from register reads: ``dma`` (channels) and ``noc`` (the mesh).
+"""Block views built from register reads: ``dma`` (the channels; ``noc`` is in noc.py).
 
 They read through the target like any command, so they work the same on the simulator,
 through a GDB stub and on a dump.

@@ -257,6 +257,10 @@ class Mesh:
         self.link_delay = _check_int("link_delay", link_delay, 1)
         self.buffer_depth = _check_int("buffer_depth", buffer_depth, 1)
         self._routing = _check_routing(routing)
+        #: Observer of flit departures (a waveform tracer), when set: ``on_depart(router,
+        #: port, cycles)`` gets the cycles, ascending, in which flits leave ``router`` through
+        #: output ``port``, as soon as they are known: possibly ahead of ``now``, never behind.
+        self.on_depart: Callable[[int, int, list[int]], None] | None = None
         self._kernel: Kernel | None = None
         self._ticker: int | None = None
         self._now = 0
@@ -648,6 +652,7 @@ class Mesh:
         B = self.buffer_depth
         cal = self._cal
         cycle = self._cycle
+        depart = self.on_depart
         work = [(w, h)]
         pop = work.pop
         push = work.append
@@ -739,6 +744,8 @@ class Mesh:
             buf.stall += stall
             o = w.outs[h]
             o.flits += k
+            if depart is not None:
+                depart(o.index // PORTS, o.index % PORTS, deps[j0:j])
             waiter = buf.credit_waiter
             if waiter is not None:
                 buf.credit_waiter = None

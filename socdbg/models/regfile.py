@@ -92,6 +92,9 @@ class RegisterFile:
         self._state: dict[str, _State] = {}
         self._write_hooks: dict[str, list[WriteHook]] = {}
         self._read_hooks: dict[str, list[ReadHook]] = {}
+        #: Observers of every software write, to any register (a waveform tracer): called
+        #: like an ``on_write`` hook, after the register's own hooks. Append and remove freely.
+        self.write_observers: list[WriteHook] = []
 
     # --- state ---------------------------------------------------------------------------
     def _st(self, reg: Register) -> _State:
@@ -187,6 +190,8 @@ class RegisterFile:
         st.value = new
         for hook in self._write_hooks.get(reg.path, ()):
             hook(reg, old, new)
+        for observer in self.write_observers:
+            observer(reg, old, new)
         pulses = _pulse_mask(reg.fields)
         if pulses:
             st.value &= ~pulses

@@ -196,7 +196,9 @@ def run_traffic(mesh: Mesh, pattern: Pattern | str, rate: float, cycles: int, wa
     while slot < horizon:
         t, node = divmod(slot, nodes)
         if stage < 2 and t >= (start if stage == 0 else end):
-            run_to((start if stage == 0 else end) - 1)
+            boundary = (start if stage == 0 else end) - 1
+            if boundary >= mesh.now:  # with no warm-up the window opens at the first cycle
+                run_to(boundary)
             if stage == 0:
                 snap_start = mesh.counters()
             else:

@@ -1,0 +1,475 @@
+"""The NoC commands, and the simulator's waveform trace.
+
+``noc`` draws the mesh as a heat map from register reads alone (``noc.mesh_dim`` and the
+``noc.router[i].port[p]`` counters), so it works on the simulator, through ``socdbg serve`` and
+on a dump. ``noc traffic`` runs synthetic traffic on a standalone copy of the simulator's mesh.
+``trace start FILE.vcd`` / ``trace stop`` write a VCD waveform of a simulator run (what it
+holds: socdbg/trace.py).
+
+Links and counters: the link from router ``i`` towards direction ``d`` (N, E, S, W; North is
+``y - 1``) carries the flits counted by ``router[i].port[d].flits`` (an output port) and ends in
+the input buffer ``port[opposite d]`` of the neighbour, whose ``stalls`` (cycles the flit at its
+head was ready and could not leave) and ``buf_occ`` are the link's stalls and occupancy. A
+router's LOCAL value is the flits it ejected (LOCAL output), or its injection buffer's stalls or
+occupancy (LOCAL input).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from socdbg.access import read_register
+from socdbg.commands.params import REGISTER_GLOB
+from socdbg.commands.registry import Output, register, session_command
+from socdbg.commands.session import Session
+from socdbg.errors import TargetError, UsageError, did_you_mean
+from socdbg.regmap import Register, RegMap, parse_int
+from socdbg.targets.base import CAP_COALESCE, SimTime, Target, has_time
+
+if TYPE_CHECKING:
+    from socdbg.models.noc import Mesh
+    from socdbg.models.traffic import TrafficStats
+    from socdbg.render.noc import NocHeatMap
+    from socdbg.targets.sim import SimTarget
+    from socdbg.trace import VcdTrace
+
+PORT_NAMES = ("N", "E", "S", "W", "LOCAL")
+LOCAL = 4
+#: The input port a flit arrives on after leaving through output port ``p``.
+OPPOSITE = (2, 3, 0, 1, 4)
+COUNTERS = ("flits", "stalls", "buf_occ")
+METRICS = {"flits": "flits", "stalls": "stalls", "occupancy": "buf_occ"}
+#: Per metric: (unit with simulated time, unit without, what a router's LOCAL value is).
+UNITS = {
+    "flits": ("flits/cycle", "flits", "flits ejected (LOCAL out)"),
+    "stalls": ("stall cycles/cycle", "stall cycles", "stall cycles at injection (LOCAL in)"),
+    "occupancy": ("flits", "flits", "flits waiting to be injected (LOCAL in)"),
+}
+PATTERNS = ("uniform", "transpose", "hotspot")
+MAX_BLOCK = 0x1000
+MAX_CYCLES = 10_000_000
+
+
+# --------------------------------------------------------------------------------------------
+# the mesh's geometry, from the registers
+# --------------------------------------------------------------------------------------------
+def neighbour(size_x: int, size_y: int, node: int, port: int) -> int | None:
+    """The router on the other side of output ``port`` of ``node`` (None at an edge)."""
+    x, y = node % size_x, node // size_x
+    if port == 0:
+        return node - size_x if y > 0 else None
+    if port == 1:
+        return node + 1 if x < size_x - 1 else None
+    if port == 2:
+        return node + size_x if y < size_y - 1 else None
+    if port == 3:
+        return node - 1 if x > 0 else None
+    return None
+
+
+def _require_noc(rmap: RegMap) -> None:
+    if rmap.find("noc.mesh_dim") is None or rmap.find("noc.router[0].port[0].flits") is None:
+        raise UsageError("this map has no NoC (noc.mesh_dim and noc.router[N].port[P])",
+                         "the noc command needs the reference SoC's noc block")
+
+
+def read_mesh_dim(session: Session) -> tuple[int, int]:
+    """The mesh size the chip reports in ``noc.mesh_dim``, checked against the map."""
+    rmap = session.map
+    dim = rmap.get("noc.mesh_dim")
+    value = read_register(session.target, dim)
+    fx, fy = dim.field("x"), dim.field("y")
+    size_x = fx.extract(value) if fx is not None else value & 0xFF
+    size_y = fy.extract(value) if fy is not None else (value >> 8) & 0xFF
+    last = size_x * size_y - 1
+    if size_x < 1 or size_y < 1 or rmap.find(f"noc.router[{last}].port[4].buf_occ") is None \
+            or rmap.find(f"noc.router[{last + 1}].coord") is not None:
+        routers = 0
+        while rmap.find(f"noc.router[{routers}].coord") is not None:
+            routers += 1
+        raise TargetError(f"noc.mesh_dim reads {size_x}x{size_y}, the map has {routers} "
+                          "routers", f"use the map built with MESH_X={size_x} MESH_Y={size_y} "
+                          f"(sim:mesh={size_x}x{size_y}, or --map with those defines)")
+    return size_x, size_y
+
+
+def read_values(target: Target, regs: Sequence[Register]) -> dict[str, int]:
+    """Read ``regs`` (in address order), adjacent ones in one block read when the target
+    coalesces (``CAP_COALESCE``)."""
+    from socdbg.postmortem import plan_runs
+
+    out: dict[str, int] = {}
+    if CAP_COALESCE not in target.capabilities:
+        for reg in regs:
+            out[reg.path] = read_register(target, reg)
+        return out
+    limit = min(MAX_BLOCK, int(getattr(target, "max_read", MAX_BLOCK)))
+    for run in plan_runs(regs, limit):
+        if len(run) == 1:
+            out[run[0].path] = read_register(target, run[0])
+            continue
+        start, size = run[0].address, run[-1].end - run[0].address
+        raw = target.read_block(start, size)
+        if len(raw) != size:
+            raise TargetError(f"short block read at {start:#x}: {len(raw)} of {size} bytes")
+        for reg in run:
+            off = reg.address - start
+            out[reg.path] = int.from_bytes(raw[off : off + reg.size], "little")
+    return out
+
+
+def _cycles(session: Session) -> int | None:
+    target = session.target
+    if has_time(target) and isinstance(target, SimTime):
+        return target.now
+    return None
+
+
+def heat_map(size_x: int, size_y: int, links: dict[tuple[int, str], float],
+             local: list[float], **kwargs: Any) -> NocHeatMap:
+    from socdbg.render.noc import NocHeatMap
+
+    return NocHeatMap(size_x, size_y, links, local, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# noc
+# --------------------------------------------------------------------------------------------
+@click.group("noc", invoke_without_command=True,
+             help="The NoC mesh as a heat map: routers at even grid positions, the links "
+             "between them with their flits (or stalls, or buffer occupancy) in each direction, "
+             "coloured by intensity relative to the busiest. Per cycle when the target has "
+             "simulated time, raw counts otherwise. Read from the noc registers only, so it "
+             "works on a simulator, a GDB stub and a dump.")
+@click.option("--metric", type=click.Choice(list(METRICS)), default="flits", show_default=True,
+              help="flits: flits out of each port; stalls: stall cycles at the input buffer "
+              "the link feeds; occupancy: flits in that buffer now.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@session_command
+def noc(session: Session, metric: str, as_json: bool) -> Output | None:
+    if click.get_current_context().invoked_subcommand is not None:
+        return None
+    rmap = session.map
+    _require_noc(rmap)
+    size_x, size_y = read_mesh_dim(session)
+    nodes = size_x * size_y
+    regs = sorted((rmap.get(f"noc.router[{i}].port[{p}].{kind}")
+                   for i in range(nodes) for p in range(5) for kind in COUNTERS),
+                  key=lambda r: r.address)
+    values = read_values(session.target, regs)
+    cycle = _cycles(session)
+    per_cycle = cycle is not None and metric != "occupancy"
+    scale = 1.0 / max(cycle or 0, 1)
+    kind = METRICS[metric]
+
+    def count(node: int, port: int, what: str) -> int:
+        return values[f"noc.router[{node}].port[{port}].{what}"]
+
+    def shown(raw: int) -> float:
+        return raw * scale if per_cycle else raw
+
+    routers: list[dict[str, Any]] = []
+    local: list[float] = []
+    for i in range(nodes):
+        ports = {PORT_NAMES[p]: {c: count(i, p, c) for c in COUNTERS} for p in range(5)}
+        value = shown(count(i, LOCAL, kind))
+        routers.append({"router": i, "x": i % size_x, "y": i // size_x, "ports": ports,
+                        "local": value})
+        local.append(value)
+    links: list[dict[str, Any]] = []
+    heat: dict[tuple[int, str], float] = {}
+    for i in range(nodes):
+        for p in range(4):
+            j = neighbour(size_x, size_y, i, p)
+            if j is None:
+                continue
+            entry: dict[str, Any] = {
+                "from": i, "to": j, "dir": PORT_NAMES[p], "flits": count(i, p, "flits"),
+                "stalls": count(j, OPPOSITE[p], "stalls"),
+                "buf_occ": count(j, OPPOSITE[p], "buf_occ")}
+            entry["value"] = shown(entry[kind])
+            links.append(entry)
+            heat[(i, PORT_NAMES[p])] = entry["value"]
+    unit = UNITS[metric][0 if per_cycle else 1]
+    data = {"mesh": {"x": size_x, "y": size_y}, "metric": metric, "unit": unit,
+            "cycle": cycle, "max": max([*heat.values(), *local, 0]), "routers": routers,
+            "links": links}
+
+    def render() -> object:
+        what = {"flits": "flits", "stalls": "stall cycles", "occupancy": "flits buffered"}[
+            metric]
+        if metric == "occupancy":
+            when = f" at cycle {cycle:,}" if cycle is not None else " when captured"
+        elif per_cycle:
+            when = f" per cycle over {cycle:,} cycles"
+        else:
+            when = " since reset (counts: the target has no simulated time)"
+        title = f"NoC {size_x}x{size_y} mesh: {what}{when}"
+        return heat_map(size_x, size_y, heat, local, title=title, unit=unit,
+                        local_label=UNITS[metric][2], integer=not per_cycle)
+
+    return Output(data=data, render=render)
+
+
+# --------------------------------------------------------------------------------------------
+# noc traffic
+# --------------------------------------------------------------------------------------------
+def _count(text: str, what: str, low: int, high: int = MAX_CYCLES) -> int:
+    n = parse_int(text)
+    if n is None or not low <= n <= high:
+        raise UsageError(f"{what} '{text}' must be an integer {low}..{high:,}")
+    return n
+
+
+def _fraction(text: str, what: str, hint: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise UsageError(f"{what} '{text}' is not in 0..1", hint)
+    return value
+
+
+def local_sim(target: Target) -> SimTarget | None:
+    """The SimTarget behind ``target`` (through read-only and dry-run wrappers), or None."""
+    from socdbg.targets.sim import SimTarget
+
+    seen: object = target
+    for _ in range(8):
+        if isinstance(seen, SimTarget):
+            return seen
+        seen = getattr(seen, "inner", None)
+        if seen is None:
+            return None
+    return None
+
+
+def sim_mesh(session: Session, command: str) -> Mesh:
+    """The mesh of the session's simulator (a simulator in this process only)."""
+    from socdbg.models.soc import MeshBehaviour
+
+    sim = local_sim(session.target)
+    if sim is None:
+        raise UsageError(f"{command}: target {session.target.spec} is not a simulator",
+                         "it copies the simulator's mesh: use a sim target (sim:mesh=8x8), "
+                         f"or 'monitor {command} ...' on a socdbg serve of one")
+    mesh = next((m.mesh for m in sim.models if isinstance(m, MeshBehaviour)), None)
+    if mesh is None:
+        raise UsageError(f"{command}: the simulator of {sim.regmap.name} has no NoC mesh",
+                         "the reference SoC has one (sim, sim:mesh=XxY)")
+    return mesh
+
+
+def traffic_data(stats: TrafficStats, mesh: Mesh, params: dict[str, Any]) -> dict[str, Any]:
+    """The JSON of ``noc traffic``: the mesh, the run's parameters, the statistics."""
+    k = max(mesh.size_x, mesh.size_y)
+    bound = min(1.0, 4.0 / k)
+    return {
+        "pattern": stats.pattern,
+        "mesh": {"x": mesh.size_x, "y": mesh.size_y},
+        "routing": mesh.routing,
+        "buffer_depth": mesh.buffer_depth,
+        "router_delay": mesh.router_delay,
+        "link_delay": mesh.link_delay,
+        **params,
+        "offered": stats.offered,
+        "injected": stats.injected,
+        "accepted": stats.accepted,
+        "k": k,
+        "bound": bound,
+        "accepted_pct_of_bound": 100.0 * stats.accepted / bound,
+        "latency_mean": stats.latency_mean,
+        "latency_p99": stats.latency_p99,
+        "latency_max": stats.latency_max,
+        "packets": stats.packets,
+        "undelivered": stats.undelivered,
+        "max_link_util": stats.max_link_util,
+        "end_cycle": stats.end_cycle,
+        "flit_hops": stats.flit_hops,
+        "link_util": [list(row) for row in stats.link_util],
+    }
+
+
+@noc.command("traffic", context_settings={"ignore_unknown_options": True},
+             help="Run synthetic traffic on a standalone copy of the simulator's mesh (same "
+             "size, delays, buffer depth and routing; the chip's own state is not touched) "
+             "and show throughput, latency and link utilisation. PATTERN: uniform, "
+             "transpose (square meshes) or hotspot (with --node and --fraction); RATE: offered "
+             "flits per node per cycle, 0..1.")
+@click.argument("pattern", metavar="PATTERN")
+@click.argument("rate", metavar="RATE")
+@click.option("--cycles", required=True, metavar="N", help="Cycles measured.")
+@click.option("--warmup", default="1000", show_default=True, metavar="W",
+              help="Cycles run before measuring (at least 1).")
+@click.option("--packet", default="4", show_default=True, metavar="FLITS",
+              help="Flits per packet.")
+@click.option("--seed", default="0", show_default=True, metavar="S", help="Random seed.")
+@click.option("--node", default=None, metavar="N", help="hotspot: the hot node.")
+@click.option("--fraction", default=None, metavar="F",
+              help="hotspot: the fraction of packets sent to it, 0..1.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@session_command
+def noc_traffic(session: Session, pattern: str, rate: str, cycles: str, warmup: str,
+                packet: str, seed: str, node: str | None, fraction: str | None, as_json: bool
+                ) -> Output:
+    from socdbg.models.noc import Mesh
+    from socdbg.models.traffic import Pattern, run_traffic
+
+    if pattern not in PATTERNS:
+        raise UsageError(f"unknown traffic pattern '{pattern}'",
+                         did_you_mean(pattern, PATTERNS) or "patterns: " + ", ".join(PATTERNS))
+    offered = _fraction(rate, "rate", "flits per node per cycle")
+    n_cycles = _count(cycles, "--cycles", 1)
+    n_warmup = _count(warmup, "--warmup", 1)  # run_traffic cannot start measuring at 0
+    flits = _count(packet, "--packet", 1, 1024)
+    n_seed = _count(seed, "--seed", 0, 2**63)
+    hot, frac = 0, 0.0
+    if pattern == "hotspot":
+        if node is None or fraction is None:
+            raise UsageError("hotspot traffic needs --node N and --fraction F",
+                             "e.g. noc traffic hotspot 0.1 --cycles 2000 --node 0 "
+                             "--fraction 0.2")
+        hot = _count(node, "--node", 0, 255)
+        frac = _fraction(fraction, "--fraction", "the share of packets sent to --node")
+    elif node is not None or fraction is not None:
+        raise UsageError("--node and --fraction are for hotspot traffic only")
+    chip = sim_mesh(session, "noc traffic")
+    mesh = Mesh(chip.size_x, chip.size_y, router_delay=chip.router_delay,
+                link_delay=chip.link_delay, buffer_depth=chip.buffer_depth,
+                routing=chip.routing)
+    pat = Pattern(pattern, hot, frac)
+    try:
+        pat.check(mesh)
+    except ValueError as exc:
+        side = max(mesh.size_x, mesh.size_y)
+        hint = f"for example sim:mesh={side}x{side}" if pattern == "transpose" else None
+        raise UsageError(f"noc traffic: {exc}", hint) from None
+    stats = run_traffic(mesh, pat, offered, cycles=n_cycles, warmup=n_warmup,
+                        packet_flits=flits, seed=n_seed)
+    params: dict[str, Any] = {"packet_flits": flits, "seed": n_seed, "warmup": n_warmup,
+                              "cycles": n_cycles}
+    if pattern == "hotspot":
+        params |= {"node": hot, "fraction": frac}
+    data = traffic_data(stats, mesh, params)
+
+    def render() -> object:
+        from socdbg.render.noc import TrafficReport
+
+        links = {(i, PORT_NAMES[p]): stats.link_util[i][p]
+                 for i in range(mesh.nodes) for p in range(4)
+                 if mesh.neighbour(i, p) is not None}
+        local = [stats.link_util[i][LOCAL] for i in range(mesh.nodes)]
+        heat = heat_map(mesh.size_x, mesh.size_y, links, local,
+                        title="link utilisation in the measured window, flits/cycle",
+                        unit="flits/cycle", local_label="flits ejected (LOCAL out)",
+                        integer=False)
+        return TrafficReport(data, heat)
+
+    return Output(data=data, render=render)
+
+
+# --------------------------------------------------------------------------------------------
+# trace
+# --------------------------------------------------------------------------------------------
+def _trace_data(tracer: VcdTrace) -> dict[str, Any]:
+    return {"file": str(tracer.path), "open": not tracer.closed, "started": tracer.started,
+            "cycle": tracer.now, "registers": tracer.registers,
+            "dma_channels": tracer.channels, "noc_links": tracer.links,
+            "changes": tracer.changes}
+
+
+@click.group("trace", invoke_without_command=True,
+             help="A VCD waveform of a simulator run, for GTKWave: software register writes, "
+             "DMA channel state and bytes_done, a busy bit per NoC link; timestamps are "
+             "simulated cycles (1 ns = 1 cycle). trace alone shows whether one is open.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@session_command
+def trace(session: Session, as_json: bool) -> Output | None:
+    if click.get_current_context().invoked_subcommand is not None:
+        return None
+    tracer: VcdTrace | None = session.state.get("trace")
+    if tracer is None:
+        return Output(data={"open": False}, text="no trace open (trace start FILE.vcd)")
+    d = _trace_data(tracer)
+    return Output(data=d, text=f"tracing to {d['file']} since cycle {d['started']:,} (now "
+                  f"{d['cycle']:,}): {d['registers']} registers, {d['dma_channels']} DMA "
+                  f"channels, {d['noc_links']} NoC links; {d['changes']:,} changes so far")
+
+
+@trace.command("start", help="Start writing FILE.vcd. --include GLOB (repeatable) narrows "
+               "the registers traced (default: every register software can write).")
+@click.argument("path", metavar="FILE.vcd", type=click.Path(dir_okay=False))
+@click.option("--include", multiple=True, type=REGISTER_GLOB,
+              help="Trace only these registers (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@session_command
+def trace_start(session: Session, path: str, include: tuple[str, ...], as_json: bool
+                ) -> Output:
+    current: VcdTrace | None = session.state.get("trace")
+    if current is not None:
+        raise UsageError(f"a trace is already open ({current.path})", "trace stop first")
+    rmap = session.map
+    if include:
+        paths = {r.path for pattern in include for r in rmap.select(pattern)}
+    else:
+        paths = {r.path for r in rmap if r.layout.writable}
+    target = session.target
+    sim = local_sim(target)
+    if sim is None:
+        raise UsageError(f"trace: target {target.spec} is not a simulator",
+                         "a trace records the model's own events: use a sim target, or "
+                         "'monitor trace start FILE.vcd' on a socdbg serve of one")
+    registers = [r for r in sim.regmap if r.path in paths]
+    from socdbg.trace import VcdTrace
+
+    try:
+        tracer = VcdTrace(sim, Path(path), registers)
+    except OSError as exc:
+        raise UsageError(f"trace: cannot write {path}: {exc.strerror or exc}") from None
+    session.state["trace"] = tracer
+    session.state.setdefault("on_close", {})["trace"] = _closer(session, tracer)
+    d = _trace_data(tracer)
+    return Output(data=d, text=f"tracing to {path} from cycle {tracer.started:,}: "
+                  f"{d['registers']} registers, {d['dma_channels']} DMA channels, "
+                  f"{d['noc_links']} NoC links (1 ns = 1 cycle)")
+
+
+def _closer(session: Session, tracer: VcdTrace) -> Callable[[], None]:
+    """What Session.close() runs: the file is finished even without a trace stop."""
+
+    def close() -> None:
+        if session.state.get("trace") is tracer:
+            del session.state["trace"]
+        with contextlib.suppress(OSError):
+            tracer.close()
+
+    return close
+
+
+@trace.command("stop", help="Stop the trace and close its file.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@session_command
+def trace_stop(session: Session, as_json: bool) -> Output:
+    tracer: VcdTrace | None = session.state.pop("trace", None)
+    session.state.get("on_close", {}).pop("trace", None)
+    if tracer is None:
+        raise UsageError("no trace is open", "trace start FILE.vcd")
+    try:
+        tracer.close()
+    except OSError as exc:
+        raise UsageError(f"trace: writing {tracer.path} failed: {exc.strerror or exc}"
+                         ) from None
+    d = _trace_data(tracer)
+    return Output(data=d, text=f"wrote {d['file']}: cycles {d['started']:,}..{d['cycle']:,}, "
+                  f"{d['changes']:,} changes")
+
+
+register(noc)
+register(trace)
