@@ -9,8 +9,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 
-def connect(target: str = "sim", map: Any = None, debug: bool = False) -> Any:
+def connect(target: str = "sim", map: Any = None, debug: bool = False,
+            allow_writes: bool = False, force_unsafe: bool = False) -> Any:
     """Open a target with a map and return a :class:`socdbg.api.Chip` (see socdbg.api)."""
     from socdbg.api import connect as _connect
 
-    return _connect(target, map, debug)
+    return _connect(target, map, debug, allow_writes, force_unsafe)

@@ -26,18 +26,31 @@ from socdbg.regmap import Decoded, Field, FieldValue, Register, RegMap, decode
 T = TypeVar("T")
 
 
+#: Attribute names the API itself uses on registers, values and blocks: a field or register
+#: of the same name is reached with a trailing underscore, as Python keywords are.
+RESERVED = frozenset({"read", "write", "address", "path", "register", "fields", "decoded",
+                      "field", "name", "numerator", "denominator", "real", "imag",
+                      "conjugate", "bit_length", "bit_count", "to_bytes", "from_bytes",
+                      "as_integer_ratio", "is_integer", "session", "map", "node", "close"})
+
+
 def py_name(name: str) -> str:
-    """A map name as a Python identifier: keywords get a trailing underscore."""
-    return name + "_" if keyword.iskeyword(name) else name
+    """A map name as a Python identifier: keywords and the API's own attribute names get a
+    trailing underscore (``in_``, ``address_``)."""
+    return name + "_" if keyword.iskeyword(name) or name in RESERVED else name
 
 
 def connect(target: str = "sim", map: str | Sequence[str] | None = None,
-            debug: bool = False) -> Any:
-    """Open a target (``sim``, ``gdb://host:port``, ``dump:FILE``, ...) with a map (default:
-    the target's own, else the reference SoC). Typed ``Any`` so that a generated stub's
-    ``Chip`` can annotate the result."""
+            debug: bool = False, allow_writes: bool = False, force_unsafe: bool = False
+            ) -> Any:
+    """Open a target (``sim``, ``gdb://host:port``, ``dump:FILE``, ``pci:...``) with a map
+    (default: the target's own, else the reference SoC). Live silicon is read-only unless
+    ``allow_writes``; a script never prompts, so writes to ``unsafe_write`` registers also
+    need ``force_unsafe``. Typed ``Any`` so that a generated stub's ``Chip`` can annotate
+    the result."""
     files = [map] if isinstance(map, str) else list(map) if map else None
-    return Chip(Session(target=target, map_files=files, debug=debug))
+    return Chip(Session(target=target, map_files=files, debug=debug,
+                        allow_writes=allow_writes, force_unsafe=force_unsafe))
 
 
 class FieldInt(int):
@@ -78,7 +91,8 @@ class Value(int):
 
     def __getattr__(self, name: str) -> FieldInt:
         for fv in self.decoded.fields:
-            if py_name(fv.field.name) == name or fv.field.name == name:
+            if py_name(fv.field.name) == name or (fv.field.name == name
+                                                   and name not in RESERVED):
                 return FieldInt(fv)
         raise AttributeError(_missing(f"{self.decoded.register.path} has no field", name,
                                       [f.field.name for f in self.decoded.fields]))
@@ -130,8 +144,8 @@ class RegisterProxy(_Node):
         if whole is None and not fields:
             raise TypeError("write() needs a value or field=value arguments")
         names = {py_name(f.name): f.name for f in self.register.fields}
-        words = (str(whole),) if whole is not None else tuple(
-            f"{names.get(k, k)}={v}" for k, v in fields.items())
+        words = (str(int(whole)),) if whole is not None else tuple(
+            f"{names.get(k, k)}={_text(v)}" for k, v in fields.items())
         done = perform_write(self._chip.session, self._path, words)
         return Value(done[0])
 
@@ -140,7 +154,7 @@ class RegisterProxy(_Node):
             raise AttributeError(name)
         reg = self.register
         for f in reg.fields:
-            if py_name(f.name) == name or f.name == name:
+            if py_name(f.name) == name or (f.name == name and f.name not in RESERVED):
                 return FieldProxy(self, f)
         raise AttributeError(_missing(f"{reg.path} has no field", name,
                                       [f.name for f in reg.fields]))
@@ -234,19 +248,34 @@ class Chip(Block):
         siblings = rmap.children(prefix)
         if any(c.split("[", 1)[0] == name and "[" in c for c in siblings):
             return Array(self, real)
+        reg = rmap.find(head)
+        if reg is not None:  # a field path: chip.read("dma.ch[0].ctrl.mode")
+            fld = reg.field(name)
+            if fld is not None:
+                return FieldProxy(RegisterProxy(self, reg.path), fld)
         raise AttributeError(_missing(f"{head or 'the chip'} has no", name,
                                       [c.split("[", 1)[0] for c in siblings]))
 
-    def read(self, path: str) -> Value:
+    def read(self, path: str) -> Value | FieldInt:
+        """A register's Value, or a field's FieldInt for ``REGISTER.FIELD``."""
         proxy = self.node(path)
-        if not isinstance(proxy, RegisterProxy):
-            raise TypeError(f"{path} is not a register")
+        if not isinstance(proxy, RegisterProxy | FieldProxy):
+            raise TypeError(f"{path} is not a register or field")
         return proxy.read()
 
-    def write(self, path: str, whole: int | None = None, /, **fields: int | str) -> Value:
+    def write(self, path: str, whole: int | str | None = None, /,
+              **fields: int | str) -> Value:
+        """``write("dma.ch[0].ctrl", en=1)``, a whole value, or ``write("...ctrl.mode",
+        "RING")`` for one field."""
         proxy = self.node(path)
+        if isinstance(proxy, FieldProxy):
+            if whole is None or fields:
+                raise TypeError("a field path takes one value: write(path, value)")
+            return proxy.write(whole)
         if not isinstance(proxy, RegisterProxy):
-            raise TypeError(f"{path} is not a register")
+            raise TypeError(f"{path} is not a register or field")
+        if isinstance(whole, str):
+            raise TypeError("a whole-register value is an int")
         return proxy.write(whole, **fields)
 
     def close(self) -> None:
@@ -262,9 +291,14 @@ class Chip(Block):
         return f"<chip {self.map.name} on {self.session.target_spec}>"
 
 
+def _text(value: int | str) -> str:
+    """A value for the command language: ints (Values, FieldInts, bools) as numbers."""
+    return str(int(value)) if isinstance(value, int) else value
+
+
 def _real_segment(rmap: RegMap, segment: str) -> str:
     """``in_`` -> ``in`` where the map names a keyword (Python needs the underscore)."""
     base = segment.split("[", 1)[0]
-    if base.endswith("_") and keyword.iskeyword(base[:-1]):
+    if base.endswith("_") and (keyword.iskeyword(base[:-1]) or base[:-1] in RESERVED):
         return segment.replace(base, base[:-1], 1)
     return segment

@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 
 from socdbg.access import read_register, write_register
 from socdbg.errors import TargetError
-from socdbg.regmap import Access, Field, OnRead, OnWrite, Register
+from socdbg.regmap import Access, Field, OnRead, OnWrite, Register, RegMap
 from socdbg.regmap.codec import neutral
 from socdbg.targets.base import CAP_SIMULATOR, CAP_WRITE, Target
 
@@ -76,8 +76,9 @@ def _fmt(f: Field, v: int) -> str:
 class Butr:
     def __init__(self, target: Target, allow_writes: bool = False,
                  can_write: Callable[[Register], str | None] | None = None,
-                 skip_reset: bool = False) -> None:
+                 skip_reset: bool = False, regmap: RegMap | None = None) -> None:
         self.target = target
+        self.regmap = regmap if regmap is not None else getattr(target, "regmap", None)
         self.simulator = CAP_SIMULATOR in target.capabilities
         self.writes = CAP_WRITE in target.capabilities and (self.simulator or allow_writes)
         self.why_no_writes = ("the target is read-only" if CAP_WRITE not in target.capabilities
@@ -125,8 +126,8 @@ class Butr:
                 else:
                     out.extend(self._skipped(check, reg, why))
             out.extend(self.check_rclr(reg, original))
-            if write_ok:
-                self._restore(reg, original)
+            if write_ok and reg.layout.writable:  # a register with no writable field is never
+                self._restore(reg, original)     # restored: there is nothing to put back
         except TargetError as exc:
             out.append(Check(reg.path, "access", FAIL, f"target error: {exc.message}"))
         return out
@@ -146,11 +147,19 @@ class Butr:
     def _may_write(self, reg: Register) -> tuple[bool, str]:
         if not self.writes:
             return False, self.why_no_writes
+        if not reg.layout.writable and self._shares_address(reg):
+            return False, ("no writable field, and a write to its address reaches another "
+                           "register")
         if self.can_write is not None:
             why = self.can_write(reg)
             if why:
                 return False, why
         return True, ""
+
+    def _shares_address(self, reg: Register) -> bool:
+        if self.regmap is None:
+            return True  # cannot tell: do not write a register that has nothing to write
+        return any(r.path != reg.path for r in self.regmap.all_at(reg.address))
 
     # --- access --------------------------------------------------------------------------
     def _read(self, reg: Register) -> int:
@@ -272,12 +281,16 @@ class Butr:
             stays = f.extract(self._read(reg))
             self._write(reg, self._compose(reg, original, **{f.name: f.max}))
             sets = f.extract(self._read(reg))
+            self._write(reg, self._compose(reg, original, **{f.name: 0}))
+            kept = f.extract(self._read(reg))  # a zero must not clear what a one set
             self.backdoor.backdoor_write(reg.address, original, f.mask)
             bad = []
             if stays != 0:
                 bad.append((f.name, "0 after writing 0", hex(stays)))
             if sets != f.max:
                 bad.append((f.name, f"{f.max:#x} after writing 1", hex(sets)))
+            elif kept != f.max:
+                bad.append((f.name, f"{f.max:#x} kept after writing 0", hex(kept)))
             yield Check(reg.path, f"w1s {f.name}", FAIL if bad else PASS,
                         "write-one-to-set misbehaves" if bad else "", bad)
 

@@ -27,6 +27,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--socdbg-map", default=None, metavar="FILE",
                     help="register map for the chip fixture (default: the target's own, "
                          "else the reference SoC)")
+    group.addoption("--socdbg-allow-writes", action="store_true", default=False,
+                    help="let tests write live silicon (mmio, pci, uio targets)")
 
 
 @pytest.fixture
@@ -38,7 +40,8 @@ def chip(request: pytest.FixtureRequest) -> Iterator[Any]:
 
     target = request.config.getoption("socdbg_target") or os.environ.get("SOCDBG_TARGET",
                                                                           "sim")
-    handle = connect(target, request.config.getoption("socdbg_map"))
+    handle = connect(target, request.config.getoption("socdbg_map"),
+                     allow_writes=request.config.getoption("socdbg_allow_writes"))
     try:
         yield handle
     finally:

@@ -71,7 +71,7 @@ def butr_cmd(session: Session, patterns: tuple[str, ...], target_opt: str | None
         regs, named = _scope(rmap, patterns)
         target = session.target
         runner = Butr(target, allow_writes=allow_writes, skip_reset=skip_reset,
-                      can_write=_safety_hook(target))
+                      can_write=_safety_hook(target, session.force_unsafe), regmap=rmap)
         with _progress(session, len(regs)) as advance:
             report = runner.run(regs, named, advance)
         spec = target.spec
@@ -92,7 +92,8 @@ def butr_cmd(session: Session, patterns: tuple[str, ...], target_opt: str | None
     return Output(data=data, render=render, ok=report.passed)
 
 
-def _safety_hook(target: object) -> Callable[[Register], str | None] | None:
+def _safety_hook(target: object, force_unsafe: bool
+                 ) -> Callable[[Register], str | None] | None:
     """The live-target write policy, when the safety module provides one."""
     import importlib
 
@@ -103,7 +104,7 @@ def _safety_hook(target: object) -> Callable[[Register], str | None] | None:
     hook = getattr(safety, "writes_allowed", None)
     if hook is None:
         return None
-    return lambda reg: hook(target, reg)
+    return lambda reg: hook(target, reg, force_unsafe)
 
 
 register(butr_cmd)

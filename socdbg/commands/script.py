@@ -232,7 +232,11 @@ def _check_meaning(session: Session, name: str, params: dict[str, Any]) -> None:
     if name == "write":
         plan_write(session, params["pattern"], params["values"])
     elif name == "read":
-        _select_with_field(rmap, params["pattern"])
+        pattern = params["pattern"]
+        if any(c in pattern for c in "*?:") or rmap.find(pattern) or rmap.is_block(pattern):
+            _select_with_field(rmap, pattern)
+        else:
+            rmap.resolve(pattern)  # a register or a register.field
     elif name in ("poll", "expect") and params.get("condition", params.get("words")):
         words = params.get("condition") or params.get("words")
         if words and words[0] != "mem":
