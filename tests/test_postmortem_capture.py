@@ -483,7 +483,8 @@ def test_dump_and_diff_around_a_dma_transfer(ref_map: RegMap, tmp_path: Path,
         out = execute(shown, f"diff {before} {after}")
         shown.emit(out)
         lines = text.getvalue().splitlines()
-        assert "register(s) differ" in lines[0]
+        assert lines[0].startswith("A = ") and lines[1].startswith("B = ")
+        assert "register(s) differ" in lines[2]
         assert any("dma.ch[0].status" in ln and "done" in ln for ln in lines)
         assert any("dma.ch[0].bytes_done" in ln and "0x10" in ln for ln in lines)
     finally:

@@ -279,9 +279,6 @@ def test_cli_exits_1_for_an_incomplete_dump(ref_map: RegMap, tmp_path: Path,
     assert not read_dump(tmp_path / "d.json").complete
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: capture() reads target.now after the registers; "
-                   "when the link died midway (every access fails, as a gdb target's does when "
-                   "the stub goes away) that raises TargetError and no file is written at all")
 def test_a_link_that_dies_midway_still_writes_what_was_read(ref_map: RegMap, tmp_path: Path
                                                             ) -> None:
     target = Failing(SimTarget(ref_map), fail_at=20, dead=True)
@@ -462,9 +459,6 @@ def _raises_dump_error(path: Path) -> None:
         execute(session, "read sysctrl.*")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: read_dump does not catch zlib.error, which "
-                   "gzip.decompress raises for a damaged deflate stream (not only OSError/"
-                   "EOFError): a corrupt .json.gz escapes as a traceback")
 def test_corrupt_gzip_stream(good_doc: dict[str, Any], tmp_path: Path) -> None:
     data = bytearray(gzip.compress(json.dumps(good_doc).encode()))
     for i in range(20, 60):
@@ -474,17 +468,12 @@ def test_corrupt_gzip_stream(good_doc: dict[str, Any], tmp_path: Path) -> None:
     _raises_dump_error(path)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: read_dump does not catch RecursionError from "
-                   "json.loads: a deeply nested file escapes as a traceback")
 def test_deeply_nested_json(tmp_path: Path) -> None:
     path = tmp_path / "deep.json"
     path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     _raises_dump_error(path)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: read_dump does not check the JSON types of "
-                   "map.sources (list() of a string or object passes); dump_map then fails "
-                   "with TypeError (string indices must be integers) as a traceback")
 @pytest.mark.parametrize("sources", ["soc.rdl", {"name": "soc.rdl"}, [1, 2],
                                      [{"name": "soc.rdl", "text": 5}]])
 def test_wrong_types_in_map_sources(good_doc: dict[str, Any], tmp_path: Path, sources: Any
@@ -494,9 +483,6 @@ def test_wrong_types_in_map_sources(good_doc: dict[str, Any], tmp_path: Path, so
     _raises_dump_error(path)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: read_dump does not check that a register's value "
-                   "fits its size (nor that the size is positive): DumpTarget then fails with "
-                   "OverflowError/ValueError in int.to_bytes, a traceback")
 @pytest.mark.parametrize(("size", "value"), [(4, "0x1ffffffff"), (4, "-0x1"), (-4, "0x1")])
 def test_register_value_out_of_range(good_doc: dict[str, Any], tmp_path: Path, size: int,
                                      value: str) -> None:
@@ -506,9 +492,6 @@ def test_register_value_out_of_range(good_doc: dict[str, Any], tmp_path: Path, s
     _raises_dump_error(path)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: read_dump does not catch OverflowError: Python's "
-                   "json reads 1e400 (and Infinity) as float inf, and int(inf) raises "
-                   "OverflowError, not ValueError, so it escapes as a traceback")
 @pytest.mark.parametrize("number", ["1e400", "Infinity", "-Infinity"])
 def test_non_finite_numbers(good_doc: dict[str, Any], tmp_path: Path, number: str) -> None:
     text = json.dumps(good_doc)

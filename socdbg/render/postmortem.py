@@ -25,14 +25,18 @@ class DiffView:
             yield Text(f"no differences between {self.a} and {self.b}", style="green")
             return
         if self.changes:
+            # the sides as A and B with a legend: file paths as headers would push the value
+            # columns off a narrow table
+            yield Text(f"A = {self.a}", style="red")
+            yield Text(f"B = {self.b}", style="green")
             regs = len({c.register for c in self.changes})
             table = Table(box=None, pad_edge=False, header_style="bold", title_justify="left",
                           title=f"{regs} register(s) differ")
             table.add_column("register", no_wrap=True)
             table.add_column("address", style="cyan", no_wrap=True)
             table.add_column("field", no_wrap=True)
-            table.add_column(self.a, no_wrap=True, style="red")
-            table.add_column(self.b, no_wrap=True, style="green")
+            table.add_column("A", no_wrap=True, style="red")
+            table.add_column("B", no_wrap=True, style="green")
             last = None
             for c in self.changes:
                 first = c.register != last
