@@ -11,6 +11,7 @@ need=()
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v riscv64-unknown-elf-gcc >/dev/null 2>&1 || need+=(gcc-riscv64-unknown-elf)
 command -v qemu-system-riscv64 >/dev/null 2>&1 || need+=(qemu-system-misc)
+command -v qemu-system-arm >/dev/null 2>&1 || need+=(qemu-system-arm)
 command -v gdb-multiarch >/dev/null 2>&1 || need+=(gdb-multiarch)
 if [ ${#need[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then

@@ -51,9 +51,14 @@ PLACEHOLDER_XML = (
     + "".join(f'<reg name="{n}" bitsize="64" type="{"code_ptr" if n == "pc" else "int"}" '
               f'regnum="{i}"/>' for i, n in enumerate(_PLACEHOLDER_REGS))
     + "</feature></target>").encode()
+#: monitor commands a read-only server refuses: they change the chip, or write files on the
+#: server's host.
+READ_ONLY_REFUSED = frozenset({"reset", "dump", "record", "trace", "stubs", "load", "monitor",
+                               "reconnect", "resume", "halt", "stepi", "core"})
 PACKET_SIZE = 0x4000
 MAX_TRANSFER = 0x1000  # bytes per m/x reply (hex doubles it within PACKET_SIZE)
 IDLE_TIMEOUT = 600.0  # a client silent this long is dropped
+STOP_POLL = 0.05  # seconds between checks for a stop while the CPU runs
 
 
 class RspServer:
@@ -69,6 +74,7 @@ class RspServer:
                                     "socdbg serve --allow-writes")
             session.use_target(target)
         self.target: Target = target
+        session.target_locked = "socdbg serve serves one target"
         self.cpu = target if isinstance(target, CoreRegisters) and isinstance(
             target, RunControl) else None
 
@@ -90,7 +96,7 @@ class RspServer:
         c = p[:1]
         if p.startswith(b"qSupported"):
             conn.error_strings = b"error-message+" in p
-            feats = [f"PacketSize={PACKET_SIZE:x}", "QStartNoAckMode+",
+            feats = [f"PacketSize={PACKET_SIZE:x}", "QStartNoAckMode+", "vContSupported+",
                      f"{READONLY_FEATURE}{'-' if self.allow_writes else '+'}",
                      f"{CPU_FEATURE}{'+' if self.cpu is not None else '-'}",
                      "qXfer:features:read+", "binary-upload+"]
@@ -135,10 +141,19 @@ class RspServer:
         if c == b"P":
             num, _, value = p[1:].partition(b"=")
             return self._set_register(int(num, 16), value)
-        if c in (b"c", b"s") or p.startswith(b"vCont;"):
+        if c in (b"Z", b"z"):
+            forward = getattr(self.cpu, "breakpoint", None)
+            if forward is None:
+                return b""  # not supported: gdb falls back to writing breakpoints itself
+            if c == b"Z" and not self.allow_writes:
+                raise SocdbgError("breakpoints change the program: the server runs "
+                                  "read-only (socdbg serve --allow-writes)")
+            reply: bytes = forward(p)
+            return reply
+        if c in (b"c", b"s", b"C", b"S") or p.startswith(b"vCont;"):
             return self._run(p)
         if p == b"vCont?":
-            return b"vCont;c;s;t" if self.cpu is not None else b""
+            return b"vCont;c;C;s;S;t" if self.cpu is not None else b""
         if p in (b"qAttached",):
             return b"1"
         if p == b"qC":
@@ -216,7 +231,12 @@ class RspServer:
 
     # --- monitor -------------------------------------------------------------------------
     def _monitor(self, line: str, conn: ClientState) -> bytes:
-        text, ok = run_monitor(self.session, line)
+        words = line.split()
+        if not self.allow_writes and words and words[0] in READ_ONLY_REFUSED:
+            text, ok = (f"error: monitor {words[0]}: the server runs read-only "
+                        "(socdbg serve --allow-writes)\n", False)
+        else:
+            text, ok = run_monitor(self.session, line)
         for off in range(0, len(text), 1024):
             conn.send_packet(b"O" + text[off : off + 1024].encode().hex().encode())
         return b"OK" if ok else b"E01"
@@ -283,12 +303,24 @@ class RspServer:
         if self.cpu is None:
             raise SocdbgError(f"{self.target.spec} has no CPU to run or step",
                               "use monitor step N / monitor run --until ... for sim time")
-        step = p[:1] == b"s" or b";s" in p
+        step = p[:1] in (b"s", b"S") or b";s" in p or b";S" in p
         if step:
             self.cpu.step_instruction()
             return b"S05"
         self.cpu.resume()
         return None  # the stop reply comes when the client interrupts
+
+    def poll_stop(self) -> bytes | None:
+        """The stop reply when a running CPU stopped on its own (a breakpoint), else None."""
+        poll = getattr(self.cpu, "poll_stop", None)
+        if poll is None:
+            return None
+        with self.lock:
+            stop = poll()
+        if stop is None:
+            return None
+        text = getattr(stop, "text", "") or "S05"
+        return text.encode()
 
     def interrupt(self) -> bytes:
         with self.lock:
@@ -323,6 +355,7 @@ class ClientState:
         self.ack_mode = True
         self.switch_to_noack = False
         self.closing = False
+        self.running = False  # the CPU was resumed: poll for its stop
         self.last_error = ""
         self.error_strings = False  # the client accepts E.text replies
 
@@ -342,9 +375,18 @@ def serve_client(server: RspServer, sock: socket.socket,
     decoder = Decoder()
     try:
         while not state.closing:
+            sock.settimeout(STOP_POLL if state.running else IDLE_TIMEOUT)
             try:
                 data = sock.recv(65536)
-            except (TimeoutError, OSError):
+            except TimeoutError:
+                if state.running:  # did the CPU stop by itself (a breakpoint)?
+                    stop = server.poll_stop()
+                    if stop is not None:
+                        state.running = False
+                        state.send_packet(stop)
+                    continue
+                return
+            except OSError:
                 return
             if not data:
                 return
@@ -355,6 +397,7 @@ def serve_client(server: RspServer, sock: socket.socket,
                     continue
                 if pkt.oob is not None:
                     if pkt.oob == INTERRUPT:
+                        state.running = False
                         state.send_packet(server.interrupt())
                     continue  # acks of our replies
                 assert pkt.payload is not None
@@ -363,6 +406,8 @@ def serve_client(server: RspServer, sock: socket.socket,
                 reply = server.handle(pkt.payload, state)
                 if reply is not None:
                     state.send_packet(reply)
+                elif not state.closing:
+                    state.running = True  # 'c': the stop reply comes later
                 if state.switch_to_noack:
                     state.ack_mode = False
                     state.switch_to_noack = False

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from socdbg.errors import MapError, SocdbgError, TargetError
+from socdbg.errors import MapError, SocdbgError, TargetError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -48,6 +48,7 @@ class Session:
         self._map: RegMap | None = None
         self._target: Target | None = None
         self._console: Console | None = None
+        self.target_locked: str | None = None  # why the target may not change (a server)
         self.state: dict[str, Any] = {}  # per-session state of commands (symbols, recording)
 
     # --- the map ---------------------------------------------------------------------------
@@ -131,6 +132,10 @@ class Session:
         self._map = self.load_map()
         return self._map
 
+    def _check_unlocked(self) -> None:
+        if self.target_locked:
+            raise UsageError(f"the target cannot be changed here: {self.target_locked}")
+
     def use_target(self, target: Target) -> None:
         """Replace the open target with ``target`` (a wrapper of it, e.g. read-only)."""
         self._target = target
@@ -141,6 +146,7 @@ class Session:
 
     def switch_target(self, spec: str) -> None:
         """Close the current target and open ``spec`` (the map follows it if it names one)."""
+        self._check_unlocked()
         old_target, old_spec, old_map = self._target, self.target_spec, self._map
         self.target_spec = spec
         self._target = None
@@ -162,6 +168,7 @@ class Session:
         if not spec:
             yield
             return
+        self._check_unlocked()
         saved = (self._target, self.target_spec, self._map)
         self._target, self.target_spec = None, spec
         if self.map_files is None:

@@ -61,6 +61,25 @@ def compile_ipxact_files(sources: Sequence[Path], top: str | None = None,
                 where = f"{path}: "
             self.errors.append(where + text)
 
+    class _Importer(IPXACTImporter):  # type: ignore[misc]
+        """peakrdl-ipxact's importer, with a message for a number it cannot read (it raises
+        a bare ValueError) naming the element."""
+
+        def parse_integer(self, s: str) -> int:
+            try:
+                return int(super().parse_integer(s))
+            except ValueError:
+                raise ValueError(f"'{s.strip()}' is not a number") from None
+
+        def flatten_element_values(self, el: Any) -> dict[str, Any]:
+            try:
+                return dict(super().flatten_element_values(el))
+            except ValueError as exc:
+                kind = str(el.tag).rsplit("}", 1)[-1]
+                name = next((c.text for c in el if str(c.tag).endswith("}name")), None)
+                raise ValueError(f"{kind} '{name}': {exc}" if name else f"{kind}: {exc}"
+                                 ) from None
+
     printer = _Collect()
     compiler = RDLCompiler(message_printer=printer)
     _register_udps(compiler)
@@ -71,7 +90,7 @@ def compile_ipxact_files(sources: Sequence[Path], top: str | None = None,
             current = Path(src)
             if not current.is_file():
                 raise MapError(f"{current}: no such register description file")
-            IPXACTImporter(compiler).import_file(str(current))
+            _Importer(compiler).import_file(str(current))
             files.append(current.resolve())
         root = compiler.elaborate(top_def_name=_top_name(compiler, top)) if top else \
             compiler.elaborate()
@@ -86,8 +105,9 @@ def compile_ipxact_files(sources: Sequence[Path], top: str | None = None,
         raise MapError(f"{current}:{line}: not well-formed XML: {exc}") from None
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         # the importer trusts its input in places (a missing element, an unexpected name)
+        what = str(exc) or type(exc).__name__
         raise MapError(f"{current}: not an IP-XACT register description socdbg can import: "
-                       f"{exc}") from None
+                       f"{what}") from None
     top_node = root.top
     regmap = _build(top_node, source or MapSource(tuple(str(s) for s in sources), "", (),
                                                   top or ""))

@@ -101,7 +101,7 @@ class RegMap:
         order = sorted(range(len(paths)), key=addresses.__getitem__)
         self.name = name
         self.source = source
-        self.layouts: tuple[Layout, ...] = tuple(layouts)
+        self.layouts: Sequence[Layout] = tuple(layouts)
         by_addr = [paths[i] for i in order]
         self._addrs = array("Q", (addresses[i] for i in order))
         self._lidx = array("I", (layout_index[i] for i in order))

@@ -34,7 +34,7 @@ from socdbg.targets.rsp import INTERRUPT, Decoder, Packet, ProtocolError, escape
 
 DEFAULT_TIMEOUT = 5.0
 RETRIES = 3
-PIPELINE = 8  # read requests kept in flight by read_block
+PIPELINE = 16  # read requests kept in flight by read_block
 LONG_TIMEOUT = 600.0  # for a simulated run behind socdbg serve
 #: qSupported feature a socdbg server sends to say block reads over adjacent registers are
 #: performed as one access per register at the register's width.
@@ -67,6 +67,7 @@ class RspConnection:
     def __init__(self, host: str, port: int, timeout: float) -> None:
         self.host, self.port, self.timeout = host, port, timeout
         self.ack_mode = True
+        self.broken: str | None = None  # why the stream can no longer be trusted
         self.stops: list[bytes] = []  # stop replies that arrived unasked
         self._decoder = Decoder()
         self._pending: list[Packet] = []
@@ -96,11 +97,17 @@ class RspConnection:
                               ) from None
 
     def _next(self, deadline: float) -> Packet:
+        if self.broken is not None:
+            raise TargetError(f"{self.where}: {self.broken}; replies may be out of step",
+                              "reconnect")
         while not self._pending:
             left = deadline - time.monotonic()
             if left <= 0:
+                # a reply that comes later would be taken for the next request's: from here
+                # on the connection is out of step and refuses to be used
+                self.broken = "a request timed out"
                 raise TargetError(f"{self.where}: no answer within {self.timeout:g} s",
-                                  "the stub is hung, busy or not a GDB stub")
+                                  "the stub is hung, busy or not a GDB stub; reconnect")
             self.sock.settimeout(left)
             try:
                 data = self.sock.recv(65536)
@@ -139,6 +146,7 @@ class RspConnection:
             except TargetError as exc:
                 if "no answer" not in exc.message:
                     raise
+                self.broken = None  # a lost ack is retransmitted, the stream is still fine
         raise TargetError(f"{self.where}: packet not acknowledged after {RETRIES} tries",
                           "the link is corrupting data or the stub is not listening")
 
@@ -184,24 +192,32 @@ class RspConnection:
         """Several requests with up to ``window`` in flight; replies in order."""
         replies: list[bytes] = []
         sent = 0
+        acks = 0
         while len(replies) < len(payloads):
             while sent < len(payloads) and sent - len(replies) < window:
                 self.send_raw(frame(payloads[sent]))
                 sent += 1
             deadline = time.monotonic() + self.timeout
-            while True:
+            while len(replies) < len(payloads):
                 pkt = self._next(deadline)
                 if pkt.oob is not None:
                     if pkt.oob == ord("-"):
-                        raise TargetError(f"{self.where}: the stub rejected a pipelined packet")
+                        self.broken = "a pipelined packet was rejected"
+                        raise TargetError(f"{self.where}: the stub rejected a pipelined packet",
+                                          "reconnect")
                     continue  # acks of our packets
                 if pkt.bad:
-                    raise TargetError(f"{self.where}: damaged reply in a pipelined read")
-                if self.ack_mode:
-                    self.send_raw(b"+")
+                    self.broken = "a pipelined reply was damaged"
+                    raise TargetError(f"{self.where}: damaged reply in a pipelined read",
+                                      "reconnect")
                 assert pkt.payload is not None
                 replies.append(pkt.payload)
-                break
+                acks += 1
+                if not self._pending:
+                    break
+            if self.ack_mode and acks:
+                self.send_raw(b"+" * acks)  # one send for the replies taken together
+                acks = 0
         return replies
 
 
@@ -221,8 +237,10 @@ def _error_code(reply: bytes) -> str | None:
 class GdbTarget:
     """A target behind a GDB stub."""
 
-    def __init__(self, host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, host: str, port: int, timeout: float = DEFAULT_TIMEOUT,
+                 phys_always: bool = False) -> None:
         self.host, self.port, self.timeout = host, port, timeout
+        self.phys_always = phys_always
         self.spec = f"gdb://{host}:{port}"
         self.conn: RspConnection | None = None
         self.features: dict[str, str] = {}
@@ -278,8 +296,14 @@ class GdbTarget:
             conn.ack_mode = False
         self.binary_read = self.features.get("binary-upload") == "+"
         self.binary_write = self._probe_binary_write()
+        # QEMU serves device writes only in physical-memory mode, but in that mode a read of
+        # an unmapped address returns zeros instead of an error. Reads stay in its default
+        # mode (the same addresses while the MMU is off, as in bring-up firmware); each
+        # write switches to physical mode and back. ?phys=1 keeps physical mode throughout.
         if conn.request(b"Qqemu.PhyMemMode:1") == b"OK":
             self.features["qemu.PhyMemMode"] = "1"
+            if not self.phys_always:
+                conn.request(b"Qqemu.PhyMemMode:0")
         self.stop = self._parse_stop(conn.request(b"?"))
         self.running = False
         caps = set() if self.features.get(READONLY_FEATURE) == "+" else {CAP_WRITE}
@@ -349,6 +373,16 @@ class GdbTarget:
         self._write_one(address, data)
 
     def _write_one(self, address: int, data: bytes) -> None:
+        switch = bool(self.features.get("qemu.PhyMemMode")) and not self.phys_always
+        if switch:
+            self._c().request(b"Qqemu.PhyMemMode:1")
+        try:
+            self._write_raw(address, data)
+        finally:
+            if switch:
+                self._c().request(b"Qqemu.PhyMemMode:0")
+
+    def _write_raw(self, address: int, data: bytes) -> None:
         if self.binary_write and data:
             payload = f"X{address:x},{len(data):x}:".encode() + escape(data)
         else:
@@ -449,6 +483,14 @@ class GdbTarget:
             raise TargetError(f"{self.spec}: the program exited ({text})")
         raise TargetError(f"{self.spec}: unexpected stop reply {text[:40]!r}")
 
+    def poll_stop(self) -> StopInfo | None:
+        """If the CPU stopped on its own since ``resume`` (a breakpoint), its stop; else
+        None. Never blocks."""
+        if not self.running:
+            return None
+        self._poll_stop()
+        return None if self.running else self.stop
+
     def _poll_stop(self) -> None:
         """Pick up a stop reply that arrived while running (a breakpoint, an exit)."""
         if not self.running or self.conn is None:
@@ -498,6 +540,14 @@ class GdbTarget:
         conn.send(b"s")
         self.stop = self._parse_stop(conn.receive())
         return self.stop
+
+    def breakpoint(self, packet: bytes) -> bytes:
+        """Pass a ``Z``/``z`` (insert/remove breakpoint or watchpoint) packet to the stub and
+        return its reply (``OK``, an error, or empty when it does not support the kind)."""
+        self._check_halted("set breakpoints")
+        if packet[:1] not in (b"Z", b"z"):
+            raise TargetError(f"not a breakpoint packet: {packet[:20]!r}")
+        return self._c().request(packet)
 
     def monitor(self, command: str) -> str:
         """``monitor TEXT``: qRcmd, with the stub's console output returned."""
@@ -638,7 +688,7 @@ class GdbTarget:
                               f"({_error_code(reply) or 'unsupported'})")
 
 
-_SPEC = re.compile(r"^(?P<host>\[[^\]]+\]|[^:/]+):(?P<port>\d+)(?:\?timeout=(?P<t>[\d.]+))?$")
+_SPEC = re.compile(r"^(?P<host>\[[^\]]+\]|[^:/]+):(?P<port>\d+)(?:\?(?P<query>.*))?$")
 
 
 def open_gdb(arg: str, load_map: MapLoader) -> GdbTarget:
@@ -650,8 +700,17 @@ def open_gdb(arg: str, load_map: MapLoader) -> GdbTarget:
     port = int(m.group("port"))
     if not 0 < port < 65536:
         raise TargetError(f"gdb target: port {port} is out of range")
-    timeout = float(m.group("t")) if m.group("t") else DEFAULT_TIMEOUT
-    return GdbTarget(host, port, timeout)
+    timeout, phys = DEFAULT_TIMEOUT, False
+    for item in filter(None, (m.group("query") or "").split("&")):
+        key, _, value = item.partition("=")
+        if key == "timeout" and re.fullmatch(r"\d+(\.\d*)?", value) and float(value) > 0:
+            timeout = float(value)
+        elif key == "phys" and value in ("0", "1"):
+            phys = value == "1"
+        else:
+            raise TargetError(f"gdb target '{arg}': bad option '{item}'",
+                              "expected gdb://HOST:PORT[?timeout=SECONDS&phys=1]")
+    return GdbTarget(host, port, timeout, phys)
 
 
 BACKEND = Backend(

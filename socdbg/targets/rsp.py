@@ -35,30 +35,48 @@ def escape(data: bytes) -> bytes:
 
 
 def unescape(data: bytes) -> bytes:
-    """Undo ``}`` escapes and run-length encoding in a received payload."""
+    """Undo run-length encoding and ``}`` escapes in a received payload.
+
+    As in GDB, runs are expanded over the bytes as sent first (``X*n`` repeats the previous
+    byte on the wire, even when that byte is the second half of an escape pair), and escapes
+    are undone afterwards. ``}`` followed by ``*`` is an escaped byte, not a run.
+    """
     if b"}" not in data and b"*" not in data:
         return data
-    out = bytearray()
-    i = 0
-    n = len(data)
+    wire = bytearray()
+    pairs: list[int] = []  # positions in wire where an escape pair starts
+    i, n = 0, len(data)
     while i < n:
         b = data[i]
         if b == 0x7D:
             if i + 1 >= n:
                 raise ProtocolError("escape character at the end of a packet")
-            out.append(data[i + 1] ^ 0x20)
+            pairs.append(len(wire))
+            wire += data[i : i + 2]
             i += 2
-        elif b == 0x2A:  # '*': repeat the previous byte
-            if not out or i + 1 >= n:
+        elif b == 0x2A:  # '*': repeat the previous wire byte
+            if not wire or i + 1 >= n:
                 raise ProtocolError("run-length marker without a byte to repeat")
             count = data[i + 1] - 29
             if count < 0:
                 raise ProtocolError("negative run length")
-            out += bytes((out[-1],)) * count
+            wire += bytes((wire[-1],)) * count
             i += 2
         else:
-            out.append(b)
+            wire.append(b)
             i += 1
+    if not pairs:
+        return bytes(wire)
+    out = bytearray()
+    starts = set(pairs)
+    j = 0
+    while j < len(wire):
+        if j in starts:
+            out.append(wire[j + 1] ^ 0x20)
+            j += 2
+        else:
+            out.append(wire[j])
+            j += 1
     return bytes(out)
 
 

@@ -1,0 +1,453 @@
+"""GDB Remote Serial Protocol benchmarks: socdbg's gdb target against a real QEMU 7.2 and
+against ``socdbg serve``, side by side with gdb-multiarch where there is something to compare.
+
+    python scripts/bench_gdb.py            # full repetitions (~15 s)
+    python scripts/bench_gdb.py --quick    # fewer repetitions (~5 s)
+    python scripts/bench_gdb.py --json figures.json
+
+``bench_ram_1mib(quick)``, ``bench_register_reads(quick)`` and ``bench_serve_dump(quick)`` are
+what scripts/bench.py runs (as gdb.ram_1mib, gdb.register_reads, gdb.serve_dump). Each
+returns a list of rows: dicts with the fields of bench.py's ``Row`` (``name``, ``value``, the
+median, ``unit``, ``target``, ``runs``, ``note``, ``samples``), plus ``higher_is_better: True``
+on the rows whose ``target`` is a lower bound (rates and speed-ups); on every other row
+``target`` is an upper bound, or None when the figure is reported without one.
+
+* ``gdb.ram_1mib``: 1 MiB of guest RAM read from one QEMU, alternately by socdbg
+  (``GdbTarget.read_block``, requests pipelined) and by
+  ``gdb-multiarch -batch -ex 'target remote ...' -ex 'dump binary memory F 0x80000000
+  0x80100000'``. gdb's figure is reported raw (the whole process) and net: gdb's time per MiB,
+  from one run dumping the MiB several times minus the median of the same run dumping 1 byte
+  (gdb's own start-up, connection and target description; a single 1 MiB dump is too close to
+  that start-up's jitter to subtract). The speed-ups (gdb / socdbg) have a target of 4x. Both
+  read the same bytes (checked).
+* ``gdb.register_reads``: single 32-bit reads per second of virtio[0].magic from QEMU: the bare
+  ``GdbTarget.read`` (one ``m`` packet each) and ``read_register`` + ``decode``.
+* ``gdb.serve_dump``: every register of the reference SoC a dump reads (readable, no read side
+  effects), through ``socdbg serve`` (simulator) and the gdb target: one read per register, then
+  one ``read_block`` per run of adjacent registers (``socdbg.postmortem.plan_runs``), and the
+  ratio; where the server offers it, the same runs batched into ``qSocdbg.read`` packets
+  (``GdbTarget.read_ranges``). The values of every pass are compared.
+
+QEMU runs as ``qemu-system-riscv64 -M virt -nographic -bios none -kernel IMAGE -S -gdb
+tcp:127.0.0.1:PORT -monitor none -serial none`` on a free port of 127.0.0.1, with an image
+written here (a ``j .`` loop followed by 1 MiB of pseudo-random bytes, so the read data is
+checkable); it and ``socdbg serve`` are always terminated at the end. Nothing else is started,
+and only 127.0.0.1 is contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+RAM = 0x8000_0000
+MIB = 1 << 20
+VIRTIO0_MAGIC = 0x1000_1000
+MAGIC = 0x7472_6976
+SPEEDUP_TARGET = 4.0  # socdbg at least 4x faster than gdb for 1 MiB (a lower bound)
+
+
+# --------------------------------------------------------------------------------------------
+# rows
+# --------------------------------------------------------------------------------------------
+def _row(name: str, samples: Sequence[float], unit: str, target: float | None, note: str,
+         higher_is_better: bool = False) -> dict[str, Any]:
+    vals = list(samples)
+    spread = f"min {min(vals):.4g} max {max(vals):.4g}; " if len(vals) > 1 else ""
+    row: dict[str, Any] = {"name": name, "value": statistics.median(vals), "unit": unit,
+                           "target": target, "runs": len(vals), "note": spread + note,
+                           "samples": vals}
+    if higher_is_better:
+        row["higher_is_better"] = True
+    return row
+
+
+def _ratio(name: str, num: dict[str, Any], den: dict[str, Any], target: float | None,
+           note: str) -> dict[str, Any]:
+    return {"name": name, "value": num["value"] / den["value"], "unit": "x", "target": target,
+            "runs": None, "note": note, "samples": [], "higher_is_better": True}
+
+
+def _ensure_cache() -> None:
+    if "SOCDBG_CACHE_DIR" not in os.environ:  # never the user's map cache
+        os.environ["SOCDBG_CACHE_DIR"] = tempfile.mkdtemp(prefix="socdbg-bench-gdb-")
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} not found (bash scripts/test.sh installs it)")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _stop(proc: subprocess.Popen[Any]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+# --------------------------------------------------------------------------------------------
+# QEMU with a checkable image
+# --------------------------------------------------------------------------------------------
+def write_image(path: Path, payload: bytes) -> Path:
+    """A minimal RISC-V ELF64 executable: one PT_LOAD at RAM holding ``j .`` then
+    ``payload``."""
+    code = struct.pack("<I", 0x0000006F) + bytes(12)  # jal x0, 0: spin here
+    data = code + payload
+    ehsize, phentsize, offset = 64, 56, 0x1000
+    eh = (b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+          + struct.pack("<HHIQQQIHHHHHH", 2, 243, 1, RAM, ehsize, 0, 0, ehsize, phentsize, 1,
+                        64, 0, 0))
+    ph = struct.pack("<IIQQQQQQ", 1, 7, offset, RAM, RAM, len(data), len(data), 16)
+    head = eh + ph
+    path.write_bytes(head + bytes(offset - len(head)) + data)
+    return path
+
+
+@contextlib.contextmanager
+def qemu(image: Path) -> Iterator[int]:
+    """QEMU's virt machine halted at reset, its gdbstub on a free 127.0.0.1 port (yielded)."""
+    exe = _tool("qemu-system-riscv64")
+    for _attempt in range(5):
+        port = _free_port()
+        proc = subprocess.Popen([exe, "-M", "virt", "-nographic", "-bios", "none", "-kernel",
+                                 str(image), "-S", "-gdb", f"tcp:{HOST}:{port}",
+                                 "-monitor", "none", "-serial", "none"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and proc.poll() is None:
+                with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.2):
+                    break
+                time.sleep(0.02)
+            else:
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr and \
+                    proc.poll() is not None else ""
+                if "in use" in err:
+                    continue
+                raise RuntimeError(f"QEMU did not open its gdbstub: {err.strip()}")
+            yield port
+            return
+        finally:
+            _stop(proc)
+            if proc.stderr is not None:
+                proc.stderr.close()
+    raise RuntimeError("QEMU could not bind a port")
+
+
+def _gdb_dump(port: int, out: Path, size: int, copies: int = 1) -> float:
+    """Wall seconds of one gdb-multiarch process dumping ``size`` bytes of RAM into ``out``,
+    ``copies`` times in a row (gdb's memory caches off, so each dump reads the target)."""
+    cmd = [_tool("gdb-multiarch"), "-nx", "-batch", "-ex", "set code-cache off",
+           "-ex", "set stack-cache off", "-ex", f"target remote {HOST}:{port}"]
+    for _ in range(copies):
+        cmd += ["-ex", f"dump binary memory {out} {RAM:#x} {RAM + size:#x}"]
+    cmd += ["-ex", "disconnect"]  # no detach: the machine stays halted between runs
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=300, check=False)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0 or not out.is_file() or out.stat().st_size != size:
+        raise RuntimeError(f"gdb dump failed: {(proc.stderr or proc.stdout).strip()[-200:]}")
+    return wall
+
+
+def _hang_up(target: Any) -> None:
+    """Close the connection without detaching, as gdb's ``disconnect`` does: QEMU serves one
+    client at a time, and a detach would let the machine run (and spin a core) between runs."""
+    if target.conn is not None:
+        target.conn.close()
+        target.conn = None
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------------------------
+# 1 MiB of RAM: socdbg vs gdb, one QEMU
+# --------------------------------------------------------------------------------------------
+def bench_ram_1mib(quick: bool) -> list[dict[str, Any]]:
+    """Seconds to read 1 MiB of QEMU's RAM: socdbg's pipelined read_block vs gdb's dump."""
+    from socdbg.targets.gdb import PIPELINE, GdbTarget
+
+    _ensure_cache()
+    runs, copies = (3, 4) if quick else (7, 8)
+    payload = random.Random(9).randbytes(MIB)
+    with tempfile.TemporaryDirectory(prefix="socdbg-bench-gdb-") as tmp:
+        image = write_image(Path(tmp) / "image.elf", payload)
+        want = image.read_bytes()[0x1000 : 0x1000 + MIB]
+        dump = Path(tmp) / "dump.bin"
+        with qemu(image) as port:
+            ours, gdb_mib, gdb_byte, gdb_many = [], [], [], []
+            packets = 0
+            for i in range(runs + 1):  # the first round warms up, untimed
+                target = GdbTarget(HOST, port)  # QEMU serves one client at a time
+                try:
+                    t0 = time.perf_counter()
+                    got = target.read_block(RAM, MIB)
+                    took = time.perf_counter() - t0
+                    packets = -(-MIB // target.max_read)
+                finally:
+                    _hang_up(target)
+                if got != want:
+                    raise RuntimeError("socdbg read back other bytes than the image holds")
+                t_mib = _gdb_dump(port, dump, MIB)
+                if i == 0 and dump.read_bytes() != want:
+                    raise RuntimeError("gdb dumped other bytes than the image holds")
+                t_byte = _gdb_dump(port, dump, 1)
+                t_many = _gdb_dump(port, dump, MIB, copies)
+                if i:
+                    ours.append(took)
+                    gdb_mib.append(t_mib)
+                    gdb_byte.append(t_byte)
+                    gdb_many.append(t_many)
+    base = statistics.median(gdb_byte)
+    net = [(t - base) / copies for t in gdb_many]
+    ours_row = _row("gdb.ram_1mib.socdbg", ours, "s", None,
+                    f"GdbTarget.read_block(0x80000000, 1 MiB): {packets} m packets, "
+                    f"{PIPELINE} in flight; connection set up before timing")
+    raw_row = _row("gdb.ram_1mib.gdb_raw", gdb_mib, "s", None,
+                   "gdb-multiarch -batch: target remote + one dump binary memory of 1 MiB "
+                   "(the whole process)")
+    base_row = _row("gdb.ram_1mib.gdb_startup", gdb_byte, "s", None,
+                    "the same gdb run dumping 1 byte: start-up, connect, target description")
+    net_row = _row("gdb.ram_1mib.gdb_net", net, "s", None,
+                   f"gdb's time per MiB: (one run dumping 1 MiB {copies} times - median "
+                   f"start-up) / {copies}")
+    return [
+        ours_row, raw_row, base_row, net_row,
+        _ratio("gdb.ram_1mib.speedup_raw", raw_row, ours_row, SPEEDUP_TARGET,
+               "gdb raw / socdbg (higher: socdbg is faster)"),
+        _ratio("gdb.ram_1mib.speedup_net", net_row, ours_row, SPEEDUP_TARGET,
+               "gdb net / socdbg (higher: socdbg is faster)"),
+        {"name": "gdb.ram_1mib.socdbg_rate", "value": MIB / 1e6 / ours_row["value"],
+         "unit": "MB/s", "target": None, "runs": None, "note": "1 MiB / median socdbg time",
+         "samples": [], "higher_is_better": True},
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# single register reads from QEMU
+# --------------------------------------------------------------------------------------------
+def bench_register_reads(quick: bool) -> list[dict[str, Any]]:
+    """Single 32-bit reads per second of virtio[0].magic from QEMU."""
+    from socdbg.access import read_register
+    from socdbg.regmap import decode, load_map
+    from socdbg.targets.gdb import GdbTarget
+
+    _ensure_cache()
+    runs, count = (3, 500) if quick else (7, 2000)
+    rmap = load_map([str(REPO / "registers" / "qemu_virt.rdl")],
+                    [str(REPO / "registers")])
+    reg = rmap.find("virtio[0].magic")
+    if reg is None or reg.address != VIRTIO0_MAGIC:
+        raise RuntimeError("virtio[0].magic is not where QEMU has it")
+    with tempfile.TemporaryDirectory(prefix="socdbg-bench-gdb-") as tmp:
+        image = write_image(Path(tmp) / "image.elf", b"")
+        with qemu(image) as port:
+            target = GdbTarget(HOST, port)
+            try:
+                if int.from_bytes(target.read(VIRTIO0_MAGIC, 4), "little") != MAGIC:
+                    raise RuntimeError("virtio[0].magic did not read 0x74726976")
+                bare, decoded = [], []
+                for _ in range(runs):
+                    t = _timed(lambda: [target.read(VIRTIO0_MAGIC, 4) for _ in range(count)])
+                    bare.append(count / t)
+                    t = _timed(lambda: [decode(reg, read_register(target, reg))
+                                        for _ in range(count)])
+                    decoded.append(count / t)
+            finally:
+                target.close()
+    return [
+        _row("gdb.register_reads.bare", bare, "reads/s", None,
+             f"GdbTarget.read(0x10001000, 4) x {count}: one m packet and its reply each",
+             higher_is_better=True),
+        _row("gdb.register_reads.decoded", decoded, "reads/s", None,
+             f"read_register + decode of virtio[0].magic x {count}", higher_is_better=True),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# a whole-chip register read through socdbg serve
+# --------------------------------------------------------------------------------------------
+_SERVING = re.compile(r" on (\S+):(\d+) \(")
+
+
+@contextlib.contextmanager
+def socdbg_serve(*args: str) -> Iterator[int]:
+    """``python -m socdbg serve --port 0 ARGS`` (the simulator): the port it listens on."""
+    proc = subprocess.Popen([sys.executable, "-m", "socdbg", "serve", "--port", "0", *args],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        m = _SERVING.search(line)
+        if m is None:
+            raise RuntimeError(f"socdbg serve did not start: {line.strip()}")
+        yield int(m.group(2))
+    finally:
+        _stop(proc)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def bench_serve_dump(quick: bool) -> list[dict[str, Any]]:
+    """Every register a dump reads, through socdbg serve: one read each vs coalesced runs."""
+    from socdbg.access import read_register
+    from socdbg.commands.session import Session
+    from socdbg.postmortem import dump_skip_reason, plan_runs
+    from socdbg.targets.base import CAP_COALESCE
+    from socdbg.targets.gdb import GdbTarget
+
+    _ensure_cache()
+    runs = 3 if quick else 7
+    rmap = Session().map  # the reference SoC, as the server loads it
+    regs = sorted((r for r in rmap if dump_skip_reason(r, False) is None),
+                  key=lambda r: r.address)
+    with socdbg_serve() as port:
+        target = GdbTarget(HOST, port)
+        try:
+            if CAP_COALESCE not in target.capabilities:
+                raise RuntimeError("the server does not offer coalesced block reads")
+            blocks = plan_runs(regs, target.max_read)
+
+            def single() -> dict[str, int]:
+                return {r.path: read_register(target, r) for r in regs}
+
+            def coalesced() -> dict[str, int]:
+                out: dict[str, int] = {}
+                for run in blocks:
+                    if len(run) == 1:
+                        out[run[0].path] = read_register(target, run[0])
+                        continue
+                    start = run[0].address
+                    raw = target.read_block(start, run[-1].end - start)
+                    for r in run:
+                        off = r.address - start
+                        out[r.path] = int.from_bytes(raw[off : off + r.size], "little")
+                return out
+
+            def batched() -> dict[str, int]:
+                out: dict[str, int] = {}
+                got = target.read_ranges([(run[0].address, run[-1].end - run[0].address)
+                                          for run in blocks])
+                for run, raw in zip(blocks, got, strict=True):
+                    if isinstance(raw, Exception):
+                        raise raw
+                    for r in run:
+                        off = r.address - run[0].address
+                        out[r.path] = int.from_bytes(raw[off : off + r.size], "little")
+                return out
+
+            want = single()
+            if coalesced() != want:
+                raise RuntimeError("coalesced reads gave other values than single reads")
+            # socdbg serve's batched read (qSocdbg.read), where the client and server have it
+            has_batch = hasattr(target, "read_ranges") and \
+                target.features.get("socdbg-batch") == "+"
+            if has_batch and batched() != want:
+                raise RuntimeError("batched reads gave other values than single reads")
+            one, many, batch = [], [], []
+            for _ in range(runs):
+                one.append(_timed(single))
+                many.append(_timed(coalesced))
+                if has_batch:
+                    batch.append(_timed(batched))
+        finally:
+            target.close()
+    multi = sum(1 for run in blocks if len(run) > 1)
+    one_row = _row("gdb.serve_dump.single", [t * 1e3 for t in one], "ms", None,
+                   f"{len(regs)} registers of the reference SoC, one read each, through "
+                   "socdbg serve (sim) + gdb target")
+    many_row = _row("gdb.serve_dump.coalesced", [t * 1e3 for t in many], "ms", None,
+                    f"the same as {len(blocks)} requests: read_block over {multi} runs of "
+                    f"adjacent registers, {len(blocks) - multi} single reads")
+    rows = [one_row, many_row,
+            _ratio("gdb.serve_dump.speedup", one_row, many_row, None,
+                   "single / coalesced (higher: coalescing helps more)")]
+    if batch:
+        batch_row = _row("gdb.serve_dump.batched", [t * 1e3 for t in batch], "ms", None,
+                         f"the same {len(blocks)} ranges in qSocdbg.read packets "
+                         "(GdbTarget.read_ranges): one round trip per packet")
+        rows += [batch_row,
+                 _ratio("gdb.serve_dump.speedup_batched", one_row, batch_row, None,
+                        "single / batched (higher: batching helps more)")]
+    return rows
+
+
+BENCHMARKS: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
+    "gdb.ram_1mib": bench_ram_1mib,
+    "gdb.register_reads": bench_register_reads,
+    "gdb.serve_dump": bench_serve_dump,
+}
+
+
+# --------------------------------------------------------------------------------------------
+def _verdict(row: dict[str, Any]) -> str:
+    if row.get("target") is None or row.get("value") is None:
+        return "-"
+    ok = row["value"] >= row["target"] if row.get("higher_is_better") else \
+        row["value"] <= row["target"]
+    return "pass" if ok else "MISS"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    ap.add_argument("--json", metavar="FILE", help="also write the rows to FILE as JSON")
+    args = ap.parse_args(argv)
+    _ensure_cache()
+    rows: list[dict[str, Any]] = []
+    for name, fn in BENCHMARKS.items():
+        try:
+            rows += fn(args.quick)
+        except Exception as exc:  # report, do not fail: the other benchmarks still run
+            rows.append({"name": name, "value": None, "unit": "", "target": None,
+                         "runs": None, "note": f"error: {exc}", "samples": []})
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        target = "" if r["target"] is None else \
+            f"{'>=' if r.get('higher_is_better') else '<='} {r['target']:g} {r['unit']}"
+        value = "error" if r["value"] is None else f"{r['value']:.4g}"
+        print(f"{r['name']:<{width}}  {value:>10} {r['unit']:<7} {target:<10} "
+              f"{_verdict(r):<5} {r['note']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n",
+                                   encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,221 @@
+"""CMSIS-SVD benchmarks: load the largest vendor SVD that pyOCD ships (svd_data.zip in the
+pyocd package), cold and warm through the map cache, beside the cmsis-svd package's parser on
+the same file.
+
+    python scripts/bench_svd.py            # full repetitions (~2 min: cmsis-svd takes ~1)
+    python scripts/bench_svd.py --quick    # fewer repetitions
+    python scripts/bench_svd.py --json figures.json
+
+``bench_svd(quick)`` is what scripts/bench.py calls. It returns a list of rows, dicts with the
+fields of bench.py's ``Row`` (``name``, ``value`` (the median), ``unit``, ``target``, ``runs``,
+``note``, ``samples``), plus ``higher_is_better: True`` on the speed-up row, whose ``target`` is
+a lower bound; on every other row ``target`` is an upper bound, or None when the figure is
+reported without one.
+
+* ``svd.file``: the file's size in MB (10^6 bytes), its registers and layouts.
+* ``svd.cold``: ``load_map()`` in a fresh process with an empty cache: lxml import, parse,
+  walk, cache write (target 1 s). ``svd.cold.process`` is the whole process.
+  ``svd.cold.inproc`` is ``load_svd()`` alone in this process (lxml already imported), and
+  ``svd.cold.parse`` lxml's parse of the file alone, for scale.
+* ``svd.warm``: ``load_map()`` in a fresh process from the warm cache: re-hash the file,
+  unpickle (target 100 ms). ``svd.warm.lookups`` is the first ``get()`` of 1,000 random
+  registers after a warm load (each builds its layout on first use).
+* ``svd.cmsis_svd``: ``SVDParser.for_xml_file(path).get_device()`` of cmsis-svd on the same
+  file, in this process; ``svd.speedup`` is that over ``svd.cold.inproc`` (target >= 20).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+COLD_TARGET_MS = 1000.0
+WARM_TARGET_MS = 100.0
+SPEEDUP_TARGET = 20.0  # a lower bound
+
+#: Child: load the map in argv[1] through the cache in $SOCDBG_CACHE_DIR; one JSON line.
+_CHILD = """
+import json, sys, time
+t0 = time.perf_counter()
+import socdbg.regmap
+t1 = time.perf_counter()
+m = socdbg.regmap.load_map([sys.argv[1]])
+t2 = time.perf_counter()
+loaders = sorted({n.split(".")[0] for n in sys.modules} & {"lxml", "systemrdl",
+                                                           "peakrdl_ipxact"})
+print(json.dumps({"import": t1 - t0, "load": t2 - t1, "n": len(m), "loaders": loaders}))
+"""
+
+
+def _row(name: str, samples: Sequence[float], unit: str, target: float | None, note: str,
+         higher_is_better: bool = False) -> dict[str, Any]:
+    vals = list(samples)
+    spread = f"min {min(vals):.4g} max {max(vals):.4g}; " if len(vals) > 1 else ""
+    row: dict[str, Any] = {"name": name, "value": statistics.median(vals), "unit": unit,
+                           "target": target, "runs": len(vals), "note": spread + note,
+                           "samples": vals}
+    if higher_is_better:
+        row["higher_is_better"] = True
+    return row
+
+
+def svd_zip() -> Path:
+    spec = importlib.util.find_spec("pyocd")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("pyocd is not installed (pip install -e '.[dev]')")
+    return Path(next(iter(spec.submodule_search_locations))) / "debug" / "svd" / "svd_data.zip"
+
+
+def largest_svd(dest: Path) -> Path:
+    """Extract the largest file of pyOCD's SVD collection into ``dest``."""
+    with zipfile.ZipFile(svd_zip()) as zf:
+        info = max((i for i in zf.infolist() if i.filename.endswith((".svd", ".xml"))),
+                   key=lambda i: i.file_size)
+        return Path(zf.extract(info, dest))
+
+
+def _child(path: Path, cache: Path) -> tuple[float, dict[str, Any]]:
+    env = dict(os.environ, SOCDBG_CACHE_DIR=str(cache))
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True,
+                          text=True, env=env, timeout=600, check=False)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise RuntimeError(f"the child exited {proc.returncode}: {tail}")
+    return wall, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _timed(fn: Any) -> float:
+    gc.collect()
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def bench_svd(quick: bool) -> list[dict[str, Any]]:
+    """Cold and warm loads of the largest SVD in pyOCD's zip, beside cmsis-svd."""
+    from lxml import etree
+
+    from socdbg.regmap.svd import load_svd
+
+    cold_runs, warm_runs, inproc_runs, naive_runs = (2, 3, 2, 1) if quick else (5, 11, 5, 1)
+    with tempfile.TemporaryDirectory(prefix="socdbg-bench-svd-") as tmp:
+        root = Path(tmp)
+        path = largest_svd(root)
+        size_mb = path.stat().st_size / 1e6
+        rmap = load_svd(path)  # warm: imports, page cache
+        n, layouts = len(rmap), len(rmap.layouts)
+
+        cold, cold_walls = [], []
+        for i in range(cold_runs):
+            wall, res = _child(path, root / f"cold-{i}")
+            if res["n"] != n:
+                raise RuntimeError(f"the child loaded {res['n']} registers, not {n}")
+            cold.append(res["load"] * 1e3)
+            cold_walls.append(wall * 1e3)
+        warm_cache = root / "warm"
+        _child(path, warm_cache)
+        warm, warm_walls = [], []
+        for _ in range(warm_runs):
+            wall, res = _child(path, warm_cache)
+            if res["loaders"]:
+                raise RuntimeError(f"a warm load imported {res['loaders']}")
+            warm.append(res["load"] * 1e3)
+            warm_walls.append(wall * 1e3)
+
+        inproc = [_timed(lambda: load_svd(path)) for _ in range(inproc_runs)]
+        parser = etree.XMLParser(remove_comments=True, remove_blank_text=True, huge_tree=True)
+        parse = [_timed(lambda: etree.parse(str(path), parser)) for _ in range(inproc_runs)]
+
+        os.environ["SOCDBG_CACHE_DIR"] = str(warm_cache)
+        from socdbg.regmap import load_map
+
+        paths = list(load_map([path]).paths)
+        probes = random.Random(7).sample(paths, min(1000, len(paths)))
+        lookups = []
+        for _ in range(inproc_runs):
+            fresh = load_map([path])
+            t0 = time.perf_counter()
+            for p in probes:
+                fresh.get(p).fields  # noqa: B018 - builds the layout
+            lookups.append((time.perf_counter() - t0) * 1e3)
+
+        from cmsis_svd.parser import SVDParser
+
+        naive = [_timed(lambda: SVDParser.for_xml_file(path).get_device())
+                 for _ in range(naive_runs)]
+
+    name = path.name
+    rows = [
+        {"name": "svd.file", "value": size_mb, "unit": "MB", "target": None, "runs": None,
+         "note": f"{name}, the largest of pyOCD's svd_data.zip: {n:,} registers, "
+                 f"{layouts:,} distinct layouts", "samples": []},
+        _row("svd.cold", cold, "ms", COLD_TARGET_MS,
+             "load_map() in a fresh process, empty cache: lxml import, parse, walk, cache "
+             "write"),
+        _row("svd.cold.process", cold_walls, "ms", None,
+             "the whole cold process: python start, imports, load, exit"),
+        _row("svd.cold.inproc", [t * 1e3 for t in inproc], "ms", None,
+             "load_svd() in this process (lxml imported): parse + walk"),
+        _row("svd.cold.parse", [t * 1e3 for t in parse], "ms", None,
+             "lxml's etree.parse() of the file alone"),
+        _row("svd.warm", warm, "ms", WARM_TARGET_MS,
+             "load_map() in a fresh process from the warm cache (re-hash + unpickle); no "
+             "loader imported"),
+        _row("svd.warm.process", warm_walls, "ms", None,
+             "the whole warm process: python start, imports, load, exit"),
+        _row("svd.warm.lookups", lookups, "ms", None,
+             f"first get() of {len(probes):,} random registers after a warm load (layouts "
+             "built on first use)"),
+        _row("svd.cmsis_svd", [t * 1e3 for t in naive], "ms", None,
+             "cmsis-svd: SVDParser.for_xml_file(path).get_device(), same file"),
+    ]
+    ratio = statistics.median(naive) / statistics.median(inproc)
+    rows.append({"name": "svd.speedup", "value": ratio, "unit": "x", "target": SPEEDUP_TARGET,
+                 "runs": None, "note": "svd.cmsis_svd / svd.cold.inproc (higher: socdbg is "
+                 "faster)", "samples": [], "higher_is_better": True})
+    return rows
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    if row.get("target") is None or row.get("value") is None:
+        return "-"
+    ok = row["value"] >= row["target"] if row.get("higher_is_better") else \
+        row["value"] <= row["target"]
+    return "pass" if ok else "MISS"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    ap.add_argument("--json", metavar="FILE", help="also write the rows to FILE as JSON")
+    args = ap.parse_args(argv)
+    rows = bench_svd(args.quick)
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        target = "" if r["target"] is None else \
+            f"{'>=' if r.get('higher_is_better') else '<='} {r['target']:g} {r['unit']}"
+        print(f"{r['name']:<{width}}  {r['value']:>10.4g} {r['unit']:<5} {target:<14} "
+              f"{_verdict(r):<5} {r['note']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n",
+                                   encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
