@@ -392,6 +392,18 @@ def test_a_cpu_stopping_by_itself_is_reported_to_the_client(
         raw.close()
 
 
+@pytest.mark.parametrize("line", ["monitor dump -o /tmp/x.json", "monitor trace start x.vcd",
+                                  "monitor reset", "monitor record start x.sdbg"])
+def test_a_read_only_server_refuses_monitor_commands_that_change_things(
+        ro: gs.Served, line: str) -> None:
+    session = client(ro)
+    try:
+        with pytest.raises(SocdbgError, match="read-only"):
+            execute(session, line)
+    finally:
+        session.close()
+
+
 def test_monitor_target_cannot_escape_read_only(ro: gs.Served) -> None:
     session = client(ro)
     try:

@@ -162,7 +162,8 @@ def test_noc_view_on_a_dump(after_dma: Session, tmp_path: Path) -> None:
 @pytest.fixture
 def served(after_dma: Session) -> Iterator[tuple[Session, Session]]:
     """The DMA-run simulator behind an in-process socdbg serve, and a session on it."""
-    srv, _ = make_server(after_dma, "127.0.0.1", 0, allow_writes=False)
+    # read-write: a read-only server refuses `monitor trace`, which writes a file on its host
+    srv, _ = make_server(after_dma, "127.0.0.1", 0, allow_writes=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     client = Session(target=f"gdb://127.0.0.1:{srv.server_address[1]}",

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -12,6 +11,7 @@ from socdbg.commands.params import REGISTER_GLOB, TARGET
 from socdbg.commands.registry import Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.regmap import Register, RegMap
+from socdbg.render.progress import progress
 
 PROGRESS_MIN = 200
 
@@ -30,19 +30,6 @@ def _scope(rmap: RegMap, patterns: tuple[str, ...]) -> tuple[list[Register], set
         for r in rmap.select(pattern):
             regs[r.path] = r
     return sorted(regs.values(), key=lambda r: r.address), named
-
-
-@contextmanager
-def _progress(session: Session, total: int) -> Iterator[Callable[[int], None]]:
-    if total < PROGRESS_MIN or not session.console.is_terminal:
-        yield lambda n: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress
-
-    with Progress("butr", BarColumn(), MofNCompleteColumn(), console=session.console,
-                  transient=True) as bar:
-        task = bar.add_task("butr", total=total)
-        yield lambda n: bar.advance(task, n)
 
 
 @click.command("butr", help="Built-in unit test for registers: reset values, walking ones "
@@ -72,7 +59,7 @@ def butr_cmd(session: Session, patterns: tuple[str, ...], target_opt: str | None
         target = session.target
         runner = Butr(target, allow_writes=allow_writes, skip_reset=skip_reset,
                       can_write=_safety_hook(target, session.force_unsafe), regmap=rmap)
-        with _progress(session, len(regs)) as advance:
+        with progress(session.console, len(regs), "butr", PROGRESS_MIN) as advance:
             report = runner.run(regs, named, advance)
         spec = target.spec
     if junit:

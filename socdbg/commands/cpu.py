@@ -106,7 +106,9 @@ def core_cmd(session: Session, name: str | None, value: str | None, as_json: boo
 
 
 @click.command("monitor", help="Pass TEXT to the stub's monitor (QEMU: info mtree, "
-               "info registers, system_reset; OpenOCD: reset halt, ...).")
+               "info registers, system_reset; OpenOCD: reset halt, ...; socdbg serve: any "
+               "socdbg command). Everything after the word monitor is passed as typed.",
+               add_help_option=False, context_settings={"ignore_unknown_options": True})
 @click.argument("text", nargs=-1, required=True)
 @session_command
 def monitor_cmd(session: Session, text: tuple[str, ...]) -> Output:

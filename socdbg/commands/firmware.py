@@ -6,8 +6,6 @@ Loaded images live in the session; every address argument accepts their symbols
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -19,6 +17,7 @@ from socdbg.commands.registry import Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import TargetError, UsageError, did_you_mean
 from socdbg.regmap import parse_int
+from socdbg.render.progress import progress
 
 if TYPE_CHECKING:
     from socdbg.firmware import ElfImage, Symbol
@@ -79,25 +78,6 @@ def _remember(session: Session, image: ElfImage) -> None:
     images.append(image)
 
 
-@contextmanager
-def _progress(session: Session, total: int, label: str) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on a terminal for large transfers; silent otherwise."""
-    if total < PROGRESS_MIN or not session.console.is_terminal:
-        yield lambda n: None
-        return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TransferSpeedColumn,
-    )
-
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), console=session.console, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
-
-
 @click.command("load", help="Load an ELF image into target memory: every PT_LOAD segment "
                "(file bytes, then zero fill). Segments are checked against the memory map "
                "before anything is written.")
@@ -131,12 +111,14 @@ def load_cmd(session: Session, path: str, verify: bool, set_pc: bool, symbols_on
                        and isinstance(target, CoreRegisters)):
         raise UsageError(f"--set-pc: target {target.spec} has no CPU registers",
                          "load without --set-pc, or use a gdb target")
-    with _progress(session, image.size, f"load {image.name}") as advance:
+    with progress(session.console, image.size, f"load {image.name}", PROGRESS_MIN,
+                  "bytes") as advance:
         written = load_image(target, image, advance)
     lines = [f"{image.name}: {segment_text(s)} {len(s.data)} bytes + "
              f"{s.memsz - len(s.data)} zero" for s in image.segments]
     if verify:
-        with _progress(session, image.size, f"verify {image.name}") as advance:
+        with progress(session.console, image.size, f"verify {image.name}", PROGRESS_MIN,
+                      "bytes") as advance:
             bad = verify_image(target, image, advance)
         if bad is not None:
             addr, want, got = bad

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -17,6 +15,7 @@ from socdbg.commands.registry import Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 from socdbg.regmap import Register, RegMap, parse_int
+from socdbg.render.progress import progress
 
 PROGRESS_MIN = 2000  # registers before a dump shows a progress bar
 
@@ -52,19 +51,6 @@ def parse_memory(session: Session, text: str) -> tuple[int, int]:
     return resolve_address(session, m.group("addr")).value, size * scale
 
 
-@contextmanager
-def _progress(session: Session, total: int) -> Iterator[Callable[[int], None]]:
-    if total < PROGRESS_MIN or not session.console.is_terminal:
-        yield lambda n: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress
-
-    with Progress("dump", BarColumn(), MofNCompleteColumn(), console=session.console,
-                  transient=True) as bar:
-        task = bar.add_task("dump", total=total)
-        yield lambda n: bar.advance(task, n)
-
-
 @click.command("dump", help="Capture every readable register (and chosen memory) to a "
                "versioned dump file, written atomically. Registers with read side effects "
                "are skipped unless --include-side-effects.")
@@ -88,7 +74,7 @@ def dump_cmd(session: Session, output: str | None, target_opt: str | None,
         regs = select_registers(rmap, include, exclude)
         mems = [parse_memory(session, m) for m in memory]
         target = session.target
-        with _progress(session, len(regs)) as advance:
+        with progress(session.console, len(regs), "dump", PROGRESS_MIN) as advance:
             dump = capture(target, rmap, regs, mems, include_side_effects, advance)
     path = output or "socdbg-dump-" + datetime.datetime.now().strftime(
         "%Y%m%d-%H%M%S") + ".json.gz"

@@ -53,10 +53,23 @@ def _help_flags(cmd: click.Command) -> None:
             _help_flags(sub)
 
 
+#: The order of ``help`` and of docs/commands.md: by module, in this order, then in each
+#: module's own order. Independent of which module happened to be imported first.
+MODULES = ("core", "regs", "simulation", "views", "noc", "checks", "script", "record",
+           "firmware", "cpu", "postmortem", "butr", "api_stubs")
+
+
 def commands() -> dict[str, click.Command]:
     """Every registered command, by name (imports the command modules on first use)."""
     _load()
-    return dict(_REGISTRY)
+    names = list(_REGISTRY)
+
+    def rank(name: str) -> tuple[int, int]:
+        module = (_REGISTRY[name].callback.__module__ if _REGISTRY[name].callback else "")
+        short = module.rsplit(".", 1)[-1]
+        return (MODULES.index(short) if short in MODULES else len(MODULES), names.index(name))
+
+    return {name: _REGISTRY[name] for name in sorted(names, key=rank)}
 
 
 def get(name: str) -> click.Command | None:
@@ -66,22 +79,11 @@ def get(name: str) -> click.Command | None:
 
 @functools.cache
 def _load() -> None:
-    # Each module registers its commands at import. Order is the help order.
-    from socdbg.commands import (  # noqa: F401
-        api_stubs,
-        butr,
-        checks,
-        core,
-        cpu,
-        firmware,
-        noc,
-        postmortem,
-        record,
-        regs,
-        script,
-        simulation,
-        views,
-    )
+    # Each module registers its commands at import (the help order is MODULES).
+    import importlib
+
+    for module in MODULES:
+        importlib.import_module(f"socdbg.commands.{module}")
 
 
 def session_command(fn: F) -> F:

@@ -228,8 +228,12 @@ class Session:
         if output.render is not None:
             self.console.print(output.render())
         elif output.text is not None:
-            style = None if output.ok else "bold red"
-            self.console.print(output.text, markup=False, style=style)
+            # plain text needs no rich (a one-shot write should not pay for importing it)
+            if self._console is not None:
+                self._console.file.flush()
+            colour = not output.ok and self._color is not False and stream.isatty()
+            stream.write(f"\033[1;31m{output.text}\033[0m\n" if colour else output.text + "\n")
+            stream.flush()
 
 
 def _json_default(value: Any) -> Any:

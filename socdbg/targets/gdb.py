@@ -238,9 +238,10 @@ class GdbTarget:
     """A target behind a GDB stub."""
 
     def __init__(self, host: str, port: int, timeout: float = DEFAULT_TIMEOUT,
-                 phys_always: bool = False) -> None:
+                 phys: bool | None = None) -> None:
         self.host, self.port, self.timeout = host, port, timeout
-        self.phys_always = phys_always
+        self.phys_always = phys is True
+        self.phys_writes = phys is not False
         self.spec = f"gdb://{host}:{port}"
         self.conn: RspConnection | None = None
         self.features: dict[str, str] = {}
@@ -297,9 +298,10 @@ class GdbTarget:
         self.binary_read = self.features.get("binary-upload") == "+"
         self.binary_write = self._probe_binary_write()
         # QEMU serves device writes only in physical-memory mode, but in that mode a read of
-        # an unmapped address returns zeros instead of an error. Reads stay in its default
-        # mode (the same addresses while the MMU is off, as in bring-up firmware); each
-        # write switches to physical mode and back. ?phys=1 keeps physical mode throughout.
+        # an unmapped address returns zeros instead of an error, and on some machines (the
+        # Arm micro:bit) RAM is not in that address space at all. Reads and bulk writes stay
+        # in its default mode; each register-width write switches to physical mode and back.
+        # ?phys=1 keeps physical mode throughout, ?phys=0 never uses it.
         if conn.request(b"Qqemu.PhyMemMode:1") == b"OK":
             self.features["qemu.PhyMemMode"] = "1"
             if not self.phys_always:
@@ -373,7 +375,12 @@ class GdbTarget:
         self._write_one(address, data)
 
     def _write_one(self, address: int, data: bytes) -> None:
-        switch = bool(self.features.get("qemu.PhyMemMode")) and not self.phys_always
+        # a register-width write goes to a device register: QEMU's default mode drops those,
+        # so switch to physical mode for it; bulk data (RAM, an ELF) stays in the default
+        # mode, whose address space is the CPU's own on every machine
+        register_width = len(data) in (1, 2, 4, 8)
+        switch = (bool(self.features.get("qemu.PhyMemMode")) and not self.phys_always
+                  and self.phys_writes and register_width)
         if switch:
             self._c().request(b"Qqemu.PhyMemMode:1")
         try:
@@ -700,7 +707,8 @@ def open_gdb(arg: str, load_map: MapLoader) -> GdbTarget:
     port = int(m.group("port"))
     if not 0 < port < 65536:
         raise TargetError(f"gdb target: port {port} is out of range")
-    timeout, phys = DEFAULT_TIMEOUT, False
+    timeout: float = DEFAULT_TIMEOUT
+    phys: bool | None = None
     for item in filter(None, (m.group("query") or "").split("&")):
         key, _, value = item.partition("=")
         if key == "timeout" and re.fullmatch(r"\d+(\.\d*)?", value) and float(value) > 0:
