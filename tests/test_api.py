@@ -5,13 +5,11 @@ and the same calls work on the simulator, a dump and through ``socdbg serve``.""
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import gdb_support as gs
 import pytest
 
 import socdbg
@@ -356,30 +354,11 @@ def test_the_api_on_a_dump(dumped_state: tuple[Any, Path]) -> None:
 
 
 # --- through socdbg serve --------------------------------------------------------------------
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server(_socdbg_session_env: None) -> Iterator[str]:
     """``socdbg serve --allow-writes`` (the reference SoC's simulator) on a free port."""
-    import os
-
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    proc = subprocess.Popen([sys.executable, "-m", "socdbg", "serve", "--port", "0",
-                             "--allow-writes"], stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=REPO)
-    try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        m = re.search(r"on 127\.0\.0\.1:(\d+)", line)
-        assert m, f"the server said: {line!r}"
-        yield f"gdb://127.0.0.1:{m.group(1)}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
+    with gs.serve(["--allow-writes"]) as served:
+        yield served.url
 
 def test_the_api_through_serve_reads_what_the_simulator_reads(server: str) -> None:
     with socdbg.connect(server) as remote, socdbg.connect("sim") as local:

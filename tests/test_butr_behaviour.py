@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import gdb_support as gs
 import pytest
 
 from socdbg.access import read_register
@@ -386,24 +387,9 @@ def test_exit_status(child_env: dict[str, str]) -> None:
 @pytest.fixture
 def served_wrong_model(child_env: dict[str, str]) -> Iterator[str]:
     """``socdbg -t sim:wrong_stuck.rdl serve --allow-writes`` on a free loopback port."""
-    proc = subprocess.Popen([sys.executable, "-m", "socdbg", "-t",
-                             f"sim:{FIXTURES / 'wrong_stuck.rdl'}", "serve", "--port", "0",
-                             "--allow-writes"], stderr=subprocess.PIPE, text=True,
-                            env=child_env, cwd=REPO)
-    try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        m = re.search(r"on 127\.0\.0\.1:(\d+)", line)
-        assert m, f"the server said: {line!r}"
-        yield f"gdb://127.0.0.1:{m.group(1)}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
+    with gs.serve(["--allow-writes"], ["-t", f"sim:{FIXTURES / 'wrong_stuck.rdl'}"],
+                  env=child_env) as served:
+        yield served.url
 
 def test_butr_through_serve_needs_allow_writes(served_wrong_model: str) -> None:
     session = Session(target=served_wrong_model, map_files=[str(RIGHT)], out=io.StringIO())

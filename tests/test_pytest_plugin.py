@@ -4,13 +4,11 @@ that map, and through ``socdbg serve``; ``pytest --help`` lists the options."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import gdb_support as gs
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -113,25 +111,8 @@ def test_default_is_the_reference_simulator(hitl: pytest.Pytester) -> None:
 @pytest.fixture
 def server() -> Iterator[str]:
     """``socdbg serve --allow-writes`` (the reference SoC's simulator) on a free port."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    proc = subprocess.Popen([sys.executable, "-m", "socdbg", "serve", "--port", "0",
-                             "--allow-writes"], stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=REPO)
-    try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        m = re.search(r"on 127\.0\.0\.1:(\d+)", line)
-        assert m, f"the server said: {line!r}"
-        yield f"gdb://127.0.0.1:{m.group(1)}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
+    with gs.serve(["--allow-writes"]) as served:
+        yield served.url
 
 def test_through_socdbg_serve(hitl: pytest.Pytester, server: str) -> None:
     result = run(hitl, "--socdbg-target", server, "-s")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
+import gdb_support as gs
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,23 +26,8 @@ def socdbg(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
 @pytest.fixture
 def server() -> Iterator[str]:
     """`socdbg serve --allow-writes` on a free loopback port; stopped whatever happens."""
-    proc = subprocess.Popen([sys.executable, "-m", "socdbg", "serve", "--port", "0",
-                             "--allow-writes"], stderr=subprocess.PIPE, text=True,
-                            env=os.environ.copy(), cwd=ROOT)
-    try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        m = re.search(r"on 127\.0\.0\.1:(\d+)", line)
-        assert m, f"the server said: {line!r}"
-        yield f"gdb://127.0.0.1:{m.group(1)}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
+    with gs.serve(["--allow-writes"]) as served:
+        yield served.url
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_script_passes_on_the_simulator(script: str, tmp_path: Path) -> None:
