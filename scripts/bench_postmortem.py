@@ -150,7 +150,8 @@ class _NoCoalesce:
 
 
 def _count_reads(conn: Any, fn: Callable[[], object]) -> int:
-    """RSP memory-read packets (``m``/``x``) sent by ``conn`` while ``fn`` runs."""
+    """RSP memory-read packets (``m``/``x`` and batched ``qSocdbg.read``: each is one round
+    trip) sent by ``conn`` while ``fn`` runs."""
     sent: list[bytes] = []
     real_request, real_many = conn.request, conn.request_many
 
@@ -167,7 +168,7 @@ def _count_reads(conn: Any, fn: Callable[[], object]) -> int:
         fn()
     finally:
         del conn.request, conn.request_many
-    return sum(1 for p in sent if p[:1] in (b"m", b"x"))
+    return sum(1 for p in sent if p[:1] in (b"m", b"x") or p.startswith(b"qSocdbg.read:"))
 
 
 def bench_dump_serve(quick: bool) -> list[dict[str, Any]]:

@@ -503,3 +503,11 @@ def _rle_wire(escaped: bytes) -> bytearray:
         else:
             i += 1
     return out
+
+
+@given(st.binary(max_size=5000))
+@settings(max_examples=300, deadline=None)
+def test_checksum_is_the_byte_sum_mod_256(payload: bytes) -> None:
+    from socdbg.targets.rsp import checksum
+
+    assert checksum(payload) == sum(payload) % 256

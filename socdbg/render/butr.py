@@ -41,3 +41,6 @@ class ButrView:
         if not self.show_all and r.count(SKIP):
             summary.append(" (--all lists every check and why)", style="dim")
         yield summary
+        if any(c.check == "reset" and c.status == FAIL for c in r.checks):
+            yield Text("reset checks compare with the values after reset: after the chip has "
+                       "run, use --skip-reset", style="dim")

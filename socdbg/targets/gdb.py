@@ -189,14 +189,20 @@ class RspConnection:
             return reply
 
     def request_many(self, payloads: Sequence[bytes], window: int = PIPELINE) -> list[bytes]:
-        """Several requests with up to ``window`` in flight; replies in order."""
+        """Several requests with up to ``window`` in flight; replies in order. The acks of
+        the replies just taken and the requests that refill the window go out together in
+        one send, so a bulk read costs a system call per batch, not two per packet."""
         replies: list[bytes] = []
         sent = 0
         acks = 0
         while len(replies) < len(payloads):
+            out = bytearray(b"+" * acks if self.ack_mode else b"")
+            acks = 0
             while sent < len(payloads) and sent - len(replies) < window:
-                self.send_raw(frame(payloads[sent]))
+                out += frame(payloads[sent])
                 sent += 1
+            if out:
+                self.send_raw(bytes(out))
             deadline = time.monotonic() + self.timeout
             while len(replies) < len(payloads):
                 pkt = self._next(deadline)
@@ -215,9 +221,8 @@ class RspConnection:
                 acks += 1
                 if not self._pending:
                     break
-            if self.ack_mode and acks:
-                self.send_raw(b"+" * acks)  # one send for the replies taken together
-                acks = 0
+        if self.ack_mode and acks:
+            self.send_raw(b"+" * acks)
         return replies
 
 
