@@ -91,8 +91,9 @@ def read_script(path: Path) -> list[ScriptLine]:
         pending = ""
         if full and not full.startswith("#"):
             out.append(ScriptLine(shown, start, full))
-    if pending.strip():
-        out.append(ScriptLine(_display(path), start, pending.strip()))
+    tail = pending.strip()
+    if tail and not tail.startswith("#"):  # a continuation left open at the end of the file
+        out.append(ScriptLine(_display(path), start, tail))
     return out
 
 
