@@ -27,18 +27,20 @@ need no cross toolchain:
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import random
-import statistics
 import struct
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/: the shared benchrows
+from benchrows import row as _row
+from benchrows import standalone
+from benchrows import timed as _timed
 
 DRAM = 0x8000_0000
 LOAD_BYTES = 16 << 20
@@ -185,22 +187,8 @@ def load_image_file(path: Path, size: int | None = None) -> Path:
 # --------------------------------------------------------------------------------------------
 # rows
 # --------------------------------------------------------------------------------------------
-def _row(name: str, samples: Sequence[float], unit: str, target: float | None, note: str,
-         higher_is_better: bool = False) -> dict[str, Any]:
-    vals = list(samples)
-    spread = f"min {min(vals):.4g} max {max(vals):.4g}; " if len(vals) > 1 else ""
-    row: dict[str, Any] = {"name": name, "value": statistics.median(vals), "unit": unit,
-                           "target": target, "runs": len(vals), "note": spread + note,
-                           "samples": vals}
-    if higher_is_better:
-        row["higher_is_better"] = True
-    return row
 
 
-def _timed(fn: Callable[[], object]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def _ensure_cache() -> None:
@@ -330,31 +318,12 @@ def bench_symtab_100k(quick: bool, count: int = SYMBOLS) -> list[dict[str, Any]]
 
 
 # --------------------------------------------------------------------------------------------
-def _verdict(row: dict[str, Any]) -> str:
-    if row.get("target") is None or row.get("value") is None:
-        return "-"
-    ok = row["value"] >= row["target"] if row.get("higher_is_better") else \
-        row["value"] <= row["target"]
-    return "pass" if ok else "MISS"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
-    ap.add_argument("--json", metavar="FILE", help="also write the rows to FILE as JSON")
-    args = ap.parse_args(argv)
     _ensure_cache()
-    rows = bench_load_16mb(args.quick) + bench_symtab_100k(args.quick)
-    width = max(len(r["name"]) for r in rows)
-    for r in rows:
-        target = "" if r["target"] is None else \
-            f"{'>=' if r.get('higher_is_better') else '<='} {r['target']:g} {r['unit']}"
-        print(f"{r['name']:<{width}}  {r['value']:>10.4g} {r['unit']:<5} {target:<14} "
-              f"{_verdict(r):<5} {r['note']}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n",
-                                   encoding="utf-8")
-    return 0
+    return standalone(__doc__ or "",
+                      lambda quick: bench_load_16mb(quick) + bench_symtab_100k(quick), argv)
 
 
 if __name__ == "__main__":

@@ -37,9 +37,7 @@ and only 127.0.0.1 is contacted.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import os
 import random
 import re
@@ -51,9 +49,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/: the shared benchrows
+from benchrows import ratio as _ratio
+from benchrows import row as _row
+from benchrows import standalone
+from benchrows import timed as _timed
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -67,22 +71,8 @@ SPEEDUP_TARGET = 4.0  # socdbg at least 4x faster than gdb for 1 MiB (a lower bo
 # --------------------------------------------------------------------------------------------
 # rows
 # --------------------------------------------------------------------------------------------
-def _row(name: str, samples: Sequence[float], unit: str, target: float | None, note: str,
-         higher_is_better: bool = False) -> dict[str, Any]:
-    vals = list(samples)
-    spread = f"min {min(vals):.4g} max {max(vals):.4g}; " if len(vals) > 1 else ""
-    row: dict[str, Any] = {"name": name, "value": statistics.median(vals), "unit": unit,
-                           "target": target, "runs": len(vals), "note": spread + note,
-                           "samples": vals}
-    if higher_is_better:
-        row["higher_is_better"] = True
-    return row
 
 
-def _ratio(name: str, num: dict[str, Any], den: dict[str, Any], target: float | None,
-           note: str) -> dict[str, Any]:
-    return {"name": name, "value": num["value"] / den["value"], "unit": "x", "target": target,
-            "runs": None, "note": note, "samples": [], "higher_is_better": True}
 
 
 def _ensure_cache() -> None:
@@ -188,10 +178,6 @@ def _hang_up(target: Any) -> None:
         target.conn = None
 
 
-def _timed(fn: Callable[[], object]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,38 +401,22 @@ BENCHMARKS: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
 
 
 # --------------------------------------------------------------------------------------------
-def _verdict(row: dict[str, Any]) -> str:
-    if row.get("target") is None or row.get("value") is None:
-        return "-"
-    ok = row["value"] >= row["target"] if row.get("higher_is_better") else \
-        row["value"] <= row["target"]
-    return "pass" if ok else "MISS"
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
-    ap.add_argument("--json", metavar="FILE", help="also write the rows to FILE as JSON")
-    args = ap.parse_args(argv)
-    _ensure_cache()
+def _all(quick: bool) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for name, fn in BENCHMARKS.items():
         try:
-            rows += fn(args.quick)
+            rows += fn(quick)
         except Exception as exc:  # report, do not fail: the other benchmarks still run
             rows.append({"name": name, "value": None, "unit": "", "target": None,
                          "runs": None, "note": f"error: {exc}", "samples": []})
-    width = max(len(r["name"]) for r in rows)
-    for r in rows:
-        target = "" if r["target"] is None else \
-            f"{'>=' if r.get('higher_is_better') else '<='} {r['target']:g} {r['unit']}"
-        value = "error" if r["value"] is None else f"{r['value']:.4g}"
-        print(f"{r['name']:<{width}}  {value:>10} {r['unit']:<7} {target:<10} "
-              f"{_verdict(r):<5} {r['note']}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n",
-                                   encoding="utf-8")
-    return 0
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    _ensure_cache()
+    return standalone(__doc__ or "", _all, argv)
 
 
 if __name__ == "__main__":

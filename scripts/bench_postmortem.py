@@ -27,10 +27,8 @@ rows, whose ``target`` is a lower bound (as in scripts/bench_dma.py); on every o
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import io
-import json
 import os
 import re
 import selectors
@@ -43,6 +41,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/: the shared benchrows
+from benchrows import ratio as _ratio
+from benchrows import row as _row
+from benchrows import standalone
+from benchrows import timed as _timed
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SERVE_SPEEDUP_TARGET = 10.0  # coalesced dump vs one read per register, a lower bound
@@ -53,28 +57,10 @@ BIG = (1000, 10, 10)
 # --------------------------------------------------------------------------------------------
 # rows
 # --------------------------------------------------------------------------------------------
-def _row(name: str, samples: Sequence[float], unit: str, target: float | None, note: str,
-         higher_is_better: bool = False) -> dict[str, Any]:
-    vals = list(samples)
-    spread = f"min {min(vals):.4g} max {max(vals):.4g}; " if len(vals) > 1 else ""
-    row: dict[str, Any] = {"name": name, "value": statistics.median(vals), "unit": unit,
-                           "target": target, "runs": len(vals), "note": spread + note,
-                           "samples": vals}
-    if higher_is_better:
-        row["higher_is_better"] = True
-    return row
 
 
-def _ratio(name: str, num: dict[str, Any], den: dict[str, Any], target: float | None,
-           note: str) -> dict[str, Any]:
-    return {"name": name, "value": num["value"] / den["value"], "unit": "x", "target": target,
-            "runs": None, "note": note, "samples": [], "higher_is_better": True}
 
 
-def _timed(fn: Callable[[], object]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def _ensure_cache() -> None:
@@ -305,31 +291,12 @@ def bench_dump_100k(quick: bool) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------------------------
-def _verdict(row: dict[str, Any]) -> str:
-    if row.get("target") is None or row.get("value") is None:
-        return "-"
-    ok = row["value"] >= row["target"] if row.get("higher_is_better") else \
-        row["value"] <= row["target"]
-    return "pass" if ok else "MISS"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
-    ap.add_argument("--json", metavar="FILE", help="also write the rows to FILE as JSON")
-    args = ap.parse_args(argv)
     _ensure_cache()
-    rows = bench_dump_serve(args.quick) + bench_dump_100k(args.quick)
-    width = max(len(r["name"]) for r in rows)
-    for r in rows:
-        target = "" if r["target"] is None else \
-            f"{'>=' if r.get('higher_is_better') else '<='} {r['target']:g} {r['unit']}"
-        print(f"{r['name']:<{width}}  {r['value']:>10.4g} {r['unit']:<3} {target:<12} "
-              f"{_verdict(r):<5} {r['note']}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n",
-                                   encoding="utf-8")
-    return 0
+    return standalone(__doc__ or "",
+                      lambda quick: bench_dump_serve(quick) + bench_dump_100k(quick), argv)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,6 @@ reported without one.
 
 from __future__ import annotations
 
-import argparse
-import gc
 import importlib.util
 import json
 import os
@@ -38,9 +36,13 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/: the shared benchrows
+from benchrows import row as _row
+from benchrows import standalone
+from benchrows import timed as _timed
 
 COLD_TARGET_MS = 1000.0
 WARM_TARGET_MS = 100.0
@@ -60,16 +62,6 @@ print(json.dumps({"import": t1 - t0, "load": t2 - t1, "n": len(m), "loaders": lo
 """
 
 
-def _row(name: str, samples: Sequence[float], unit: str, target: float | None, note: str,
-         higher_is_better: bool = False) -> dict[str, Any]:
-    vals = list(samples)
-    spread = f"min {min(vals):.4g} max {max(vals):.4g}; " if len(vals) > 1 else ""
-    row: dict[str, Any] = {"name": name, "value": statistics.median(vals), "unit": unit,
-                           "target": target, "runs": len(vals), "note": spread + note,
-                           "samples": vals}
-    if higher_is_better:
-        row["higher_is_better"] = True
-    return row
 
 
 def svd_zip() -> Path:
@@ -99,11 +91,6 @@ def _child(path: Path, cache: Path) -> tuple[float, dict[str, Any]]:
     return wall, json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _timed(fn: Any) -> float:
-    gc.collect()
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def bench_svd(quick: bool) -> list[dict[str, Any]]:
@@ -191,30 +178,10 @@ def bench_svd(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def _verdict(row: dict[str, Any]) -> str:
-    if row.get("target") is None or row.get("value") is None:
-        return "-"
-    ok = row["value"] >= row["target"] if row.get("higher_is_better") else \
-        row["value"] <= row["target"]
-    return "pass" if ok else "MISS"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
-    ap.add_argument("--json", metavar="FILE", help="also write the rows to FILE as JSON")
-    args = ap.parse_args(argv)
-    rows = bench_svd(args.quick)
-    width = max(len(r["name"]) for r in rows)
-    for r in rows:
-        target = "" if r["target"] is None else \
-            f"{'>=' if r.get('higher_is_better') else '<='} {r['target']:g} {r['unit']}"
-        print(f"{r['name']:<{width}}  {r['value']:>10.4g} {r['unit']:<5} {target:<14} "
-              f"{_verdict(r):<5} {r['note']}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n",
-                                   encoding="utf-8")
-    return 0
+    return standalone(__doc__ or "", lambda quick: bench_svd(quick), argv)
 
 
 if __name__ == "__main__":
