@@ -185,7 +185,8 @@ def _hang_up(target: Any) -> None:
 # --------------------------------------------------------------------------------------------
 def bench_ram_1mib(quick: bool) -> list[dict[str, Any]]:
     """Seconds to read 1 MiB of QEMU's RAM: socdbg's pipelined read_block vs gdb's dump."""
-    from socdbg.targets.gdb import PIPELINE, GdbTarget
+    from socdbg.targets.gdb import GdbTarget
+    from socdbg.targets.rspconn import PIPELINE
 
     _ensure_cache()
     runs, copies = (3, 4) if quick else (7, 8)
