@@ -43,23 +43,6 @@ def decoded_json(d: Decoded) -> dict[str, Any]:
     }
 
 
-def _select_with_field(rmap: Any, pattern: str) -> tuple[list[Register], Any]:
-    """A glob, a block, or a glob ending in a field name (``dma.ch[*].ctrl.en``)."""
-    from socdbg.errors import PathError
-
-    try:
-        return rmap.select(pattern), None
-    except PathError:
-        head, dot, name = pattern.rpartition(".")
-        if not dot or not any(c in head for c in "*?:"):
-            raise
-        regs = rmap.select(head)
-        fld = regs[0].field(name)
-        if fld is None or any(r.field(name) is None for r in regs):
-            raise
-        return regs, fld
-
-
 def read_skip_reason(reg: Register) -> str | None:
     """Why a glob read passes over a register (name it exactly to read it anyway)."""
     if not reg.layout.readable:
@@ -78,16 +61,7 @@ def read_skip_reason(reg: Register) -> str | None:
 @json_option
 @session_command
 def read_cmd(session: Session, pattern: str, as_json: bool) -> Output:
-    rmap = session.map
-    reg_exact, fld = (None, None)
-    selected = None
-    if not any(c in pattern for c in "*?:") and rmap.find(pattern) is None \
-            and not rmap.is_block(pattern):
-        reg_exact, fld = rmap.resolve(pattern)  # a field path, or a PathError with a hint
-        selected = [reg_exact]
-    if selected is None:
-        selected, fld = _select_with_field(rmap, pattern)
-    exact = len(selected) == 1 and (reg_exact is not None or rmap.find(pattern) is not None)
+    selected, fld, exact = session.map.select_with_field(pattern)
     to_read: list[Register] = []
     skipped: list[tuple[Register, str]] = []
     for reg in selected:
@@ -181,17 +155,8 @@ def plan_write(session: Session, pattern: str, values: tuple[str, ...]
                ) -> list[tuple[Register, int | None, list[Any]]]:
     """Resolve and validate a write completely; returns (register, whole value or None,
     resolved field assignments) for each register. Performs no bus access."""
-    rmap = session.map
-    regs: list[Register]
-    field_name = None
-    if any(c in pattern for c in "*?:") or rmap.find(pattern) is not None or \
-            rmap.is_block(pattern):
-        regs, fld_ = _select_with_field(rmap, pattern)
-        field_name = fld_.name if fld_ is not None else None
-    else:
-        reg, fld = rmap.resolve(pattern)
-        regs = [reg]
-        field_name = fld.name if fld is not None else None
+    regs, fld, _ = session.map.select_with_field(pattern)
+    field_name = fld.name if fld is not None else None
     pairs: list[tuple[str, str]] = []
     whole: int | None = None
     if field_name is not None:

@@ -226,18 +226,14 @@ def _check_meaning(session: Session, name: str, params: dict[str, Any]) -> None:
     """What can be checked against the map without touching the bus: register paths,
     whole write plans (fields, values, enum names, access rights) and conditions. Addresses
     are not checked here: a script may load the firmware that defines their symbols."""
-    from socdbg.commands.core import _select_with_field, plan_write
+    from socdbg.commands.core import plan_write
     from socdbg.regmap.conditions import parse_condition
 
     rmap = session.map
     if name == "write":
         plan_write(session, params["pattern"], params["values"])
     elif name == "read":
-        pattern = params["pattern"]
-        if any(c in pattern for c in "*?:") or rmap.find(pattern) or rmap.is_block(pattern):
-            _select_with_field(rmap, pattern)
-        else:
-            rmap.resolve(pattern)  # a register or a register.field
+        rmap.select_with_field(params["pattern"])
     elif name in ("poll", "expect") and params.get("condition", params.get("words")):
         words = params.get("condition") or params.get("words")
         if words and words[0] != "mem":

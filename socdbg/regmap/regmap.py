@@ -317,6 +317,31 @@ class RegMap:
             return self.glob(normalize_path(pattern).rstrip(".") + ".*")
         raise self._unknown(pattern)
 
+    def select_with_field(self, pattern: str) -> tuple[list[Register], Field | None, bool]:
+        """What a command means by PATH, PATH.FIELD, GLOB, GLOB.FIELD or a block name:
+        (registers in address order, the field when one was named, whether the pattern
+        named exactly one register rather than a glob or a block). Unknown names raise
+        PathError with close matches."""
+        if not is_glob(pattern):
+            reg = self.find(pattern)
+            if reg is not None:
+                return [reg], None, True
+            if self.is_block(pattern):
+                return self.select(pattern), None, False
+            reg, fld = self.resolve(pattern)  # a register.field, or the error with a hint
+            return [reg], fld, True
+        try:
+            return self.select(pattern), None, False
+        except PathError:
+            head, dot, name = pattern.rpartition(".")
+            if not dot or not is_glob(head):
+                raise
+            regs = self.select(head)
+            fld = regs[0].field(name)
+            if fld is None or any(r.field(name) is None for r in regs):
+                raise
+            return regs, fld, False
+
     # --- by address ---------------------------------------------------------------------
     def at(self, address: int) -> Register | None:
         """The register holding the byte at ``address``, or None."""
