@@ -117,22 +117,15 @@ class _Server:
             self.proc.stderr.close()
 
 
-class _NoCoalesce:
+from socdbg.targets.wrapper import TargetWrapper  # noqa: E402
+
+
+class _NoCoalesce(TargetWrapper):
     """A target minus the ``coalesce`` capability: ``capture`` reads register by register."""
 
     def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.spec = inner.spec
+        super().__init__(inner)
         self.capabilities = inner.capabilities - {"coalesce"}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def read(self, address: int, size: int) -> bytes:
-        return self.inner.read(address, size)
-
-    def read_block(self, address: int, size: int) -> bytes:
-        return self.inner.read_block(address, size)
 
 
 def _count_reads(conn: Any, fn: Callable[[], object]) -> int:

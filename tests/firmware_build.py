@@ -238,7 +238,10 @@ def relocate_segment(raw: bytes, index: int, address: int) -> bytes:
 # --------------------------------------------------------------------------------------------
 # target wrappers
 # --------------------------------------------------------------------------------------------
-class Recorder:
+from socdbg.targets.wrapper import TargetWrapper  # noqa: E402
+
+
+class Recorder(TargetWrapper):
     """Wraps a target and records every access; reads may be corrupted on purpose.
 
     ``corrupt`` is a set of addresses whose byte reads back inverted through ``read_block``
@@ -246,16 +249,11 @@ class Recorder:
     """
 
     def __init__(self, inner: Any, corrupt: Sequence[int] = ()) -> None:
-        self.inner = inner
-        self.spec = inner.spec
-        self.capabilities = inner.capabilities
+        super().__init__(inner)
         self.corrupt = set(corrupt)
         self.writes: list[tuple[int, int]] = []  # write(address, data): (address, len)
         self.block_writes: list[tuple[int, bytes]] = []  # write_block(address, data)
         self.reads = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
     @property
     def write_calls(self) -> int:
@@ -285,9 +283,6 @@ class Recorder:
     def write_block(self, address: int, data: bytes) -> None:
         self.block_writes.append((address, bytes(data)))
         self.inner.write_block(address, data)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 class CpuRecorder(Recorder):

@@ -7,7 +7,7 @@ one must perform exactly the expected accesses at the register's access width.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,20 +18,20 @@ from socdbg.errors import EncodeError, SocdbgError
 from socdbg.regmap import RegMap
 from socdbg.targets.base import HasMap, SimTime, Target
 from socdbg.targets.sim import SimTarget
+from socdbg.targets.wrapper import TargetWrapper
 
 Access = tuple[Any, ...]
 
 
-class RecordingTarget:
-    """A Target (and SimTime, HasMap) that forwards to a SimTarget and records each access:
-    ``("read", address, size)``, ``("write", address, data)``, ``("read_block", ...)``,
-    ``("write_block", ...)``."""
+class RecordingTarget(TargetWrapper):
+    """A Target (and SimTime, HasMap, through the wrapper) in front of a SimTarget that
+    records each access: ``("read", address, size)``, ``("write", address, data)``,
+    ``("read_block", ...)``, ``("write_block", ...)``."""
 
     def __init__(self, sim: SimTarget) -> None:
+        super().__init__(sim)
         self.sim = sim
         self.spec = "rec:" + sim.spec
-        self.capabilities = sim.capabilities
-        self.regmap = sim.regmap
         self.log: list[Access] = []
 
     def read(self, address: int, size: int) -> bytes:
@@ -51,20 +51,7 @@ class RecordingTarget:
         self.sim.write_block(address, data)
 
     def close(self) -> None:
-        pass
-
-    @property
-    def now(self) -> int:
-        return self.sim.now
-
-    def step(self, cycles: int = 1) -> None:
-        self.sim.step(cycles)
-
-    def run_until(self, condition: Callable[[], bool], max_cycles: int) -> bool:
-        return self.sim.run_until(condition, max_cycles)
-
-    def run_until_text(self, condition: str, max_cycles: int) -> bool:
-        return self.sim.run_until_text(condition, max_cycles)
+        pass  # the simulator outlives the session that borrowed it
 
     # helpers for the tests
     def take(self) -> list[Access]:

@@ -17,7 +17,6 @@ import io
 import json
 import subprocess
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from socdbg.regmap import Register, RegMap
 from socdbg.regmap.cache import dependencies
 from socdbg.targets.base import CAP_COALESCE, HasMap, SimTime, Target
 from socdbg.targets.sim import SimTarget
+from socdbg.targets.wrapper import TargetWrapper
 
 REPO = Path(__file__).resolve().parents[1]
 SRAM = 0x1000_0000
@@ -43,18 +43,18 @@ REF_SKIPPED = {"hbm.ecc_err_cnt": "read side effects (unsafe_read)",
                "intc.test_set": "write-only", "mailbox.doorbell": "write-only"}
 
 
-class Recorder:
-    """A Target (SimTime, HasMap) forwarding to a SimTarget and logging every access as
-    ``(kind, address, size)``. ``coalesce=False`` drops the capability; ``max_read`` sets the
-    largest block read the target admits to."""
+class Recorder(TargetWrapper):
+    """A Target (SimTime, HasMap, through the wrapper) in front of a SimTarget, logging every
+    access as ``(kind, address, size)``. ``coalesce=False`` drops the capability;
+    ``max_read`` sets the largest block read the target admits to."""
 
     def __init__(self, sim: SimTarget, coalesce: bool = True, max_read: int | None = None
                  ) -> None:
+        super().__init__(sim)
         self.sim = sim
         self.spec = "rec:" + sim.spec
         self.capabilities = sim.capabilities if coalesce else \
             sim.capabilities - {CAP_COALESCE}
-        self.regmap = sim.regmap
         if max_read is not None:
             self.max_read = max_read
         self.log: list[tuple[str, int, int]] = []
@@ -76,20 +76,7 @@ class Recorder:
         self.sim.write_block(address, data)
 
     def close(self) -> None:
-        pass
-
-    @property
-    def now(self) -> int:
-        return self.sim.now
-
-    def step(self, cycles: int = 1) -> None:
-        self.sim.step(cycles)
-
-    def run_until(self, condition: Callable[[], bool], max_cycles: int) -> bool:
-        return self.sim.run_until(condition, max_cycles)
-
-    def run_until_text(self, condition: str, max_cycles: int) -> bool:
-        return self.sim.run_until_text(condition, max_cycles)
+        pass  # the simulator outlives the session that borrowed it
 
     def take(self) -> list[tuple[str, int, int]]:
         log, self.log = self.log, []

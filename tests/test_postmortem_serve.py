@@ -28,6 +28,7 @@ from socdbg.postmortem import capture, dump_skip_reason, plan_runs, read_dump
 from socdbg.regmap import RegMap
 from socdbg.targets.base import CAP_COALESCE, CAP_TIME
 from socdbg.targets.gdb import GdbTarget, RspConnection
+from socdbg.targets.wrapper import TargetWrapper
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = """
@@ -190,22 +191,12 @@ class Counting:
         return out
 
 
-class NoCoalesce:
+class NoCoalesce(TargetWrapper):
     """The gdb target without the ``coalesce`` capability."""
 
     def __init__(self, inner: GdbTarget) -> None:
-        self.inner = inner
-        self.spec = inner.spec
+        super().__init__(inner)
         self.capabilities = inner.capabilities - {CAP_COALESCE}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def read(self, address: int, size: int) -> bytes:
-        return self.inner.read(address, size)
-
-    def read_block(self, address: int, size: int) -> bytes:
-        return self.inner.read_block(address, size)
 
 
 def test_rsp_round_trips_coalesced_and_not(ro_server: Server, ref_map: RegMap,

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from socdbg.errors import TargetError
 from socdbg.targets.base import CAP_WRITE, Target
+from socdbg.targets.wrapper import TargetWrapper
 
 
-class ReadOnlyTarget:
-    """Wraps a target; reads and everything else pass through, writes raise TargetError."""
+class ReadOnlyTarget(TargetWrapper):
+    """Reads and everything else pass through; writes raise TargetError."""
 
     def __init__(self, inner: Target, hint: str) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.hint = hint
-        self.spec = inner.spec
         self.capabilities = inner.capabilities - {CAP_WRITE}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def read(self, address: int, size: int) -> bytes:
-        return self.inner.read(address, size)
-
-    def read_block(self, address: int, size: int) -> bytes:
-        return self.inner.read_block(address, size)
 
     def _refuse(self, address: int, size: int) -> TargetError:
         return TargetError(f"write of {size} byte(s) at {address:#x} refused: "
@@ -39,6 +28,3 @@ class ReadOnlyTarget:
     def write_core_register(self, name: str, value: int) -> None:
         raise TargetError(f"write of CPU register {name} refused: {self.spec} is read-only",
                           self.hint)
-
-    def close(self) -> None:
-        self.inner.close()
