@@ -93,6 +93,14 @@ def ref_map(_socdbg_session_env: None) -> RegMap:
 
 
 @pytest.fixture(scope="session")
+def ref(_socdbg_session_env: None) -> RegMap:
+    """The reference SoC as the register-model tests load it: registers/soc.rdl, top soc."""
+    from conftest_regmap import load_reference
+
+    return load_reference()
+
+
+@pytest.fixture(scope="session")
 def sem_map(_socdbg_session_env: None) -> RegMap:
     """tests/fixtures/sim/semantics.rdl: one register per SystemRDL side effect."""
     return load_map([SEMANTICS_RDL])

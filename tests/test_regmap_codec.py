@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest_regmap import cache_env, load_fixture, load_reference
+from conftest_regmap import load_fixture
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,17 +13,6 @@ from socdbg.regmap import Field, OnWrite, Register, RegMap, decode, encode, pars
 from socdbg.regmap.codec import check_whole, compose, neutral, parse_assignments
 
 HYPO = settings(max_examples=200, deadline=None)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory: pytest.TempPathFactory):
-    with cache_env(tmp_path_factory.mktemp("regmap-cache")) as d:
-        yield d
-
-
-@pytest.fixture(scope="module")
-def ref() -> RegMap:
-    return load_reference()
 
 
 @pytest.fixture(scope="module")

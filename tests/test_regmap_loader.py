@@ -7,21 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest_regmap import INCDIR, RDL, cache_env, load_fixture, load_reference, write_rdl
+from conftest_regmap import INCDIR, RDL, load_fixture, load_reference, write_rdl
 
 from socdbg.errors import MapError
 from socdbg.regmap import Access, OnRead, OnWrite, RegMap, decode, encode, load_map
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory: pytest.TempPathFactory):
-    with cache_env(tmp_path_factory.mktemp("regmap-cache")) as d:
-        yield d
-
-
-@pytest.fixture(scope="module")
-def ref() -> RegMap:
-    return load_reference()
 
 
 @pytest.fixture(scope="module")
