@@ -85,7 +85,6 @@ class RspServer:
             try:
                 return self._handle(payload, conn)
             except SocdbgError as exc:
-                conn.last_error = str(exc)
                 if conn.error_strings:
                     return b"E." + str(exc).encode(errors="replace")[:400]
                 return b"E01"
@@ -356,7 +355,6 @@ class ClientState:
         self.switch_to_noack = False
         self.closing = False
         self.running = False  # the CPU was resumed: poll for its stop
-        self.last_error = ""
         self.error_strings = False  # the client accepts E.text replies
 
     def send_raw(self, data: bytes) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 
 from socdbg.errors import SocdbgError
 
-PT_LOAD = 1
 SHT_SYMTAB = 2
 SHT_DYNSYM = 11
 STT_NAMES = {0: "notype", 1: "object", 2: "func", 3: "section", 4: "file", 5: "common",

@@ -196,8 +196,6 @@ class PcieLink:
     """Releasing ``pcie_rst`` trains the link through DETECT, POLLING, CONFIG to L0
     (``PCIE_STATE_CYCLES`` each) at x16 and the target speed; raises intc ``pcie_link``."""
 
-    STATES = (0, 1, 2, 3)  # DETECT, POLLING, CONFIG, L0
-
     def __init__(self, sim: SimTarget, irq: Interrupts | None) -> None:
         self.sim = sim
         self.irq = irq

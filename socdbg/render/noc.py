@@ -17,7 +17,6 @@ from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.table import Table
 from rich.text import Text
 
-ARROWS = {"E": "→", "W": "←", "S": "↓", "N": "↑"}
 #: (upper bound of the fraction of the busiest value, style, shade character)
 _SCALE = ((0.25, "blue", "░"), (0.5, "green", "▒"), (0.75, "yellow", "▓"),
           (0.999999, "red", "█"), (float("inf"), "bold red", "█"))

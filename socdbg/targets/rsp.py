@@ -97,13 +97,6 @@ def frame(payload: bytes) -> bytes:
     return b"$" + payload + b"#" + f"{checksum(payload):02x}".encode()
 
 
-def hex_decode(text: bytes) -> bytes:
-    try:
-        return bytes.fromhex(text.decode("ascii"))
-    except (ValueError, UnicodeDecodeError):
-        raise ProtocolError(f"not hex: {text[:40]!r}") from None
-
-
 @dataclass
 class Packet:
     """A received packet's payload (unescaped), an out-of-band byte (ack, nak, ^C), or a
