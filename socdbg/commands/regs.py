@@ -35,7 +35,7 @@ def _map(session: Session) -> RegMap:
 @json_option
 @session_command
 def regs_list(session: Session, glob: str | None, limit: int | None, as_json: bool) -> Output:
-    from socdbg.render.regs import memory_json, register_json
+    from socdbg.render.plain import memory_json, register_json
 
     rmap = _map(session)
     named = rmap.memory(glob) if glob else None
@@ -60,7 +60,7 @@ def regs_list(session: Session, glob: str | None, limit: int | None, as_json: bo
 @json_option
 @session_command
 def regs_show(session: Session, path: str, as_json: bool) -> Output:
-    from socdbg.render.regs import register_json
+    from socdbg.render.plain import register_json
 
     reg, _ = _map(session).resolve(path)
 
@@ -81,7 +81,7 @@ def regs_find(session: Session, text: tuple[str, ...], as_json: bool) -> Output:
 
 
 def find_output(session: Session, text: str) -> Output:
-    from socdbg.render.regs import addr_text
+    from socdbg.render.plain import addr_text
 
     rmap = _map(session)
     hits = rmap.search(text)

@@ -9,7 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from socdbg.postmortem import FieldChange
-from socdbg.render.regs import addr_text, pin_widths
+from socdbg.render.plain import addr_text
+from socdbg.render.regs import pin_widths
 
 
 class DiffView:

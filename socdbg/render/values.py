@@ -10,7 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from socdbg.regmap import Decoded, Register
-from socdbg.render.regs import access_text, addr_text, hex_width, pin_widths
+from socdbg.render.plain import access_text, addr_text, hex_width
+from socdbg.render.regs import pin_widths
 
 
 def field_cell(fv: Any) -> Text:

@@ -10,7 +10,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from socdbg.render.regs import addr_text
+from socdbg.render.plain import addr_text
 
 
 def channel_state(ch: dict[str, Any]) -> Text:
