@@ -10,16 +10,11 @@ adjacent registers instead of one per register.
 from __future__ import annotations
 
 import io
-import os
-import re
-import selectors
-import subprocess
-import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import gdb_support as gs
 import pytest
 
 from socdbg.commands.dispatch import execute
@@ -55,62 +50,18 @@ step 1000
 """
 
 
-class Server:
-    """``python -m socdbg serve --port 0 [ARGS]`` in a child process."""
-
-    def __init__(self, *args: str) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "socdbg", "serve", "--port", "0", *args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            env=env, cwd=REPO)
-        self.port = self._wait_for_port(30.0)
-        self.spec = f"gdb://127.0.0.1:{self.port}"
-
-    def _wait_for_port(self, timeout: float) -> int:
-        assert self.proc.stderr is not None
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stderr, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout
-        seen = b""
-        while time.monotonic() < deadline:
-            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-                break
-            chunk = os.read(self.proc.stderr.fileno(), 4096)
-            if not chunk:
-                break
-            seen += chunk
-            m = re.search(rb"on 127\.0\.0\.1:(\d+) ", seen)
-            if m:
-                return int(m.group(1))
-        self.stop()
-        raise AssertionError(f"socdbg serve did not announce its port: {seen!r}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
-
-
 @pytest.fixture
-def rw_server() -> Iterator[Server]:
-    server = Server("--allow-writes")
-    yield server
-    server.stop()
+def rw_server() -> Iterator[str]:
+    """``socdbg serve --allow-writes`` on a free loopback port: its gdb:// target string."""
+    with gs.serve(["--allow-writes"]) as served:
+        yield served.url
 
 
 @pytest.fixture(scope="module")
-def ro_server(_socdbg_session_env: None) -> Iterator[Server]:
-    server = Server()
-    yield server
-    server.stop()
+def ro_server(_socdbg_session_env: None) -> Iterator[str]:
+    """A read-only ``socdbg serve``, shared by the module."""
+    with gs.serve() as served:
+        yield served.url
 
 
 def run_lines(session: Session, text: str) -> None:
@@ -119,9 +70,9 @@ def run_lines(session: Session, text: str) -> None:
         assert out is None or out.ok, line
 
 
-def test_dump_through_serve_equals_a_dump_on_the_simulator(rw_server: Server, tmp_path: Path
+def test_dump_through_serve_equals_a_dump_on_the_simulator(rw_server: str, tmp_path: Path
                                                            ) -> None:
-    remote = Session(target=rw_server.spec, out=io.StringIO())
+    remote = Session(target=rw_server, out=io.StringIO())
     local = Session(out=io.StringIO())
     try:
         target = remote.target
@@ -137,7 +88,7 @@ def test_dump_through_serve_equals_a_dump_on_the_simulator(rw_server: Server, tm
         out = execute(remote, f"monitor -- dump -o {tmp_path / 'served.json'} {mem}")
         assert out is not None and out.ok
         a, b, c = (read_dump(tmp_path / f"{n}.json") for n in ("remote", "local", "served"))
-        assert a.target == rw_server.spec and b.target == c.target == "sim"
+        assert a.target == rw_server and b.target == c.target == "sim"
         assert a.complete and b.complete and c.complete
         assert a.registers == b.registers == c.registers
         assert len(a.registers) == 329
@@ -199,9 +150,9 @@ class NoCoalesce(TargetWrapper):
         self.capabilities = inner.capabilities - {CAP_COALESCE}
 
 
-def test_rsp_round_trips_coalesced_and_not(ro_server: Server, ref_map: RegMap,
+def test_rsp_round_trips_coalesced_and_not(ro_server: str, ref_map: RegMap,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    session = Session(target=ro_server.spec, out=io.StringIO())
+    session = Session(target=ro_server, out=io.StringIO())
     try:
         target = session.target
         assert isinstance(target, GdbTarget) and CAP_COALESCE in target.capabilities
@@ -237,14 +188,14 @@ def test_rsp_round_trips_coalesced_and_not(ro_server: Server, ref_map: RegMap,
         session.close()
 
 
-def test_dump_command_through_a_read_only_server(ro_server: Server, tmp_path: Path) -> None:
-    session = Session(target=ro_server.spec, out=io.StringIO())
+def test_dump_command_through_a_read_only_server(ro_server: str, tmp_path: Path) -> None:
+    session = Session(target=ro_server, out=io.StringIO())
     try:
         out = execute(session, f"dump -o {tmp_path / 'ro.json.gz'} --memory sram+16")
         assert out is not None and out.ok
         dump = read_dump(tmp_path / "ro.json.gz")
         assert dump.complete and len(dump.registers) == 329
         assert dump.registers["sysctrl.chip_id"] == (0x40000000, 4, 0x5D0C0A01)
-        assert dump.target == ro_server.spec
+        assert dump.target == ro_server
     finally:
         session.close()
