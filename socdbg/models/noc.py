@@ -493,7 +493,6 @@ class Mesh:
             return
         self._version += 1
         cal = self._cal
-        run = self._run
         pop = heapq.heappop
         while times and times[0] <= until:
             t = times[0]
@@ -517,24 +516,7 @@ class Mesh:
                             self._cycle(at).arbitrate.append(o)
                 # every request of cycle t is in: grant (outputs are independent)
                 for o in ready:
-                    req = o.req
-                    for p in _RR_ORDER[o.rr]:
-                        winner = req[p]
-                        if winner is not None:
-                            break
-                    else:  # pragma: no cover - the request just made is there
-                        continue
-                    req[p] = None
-                    o.nreq -= 1
-                    o.rr = p + 1 if p < PORTS - 1 else 0
-                    w, h = winner
-                    o.holder = w
-                    w.alloc[h] = t
-                    if h < w.last:
-                        nb = w.bufs[h + 1]
-                        w.base[h + 1] = nb.seq
-                        nb.seq += w.flits
-                    run(w, h)
+                    self._arbitrate(t, o)
             for o in c.arbitrate:
                 self._arbitrate(t, o)
             calls = c.call
