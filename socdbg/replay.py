@@ -41,7 +41,10 @@ def run_script(session: Session, script: str, defines: tuple[str, ...], keep_goi
             console.print(f"[yellow]dry-run:[/yellow] write {address:#x}{name} <- {shown}",
                           markup=True, highlight=False)
 
-        session.use_target(DryRunTarget(session.target, report))
+        def report_other(text: str) -> None:
+            console.print(f"[yellow]dry-run:[/yellow] {text}", markup=True, highlight=False)
+
+        session.use_target(DryRunTarget(session.target, report, report_other))
         session.state["dry_run"] = True
 
     def show(outcome: Outcome, output: Output | None) -> None:

@@ -10,7 +10,12 @@
   answer must be the word ``unsafe`` (``--yes`` does not skip it); elsewhere the command is
   refused before any access unless ``socdbg --force-unsafe`` was given.
 
-Simulators and dumps are not live: none of this applies to them. Commands build a
+* ``load`` is a write like any other: one question for the whole image, listing its segments
+  and the memories they land in; ``unsafe_write`` memories need the word or --force-unsafe.
+
+Simulators and dumps are not live: none of this applies to them. The dry run of a live target
+(``socdbg run --dry-run``, capability ``live-policy`` instead of ``live``) writes nothing and
+asks nothing, but is refused wherever the real run would be. Commands build a
 :class:`WriteGate` after validating their arguments and before touching the target; automated
 writers (BUTR) ask :func:`writes_allowed` per register.
 """
@@ -22,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from socdbg.errors import SocdbgError, TargetError
-from socdbg.targets.base import CAP_WRITE, Target
+from socdbg.targets.base import CAP_LIVE, CAP_LIVE_POLICY, CAP_WRITE, Target
 
 if TYPE_CHECKING:
     from socdbg.regmap import Register, RegMap
@@ -57,11 +62,15 @@ class NotConfirmed(SocdbgError):
 
 def is_live(target: Target) -> bool:
     """True when writes to ``target`` reach real hardware (not a simulator, a dump, or the
-    dry-run view of ``socdbg run --dry-run``, which only reports them)."""
-    from socdbg.targets.dryrun import DryRunTarget
-    from socdbg.targets.mmio import CAP_LIVE
+    dry-run view of ``socdbg run --dry-run``, which only reports them): the shell asks."""
+    return CAP_LIVE in target.capabilities
 
-    return CAP_LIVE in target.capabilities and not isinstance(target, DryRunTarget)
+
+def live_policy(target: Target) -> bool:
+    """True when the refusals of the live write policy apply: a live target, or a dry run of
+    one (which must fail where the real run would, though it writes nothing and asks
+    nothing)."""
+    return bool(target.capabilities & {CAP_LIVE, CAP_LIVE_POLICY})
 
 
 def arm(target: Target, policy: Policy) -> None:
@@ -75,7 +84,9 @@ READ_ONLY_HINT = ("writes to live hardware need socdbg --allow-writes, a global 
 
 
 def read_only_error(target: Target, what: str) -> TargetError:
-    return TargetError(f"{what}: live target {target.spec} is open read-only", READ_ONLY_HINT)
+    dry = "" if is_live(target) else "dry run of "
+    return TargetError(f"{what}: {dry}live target {target.spec} is open read-only",
+                       READ_ONLY_HINT)
 
 
 def writes_allowed(target: Target, reg: Register, force_unsafe: bool = False) -> str | None:
@@ -84,10 +95,10 @@ def writes_allowed(target: Target, reg: Register, force_unsafe: bool = False) ->
     one only with ``--allow-writes``) and, on live hardware, the register must not be
     ``unsafe_write`` unless ``force_unsafe``."""
     if CAP_WRITE not in target.capabilities:
-        if is_live(target):
+        if live_policy(target):
             return f"live target {target.spec} is open read-only (socdbg --allow-writes)"
         return f"target {target.spec} is read-only"
-    if is_live(target) and reg.layout.unsafe_write and not force_unsafe:
+    if live_policy(target) and reg.layout.unsafe_write and not force_unsafe:
         return (f"{reg.path} is marked unsafe_write: writing it on live hardware needs "
                 "--force-unsafe")
     return None
@@ -173,7 +184,10 @@ def describe(target: Target, changes: Sequence[Change], unsafe: Sequence[str]) -
 class WriteGate:
     """What a command must do before writing to ``target``. Built after the command has
     validated its arguments and before its first access; raises when the write is refused
-    outright (a read-only live target, ``unsafe_write`` with nobody to ask)."""
+    outright (a read-only live target, ``unsafe_write`` with nobody to ask).
+
+    A dry run of a live target is refused exactly where the live target would be, and never
+    asks: nothing is written."""
 
     def __init__(self, policy: Policy, target: Target, what: str,
                  unsafe: Sequence[str] = ()) -> None:
@@ -181,28 +195,35 @@ class WriteGate:
         self.target = target
         self.what = what
         self.live = is_live(target)
-        self.unsafe = list(dict.fromkeys(unsafe)) if self.live else []
+        checked = live_policy(target)
+        self.unsafe = list(dict.fromkeys(unsafe)) if checked else []
         self.asks = False
         self.need_word = False
-        if not self.live:
+        if not checked:
             return
         if CAP_WRITE not in target.capabilities:
             raise read_only_error(target, what)
         need_word = bool(self.unsafe) and not policy.force_unsafe
-        if need_word and policy.ask is None:
+        if need_word and (policy.ask is None or not self.live):
             raise TargetError(f"{what}: {_names(self.unsafe)} marked unsafe_write: writing "
                               f"on live hardware needs --force-unsafe",
                               "socdbg --allow-writes --force-unsafe ...; the interactive shell "
                               "asks instead")
         self.need_word = need_word
-        self.asks = policy.ask is not None and (need_word or not policy.yes)
+        self.asks = self.live and policy.ask is not None and (need_word or not policy.yes)
 
     def confirm(self, changes: Sequence[Change]) -> None:
         """Show the change and ask; raises NotConfirmed unless the answer allows the write.
         Does nothing when no question is due."""
         if not self.asks or self.policy.ask is None:
             return
-        message = describe(self.target, changes, self.unsafe)
+        self.confirm_text(describe(self.target, changes, self.unsafe))
+
+    def confirm_text(self, message: str) -> None:
+        """:meth:`confirm` with a message the command composed (``load``: its segments and
+        the memories they land in)."""
+        if not self.asks or self.policy.ask is None:
+            return
         if self.need_word:
             message += (f"\n{_names(self.unsafe)} marked unsafe_write in the map: writing "
                         "can upset the chip (clocks, resets, memory timing).")

@@ -238,11 +238,12 @@ def relocate_segment(raw: bytes, index: int, address: int) -> bytes:
 # --------------------------------------------------------------------------------------------
 # target wrappers
 # --------------------------------------------------------------------------------------------
-from socdbg.targets.wrapper import TargetWrapper  # noqa: E402
+from socdbg.targets.recorder import RecordingTarget  # noqa: E402
 
 
-class Recorder(TargetWrapper):
-    """Wraps a target and records every access; reads may be corrupted on purpose.
+class Recorder(RecordingTarget):
+    """Wraps a target and records every call (``log``, socdbg/targets/recorder.py); reads may
+    be corrupted on purpose.
 
     ``corrupt`` is a set of addresses whose byte reads back inverted through ``read_block``
     and ``read`` (a flaky bus, for --verify). Everything else is passed to the wrapped target.
@@ -270,19 +271,19 @@ class Recorder(TargetWrapper):
 
     def read(self, address: int, size: int) -> bytes:
         self.reads += 1
-        return self._spoil(address, self.inner.read(address, size))
+        return self._spoil(address, super().read(address, size))
 
     def read_block(self, address: int, size: int) -> bytes:
         self.reads += 1
-        return self._spoil(address, self.inner.read_block(address, size))
+        return self._spoil(address, super().read_block(address, size))
 
     def write(self, address: int, data: bytes) -> None:
         self.writes.append((address, len(data)))
-        self.inner.write(address, data)
+        super().write(address, data)
 
     def write_block(self, address: int, data: bytes) -> None:
         self.block_writes.append((address, bytes(data)))
-        self.inner.write_block(address, data)
+        super().write_block(address, data)
 
 
 class CpuRecorder(Recorder):
@@ -299,10 +300,11 @@ class CpuRecorder(Recorder):
         return list(self.core)
 
     def read_core_register(self, name: str) -> int:
-        return self.core[name]
+        return self._observe("read_core_register", (name,), lambda: self.core[name])
 
     def write_core_register(self, name: str, value: int) -> None:
-        self.core[name] = value
+        self._change("write_core_register", (name, value),
+                     lambda: self.core.__setitem__(name, value))
 
 
 @contextmanager

@@ -12,51 +12,30 @@ from typing import Any
 
 import pytest
 
+import socdbg.targets.recorder as socdbg_recorder
 from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
 from socdbg.errors import EncodeError, SocdbgError
 from socdbg.regmap import RegMap
 from socdbg.targets.base import HasMap, SimTime, Target
 from socdbg.targets.sim import SimTarget
-from socdbg.targets.wrapper import TargetWrapper
 
 Access = tuple[Any, ...]
 
 
-class RecordingTarget(TargetWrapper):
-    """A Target (and SimTime, HasMap, through the wrapper) in front of a SimTarget that
-    records each access: ``("read", address, size)``, ``("write", address, data)``,
-    ``("read_block", ...)``, ``("write_block", ...)``."""
+class RecordingTarget(socdbg_recorder.RecordingTarget):
+    """The library's recorder (socdbg/targets/recorder.py) in front of a SimTarget: every
+    call on the target is logged, memory accesses as ``("read", address, size)``,
+    ``("write", address, data)``, ``("read_block", ...)``, ``("write_block", ...)``, and every
+    other operation (reset, CPU registers, simulated time, backdoor writes...) too, so a
+    command that fails validation must leave the whole log empty."""
 
     def __init__(self, sim: SimTarget) -> None:
-        super().__init__(sim)
+        super().__init__(sim, "rec:" + sim.spec)
         self.sim = sim
-        self.spec = "rec:" + sim.spec
-        self.log: list[Access] = []
-
-    def read(self, address: int, size: int) -> bytes:
-        self.log.append(("read", address, size))
-        return self.sim.read(address, size)
-
-    def write(self, address: int, data: bytes) -> None:
-        self.log.append(("write", address, bytes(data)))
-        self.sim.write(address, data)
-
-    def read_block(self, address: int, size: int) -> bytes:
-        self.log.append(("read_block", address, size))
-        return self.sim.read_block(address, size)
-
-    def write_block(self, address: int, data: bytes) -> None:
-        self.log.append(("write_block", address, bytes(data)))
-        self.sim.write_block(address, data)
 
     def close(self) -> None:
         pass  # the simulator outlives the session that borrowed it
-
-    # helpers for the tests
-    def take(self) -> list[Access]:
-        log, self.log = self.log, []
-        return log
 
 
 def recording_session(regmap: RegMap) -> tuple[Session, RecordingTarget]:
@@ -137,6 +116,19 @@ INVALID = [
     "peek sram 0",
     "peek sram lots",
     "peek --width 12 sram",
+    # commands that change state other than memory: nothing at all may reach the target
+    "step -5",
+    "step lots",
+    "run --until dma.ch[0].status.dnoe == 1",
+    "run --until dma.ch[0].status.done == 1 --max-cycles -1",
+    "sleep -1",
+    "core pc 0x1000",
+    "stepi 0",
+    "halt",
+    "resume",
+    "monitor info",
+    "load /nonexistent/fw.elf",
+    "poll dma.ch[0].status.dnoe == 1",
 ]
 
 
@@ -150,6 +142,16 @@ def test_invalid_commands_touch_nothing(rec_session: tuple[Session, RecordingTar
         execute(session, line)
     assert rec.log == [], f"{line!r} accessed the bus before failing validation"
     assert {p: rec.sim.regs.peek(p) for p in before} == before
+
+
+def test_the_recorder_sees_every_change_not_only_memory_writes(
+        rec_session: tuple[Session, RecordingTarget]) -> None:
+    session, rec = rec_session
+    execute(session, "step 10")
+    execute(session, "reset")
+    assert rec.take() == [("step", 10), ("reset",)]
+    execute(session, "run --until sysctrl.cycle >= 5")
+    assert [c[0] for c in rec.changes()] == ["run_until_text"]  # then a read of the cycle
 
 
 def w32(address: int, value: int) -> Access:

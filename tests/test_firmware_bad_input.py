@@ -137,7 +137,7 @@ def test_nothing_is_written_for_a_bad_file(fw: fb.Images, monkeypatch: pytest.Mo
     with fb.wrapped_session(monkeypatch) as (session, rec):
         with pytest.raises(FirmwareError):
             execute(session, f"load {path}")
-        assert rec.write_calls == 0
+        assert rec.changes() == []
 
 
 # --------------------------------------------------------------------------------------------

@@ -195,7 +195,7 @@ def test_set_pc_is_refused_on_the_sim_and_nothing_is_written(
     with fb.wrapped_session(monkeypatch) as (session, rec):
         with pytest.raises(UsageError) as err:
             execute(session, f"load --set-pc {fw.soc.path}")
-        assert rec.write_calls == 0
+        assert rec.changes() == []
         assert rec.inner.read_block(SRAM, 0x200) == bytes(0x200)
         assert loaded_images(session) == []
     assert err.value.message == "--set-pc: target sim has no CPU registers"
@@ -217,7 +217,7 @@ def test_symbols_only_reads_symbols_and_writes_nothing(
     with fb.wrapped_session(monkeypatch) as (session, rec):
         out = execute(session, f"load --symbols-only {fw.soc.path}")
         sym = execute(session, "sym counter")
-    assert rec.write_calls == 0
+    assert rec.changes() == []
     assert out is not None and out.text == (f"fw_soc.elf: {out.data['symbols']} symbols, "
                                             "entry 0x10000000 (nothing written)")
     assert sym is not None and sym.data["address"] == fw.soc.addr("counter")
@@ -250,7 +250,7 @@ def test_a_bad_segment_refuses_the_whole_image_before_any_write(
     with fb.wrapped_session(monkeypatch) as (session, rec):
         with pytest.raises(FirmwareError) as err:
             execute(session, f"load --verify {path}")
-        assert rec.write_calls == 0, "the check must run before the first byte is written"
+        assert rec.changes() == [], "the check must run before the first byte is written"
         assert rec.inner.read_block(SRAM, 0x100) == bytes(0x100)
         assert loaded_images(session) == []
     msg = err.value.message

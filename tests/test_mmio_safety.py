@@ -308,11 +308,29 @@ def test_dry_run_reports_writes_and_asks_nothing(rdl: Path, bar: Backing, tmp_pa
     script = tmp_path / "dry.sdbg"
     script.write_text("write dev.pll en=1\nwrite dev.scratch 5\n")
     with pytest.raises(SystemExit) as exit_:
-        main(["--allow-writes", "-t", SPEC, "--map", str(rdl), "run", "--dry-run",
-              str(script)])
+        main(["--allow-writes", "--force-unsafe", "-t", SPEC, "--map", str(rdl), "run",
+              "--dry-run", str(script)])
     out = " ".join(capsys.readouterr().out.split())
     assert exit_.value.code == 0, out
     assert "dry-run: write 0x40000024 (dev.pll) <- 0x00000001" in out
+    assert acc.stores() == [] and bar.read(0, BAR_SIZE) == bytes(BAR_SIZE)
+
+
+@pytest.mark.parametrize(("options", "why"), [
+    (["--allow-writes"], "needs --force-unsafe"),
+    ([], "dry run of live target pci:"),
+])
+def test_a_dry_run_of_a_live_target_is_refused_where_the_real_run_would_be(
+        rdl: Path, bar: Backing, tmp_path: Path, acc: Accesses,
+        capsys: pytest.CaptureFixture[str], options: list[str], why: str) -> None:
+    """Nothing is written and nobody is asked, but the policy's refusals stay: a dry run
+    that passes predicts a real run that passes."""
+    script = tmp_path / "dry.sdbg"
+    script.write_text("write dev.scratch 5\nwrite dev.pll en=1\n")
+    with pytest.raises(SystemExit) as exit_:
+        main([*options, "-t", SPEC, "--map", str(rdl), "run", "--dry-run", str(script)])
+    out = " ".join(capsys.readouterr().out.split())
+    assert exit_.value.code == 1 and why in out, out
     assert acc.stores() == [] and bar.read(0, BAR_SIZE) == bytes(BAR_SIZE)
 
 

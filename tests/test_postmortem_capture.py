@@ -32,8 +32,8 @@ from socdbg.postmortem import plan_runs, read_dump
 from socdbg.regmap import Register, RegMap
 from socdbg.regmap.cache import dependencies
 from socdbg.targets.base import CAP_COALESCE, HasMap, SimTime, Target
+from socdbg.targets.recorder import RecordingTarget
 from socdbg.targets.sim import SimTarget
-from socdbg.targets.wrapper import TargetWrapper
 
 REPO = Path(__file__).resolve().parents[1]
 SRAM = 0x1000_0000
@@ -43,9 +43,10 @@ REF_SKIPPED = {"hbm.ecc_err_cnt": "read side effects (unsafe_read)",
                "intc.test_set": "write-only", "mailbox.doorbell": "write-only"}
 
 
-class Recorder(TargetWrapper):
+class Recorder(RecordingTarget):
     """A Target (SimTime, HasMap, through the wrapper) in front of a SimTarget, logging every
-    access as ``(kind, address, size)``. ``coalesce=False`` drops the capability;
+    memory access as ``(kind, address, size)`` and every other call as the library's recorder
+    does (``(operation, *arguments)``). ``coalesce=False`` drops the capability;
     ``max_read`` sets the largest block read the target admits to."""
 
     def __init__(self, sim: SimTarget, coalesce: bool = True, max_read: int | None = None
@@ -57,7 +58,7 @@ class Recorder(TargetWrapper):
             sim.capabilities - {CAP_COALESCE}
         if max_read is not None:
             self.max_read = max_read
-        self.log: list[tuple[str, int, int]] = []
+        self.log: list[tuple[Any, ...]] = []
 
     def read(self, address: int, size: int) -> bytes:
         self.log.append(("read", address, size))

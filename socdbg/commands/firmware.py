@@ -89,7 +89,14 @@ def _remember(session: Session, image: ElfImage) -> None:
 def load_cmd(session: Session, path: str, verify: bool, set_pc: bool, symbols_only: bool
              ) -> Output:
     from socdbg.firmware import read_elf
-    from socdbg.firmware.load import check_segments, load_image, segment_text, verify_image
+    from socdbg.firmware.load import (
+        check_segments,
+        load_image,
+        load_plan_text,
+        segment_text,
+        verify_image,
+    )
+    from socdbg.safety import WriteGate, unsafe_in_range
     from socdbg.targets.base import CAP_CORE_REGS, CoreRegisters
 
     if symbols_only and (set_pc or verify):
@@ -106,11 +113,16 @@ def load_cmd(session: Session, path: str, verify: bool, set_pc: bool, symbols_on
                       f"entry {image.entry:#x} (nothing written)")
     check_segments(image, session.map)
     target = session.target
-    require_writes(target, "load")
     if set_pc and not (CAP_CORE_REGS in target.capabilities
                        and isinstance(target, CoreRegisters)):
         raise UsageError(f"--set-pc: target {target.spec} has no CPU registers",
                          "load without --set-pc, or use a gdb target")
+    # the live write policy, as for write and poke: one question for the whole image
+    unsafe = [p for seg in image.segments
+              for p in unsafe_in_range(session.map, seg.address, seg.memsz)]
+    gate = WriteGate(session, target, "load", unsafe)
+    require_writes(target, "load")
+    gate.confirm_text(load_plan_text(image, session.map, target.spec, gate.unsafe, set_pc))
     with progress(session.console, image.size, f"load {image.name}", PROGRESS_MIN,
                   "bytes") as advance:
         written = load_image(target, image, advance)

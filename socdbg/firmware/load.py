@@ -3,7 +3,7 @@ write file bytes and zero fill with block writes, optionally verify by reading b
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from socdbg.firmware.elf import ElfImage, FirmwareError, Segment
 from socdbg.regmap import RegMap
@@ -41,6 +41,28 @@ def check_segments(image: ElfImage, rmap: RegMap) -> None:
         if not mem.sw.writable:
             raise FirmwareError(f"{image.name}: {segment_text(seg)} lands in read-only "
                                 f"memory {mem.path}")
+
+
+def segment_memory(seg: Segment, rmap: RegMap) -> str:
+    """The memory a checked segment lands in (``sram``)."""
+    mem = rmap.memory_at(seg.address)
+    return mem.path if mem is not None else "?"
+
+
+def load_plan_text(image: ElfImage, rmap: RegMap, spec: str, unsafe: Sequence[str],
+                   set_pc: bool) -> str:
+    """What ``load`` is about to write, for the one confirmation of a live target: each
+    segment with its size and the memory it lands in (flagged ``unsafe_write``)."""
+    lines = [f"load {image.name} into live target {spec}:"]
+    for seg in image.segments:
+        mem = segment_memory(seg, rmap)
+        flag = "  unsafe_write" if mem in unsafe else ""
+        lines.append(f"  {segment_text(seg)}  {len(seg.data)} bytes + "
+                     f"{seg.memsz - len(seg.data)} zero  -> {mem}{flag}")
+    total = sum(seg.memsz for seg in image.segments)
+    lines.append(f"  {total} bytes in {len(image.segments)} segment(s), entry "
+                 f"{image.entry:#x}" + (", then pc <- entry" if set_pc else ""))
+    return "\n".join(lines)
 
 
 def _pieces(seg: Segment) -> list[tuple[int, bytes | int]]:

@@ -31,6 +31,16 @@ CAP_CORE_REGS = "core-registers"
 CAP_COALESCE = "coalesce"  # read_block over adjacent registers performs one access per register
 CAP_WRITE = "write"  # writes are possible at all (a dump is read-only)
 CAP_SIMULATOR = "simulator"  # a model, not hardware: self-tests may write freely
+#: Live silicon (``mmio``, ``pci``, ``uio``): writes reach a real chip, so the write policy of
+#: socdbg/safety.py applies (read-only unless --allow-writes, confirmation, unsafe_write).
+CAP_LIVE = "live"
+#: The dry-run view of ``socdbg run --dry-run``: writes and every other change of state are
+#: reported, not performed (socdbg/targets/dryrun.py). It never declares ``live``.
+CAP_DRY_RUN = "dry-run"
+#: A dry run of a live target: nothing is written, so nobody is asked, but every refusal of
+#: the live write policy (read-only without --allow-writes, unsafe_write without
+#: --force-unsafe) still applies, so the dry run fails where the real run would.
+CAP_LIVE_POLICY = "live-policy"
 
 
 @runtime_checkable

@@ -54,14 +54,10 @@ from typing import TYPE_CHECKING, Literal
 
 from socdbg.errors import TargetError, did_you_mean
 from socdbg.regmap import parse_int
-from socdbg.targets.base import CAP_COALESCE, CAP_WRITE, Backend, MapLoader
+from socdbg.targets.base import CAP_COALESCE, CAP_LIVE, CAP_WRITE, Backend, MapLoader
 
 if TYPE_CHECKING:
     from socdbg.regmap import Memory, Register, RegMap
-
-#: Capability of a target that is real hardware: read-only unless ``--allow-writes``, and
-#: writes in the shell are confirmed (``socdbg/safety.py``).
-CAP_LIVE = "live"
 
 #: Replaces ``/sys`` for PCI and UIO lookups. Test-only.
 SYSFS_ENV = "SOCDBG_SYSFS_ROOT"

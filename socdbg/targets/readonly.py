@@ -1,30 +1,31 @@
-"""A read-only view of any target: every write is refused before it reaches the backend."""
+"""A read-only view of any target: reads pass; every operation that changes state is refused
+before it reaches the backend.
+
+Refused: memory writes, CPU register writes, halt, resume, instruction steps, breakpoints,
+monitor commands (their text may do anything), reset, backdoor writes and simulated time.
+What the view forwards at all is the allow-list of socdbg/targets/wrapper.py.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from socdbg.errors import TargetError
 from socdbg.targets.base import CAP_WRITE, Target
-from socdbg.targets.wrapper import TargetWrapper
+from socdbg.targets.wrapper import TargetWrapper, describe_operation
+
+T = TypeVar("T")
 
 
 class ReadOnlyTarget(TargetWrapper):
-    """Reads and everything else pass through; writes raise TargetError."""
+    """Reads pass through; every change of state raises TargetError."""
 
     def __init__(self, inner: Target, hint: str) -> None:
         super().__init__(inner)
         self.hint = hint
         self.capabilities = inner.capabilities - {CAP_WRITE}
 
-    def _refuse(self, address: int, size: int) -> TargetError:
-        return TargetError(f"write of {size} byte(s) at {address:#x} refused: "
-                           f"{self.spec} is read-only", self.hint)
-
-    def write(self, address: int, data: bytes) -> None:
-        raise self._refuse(address, len(data))
-
-    def write_block(self, address: int, data: bytes) -> None:
-        raise self._refuse(address, len(data))
-
-    def write_core_register(self, name: str, value: int) -> None:
-        raise TargetError(f"write of CPU register {name} refused: {self.spec} is read-only",
+    def _change(self, op: str, args: tuple[Any, ...], perform: Callable[[], T]) -> T:
+        raise TargetError(f"{describe_operation(op, args)} refused: {self.spec} is read-only",
                           self.hint)
