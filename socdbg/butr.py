@@ -85,7 +85,8 @@ class Butr:
                               else "writes to hardware need --allow-writes")
         self.can_write = can_write
         self.skip_reset = skip_reset
-        self.backdoor = target if isinstance(target, Backdoor) else None
+        # a backdoor write changes state too: only where BUTR may write at all
+        self.backdoor = target if self.writes and isinstance(target, Backdoor) else None
 
     # --- driver --------------------------------------------------------------------------
     def run(self, registers: Sequence[Register], named: set[str],
