@@ -69,6 +69,7 @@ ON_READ: dict[OnRead, Callable[[int, int], int]] = {
     OnRead.RCLR: lambda cur, mx: 0,
     OnRead.RSET: lambda cur, mx: mx,
     OnRead.RUSER: lambda cur, mx: cur,  # user-defined: unknown to the model, left alone
+    OnRead.SWACC: lambda cur, mx: cur,  # the strobe acts beyond the register: value kept
 }
 
 #: Observer of a software write: (register, value before, value after) -- after includes

@@ -33,8 +33,8 @@ from socdbg.errors import MapError
 from socdbg.regmap.model import MapSource
 from socdbg.regmap.regmap import RegMap
 
-#: Bump when the pickled model changes shape.
-CACHE_FORMAT = 5
+#: Bump when the pickled model changes shape (6: fields with swacc read as OnRead.SWACC).
+CACHE_FORMAT = 6
 
 
 def dependencies(regmap: RegMap) -> list[Path]:

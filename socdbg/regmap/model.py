@@ -37,6 +37,10 @@ class OnRead(StrEnum):
     RCLR = "rclr"
     RSET = "rset"
     RUSER = "ruser"  # a user-defined read side effect (external registers)
+    #: SystemRDL ``swacc`` on a field without ``onread``: the hardware gets a strobe when
+    #: software reads the field (a read pops a FIFO). The value is not changed by the read,
+    #: but the read has a side effect all the same, exactly like rclr for what is skipped.
+    SWACC = "swacc"
 
 
 class OnWrite(StrEnum):
@@ -200,7 +204,8 @@ class Layout:
 
     @property
     def read_side_effect(self) -> bool:
-        """True when a read changes state (rclr/rset) or the map marks it unsafe to read."""
+        """True when a read changes state (rclr/rset, a swacc strobe) or the map marks it
+        unsafe to read."""
         return self.unsafe_read or any(f.onread is not None for f in self.fields)
 
     @property

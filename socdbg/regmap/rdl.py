@@ -147,13 +147,17 @@ class _Walker:
         enc = node.get_property("encode")
         onread = node.get_property("onread")
         onwrite = node.get_property("onwrite")
+        # swacc (a strobe to the hardware on every software read) is folded into onread, so
+        # everything that skips read side effects skips it, and the cached layout carries it
+        swacc = onread is None and bool(node.get_property("swacc"))
         return Field(
             name=node.inst_name,
             lsb=node.low,
             msb=node.high,
             sw=Access(node.get_property("sw").name),
             hw=Access(node.get_property("hw").name),
-            onread=OnRead(onread.name) if onread is not None else None,
+            onread=(OnRead(onread.name) if onread is not None
+                    else OnRead.SWACC if swacc else None),
             onwrite=OnWrite(onwrite.name) if onwrite is not None else None,
             singlepulse=bool(node.get_property("singlepulse")),
             counter=bool(node.get_property("counter")),
