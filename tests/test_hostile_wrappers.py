@@ -199,8 +199,7 @@ def test_butr_through_a_read_only_view_uses_no_backdoor(ref_map: RegMap) -> None
 def test_socdbg_run_dry_run_script_leaves_the_simulator_as_it_was(
         ref_map: RegMap, fw: fb.Images, tmp_path: Path) -> None:
     script = tmp_path / "all.sdbg"
-    script.write_text("\n".join(_line(line, fw) for line in SIM_LINES
-                                if not line.startswith("run ")) + "\n")
+    script.write_text("\n".join(_line(line, fw) for line in SIM_LINES) + "\n")
     out = io.StringIO()
     session = Session(out=out, width=200)
     sim = prepared_sim(ref_map)
@@ -208,13 +207,14 @@ def test_socdbg_run_dry_run_script_leaves_the_simulator_as_it_was(
     before = sim_state(sim)
     try:
         status = run_script(session, str(script), (), keep_going=True, dry_run=True,
-                            check=False, junit=None, quiet=True)
+                            check=False, junit=None, quiet=False)
     finally:
         session.close()
     text = out.getvalue()
     assert status == 0, text
     assert "dry-run: reset: not performed" in text
     assert "dry-run: step of 100 simulated cycles: not performed" in text
+    assert "dry-run: run --until sysctrl.cycle >= 500: would run" in text
     assert sim_state(sim) == before
 
 

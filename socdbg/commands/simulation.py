@@ -52,8 +52,13 @@ def run_cmd(session: Session, until: str, max_cycles: str, rest: tuple[str, ...]
     cond = parse_condition(session.map, [until, *rest])
     limit = cycles_arg(max_cycles, "cycle limit")
     target = sim_target(session, "run")
-    start = target.now
     sim = session.target
+    if session.state.get("dry_run"):  # no time passes in a dry run: say what would happen
+        held_now, decoded_now = evaluate(sim, cond)
+        note = "holds now" if held_now else f"would run: {cond.failure(decoded_now)}"
+        return Output(data={"condition": cond.text, "dry_run": True, "held": held_now},
+                      text=f"dry-run: run --until {cond.text}: {note}")
+    start = target.now
     held = wait_for(sim, cond, limit)
     ok, decoded = evaluate(sim, cond)
     elapsed = target.now - start
