@@ -62,7 +62,7 @@ def parse_memory(session: Session, text: str) -> tuple[int, int]:
 @click.option("--memory", multiple=True, metavar="REGION|ADDR+SIZE",
               help="Also capture memory (repeatable).")
 @click.option("--include-side-effects", is_flag=True,
-              help="Also read registers whose reads change state (rclr, unsafe_read).")
+              help="Also read registers whose reads change state (rclr, swacc, unsafe_read).")
 @session_command
 def dump_cmd(session: Session, output: str | None, target_opt: str | None,
              include: tuple[str, ...], exclude: tuple[str, ...], memory: tuple[str, ...],
