@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from socdbg.commands.registry import Output
 from socdbg.commands.script import Outcome, ScriptError, ScriptRunner, junit_xml
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError, UsageError
+
+if TYPE_CHECKING:
+    from socdbg.targets.base import Target
 
 
 def parse_defines(defines: tuple[str, ...]) -> dict[str, str]:
@@ -44,7 +48,11 @@ def run_script(session: Session, script: str, defines: tuple[str, ...], keep_goi
         def report_other(text: str) -> None:
             console.print(f"[yellow]dry-run:[/yellow] {text}", markup=True, highlight=False)
 
-        session.use_target(DryRunTarget(session.target, report, report_other))
+        def dry(target: Target) -> Target:
+            return DryRunTarget(target, report, report_other)
+
+        session.use_target(dry(session.target))
+        session.wrap_target = dry  # and every target a script opens (target, --target)
         session.state["dry_run"] = True
 
     def show(outcome: Outcome, output: Output | None) -> None:

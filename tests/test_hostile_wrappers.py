@@ -218,6 +218,30 @@ def test_socdbg_run_dry_run_script_leaves_the_simulator_as_it_was(
     assert sim_state(sim) == before
 
 
+def test_a_dry_run_script_cannot_step_outside_by_opening_another_target(
+        ref_map: RegMap, tmp_path: Path) -> None:
+    """``target SPEC`` and ``--target`` in a dry-run script open targets behind the dry run
+    too: the writes after them are reported, not performed."""
+    script = tmp_path / "escape.sdbg"
+    script.write_text("target sim\nwrite sysctrl.scratch 0x55\nreset\n"
+                      "dump --target sim -o " + str(tmp_path / "d.json") + "\n")
+    out = io.StringIO()
+    session = Session(out=out, width=200)
+    try:
+        status = run_script(session, str(script), (), keep_going=False, dry_run=True,
+                            check=False, junit=None, quiet=False)
+        text = out.getvalue()
+        assert status == 0, text
+        view = session.target
+        assert isinstance(view, DryRunTarget), "target opened a target outside the dry run"
+        assert view.spec == "sim"
+        assert view.changes == [("write", SCRATCH, (0x55).to_bytes(4, "little")), ("reset",)]
+        assert view.inner.read(SCRATCH, 4) == bytes(4)  # reset value: nothing written
+        assert "dry-run: write 0x40000008 (sysctrl.scratch) <- 0x00000055" in text
+    finally:
+        session.close()
+
+
 # --------------------------------------------------------------------------------------------
 # QEMU behind its gdbstub
 # --------------------------------------------------------------------------------------------

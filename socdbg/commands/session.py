@@ -49,6 +49,10 @@ class Session:
         self._target: Target | None = None
         self._console: Console | None = None
         self.target_locked: str | None = None  # why the target may not change (a server)
+        #: put in front of every target the session opens from now on (the dry run of
+        #: ``socdbg run --dry-run``), so ``target``, ``dump --target`` and ``butr --target``
+        #: in a script cannot step outside it
+        self.wrap_target: Callable[[Target], Target] | None = None
         self.state: dict[str, Any] = {}  # per-session state of commands (symbols, recording)
 
     # --- the map ---------------------------------------------------------------------------
@@ -117,6 +121,8 @@ class Session:
                 except SocdbgError:
                     target.close()
                     raise
+            if self.wrap_target is not None:
+                target = self.wrap_target(target)
             self._target = target
         return self._target
 
