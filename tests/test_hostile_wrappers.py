@@ -349,3 +349,63 @@ def test_breakpoints_are_not_planted_through_either_wrapper(virt: fb.Firmware) -
             assert 0 <= target.read_core_register("pc") - virt.addr("done") < 8
         finally:
             target.close()
+
+
+# --------------------------------------------------------------------------------------------
+# a simulator behind socdbg serve: simulated time and monitor lines over gdb://
+# --------------------------------------------------------------------------------------------
+SERVED_LINES = [
+    "step 100",
+    "sleep 0.000001",
+    "run --until sysctrl.cycle >= 500 --max-cycles 1000",
+    "monitor reset",
+    "write sysctrl.scratch 5",
+    "monitor write sysctrl.scratch 7",
+    "monitor step 10",
+]
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[GdbTarget]:
+    with gs.serve(["--allow-writes"]) as server:
+        target = GdbTarget(gs.HOST, server.port)
+        try:
+            target.write(SCRATCH, (0x5CA1AB1E).to_bytes(4, "little"))  # a reset would show
+            target.step(1000)
+            yield target
+        finally:
+            target.close()
+
+
+def served_state(t: GdbTarget) -> dict[str, Any]:
+    return {"now": t.now, "scratch": t.read(SCRATCH, 4), "sram": t.read_block(SRAM, 0x40)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("line", SERVED_LINES)
+def test_dry_run_changes_nothing_on_a_served_simulator(served: GdbTarget, line: str) -> None:
+    before = served_state(served)
+    assert before["now"] >= 1000
+    view = dry(served)
+    session = wrapped_session(view)
+    try:
+        with contextlib.suppress(SocdbgError):
+            execute(session, line)
+    finally:
+        _leave(session)
+    assert view.changes, f"{line}: the dry run reported nothing"
+    assert served_state(served) == before, f"{line}: the dry run changed the server"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("line", SERVED_LINES)
+def test_read_only_view_refuses_every_change_on_a_served_simulator(served: GdbTarget,
+                                                                   line: str) -> None:
+    before = served_state(served)
+    session = wrapped_session(read_only(served))
+    try:
+        with pytest.raises(SocdbgError, match="read-only"):
+            execute(session, line)
+    finally:
+        _leave(session)
+    assert served_state(served) == before
