@@ -1,5 +1,6 @@
 """Target wrappers leak nothing: the dry run changes no state and the read-only view refuses
-every change, on the simulator and on a real QEMU behind its gdbstub.
+every change, on the simulator, on a real QEMU behind its gdbstub, and on a simulator behind
+``socdbg serve`` (simulated time and monitor lines over gdb://).
 
 For each operation that changes state (memory and register writes, load, load --set-pc,
 CPU register writes, stepi, resume, halt, reset, monitor commands, breakpoints, backdoor
