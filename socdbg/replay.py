@@ -41,8 +41,11 @@ def run_script(session: Session, script: str, defines: tuple[str, ...], keep_goi
             console.print(f"[yellow]dry-run:[/yellow] write {address:#x}{name} <- {shown}",
                           markup=True, highlight=False)
 
+        from socdbg.commands.dispatch import dry_run_guard
+
         session.use_target(DryRunTarget(session.target, report))
         session.state["dry_run"] = True
+        session.command_guard = dry_run_guard(session)
 
     def show(outcome: Outcome, output: Output | None) -> None:
         if not quiet and outcome.ok:

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from socdbg.commands.dispatch import execute, split_line
-from socdbg.commands.registry import Output, commands, register, session_command
+from socdbg.commands.registry import Meta, Output, commands, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError, TargetError, UsageError, did_you_mean
 
@@ -285,4 +285,5 @@ def source_cmd(session: Session, path: str, keep_going: bool) -> Output:
                   ok=result.passed, text=text)
 
 
-register(source_cmd)
+# each line of the script is checked on its own when it runs
+register(source_cmd, Meta("checks", reads_files=("path",)))

@@ -20,7 +20,7 @@ from socdbg.errors import MapError, SocdbgError, TargetError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from socdbg.commands.registry import Output
+    from socdbg.commands.registry import Output, Parsed
     from socdbg.regmap import RegMap
     from socdbg.targets.base import Target
 
@@ -50,6 +50,10 @@ class Session:
         self._console: Console | None = None
         self.target_locked: str | None = None  # why the target may not change (a server)
         self.state: dict[str, Any] = {}  # per-session state of commands (symbols, recording)
+        # decides, from the parsed command and its metadata, whether a line may run (the
+        # server's read-only policy, the dry run): raise to refuse, return an Output to use
+        # instead of running it, None to run it
+        self.command_guard: Callable[[Parsed], Output | None] | None = None
 
     # --- the map ---------------------------------------------------------------------------
     def load_map(self, files: Sequence[str] | None = None,
