@@ -79,6 +79,8 @@ def test_dump_without_output_still_writes_a_file_and_reads_do_not() -> None:
     ("source x.sdbg", ("x.sdbg",)), ("expect mem 0x10 == data.bin", ("data.bin",)),
     ("load fw.elf", ("fw.elf",)), ("diff a.json b.json", ("a.json", "b.json")),
     ("regs --map m.rdl list", ("m.rdl",)), ("target dump:x.json", ("dump:x.json",)),
+    ("dump -t sim:m.rdl -o d.json", ("sim:m.rdl",)), ("target sim", ()),
+    ("target gdb://127.0.0.1:3333", ()), ("target sim:mesh=8x8", ()),
 ])
 def test_host_files_read(line: str, read: tuple[str, ...]) -> None:
     assert effects(line).reads_files == read

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from socdbg.commands.params import REGISTER_GLOB, TARGET
+from socdbg.commands.params import REGISTER_GLOB, TARGET, target_files
 from socdbg.commands.registry import Effects, Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.regmap import Register, RegMap
@@ -96,5 +96,5 @@ def _safety_hook(target: object, force_unsafe: bool
 
 # BUTR writes registers of a simulator, and of other targets with --allow-writes; a
 # read-only target (a read-only server) makes it skip those checks instead.
-register(butr_cmd, Meta("postmortem", reads_files=("target_opt",), writes_files=("junit",),
-                        decide=lambda p: Effects(writes=bool(p.get("allow_writes")))))
+register(butr_cmd, Meta("postmortem", writes_files=("junit",), decide=lambda p: Effects(
+    writes=bool(p.get("allow_writes")), reads_files=target_files(p.get("target_opt")))))

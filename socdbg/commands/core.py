@@ -20,6 +20,7 @@ from socdbg.commands.params import (
     TARGET,
     WIDTH,
     json_option,
+    target_files,
 )
 from socdbg.commands.registry import (
     CATEGORIES,
@@ -404,6 +405,6 @@ register(find_cmd, Meta("map"))
 register(info_cmd, Meta("session"))
 # switching the target changes what every later command touches; a target string can name
 # host files (dump:FILE, sim:MAP.rdl)
-register(target_cmd, Meta("session", reads_files=("spec",),
-                          decide=lambda p: Effects(controls=bool(p.get("spec")))))
+register(target_cmd, Meta("session", decide=lambda p: Effects(
+    controls=bool(p.get("spec")), reads_files=target_files(p.get("spec")))))
 register(help_cmd, Meta("session"))
