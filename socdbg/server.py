@@ -64,7 +64,7 @@ PACKET_SIZE = 0x4000  # the PacketSize offered by default
 MAX_TRANSFER = 0x1000  # bytes per m/x reply (hex doubles it within PACKET_SIZE)
 IDLE_TIMEOUT = 600.0  # a client silent this long is dropped
 STOP_POLL = 0.05  # seconds between checks for a stop while the CPU runs
-TIME_CHUNK = 1_000_000  # simulated cycles run under the lock at a time
+TIME_CHUNK = 100_000  # simulated cycles run under the lock at a time (about 40 ms)
 
 
 @dataclass(frozen=True)
@@ -736,6 +736,20 @@ def is_loopback(bind: str) -> bool:
         return bind == "localhost"
 
 
+def bind_warning(bind: str, port: int, options: ServeOptions) -> str | None:
+    """What to tell the user when a server that lets clients change things listens beyond
+    this machine (the protocol has no authentication), else None."""
+    if is_loopback(bind) or not (options.allow_writes or options.allow_host_files):
+        return None
+    what = " and ".join(w for w, on in (("--allow-writes", options.allow_writes),
+                                        ("--allow-host-files", options.allow_host_files))
+                        if on)
+    return (f"warning: --bind {bind} is not loopback and {what} is given: anyone who can "
+            f"reach port {port} can change the target"
+            f"{' and files on this host' if options.allow_host_files else ''} "
+            "(the GDB protocol has no authentication)")
+
+
 def make_server(session: Session, bind: str, port: int, allow_writes: bool = False,
                 options: ServeOptions | None = None
                 ) -> tuple[socketserver.ThreadingTCPServer, RspServer]:
@@ -779,13 +793,9 @@ def serve(session: Session, bind: str, port: int, allow_writes: bool = False,
         options = ServeOptions(allow_writes=allow_writes)
     srv, _ = make_server(session, bind, port, options=options)
     host, real_port = str(srv.server_address[0]), int(srv.server_address[1])
-    if not is_loopback(bind) and (options.allow_writes or options.allow_host_files):
-        what = " and ".join(w for w, on in (("writes", options.allow_writes),
-                                            ("host files", options.allow_host_files)) if on)
-        (warn or announce)(f"warning: --bind {bind} with {what} allowed: anyone who can "
-                           f"reach port {real_port} can change the target"
-                           f"{' and files on this host' if options.allow_host_files else ''};"
-                           " the protocol has no authentication")
+    warning = bind_warning(bind, real_port, options)
+    if warning:
+        (warn or announce)(warning)
     shown = f"[{host}]" if ":" in host else host
     announce(f"serving {session.target.spec} on {shown}:{real_port} "
              f"({'read-write' if options.allow_writes else 'read-only'}); Ctrl-C stops")

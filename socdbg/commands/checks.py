@@ -24,6 +24,7 @@ from socdbg.targets.base import SimTime, has_time
 
 #: Simulated core clock used to turn seconds into cycles (1 GHz: 1 cycle = 1 ns).
 SIM_HZ = 1_000_000_000
+MAX_EXPECT_FILE = 64 << 20  # bytes of expected memory read from a file
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -139,10 +140,14 @@ def _expected_bytes(session: Session, text: str) -> bytes:
     base = Path(session.state.get("script_dir", "."))
     path = Path(text) if Path(text).is_absolute() else base / text
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:  # bounded: a device such as /dev/zero never ends
+            data = fh.read(MAX_EXPECT_FILE + 1)
     except OSError:
         raise UsageError(f"'{text}' is neither hex bytes nor a readable file",
                          f"looked for {path}") from None
+    if len(data) > MAX_EXPECT_FILE:
+        raise UsageError(f"{path}: larger than {MAX_EXPECT_FILE >> 20} MiB",
+                         "compare a smaller slice")
     if not data:
         raise UsageError(f"{path} is empty")
     return data
