@@ -113,8 +113,11 @@ class SharedTarget:
     def __init__(self, inner: Target, lock: threading.RLock) -> None:
         self.inner = inner
         self.spec = inner.spec
-        self.capabilities = inner.capabilities
         self._lock = lock
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return self.inner.capabilities  # a reconnect may change them
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self.inner, name)
@@ -257,7 +260,8 @@ class RspServer:
         self.allow_writes = options.allow_writes
         self.session = session
         self.lock = threading.RLock()
-        target: Target = SharedTarget(session.target, self.lock)
+        # (capabilities is a read-only property there: forwarded, as a reconnect changes it)
+        target: Target = SharedTarget(session.target, self.lock)  # type: ignore[assignment]
         if not options.allow_writes:
             target = ReadOnlyTarget(target, "the server runs read-only: restart it with "
                                     "socdbg serve --allow-writes")
@@ -303,6 +307,11 @@ class RspServer:
         c = p[:1]
         if p.startswith(b"qSupported"):
             conn.error_strings = b"error-message+" in p
+            # a socdbg client learns that a monitor command failed from an error reply; gdb
+            # would report any reply but OK as a protocol error (older socdbg clients did
+            # not say socdbg+, and unlike gdb never say multiprocess+)
+            conn.socdbg_client = b"socdbg+" in p or (conn.error_strings
+                                                      and b"multiprocess+" not in p)
             feats = [f"PacketSize={self.options.packet_size:x}", "QStartNoAckMode+",
                      "vContSupported+",
                      f"{READONLY_FEATURE}{'-' if self.allow_writes else '+'}",
@@ -489,9 +498,9 @@ class RspServer:
                                self.options.monitor_timeout)
         for off in range(0, len(text), 1024):
             conn.send_packet(b"O" + text[off : off + 1024].encode().hex().encode())
-        if ok or not conn.error_strings:
+        if ok or not conn.socdbg_client:
             return b"OK"
-        return b"E.monitor command failed"
+        return b"E.monitor command failed" if conn.error_strings else b"E01"
 
     # --- CPU -----------------------------------------------------------------------------
     def _features(self, p: bytes) -> bytes:
@@ -633,6 +642,7 @@ class ClientState:
         self.closing = False
         self.running = False  # the CPU was resumed: poll for its stop
         self.error_strings = False  # the client accepts E.text replies
+        self.socdbg_client = False  # the client is socdbg's gdb target, not gdb
 
     def send_raw(self, data: bytes) -> None:
         self.sock.sendall(data)
@@ -693,6 +703,9 @@ def serve_client(server: RspServer, sock: socket.socket,
     except OSError as exc:  # the client vanished mid-reply
         if on_error is not None:
             on_error(str(exc))
+    except Exception as exc:  # a bug outside the packet handler: drop this client only
+        if on_error is not None:
+            on_error(f"internal error: {type(exc).__name__}: {exc}")
     finally:
         with contextlib.suppress(OSError):
             sock.close()

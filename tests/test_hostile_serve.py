@@ -194,6 +194,25 @@ def test_socdbg_clients_see_a_refused_monitor_command_fail(
             client.close()
 
 
+def test_a_failed_monitor_command_ends_with_ok_for_gdb_and_an_error_for_socdbg(
+        sim_session: tuple[Session, SimTarget]) -> None:
+    session, _ = sim_session
+    gdb14 = (b"qSupported:multiprocess+;swbreak+;hwbreak+;vContSupported+;error-message+;"
+             b"xmlRegisters=i386")  # what a newer gdb says: it must still get OK
+    with in_process(session) as port:
+        for hello, final in ((None, b"OK"), (gdb14, b"OK"),
+                             (b"qSupported:binary-upload+;error-message+;socdbg+", b"E."),
+                             (b"qSupported:binary-upload+;socdbg+", b"E01")):
+            raw = gs.RawClient(port)
+            try:
+                if hello is not None:
+                    raw.request(hello)
+                text, reply = monitor(raw, "nosuch")
+                assert "unknown command 'nosuch'" in text and reply.startswith(final), hello
+            finally:
+                raw.close()
+
+
 # --- per-client sessions, help and output ---------------------------------------------------
 def test_each_client_has_its_own_variables_and_help_goes_to_the_client(
         sim_session: tuple[Session, SimTarget], capsys: pytest.CaptureFixture[str]) -> None:
@@ -297,7 +316,7 @@ class _Collect(ClientState):
         self.sent.append(data)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fuzz_server() -> Iterator[RspServer]:
     session = Session(out=io.StringIO())
     _ = session.target
