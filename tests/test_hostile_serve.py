@@ -387,15 +387,19 @@ def test_floods_leave_the_server_small_and_serving(child_env: dict[str, str]) ->
         assert peak < 300, f"peak RSS {peak:.0f} MB (at start {base:.0f} MB)"
 
 
-def test_a_slow_monitor_command_does_not_stall_other_clients(child_env: dict[str, str]
-                                                             ) -> None:
-    with gs.serve(env=child_env) as served:
+@pytest.mark.parametrize(("args", "line"), [
+    ([], "peek dram 100000"),  # about a minute of rendering after one block read
+    (["--allow-writes"], "peek sram 100000 -w 8"),
+])
+def test_a_slow_monitor_command_does_not_stall_other_clients(
+        child_env: dict[str, str], args: list[str], line: str) -> None:
+    with gs.serve(args, env=child_env) as served:
         slow = gs.RawClient(served.port, timeout=300)
         done = threading.Event()
 
         def peek() -> None:
             with contextlib.suppress(OSError, ConnectionError):
-                monitor(slow, "peek dram 100000")  # about a minute of work
+                monitor(slow, line)
             done.set()
 
         worker = threading.Thread(target=peek, daemon=True)
