@@ -3,8 +3,9 @@
     python scripts/gen_command_docs.py           # write docs/commands.md
     python scripts/gen_command_docs.py --check   # exit 1 if docs/commands.md is out of date
 
-The reference lists, in registry order, every command of ``socdbg.commands.registry`` (groups
-with their subcommands), then the commands only the command line has (``shell``), with usage,
+The reference lists, by help category (the commands' registry metadata) and in registry
+order within one, every command of ``socdbg.commands.registry`` (groups with their
+subcommands), then the commands only the command line has (``shell``), with usage,
 help, arguments and options taken from the click objects. The global options come from
 ``socdbg.cli.cli``. Nothing here depends on the terminal width or the environment, so the
 output is the same on every machine.
@@ -162,7 +163,7 @@ def _walk(cmd: click.Command, ctx: click.Context, level: int) -> Iterator[str]:
 def render() -> str:
     """The full text of docs/commands.md."""
     from socdbg.cli import cli
-    from socdbg.commands.registry import commands
+    from socdbg.commands.registry import CATEGORIES, categories, commands
 
     table = commands()
     cli_only = {n: c for n, c in cli.commands.items() if n not in table}
@@ -185,14 +186,18 @@ def render() -> str:
         "`--help`; the one-shot command line accepts `-h` as well. `help NAME` in the shell "
         "prints the same text as `NAME --help`.",
         "",
-        "| Command | What it does |",
-        "|---------|--------------|",
     ]
-    for name, cmd in table.items():
-        lines.append(f"| [`{name}`]({anchor(name)}) | {md_text(first_sentence(cmd.help))} |")
+    for category, names in categories().items():  # grouped by the commands' metadata
+        lines += [f"**{CATEGORIES[category]}**", "",
+                  "| Command | What it does |", "|---------|--------------|"]
+        for name in names:
+            lines.append(f"| [`{name}`]({anchor(name)}) | "
+                         f"{md_text(first_sentence(table[name].help))} |")
+        lines.append("")
+    lines += ["**Command line only**", "",
+              "| Command | What it does |", "|---------|--------------|"]
     for name, cmd in cli_only.items():
-        lines.append(f"| [`{name}`]({anchor(name)}) | {md_text(first_sentence(cmd.help))} "
-                     "(command line only) |")
+        lines.append(f"| [`{name}`]({anchor(name)}) | {md_text(first_sentence(cmd.help))} |")
     lines += ["", "## Global options", "",
               "```", " ".join(["socdbg", *cli.collect_usage_pieces(root)]), "```", ""]
     lines += [md_text(p) + "\n" for p in paragraphs(cli.help)]
@@ -200,8 +205,10 @@ def render() -> str:
     lines += parameter_tables(cli, root, keep_help=True)
 
     lines += ["## Commands", ""]
-    for name, cmd in table.items():
-        lines += list(_walk(cmd, click.Context(cmd, info_name=name), 3))
+    for names in categories().values():
+        for name in names:
+            cmd = table[name]
+            lines += list(_walk(cmd, click.Context(cmd, info_name=name), 3))
     for name, cmd in cli_only.items():
         ctx = click.Context(cmd, info_name=name)
         lines += command_section(cmd, ctx, 3,

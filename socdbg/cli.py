@@ -84,16 +84,35 @@ def shell_cmd(session: Session) -> None:
 
 @cli.command("serve", help="Serve the target over the GDB Remote Serial Protocol, for "
              "gdb-multiarch (target remote HOST:PORT) and socdbg (-t gdb://HOST:PORT).")
-@click.option("--port", type=int, default=3333, show_default=True,
+@click.option("--port", type=click.IntRange(0, 65535), default=3333, show_default=True,
               help="TCP port (0 picks a free one).")
 @click.option("--bind", default="127.0.0.1", show_default=True,
-              help="Address to listen on; loopback unless you say otherwise.")
-@click.option("--allow-writes", is_flag=True, help="Let clients write memory and registers.")
+              help="Address to listen on (IPv4 or IPv6); loopback unless you say otherwise.")
+@click.option("--allow-writes", is_flag=True,
+              help="Let clients write memory and registers, reset, run the CPU and advance "
+                   "simulated time.")
+@click.option("--allow-host-files", is_flag=True,
+              help="Let monitor commands read and write files on this host (source, load, "
+                   "dump -o, trace start, record start, butr --junit...).")
+@click.option("--max-request", type=click.IntRange(1, 1 << 24), default=0x10000,
+              show_default=True, metavar="BYTES",
+              help="Largest memory read one request may ask for.")
+@click.option("--packet-size", type=click.IntRange(0x100, 1 << 20), default=0x4000,
+              show_default=True, metavar="BYTES",
+              help="Largest packet accepted (offered to clients as PacketSize).")
+@click.option("--monitor-timeout", type=click.FloatRange(0, 86400, min_open=True),
+              default=30.0, show_default=True, metavar="SECONDS",
+              help="Time limit of one monitor command.")
 @click.pass_obj
-def serve_cmd(session: Session, port: int, bind: str, allow_writes: bool) -> None:
-    from socdbg.server import serve
+def serve_cmd(session: Session, port: int, bind: str, allow_writes: bool,
+              allow_host_files: bool, max_request: int, packet_size: int,
+              monitor_timeout: float) -> None:
+    from socdbg.server import ServeOptions, serve
 
-    serve(session, bind, port, allow_writes, announce=lambda m: click.echo(m, err=True))
+    options = ServeOptions(allow_writes=allow_writes, allow_host_files=allow_host_files,
+                           max_request=max_request, packet_size=packet_size,
+                           monitor_timeout=monitor_timeout)
+    serve(session, bind, port, options=options, announce=lambda m: click.echo(m, err=True))
 
 
 @cli.command("run", help="Run a script (.sdbg) unattended: exit 0 when every line passed, "

@@ -45,6 +45,8 @@ def run_script(session: Session, script: str, defines: tuple[str, ...], keep_goi
             console.print(f"[yellow]dry-run:[/yellow] write {address:#x}{name} <- {shown}",
                           markup=True, highlight=False)
 
+        from socdbg.commands.dispatch import dry_run_guard
+
         def report_other(text: str) -> None:
             console.print(f"[yellow]dry-run:[/yellow] {text}", markup=True, highlight=False)
 
@@ -54,6 +56,7 @@ def run_script(session: Session, script: str, defines: tuple[str, ...], keep_goi
         session.use_target(dry(session.target))
         session.wrap_target = dry  # and every target a script opens (target, --target)
         session.state["dry_run"] = True
+        session.command_guard = dry_run_guard(session)
 
     def show(outcome: Outcome, output: Output | None) -> None:
         if not quiet and outcome.ok:

@@ -22,7 +22,7 @@ from socdbg.errors import SocdbgError, UsageError
 from socdbg.models.noc import Mesh
 from socdbg.models.soc import MeshBehaviour
 from socdbg.models.traffic import hotspot, run_traffic
-from socdbg.server import make_server
+from socdbg.server import ServeOptions, make_server
 from socdbg.targets.sim import SimTarget
 
 #: 4 KiB from sram (node 0) to dram (node 15 of the 4x4 mesh), on channel 0.
@@ -162,8 +162,9 @@ def test_noc_view_on_a_dump(after_dma: Session, tmp_path: Path) -> None:
 @pytest.fixture
 def served(after_dma: Session) -> Iterator[tuple[Session, Session]]:
     """The DMA-run simulator behind an in-process socdbg serve, and a session on it."""
-    # read-write: a read-only server refuses `monitor trace`, which writes a file on its host
-    srv, _ = make_server(after_dma, "127.0.0.1", 0, allow_writes=True)
+    # `monitor trace start` writes a file on the server's host: it needs --allow-host-files
+    srv, _ = make_server(after_dma, "127.0.0.1", 0,
+                         options=ServeOptions(allow_writes=True, allow_host_files=True))
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     client = Session(target=f"gdb://127.0.0.1:{srv.server_address[1]}",

@@ -52,8 +52,9 @@ step 1000
 
 @pytest.fixture
 def rw_server() -> Iterator[str]:
-    """``socdbg serve --allow-writes`` on a free loopback port: its gdb:// target string."""
-    with gs.serve(["--allow-writes"]) as served:
+    """``socdbg serve --allow-writes --allow-host-files`` (monitor dump -o writes a file on
+    the server's host) on a free loopback port: its gdb:// target string."""
+    with gs.serve(["--allow-writes", "--allow-host-files"]) as served:
         yield served.url
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from socdbg.commands.registry import Output, register, session_command
+from socdbg.commands.registry import Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 
@@ -29,4 +29,4 @@ def stubs_cmd(session: Session, map_file: str | None, output: str) -> Output:
                   text=f"wrote {output}: stubs of {rmap.name} ({len(rmap)} registers)")
 
 
-register(stubs_cmd)
+register(stubs_cmd, Meta("map", reads_files=("map_file",), writes_files=("output",)))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from socdbg.commands.params import REGISTER_GLOB, TARGET
-from socdbg.commands.registry import Output, register, session_command
+from socdbg.commands.params import REGISTER_GLOB, TARGET, target_files
+from socdbg.commands.registry import Effects, Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.regmap import Register, RegMap
 from socdbg.render.progress import progress
@@ -94,4 +94,7 @@ def _safety_hook(target: object, force_unsafe: bool
     return lambda reg: hook(target, reg, force_unsafe)
 
 
-register(butr_cmd)
+# BUTR writes registers of a simulator, and of other targets with --allow-writes; a
+# read-only target (a read-only server) makes it skip those checks instead.
+register(butr_cmd, Meta("postmortem", writes_files=("junit",), decide=lambda p: Effects(
+    writes=bool(p.get("allow_writes")), reads_files=target_files(p.get("target_opt")))))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,14 @@ import click
 
 from socdbg.commands.addresses import resolve_address
 from socdbg.commands.conditions import evaluate, parse_condition, wait_for
-from socdbg.commands.registry import Output, register, session_command
+from socdbg.commands.registry import Effects, Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 from socdbg.targets.base import SimTime, has_time
 
 #: Simulated core clock used to turn seconds into cycles (1 GHz: 1 cycle = 1 ns).
 SIM_HZ = 1_000_000_000
+MAX_EXPECT_FILE = 64 << 20  # bytes of expected memory read from a file
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -121,19 +123,31 @@ def _expect_mem(session: Session, words: tuple[str, ...]) -> Output:
     return Output(data=data, ok=False, text=text)
 
 
-def _expected_bytes(session: Session, text: str) -> bytes:
+def _hex_text(text: str) -> str:
     compact = text.replace(" ", "").replace("_", "")
-    if compact.lower().startswith("0x"):
-        compact = compact[2:]
-    if compact and len(compact) % 2 == 0 and re.fullmatch(r"[0-9a-fA-F]+", compact):
-        return bytes.fromhex(compact)
+    return compact[2:] if compact.lower().startswith("0x") else compact
+
+
+def _is_hex(text: str) -> bool:
+    compact = _hex_text(text)
+    return bool(compact) and len(compact) % 2 == 0 and bool(
+        re.fullmatch(r"[0-9a-fA-F]+", compact))
+
+
+def _expected_bytes(session: Session, text: str) -> bytes:
+    if _is_hex(text):
+        return bytes.fromhex(_hex_text(text))
     base = Path(session.state.get("script_dir", "."))
     path = Path(text) if Path(text).is_absolute() else base / text
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:  # bounded: a device such as /dev/zero never ends
+            data = fh.read(MAX_EXPECT_FILE + 1)
     except OSError:
         raise UsageError(f"'{text}' is neither hex bytes nor a readable file",
                          f"looked for {path}") from None
+    if len(data) > MAX_EXPECT_FILE:
+        raise UsageError(f"{path}: larger than {MAX_EXPECT_FILE >> 20} MiB",
+                         "compare a smaller slice")
     if not data:
         raise UsageError(f"{path} is empty")
     return data
@@ -182,5 +196,19 @@ def set_cmd(session: Session, name: str | None, value: tuple[str, ...]) -> Outpu
     return Output(data={name: variables[name]}, text=f"{name} = {variables[name]}")
 
 
-for _cmd in (poll_cmd, expect_cmd, echo_cmd, sleep_cmd, set_cmd):
-    register(_cmd)
+def _expect_effects(params: Mapping[str, Any]) -> Effects:
+    """``expect mem ADDR == FILE`` reads FILE when the expected bytes are not hex."""
+    words = tuple(params.get("words") or ())
+    if len(words) >= 4 and words[0] == "mem" and words[2] == "==":
+        text = " ".join(words[3:])
+        if not _is_hex(text):
+            return Effects(reads_files=(text,))
+    return Effects()
+
+
+# poll and sleep advance simulated time on a simulator (and only wait elsewhere)
+register(poll_cmd, Meta("checks", time=True, own_dry_run=True))
+register(expect_cmd, Meta("checks", decide=_expect_effects))
+register(echo_cmd, Meta("checks"))
+register(sleep_cmd, Meta("checks", time=True))
+register(set_cmd, Meta("checks"))

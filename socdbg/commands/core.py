@@ -20,8 +20,18 @@ from socdbg.commands.params import (
     TARGET,
     WIDTH,
     json_option,
+    target_files,
 )
-from socdbg.commands.registry import Output, commands, register, session_command
+from socdbg.commands.registry import (
+    CATEGORIES,
+    Effects,
+    Meta,
+    Output,
+    categories,
+    commands,
+    register,
+    session_command,
+)
 from socdbg.commands.regs import find_output
 from socdbg.commands.session import Session
 from socdbg.errors import EncodeError, UsageError
@@ -373,13 +383,28 @@ def help_cmd(session: Session, name: str | None) -> Output:
         with click.Context(cmd, info_name=name) as ctx:
             text = cmd.get_help(ctx)
         return Output(data={"name": name, "help": text}, text=text)
-    rows = [(n, (c.get_short_help_str(limit=70))) for n, c in table.items()]
-    width = max(len(n) for n, _ in rows)
-    text = "\n".join(f"{n:<{width}}  {h}" for n, h in rows)
+    width = max(len(n) for n in table)
+    lines: list[str] = []
+    data: list[dict[str, str]] = []
+    for category, names in categories().items():  # grouped by the commands' metadata
+        lines += [*([""] if lines else []), f"{CATEGORIES[category]}:"]
+        for n in names:
+            short = table[n].get_short_help_str(limit=70)
+            lines.append(f"  {n:<{width}}  {short}")
+            data.append({"name": n, "help": short, "category": category})
+    text = "\n".join(lines)
     text += "\n\nhelp COMMAND shows the options of one command."
-    return Output(data=[{"name": n, "help": h} for n, h in rows], text=text)
+    return Output(data=data, text=text)
 
 
-for _cmd in (read_cmd, write_cmd, peek_cmd, poke_cmd, find_cmd, info_cmd, target_cmd,
-             help_cmd):
-    register(_cmd)
+register(read_cmd, Meta("registers"))
+register(write_cmd, Meta("registers", writes=True))
+register(peek_cmd, Meta("registers"))
+register(poke_cmd, Meta("registers", writes=True))
+register(find_cmd, Meta("map"))
+register(info_cmd, Meta("session"))
+# switching the target changes what every later command touches; a target string can name
+# host files (dump:FILE, sim:MAP.rdl)
+register(target_cmd, Meta("session", decide=lambda p: Effects(
+    controls=bool(p.get("spec")), reads_files=target_files(p.get("spec")))))
+register(help_cmd, Meta("session"))

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from socdbg.commands.registry import Output, register, session_command
+from socdbg.commands.registry import Effects, Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 from socdbg.regmap import parse_int
@@ -139,6 +139,11 @@ def reset_cmd(session: Session) -> Output:
     return Output(data={"reset": True}, text="reset")
 
 
-for _cmd in (halt_cmd, resume_cmd, stepi_cmd, core_cmd, monitor_cmd, reconnect_cmd,
-             reset_cmd):
-    register(_cmd)
+register(halt_cmd, Meta("cpu", controls=True))
+register(resume_cmd, Meta("cpu", controls=True))
+register(stepi_cmd, Meta("cpu", controls=True))
+register(core_cmd, Meta("cpu", decide=lambda p: Effects(controls=p.get("value") is not None)))
+# the stub's own monitor can do anything the stub can (QEMU: system_reset)
+register(monitor_cmd, Meta("cpu", controls=True))
+register(reconnect_cmd, Meta("cpu", controls=True))
+register(reset_cmd, Meta("cpu", controls=True))

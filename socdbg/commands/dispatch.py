@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 
 import click
 
-from socdbg.commands.registry import Output, commands
+from socdbg.commands.registry import Output, Parsed, commands, parse
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError, did_you_mean
 
@@ -62,7 +63,10 @@ def execute(session: Session, line: str) -> Output | None:
         raise UsageError(f"unknown command '{name}'",
                          did_you_mean(name, [*table, *QUIT_WORDS]) or "type help")
     try:
-        result = cmd.main(args=args, prog_name=name, standalone_mode=False, obj=session)
+        guard = session.command_guard
+        replaced = guard(parse(words)) if guard is not None else None
+        result = replaced if replaced is not None else cmd.main(
+            args=args, prog_name=name, standalone_mode=False, obj=session)
     except click.exceptions.Exit:
         return None
     except click.UsageError as exc:
@@ -77,3 +81,23 @@ def execute(session: Session, line: str) -> Output | None:
     if recorder is not None:
         recorder.record(words, output)
     return output
+
+
+def dry_run_guard(session: Session) -> Callable[[Parsed], Output | None]:
+    """The command-level policy of ``socdbg run --dry-run``: writes go to the dry-run view of
+    the target, which reports them; a command that changes the target's state in any other
+    way (reset, CPU control, simulated time) is reported and not run."""
+    from socdbg.targets.base import has_time
+
+    def guard(parsed: Parsed) -> Output | None:
+        if any(m.own_dry_run for m in parsed.metas):
+            return None
+        eff = parsed.effects
+        why = ("changes the target's state" if eff.controls else
+               "advances simulated time" if eff.time and has_time(session.target) else None)
+        if why is None:
+            return None
+        return Output(data={"dry_run": True, "skipped": parsed.name},
+                      text=f"dry-run: skipped {parsed.name}: it {why}")
+
+    return guard

@@ -13,7 +13,7 @@ import click
 from socdbg.access import require_writes
 from socdbg.commands.addresses import NAMES, RESOLVERS, resolve_address
 from socdbg.commands.params import ADDRESS
-from socdbg.commands.registry import Output, register, session_command
+from socdbg.commands.registry import Effects, Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import TargetError, UsageError, did_you_mean
 from socdbg.regmap import parse_int
@@ -186,5 +186,6 @@ def sym_cmd(session: Session, what: str, as_json: bool) -> Output:
                   text=f"{number:#x}: no symbol contains this address")
 
 
-register(load_cmd)
-register(sym_cmd)
+register(load_cmd, Meta("firmware", reads_files=("path",), decide=lambda p: Effects(
+    writes=not p.get("symbols_only"), controls=bool(p.get("set_pc")))))
+register(sym_cmd, Meta("firmware"))

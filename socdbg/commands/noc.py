@@ -26,7 +26,7 @@ import click
 
 from socdbg.access import read_register
 from socdbg.commands.params import REGISTER_GLOB
-from socdbg.commands.registry import Output, register, session_command
+from socdbg.commands.registry import Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import TargetError, UsageError, did_you_mean
 from socdbg.regmap import Register, RegMap, parse_int
@@ -471,5 +471,8 @@ def trace_stop(session: Session, as_json: bool) -> Output:
                   f"{d['changes']:,} changes")
 
 
-register(noc)
-register(trace)
+# noc traffic runs on a standalone copy of the mesh: the chip's state is not touched
+register(noc, Meta("views", subcommands={"traffic": Meta("views")}))
+register(trace, Meta("simulation", subcommands={"start": Meta("simulation",
+                                                               writes_files=("path",)),
+                                                "stop": Meta("simulation")}))

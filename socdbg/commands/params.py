@@ -51,6 +51,18 @@ ADDRESS = Address()
 TARGET = TargetSpec()
 COMMAND = CommandName()
 
+def target_files(spec: str | None) -> tuple[str, ...]:
+    """The host files a target string opens, for the commands' metadata: a dump or map file
+    (``dump:FILE``, ``sim:MAP.rdl``), a device (``mmio:``, ``pci:``, ``uio:``); none for
+    ``sim``, ``sim:mesh=8x8`` or a network target (``gdb://HOST:PORT``)."""
+    if not spec:
+        return ()
+    name, _, arg = spec.partition(":")
+    if name in ("dump", "mmio", "pci", "uio") or (name == "sim" and arg and "=" not in arg):
+        return (spec,)
+    return ()
+
+
 WIDTH = click.Choice(["8", "16", "32", "64"])
 
 json_option = click.option("--json", "as_json", is_flag=True,

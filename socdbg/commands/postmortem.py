@@ -10,8 +10,8 @@ from typing import Any
 import click
 
 from socdbg.commands.addresses import resolve_address
-from socdbg.commands.params import REGISTER_GLOB, TARGET
-from socdbg.commands.registry import Output, register, session_command
+from socdbg.commands.params import REGISTER_GLOB, TARGET, target_files
+from socdbg.commands.registry import Effects, Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 from socdbg.regmap import Register, RegMap, parse_int
@@ -152,5 +152,9 @@ def _live_values(session: Session, rmap: RegMap, old: dict[str, int]
     return new, target.spec, notes
 
 
-register(dump_cmd)
-register(diff_cmd)
+# dump always writes a file: -o FILE, or a dated name in the working folder
+register(dump_cmd, Meta("postmortem", decide=lambda p: Effects(
+    reads_files=target_files(p.get("target_opt")),
+    writes_files=(str(p.get("output") or "socdbg-dump-DATE.json.gz"),))))
+register(diff_cmd, Meta("postmortem", reads_files=("first", "second"), decide=lambda p: Effects(
+    reads_files=target_files(p.get("target_opt")))))

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import click
 
-from socdbg.commands.registry import Output, register, session_command
+from socdbg.commands.registry import Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 
@@ -95,4 +95,5 @@ def record_stop(session: Session) -> Output:
                   text=f"recorded {recorder.lines} lines to {recorder.path}")
 
 
-register(record)
+register(record, Meta("checks", subcommands={"start": Meta("checks", writes_files=("path",)),
+                                             "stop": Meta("checks")}))

@@ -3,13 +3,18 @@
 The CLI adds them all to its group (one-shot use), the REPL and the script runner look them up
 by name and invoke them with the same session object. A duplicate name fails at import.
 A command returns an :class:`Output`: something to render for people and data for ``--json``.
+
+Every command also declares :class:`Meta`: its help category, whether it changes the target's
+state, and which of its parameters name files on the host. :func:`effects` turns a PARSED
+command (click's params) into :class:`Effects`; the server's read-only policy, the dry run's
+command policy and the help grouping derive from that, never from the raw text of a line.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -18,6 +23,7 @@ if TYPE_CHECKING:
     from socdbg.commands.session import Session
 
 _REGISTRY: dict[str, click.Command] = {}
+_META: dict[str, Meta] = {}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,14 +40,172 @@ class Output:
     as_json: bool = False
 
 
-def register(cmd: click.Command) -> click.Command:
-    """Add a click command (or group) to the registry; a duplicate name is a bug."""
+#: Help categories, in the order ``help`` and docs/commands.md list them.
+CATEGORIES: dict[str, str] = {
+    "registers": "Registers and memory",
+    "map": "The register map",
+    "simulation": "Simulated time",
+    "views": "Views",
+    "checks": "Checks and scripts",
+    "firmware": "Firmware",
+    "cpu": "CPU and connection",
+    "postmortem": "Dumps and tests",
+    "session": "Session",
+}
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What one parsed command line does besides reading the target.
+
+    ``writes``: writes target memory or registers (through ``Target.write``, so a dry run's
+    wrapper can report them); ``controls``: any other change of the target's state (reset,
+    CPU run control or CPU registers, reconnecting, switching the target, the stub's own
+    monitor); ``time``: advances simulated time on a target that has it; ``reads_files`` /
+    ``writes_files``: host paths the command reads / writes."""
+
+    writes: bool = False
+    controls: bool = False
+    time: bool = False
+    reads_files: tuple[str, ...] = ()
+    writes_files: tuple[str, ...] = ()
+
+    @property
+    def changes_target(self) -> bool:
+        return self.writes or self.controls or self.time
+
+    @property
+    def host_files(self) -> tuple[str, ...]:
+        return self.reads_files + self.writes_files
+
+    def __or__(self, other: Effects) -> Effects:
+        return Effects(self.writes or other.writes, self.controls or other.controls,
+                       self.time or other.time, self.reads_files + other.reads_files,
+                       self.writes_files + other.writes_files)
+
+
+Decide = Callable[[Mapping[str, Any]], Effects]
+
+
+@dataclass(frozen=True)
+class Meta:
+    """A command's metadata, declared when it is registered.
+
+    ``writes``/``controls``/``time`` hold whatever the parameters (see :class:`Effects`);
+    ``reads_files``/``writes_files`` name the PARAMETERS (click's param names, e.g.
+    ``"junit"``) whose values are host paths read/written when given; ``decide`` adds what
+    depends on parameter values (``expect mem ADDR == FILE``, ``core NAME VALUE``);
+    ``subcommands`` holds the metadata of a group's subcommands (the group's own is added).
+    ``own_dry_run``: the command handles ``socdbg run --dry-run`` itself and changes nothing
+    then (``poll`` reads once instead of waiting)."""
+
+    category: str
+    writes: bool = False
+    controls: bool = False
+    time: bool = False
+    reads_files: tuple[str, ...] = ()
+    writes_files: tuple[str, ...] = ()
+    decide: Decide | None = None
+    subcommands: Mapping[str, Meta] = field(default_factory=dict)
+    own_dry_run: bool = False
+
+    def effects(self, params: Mapping[str, Any]) -> Effects:
+        """The effects of one invocation with these parsed parameters."""
+        out = Effects(self.writes, self.controls, self.time,
+                      _paths(params, self.reads_files), _paths(params, self.writes_files))
+        if self.decide is not None:
+            out = out | self.decide(params)
+        return out
+
+
+def _paths(params: Mapping[str, Any], names: Iterable[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for name in names:
+        value = params.get(name)
+        if isinstance(value, tuple | list):
+            out += [str(v) for v in value if v]
+        elif value:
+            out.append(str(value))
+    return tuple(out)
+
+
+def register(cmd: click.Command, meta: Meta) -> click.Command:
+    """Add a click command (or group) with its metadata to the registry; a duplicate name,
+    an unknown category, or a group subcommand without metadata is a bug."""
     assert cmd.name is not None
     if cmd.name in _REGISTRY:
         raise RuntimeError(f"command '{cmd.name}' is registered twice")
+    _check_meta(cmd, meta)
     _help_flags(cmd)
     _REGISTRY[cmd.name] = cmd
+    _META[cmd.name] = meta
     return cmd
+
+
+def _check_meta(cmd: click.Command, meta: Meta) -> None:
+    if meta.category not in CATEGORIES:
+        raise RuntimeError(f"command '{cmd.name}': unknown category '{meta.category}'")
+    names = {p.name for p in cmd.params}
+    for pname in (*meta.reads_files, *meta.writes_files):
+        if pname not in names:
+            raise RuntimeError(f"command '{cmd.name}': metadata names no parameter '{pname}'")
+    if isinstance(cmd, click.Group):
+        missing = set(cmd.commands) - set(meta.subcommands)
+        if missing:
+            raise RuntimeError(f"command '{cmd.name}': subcommands without metadata: "
+                               f"{', '.join(sorted(missing))}")
+        for sub_name, sub in cmd.commands.items():
+            _check_meta(sub, meta.subcommands[sub_name])
+
+
+def metadata(name: str) -> Meta | None:
+    """The metadata a command was registered with (None: no such command)."""
+    _load()
+    return _META.get(name)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One command line parsed by click without running it: the command path (``["trace",
+    "start"]``), each level's parameters, and what the line would do."""
+
+    path: tuple[str, ...]
+    params: tuple[Mapping[str, Any], ...]
+    effects: Effects
+    metas: tuple[Meta, ...]
+
+    @property
+    def name(self) -> str:
+        return " ".join(self.path)
+
+
+def parse(words: list[str]) -> Parsed:
+    """Parse ``words`` (a split command line) with click, as running it would, and work out
+    its effects from the metadata. Raises click's usage errors (and ``click.exceptions.Exit``
+    for ``--help``, after printing the help); nothing runs."""
+    _load()
+    name, args = words[0], list(words[1:])
+    cmd = _REGISTRY[name]
+    meta = _META[name]
+    path, params, metas = [name], [], [meta]
+    effects = Effects()
+    while True:
+        with cmd.make_context(path[-1], args, resilient_parsing=False) as ctx:
+            values = dict(ctx.params)
+            # click < 9 keeps the subcommand name apart; click 9 leaves it in args
+            rest = [*getattr(ctx, "_protected_args", ()), *ctx.args] if isinstance(
+                cmd, click.Group) else []
+        params.append(values)
+        effects = effects | meta.effects(values)
+        if not isinstance(cmd, click.Group) or not rest:
+            break
+        sub = cmd.get_command(ctx, rest[0])
+        if sub is None or rest[0] not in meta.subcommands:
+            raise click.UsageError(f"No such command '{rest[0]}'.")
+        path.append(rest[0])
+        cmd, meta, args = sub, meta.subcommands[rest[0]], rest[1:]
+        metas.append(meta)
+    return Parsed(tuple(path), tuple(params), effects, tuple(metas))
 
 
 def _help_flags(cmd: click.Command) -> None:
@@ -57,6 +221,18 @@ def _help_flags(cmd: click.Command) -> None:
 #: module's own order. Independent of which module happened to be imported first.
 MODULES = ("core", "regs", "simulation", "views", "noc", "checks", "script", "record",
            "firmware", "cpu", "postmortem", "butr", "api_stubs")
+
+
+def categories() -> dict[str, list[str]]:
+    """Command names by help category, in the order of :data:`CATEGORIES` and of
+    :func:`commands`; categories without commands are left out."""
+    table = commands()
+    out: dict[str, list[str]] = {}
+    for cat in CATEGORIES:
+        names = [n for n in table if _META[n].category == cat]
+        if names:
+            out[cat] = names
+    return out
 
 
 def commands() -> dict[str, click.Command]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from socdbg.commands.params import REGISTER_GLOB, REGISTER_PATH, json_option
-from socdbg.commands.registry import Output, register, session_command
+from socdbg.commands.registry import Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.regmap import RegMap
 
@@ -99,4 +99,5 @@ def find_output(session: Session, text: str) -> Output:
     return Output(data=data, render=render)
 
 
-register(regs)
+register(regs, Meta("map", reads_files=("map_file",),
+                   subcommands={"list": Meta("map"), "show": Meta("map"), "find": Meta("map")}))

@@ -18,10 +18,12 @@ from typing import Any
 import click
 
 from socdbg.commands.dispatch import execute, split_line
-from socdbg.commands.registry import Output, commands, register, session_command
+from socdbg.commands.registry import Meta, Output, commands, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError, TargetError, UsageError, did_you_mean
 
+#: The largest script file read.
+MAX_SCRIPT = 16 << 20
 #: Commands whose lines are checks: they count as test cases in JUnit reports.
 CHECKS = ("expect", "poll", "run")
 
@@ -71,7 +73,11 @@ def read_script(path: Path) -> list[ScriptLine]:
     """Lines of a script with comments dropped and ``\\`` continuations joined; each keeps
     the number of its first physical line."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        with path.open("rb") as fh:  # bounded: source /dev/zero must not eat the memory
+            data = fh.read(MAX_SCRIPT + 1)
+        if len(data) > MAX_SCRIPT:
+            raise ScriptError(f"{path}: larger than {MAX_SCRIPT >> 20} MiB: not a script")
+        raw = data.decode("utf-8")
     except FileNotFoundError:
         raise ScriptError(f"{path}: no such script") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -285,4 +291,5 @@ def source_cmd(session: Session, path: str, keep_going: bool) -> Output:
                   ok=result.passed, text=text)
 
 
-register(source_cmd)
+# each line of the script is checked on its own when it runs
+register(source_cmd, Meta("checks", reads_files=("path",)))

@@ -20,7 +20,7 @@ from socdbg.errors import MapError, SocdbgError, TargetError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from socdbg.commands.registry import Output
+    from socdbg.commands.registry import Output, Parsed
     from socdbg.regmap import RegMap
     from socdbg.targets.base import Target
 
@@ -54,6 +54,11 @@ class Session:
         #: in a script cannot step outside it
         self.wrap_target: Callable[[Target], Target] | None = None
         self.state: dict[str, Any] = {}  # per-session state of commands (symbols, recording)
+        # decides, from the parsed command and its metadata, whether a line may run (the
+        # server's read-only policy, the dry run): raise to refuse, return an Output to use
+        # instead of running it, None to run it
+        self.command_guard: Callable[[Parsed], Output | None] | None = None
+        self._owns_target = True  # False in a fork: the target is its parent's to close
 
     # --- the map ---------------------------------------------------------------------------
     def load_map(self, files: Sequence[str] | None = None,
@@ -187,9 +192,24 @@ class Session:
                     self._target.close()
             self._target, self.target_spec, self._map = saved
 
+    def fork(self) -> Session:
+        """A session on this one's map and open target with its own command state
+        (variables, recording, trace, script folder): one per client of ``socdbg serve``.
+        Closing it leaves the target open."""
+        child = Session(self.target_spec, self.map_files, self.debug,
+                        allow_writes=self.allow_writes, yes=self.yes,
+                        force_unsafe=self.force_unsafe, map_format=self.map_format)
+        child._map = self.map
+        child._target = self.target
+        child._owns_target = False
+        child.target_locked = self.target_locked
+        return child
+
     def close(self) -> None:
         for hook in self.state.pop("on_close", {}).values():  # e.g. finish an open trace
             hook()
+        if not self._owns_target:
+            self._target = None
         if self._target is not None:
             with contextlib.suppress(TargetError):
                 self._target.close()
@@ -197,10 +217,11 @@ class Session:
 
     # --- output ----------------------------------------------------------------------------
     @contextlib.contextmanager
-    def capture(self, width: int = 100) -> Iterator[io.StringIO]:
-        """Send everything commands print into a string (``monitor`` output of the server)."""
+    def capture(self, width: int = 100, limit: int | None = None) -> Iterator[io.StringIO]:
+        """Send everything commands print into a string (``monitor`` output of the server);
+        past ``limit`` characters the rest is dropped and ``buf.truncated`` is set."""
         saved = (self._out, self._console, self._width, self._color)
-        buf = io.StringIO()
+        buf = io.StringIO() if limit is None else CappedBuffer(limit)
         self._out, self._console, self._width, self._color = buf, None, width, False
         try:
             yield buf
@@ -240,6 +261,24 @@ class Session:
             colour = not output.ok and self._color is not False and stream.isatty()
             stream.write(f"\033[1;31m{output.text}\033[0m\n" if colour else output.text + "\n")
             stream.flush()
+
+
+class CappedBuffer(io.StringIO):
+    """A StringIO that keeps the first ``limit`` characters written and drops the rest."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.truncated = False
+
+    def write(self, s: str) -> int:
+        room = self.limit - self.tell()
+        if len(s) > room:
+            self.truncated = True
+            if room > 0:
+                super().write(s[:room])
+            return len(s)
+        return super().write(s)
 
 
 def _json_default(value: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from socdbg.commands.conditions import evaluate, parse_condition, wait_for
-from socdbg.commands.registry import Output, register, session_command
+from socdbg.commands.registry import Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 from socdbg.regmap import parse_int
@@ -71,5 +71,5 @@ def run_cmd(session: Session, until: str, max_cycles: str, rest: tuple[str, ...]
                   text=f"timeout after {elapsed:,} cycles: {cond.failure(decoded)}")
 
 
-register(step_cmd)
-register(run_cmd)
+register(step_cmd, Meta("simulation", time=True))
+register(run_cmd, Meta("simulation", time=True))

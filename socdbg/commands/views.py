@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from socdbg.access import read_register
-from socdbg.commands.registry import Output, register, session_command
+from socdbg.commands.registry import Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 from socdbg.regmap import decode
@@ -61,4 +61,4 @@ def dma_cmd(session: Session, as_json: bool) -> Output:
     return Output(data=channels, render=render)
 
 
-register(dma_cmd)
+register(dma_cmd, Meta("views"))

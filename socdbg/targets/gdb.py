@@ -112,7 +112,7 @@ class GdbTarget:
         conn = self._c()
         conn.send_raw(b"+")
         reply = conn.request(b"qSupported:swbreak+;hwbreak+;vContSupported+;"
-                             b"binary-upload+;error-message+;xmlRegisters=riscv")
+                             b"binary-upload+;error-message+;socdbg+;xmlRegisters=riscv")
         self.features = {}
         for item in reply.decode(errors="replace").split(";"):
             if not item:

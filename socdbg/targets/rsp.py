@@ -47,14 +47,15 @@ def escape(data: bytes) -> bytes:
     return bytes(out)
 
 
-def unescape(data: bytes) -> bytes:
-    """Undo run-length encoding and ``}`` escapes in a received payload.
+def unescape(data: bytes, runs: bool = True) -> bytes:
+    """Undo run-length encoding and ``}`` escapes in a received payload; with ``runs``
+    False (a server reading a client's packet) ``*`` is an ordinary byte, never expanded.
 
     As in GDB, runs are expanded over the bytes as sent first (``X*n`` repeats the previous
     byte on the wire, even when that byte is the second half of an escape pair), and escapes
     are undone afterwards. ``}`` followed by ``*`` is an escaped byte, not a run.
     """
-    if b"}" not in data and b"*" not in data:
+    if b"}" not in data and (b"*" not in data or not runs):
         return data
     wire = bytearray()
     pairs: list[int] = []  # positions in wire where an escape pair starts
@@ -67,7 +68,7 @@ def unescape(data: bytes) -> bytes:
             pairs.append(len(wire))
             wire += data[i : i + 2]
             i += 2
-        elif b == 0x2A:  # '*': repeat the previous wire byte
+        elif b == 0x2A and runs:  # '*': repeat the previous wire byte
             if not wire or i + 1 >= n:
                 raise ProtocolError("run-length marker without a byte to repeat")
             count = data[i + 1] - 29
@@ -117,7 +118,12 @@ class Decoder:
 
     MAX_PACKET = 1 << 20
 
-    def __init__(self) -> None:
+    def __init__(self, max_packet: int | None = None, runs: bool = True) -> None:
+        """``max_packet``: longer packets are dropped (default MAX_PACKET); ``runs``: expand
+        run-length encoding (replies only: a server passes False)."""
+        if max_packet is not None:
+            self.MAX_PACKET = max_packet
+        self.runs = runs
         self._buf = bytearray()
         self._scan = 0  # where to resume looking for '#' in a packet still arriving
         self.bad = 0  # packets dropped for a bad checksum or framing
@@ -155,7 +161,7 @@ class Decoder:
                     out.append(Packet(bad=True))
                     continue
                 try:
-                    out.append(Packet(payload=unescape(payload)))
+                    out.append(Packet(payload=unescape(payload, self.runs)))
                 except ProtocolError:
                     self.bad += 1
                     out.append(Packet(bad=True))
