@@ -330,8 +330,13 @@ def read_dump(path: str | Path) -> Dump:
     """Read and check a dump file. Anything wrong with it is one DumpError naming the file."""
     p = Path(path)
     try:
-        with p.open("rb") as fh:
-            raw = fh.read(MAX_DOCUMENT + 1)
+        with p.open("rb") as fh:  # in steps: read(n) would allocate n bytes up front
+            chunks: list[bytes] = []
+            size = 0
+            while size <= MAX_DOCUMENT and (chunk := fh.read(1 << 20)):
+                chunks.append(chunk)
+                size += len(chunk)
+        raw = b"".join(chunks)
     except FileNotFoundError:
         raise DumpError(f"{p}: no such dump file") from None
     except OSError as exc:
@@ -508,7 +513,7 @@ def _sources(value: Any) -> list[dict[str, str]]:
     seen: set[str] = set()
     for i, item in enumerate(items):
         x = _dict(item, f"map.sources[{i}]")
-        name = _str(x.get("name"), f"map.sources[{i}].name", MAX_NAME + 1)
+        name = _str(x.get("name"), f"map.sources[{i}].name", 4096)
         text = _str(x.get("text"), f"map.sources[{i}].text", MAX_DOCUMENT)
         problem = source_name_problem(name)
         if problem is not None:
@@ -565,7 +570,9 @@ def _memories(items: list[Any]) -> list[tuple[int, bytes]]:
             data = inflater.decompress(packed, size + 1)
         except zlib.error as exc:
             raise _Bad(f"memory at {addr:#x}: corrupt data ({_one_line(exc)})") from None
-        if len(data) != size or not inflater.eof or inflater.unused_data:
+        if inflater.eof and inflater.unused_data:
+            raise _Bad(f"memory at {addr:#x}: data after its compressed stream")
+        if len(data) != size or not inflater.eof:
             got = f"more than {size}" if len(data) > size else (
                 f"{len(data)}" if inflater.eof else "a truncated stream of")
             raise _Bad(f"memory at {addr:#x} has {got} bytes, not {size}")

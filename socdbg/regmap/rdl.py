@@ -92,7 +92,7 @@ def compile_rdl_files(
                     where = f"{path}:{line}: "
                 elif path:
                     where = f"{path}: "
-            self.errors.append(where + text)
+            self.errors.append(where + " ".join(text.split()))  # one line, always
 
     printer = _Collect()
     compiler = RDLCompiler(message_printer=printer)
