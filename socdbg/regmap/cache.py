@@ -415,6 +415,17 @@ def _column(data: bytes, typecode: str) -> array[int]:
     return col
 
 
+def _below(column: array[int], raw: bytes, bound: int) -> bool:
+    """Every value of a uint32 ``column`` (``raw`` its bytes) is below ``bound``. Layout
+    indices are mostly below 256: then four byte-string operations check them, not a loop."""
+    if bound <= 256 and column.itemsize == 4:
+        low = 0 if sys.byteorder == "little" else 3
+        high = b"".join(raw[i::4] for i in range(4) if i != low)
+        return high.count(0) == len(high) and not raw[low::4].translate(
+            None, bytes(range(bound)))
+    return max(column) < bound
+
+
 def _decode(sections: dict[str, bytes]) -> RegMap | None:
     meta = json.loads(sections["meta"])
     files, identity, defines, top, deps = meta["source"]
@@ -439,7 +450,8 @@ def _decode(sections: dict[str, bytes]) -> RegMap | None:
     lidx, lc_order, aidx = (_column(sections[k], "I") for k in ("lidx", "lc_order", "aidx"))
     if not len(addrs) == len(lidx) == len(lc_order) == len(aidx) == n:
         return None
-    if n and (max(lidx) >= len(layouts) or max(lc_order) >= n or max(aidx) >= n):
+    if n and (not _below(lidx, sections["lidx"], len(layouts)) or max(lc_order) >= n
+              or max(aidx) >= n):
         return None
     regmap = RegMap.__new__(RegMap)
     regmap.__setstate__({
