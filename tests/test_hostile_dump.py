@@ -14,6 +14,7 @@ import base64
 import copy
 import gzip
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -305,7 +306,7 @@ def test_cache_entries_hold_no_pickle_or_marshal(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["bad indices", "short column", "wrong types",
-                                    "huge section"])
+                                    "huge section", "paths miscounted"])
 def test_damaged_cache_columns_are_a_miss(tmp_path: Path, damage: str) -> None:
     rdl = tmp_path / "tiny.rdl"
     rdl.write_text(TINY)
@@ -322,6 +323,8 @@ def test_damaged_cache_columns_are_a_miss(tmp_path: Path, damage: str) -> None:
         at += length
     if damage == "bad indices":
         sections["lidx"] = (99).to_bytes(4, sys.byteorder)
+    elif damage == "paths miscounted":
+        sections["paths"] += b"\nextra"
     elif damage == "short column":
         sections["addrs"] = sections["addrs"][:-1]
     elif damage == "wrong types":
@@ -332,10 +335,40 @@ def test_damaged_cache_columns_are_a_miss(tmp_path: Path, damage: str) -> None:
     if damage == "huge section":
         head["sections"][0][1] = 1 << 40
     text = json.dumps(head).encode()
-    entry.write_bytes(cache_mod.MAGIC + len(text).to_bytes(4, "little") + text
-                      + b"".join(sections.values()))
+    body = (cache_mod.MAGIC + len(text).to_bytes(4, "little") + text
+            + b"".join(sections.values()))
+    entry.write_bytes(body + bytes(32))  # a MAC that does not verify: a miss
+    assert cache_mod._read_entry(entry, cache_mod.compiler_version()) is None
+    # even signed with the cache's own key, damaged columns are a miss, not a crash
+    key = (cache_mod.cache_dir() / "key").read_bytes()
+    entry.write_bytes(body + hmac.digest(key, body, "sha256"))
     assert cache_mod._read_entry(entry, cache_mod.compiler_version()) is None
     assert load_map([rdl]).get("rx").layout.width == 32
+
+
+def test_only_entries_this_cache_wrote_are_read(tmp_path: Path) -> None:
+    """An entry copied in from another cache (another key), or one whose key file is gone, is
+    rebuilt; the key file is private to its owner."""
+    rdl = tmp_path / "tiny.rdl"
+    rdl.write_text(TINY)
+    load_map([rdl])
+    key_file = cache_mod.cache_dir() / "key"
+    assert key_file.stat().st_mode & 0o077 == 0 and len(key_file.read_bytes()) == 32
+    key = cache_mod._request_key([rdl.resolve()], [], {}, "", "rdl")
+    entry = cache_mod.cache_dir() / f"map-{key}.map"
+    version = cache_mod.compiler_version()
+    assert cache_mod._read_entry(entry, version) is not None
+    blob = bytearray(entry.read_bytes())
+    blob[-1] ^= 1
+    entry.write_bytes(bytes(blob))
+    assert cache_mod._read_entry(entry, version) is None
+    blob[-1] ^= 1
+    entry.write_bytes(bytes(blob))
+    assert cache_mod._read_entry(entry, version) is not None
+    other = os.urandom(32)
+    body = bytes(blob[:-32])
+    entry.write_bytes(body + hmac.digest(other, body, "sha256"))
+    assert cache_mod._read_entry(entry, version) is None
 
 
 # --- Perl ---------------------------------------------------------------------------------------

@@ -16,14 +16,17 @@ unreadable entry is rebuilt, never trusted. Writes are atomic.
 An entry is data only, never pickle or marshal: a magic line, a JSON head (format, loader
 version, dependencies and the sizes of the sections that follow), a JSON section with the map's
 name, source, memories and layouts, then raw integer columns (``array`` bytes) and the
-newline-joined register paths. Loading one cannot run code, whoever wrote the file; one that
-does not parse or whose columns do not fit together is a miss, and the map is rebuilt.
+newline-joined register paths, then an HMAC-SHA256 of all that under a random key the cache
+folder keeps (``key``, mode 0600). Loading one cannot run code, whoever wrote the file; one
+this cache did not write (its MAC does not verify), that does not parse, or whose columns do
+not fit together is a miss, and the map is rebuilt.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import importlib.util
 import json
 import os
@@ -272,32 +275,56 @@ def format_of_text(name: str, text: str) -> str:
 # --- entries: data only --------------------------------------------------------------------
 def _read_entry(entry: Path, version: str) -> RegMap | None:
     """The map an entry holds, or None when it is missing, stale, foreign or damaged. Nothing
-    in the file is executed; every value is type- and range-checked."""
+    in the file is executed. Only an entry this cache wrote is decoded: its last 32 bytes are
+    an HMAC-SHA256 of the rest under the cache's own key (:func:`_cache_key`), so a planted or
+    damaged file is a miss before any of it is parsed; every value is still type-checked."""
     try:
-        with entry.open("rb") as fh:
-            if fh.read(len(MAGIC)) != MAGIC:
+        key = _cache_key(entry.parent, create=False)
+        if key is None or entry.stat().st_size > MAX_ENTRY:
+            return None
+        data = entry.read_bytes()
+        body, mac = memoryview(data)[:-32], data[-32:]  # views: no 4 MB copies
+        if len(data) < len(MAGIC) + 36 or not data.startswith(MAGIC) or not hmac.compare_digest(
+                hmac.digest(key, body, "sha256"), mac):
+            return None
+        start = len(MAGIC) + 4
+        end = start + int.from_bytes(body[len(MAGIC) : start], "little")
+        head = json.loads(bytes(body[start:end]))
+        if (not isinstance(head, dict) or head.get("format") != CACHE_FORMAT
+                or head.get("compiler") != version or head.get("byteorder") != sys.byteorder):
+            return None
+        for path, digest in head["deps"]:
+            if _digest(Path(path)) != digest:
                 return None
-            size = int.from_bytes(fh.read(4), "little")
-            head = json.loads(fh.read(size))
-            if (not isinstance(head, dict) or head.get("format") != CACHE_FORMAT
-                    or head.get("compiler") != version
-                    or head.get("byteorder") != sys.byteorder):
+        sections: dict[str, memoryview] = {}
+        for name, length in head["sections"]:
+            if not isinstance(length, int) or length < 0 or end + length > len(body):
                 return None
-            for path, digest in head["deps"]:
-                if _digest(Path(path)) != digest:
-                    return None
-            sections: dict[str, bytes] = {}
-            total = 0
-            for name, length in head["sections"]:
-                if not isinstance(length, int) or length < 0 or total + length > MAX_ENTRY:
-                    return None
-                total += length
-                sections[str(name)] = fh.read(length)
-                if len(sections[str(name)]) != length:
-                    return None
+            sections[str(name)] = body[end : end + length]
+            end += length
         return _decode(sections)
     except Exception:  # a missing, truncated, foreign or damaged file: rebuild it
         return None
+
+
+def _cache_key(folder: Path, create: bool) -> bytes | None:
+    """The cache folder's secret (32 random bytes in ``key``, readable by its owner only), made
+    on the first write; None when there is none (nothing in the folder is then trusted)."""
+    path = folder / "key"
+    try:
+        with path.open("rb") as fh:
+            key = fh.read(33)
+        if len(key) == 32:
+            return key
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    if not create:
+        return None
+    key = os.urandom(32)
+    write_atomic(path, [key], mode=0o600)
+    return key
 
 
 def _write_entry(entry: Path, version: str, deps: list[tuple[str, str]],
@@ -309,7 +336,13 @@ def _write_entry(entry: Path, version: str, deps: list[tuple[str, str]],
     chunks = [MAGIC, len(blob).to_bytes(4, "little"), blob, *(data for _, data in sections)]
     with contextlib.suppress(OSError):  # a read-only cache folder costs speed, not correctness
         entry.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(entry, chunks)
+        key = _cache_key(entry.parent, create=True)
+        if key is None:
+            return
+        mac = hmac.new(key, digestmod="sha256")
+        for chunk in chunks:
+            mac.update(chunk)
+        write_atomic(entry, [*chunks, mac.digest()])
 
 
 def _encode(regmap: RegMap) -> list[tuple[str, bytes]]:
@@ -409,25 +442,26 @@ def _layouts_from(records: list[Any], enum_records: list[Any]) -> tuple[Layout, 
     return tuple(out)
 
 
-def _column(data: bytes, typecode: str) -> array[int]:
+def _column(data: bytes | memoryview, typecode: str) -> array[int]:
     col = array(typecode)
     col.frombytes(data)
     return col
 
 
-def _below(column: array[int], raw: bytes, bound: int) -> bool:
+def _below(column: array[int], raw: bytes | memoryview, bound: int) -> bool:
     """Every value of a uint32 ``column`` (``raw`` its bytes) is below ``bound``. Layout
     indices are mostly below 256: then four byte-string operations check them, not a loop."""
     if bound <= 256 and column.itemsize == 4:
         low = 0 if sys.byteorder == "little" else 3
+        raw = bytes(raw)
         high = b"".join(raw[i::4] for i in range(4) if i != low)
         return high.count(0) == len(high) and not raw[low::4].translate(
             None, bytes(range(bound)))
     return max(column) < bound
 
 
-def _decode(sections: dict[str, bytes]) -> RegMap | None:
-    meta = json.loads(sections["meta"])
+def _decode(sections: dict[str, memoryview]) -> RegMap | None:
+    meta = json.loads(bytes(sections["meta"]))
     files, identity, defines, top, deps = meta["source"]
     source = MapSource(tuple(map(_str, files)), _str(identity),
                        tuple((_str(k), _str(v)) for k, v in defines), _str(top),
@@ -440,18 +474,18 @@ def _decode(sections: dict[str, bytes]) -> RegMap | None:
         from socdbg.regmap.svd import PackedLayouts
 
         layouts = PackedLayouts.from_columns(
-            sections["layouts"], _column(sections["layout_ends"], "Q"), sections["enums"],
+            bytes(sections["layouts"]), _column(sections["layout_ends"], "Q"),
+            bytes(sections["enums"]),
             _column(sections["enum_ends"], "Q"), _int(meta["packed"]))
     else:
         layouts = _layouts_from(meta["layouts"], meta["enums"])
-    blob = sections["paths"].decode()
-    n = blob.count("\n") + 1 if blob else 0
+    blob = str(sections["paths"], "utf-8")
     addrs = _column(sections["addrs"], "Q")
+    n = len(addrs)
     lidx, lc_order, aidx = (_column(sections[k], "I") for k in ("lidx", "lc_order", "aidx"))
-    if not len(addrs) == len(lidx) == len(lc_order) == len(aidx) == n:
+    if not len(lidx) == len(lc_order) == len(aidx) == n or (n > 0) != bool(blob):
         return None
-    if n and (not _below(lidx, sections["lidx"], len(layouts)) or max(lc_order) >= n
-              or max(aidx) >= n):
+    if n and not _below(lidx, sections["lidx"], len(layouts)):
         return None
     regmap = RegMap.__new__(RegMap)
     regmap.__setstate__({
@@ -459,7 +493,7 @@ def _decode(sections: dict[str, bytes]) -> RegMap | None:
         "lower": _bool(meta["lower"]), "addrs": addrs, "lidx": lidx, "memories": memories,
         "lc_order": lc_order, "aidx": aidx, "max_size": _int(meta["max_size"]),
     })
-    return regmap
+    return regmap if len(regmap._spaths) == n else None
 
 
 def _compile(fmt: str, srcs: list[Path], incs: list[Path], defs: dict[str, str],
