@@ -60,7 +60,7 @@ def copy_fixtures(dest: Path, *names: str) -> Path:
 
 def cache_entries(cache_dir: Path) -> list[Path]:
     """The map cache entries in ``cache_dir``."""
-    return sorted(cache_dir.glob("map-*.pkl"))
+    return sorted(cache_dir.glob("map-*.map"))
 
 
 def write_rdl(path: Path, text: str) -> Path:

@@ -359,8 +359,8 @@ BAD: dict[str, tuple[Callable[[dict[str, Any]], bytes], str]] = {
     "other format": (_set("format", value="otherdbg-dump"), "not a socdbg"),
     "future version": (_set("version", value=2), "version 2 is newer"),
     "far future": (_set("version", value=99), "version 99 is newer"),
-    "version as text": (_set("version", value="1"), "newer than this socdbg"),
-    "no version": (_drop("version"), "newer than this socdbg"),
+    "version as text": (_set("version", value="1"), "unknown dump format version"),
+    "no version": (_drop("version"), "unknown dump format version"),
     "no map": (_drop("map"), "corrupt"),
     "map is a list": (_set("map", value=[1, 2]), "corrupt"),
     "no registers": (_drop("registers"), "corrupt"),
@@ -508,6 +508,7 @@ def _small_doc(good_doc: dict[str, Any]) -> dict[str, Any]:
     """The real dump with a short map source, so that mutations land on the structure."""
     doc = copy.deepcopy(good_doc)
     doc["map"]["sources"] = [{"name": "soc.rdl", "text": "addrmap soc {};"}]
+    doc["map"]["identity"] = ""  # recomputed from the sources: mutations get past that check
     doc["registers"] = doc["registers"][:12]
     return doc
 

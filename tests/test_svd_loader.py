@@ -411,7 +411,7 @@ def test_second_load_comes_from_the_cache(cache_dir: Path, builds: list[str],
     assert len(builds) == 2
     assert edited.get("LATE.ID").address == 0x4002_8000
     assert edited.identity != cold.identity
-    assert len(list(cache_dir.glob("map-*.pkl"))) == 1
+    assert len(list(cache_dir.glob("map-*.map"))) == 1
 
 
 def test_loader_version_change_rebuilds(cache_dir: Path, builds: list[str],
@@ -436,7 +436,7 @@ def test_same_file_as_svd_and_as_rdl_are_different_entries(cache_dir: Path) -> N
     load_map([FEATURES])
     with pytest.raises(MapError):
         load_map([FEATURES], format="rdl")
-    assert len(list(cache_dir.glob("map-*.pkl"))) == 1
+    assert len(list(cache_dir.glob("map-*.map"))) == 1
 
 
 _WARM = """

@@ -192,7 +192,7 @@ def test_malformed_file_through_the_cache_is_not_cached(tmp_path: Path,
     for _ in range(2):
         with pytest.raises(MapError, match=r"bad\.svd:\d+: .*field\[F\]/bitOffset"):
             load_map([src])
-    assert not cache.exists() or list(cache.glob("map-*.pkl")) == []
+    assert not cache.exists() or list(cache.glob("map-*.map")) == []
     src.write_text(BASE)
     assert load_map([src]).get("P.R").address == 0x1004
 

@@ -67,12 +67,16 @@ def parse_memory(session: Session, text: str) -> tuple[int, int]:
 def dump_cmd(session: Session, output: str | None, target_opt: str | None,
              include: tuple[str, ...], exclude: tuple[str, ...], memory: tuple[str, ...],
              include_side_effects: bool) -> Output:
-    from socdbg.postmortem import capture, write_dump
+    from socdbg.postmortem import MAX_MEMORY, capture, write_dump
 
     with session.scoped_target(target_opt):
         rmap = session.map
         regs = select_registers(rmap, include, exclude)
         mems = [parse_memory(session, m) for m in memory]
+        total = sum(size for _, size in mems)
+        if total > MAX_MEMORY:
+            raise UsageError(f"--memory: {total} bytes in all, more than a dump holds "
+                             f"({MAX_MEMORY >> 20} MiB)", "capture less, or in several dumps")
         target = session.target
         with progress(session.console, len(regs), "dump", PROGRESS_MIN) as advance:
             dump = capture(target, rmap, regs, mems, include_side_effects, advance)

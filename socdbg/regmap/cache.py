@@ -10,31 +10,55 @@ An entry is keyed by what was asked for (source paths, include paths, defines, t
 and holds the SHA-256 of every file the compile read plus the loader's version (for SystemRDL,
 systemrdl-compiler's; for SVD, a hash of socdbg's SVD loader; for IP-XACT both compilers'
 and socdbg's walker). A warm load re-hashes those files, checks the version without importing
-any loader (no lxml, systemrdl or peakrdl), and unpickles a few flat columns. A stale or
+any loader (no lxml, systemrdl or peakrdl), and reads a few flat columns. A stale or
 unreadable entry is rebuilt, never trusted. Writes are atomic.
+
+An entry is data only, never pickle or marshal: a magic line, a JSON head (format, loader
+version, dependencies and the sizes of the sections that follow), a JSON section with the map's
+name, source, memories and layouts, then raw integer columns (``array`` bytes) and the
+newline-joined register paths, then an HMAC-SHA256 of all that under a random key the cache
+folder keeps (``key``, mode 0600). Loading one cannot run code, whoever wrote the file; one
+this cache did not write (its MAC does not verify), that does not parse, or whose columns do
+not fit together is a miss, and the map is rebuilt.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import importlib.util
 import json
-import marshal
 import os
-import pickle
 import re
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from socdbg.errors import MapError
-from socdbg.regmap.model import MapSource
+from socdbg.regmap.model import (
+    Access,
+    EnumMember,
+    Field,
+    FieldEnum,
+    Layout,
+    MapSource,
+    Memory,
+    OnRead,
+    OnWrite,
+)
 from socdbg.regmap.regmap import RegMap
 
-#: Bump when the pickled model changes shape (6: fields with swacc read as OnRead.SWACC).
-CACHE_FORMAT = 6
+#: Bump when the stored model changes shape (7: data-only entries; fields with swacc
+#: read as OnRead.SWACC).
+CACHE_FORMAT = 7
+#: The first bytes of every entry.
+MAGIC = b"socdbg-map-cache\n"
+#: An entry larger than this is not read (a map of a million registers is ~60 MB).
+MAX_ENTRY = 1 << 30
 
 
 def dependencies(regmap: RegMap) -> list[Path]:
@@ -79,11 +103,9 @@ def loader_version(fmt: str) -> str:
     """What an entry of format ``fmt`` was built with; a different value rebuilds it.
 
     SystemRDL: systemrdl-compiler's version (as always). SVD: socdbg's SVD loader and the
-    Python (its layouts are stored marshal'ed). IP-XACT: systemrdl-compiler, peakrdl-ipxact
-    and socdbg's importer and walker."""
+    Python. IP-XACT: systemrdl-compiler, peakrdl-ipxact and socdbg's importer and walker."""
     if fmt == "svd":
-        return (f"svd:{_module_version('svd')}:marshal{marshal.version}:"
-                f"py{sys.version_info[0]}.{sys.version_info[1]}")
+        return f"svd:{_module_version('svd')}:py{sys.version_info[0]}.{sys.version_info[1]}"
     if fmt == "ipxact":
         return (f"ipxact:{compiler_version()}:{_package_version('peakrdl_ipxact')}:"
                 f"{_module_version('ipxact')}:{_module_version('rdl')}")
@@ -105,7 +127,11 @@ def xml_root(path: Path) -> tuple[str, str]:
     without an XML parser; ("", "") when there is none to be found there."""
     with path.open("rb") as fh:
         head = fh.read(65536)
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    return _xml_root_text(head.decode("utf-8", errors="replace"))
+
+
+def _xml_root_text(text: str) -> tuple[str, str]:
+    text = text.lstrip("\ufeff")
     pos = 0
     while (prolog := _PROLOG.match(text, pos)) is not None:  # declaration, comments, doctype
         pos = prolog.end()
@@ -197,11 +223,16 @@ def load_map(
     *,
     use_cache: bool = True,
     format: str | None = None,
+    untrusted: bool = False,
 ) -> RegMap:
     """Load a register map through the cache: SystemRDL sources (compiled together), one
     CMSIS-SVD file or one IP-XACT file. ``format`` (``rdl``, ``svd``, ``ipxact``) overrides
     what the file names and contents suggest (:func:`detect_format`). Include paths and
-    defines only mean something to SystemRDL."""
+    defines only mean something to SystemRDL.
+
+    ``untrusted`` is for sources that came from elsewhere (a dump's embedded map): SystemRDL is
+    compiled with the Perl preprocessor refused, and every file the compiler reads must lie in
+    the include folders given."""
     srcs = [Path(s).resolve() for s in sources]
     incs = [Path(p).resolve() for p in include_paths]
     for s in srcs:
@@ -210,33 +241,264 @@ def load_map(
     fmt = map_format(srcs, format)
     defs = dict(defines or {})
     key = _request_key(srcs, incs, defs, top or "", fmt)
-    entry = cache_dir() / f"map-{key}.pkl"
+    entry = cache_dir() / f"map-{key}.map"
     version = loader_version(fmt)
     if use_cache:
         cached = _read_entry(entry, version)
         if cached is not None:
             return cached
-    return _rebuild(srcs, incs, defs, top, entry, version, use_cache, fmt)
+    return _rebuild(srcs, incs, defs, top, entry, version, use_cache, fmt, untrusted)
 
 
+def identity_of(files: Sequence[tuple[str, bytes]], defines: Mapping[str, str], top: str,
+                fmt: str = "rdl") -> str:
+    """The identity a map compiled from ``files`` ((name, content) in dependency order: the
+    sources, then their includes) would have; see :func:`_identity`."""
+    return _identity([(name, hashlib.sha256(data).hexdigest()) for name, data in files],
+                     defines, top, fmt)
+
+
+def format_of_text(name: str, text: str) -> str:
+    """:func:`detect_format` for a file given as name and text (no file needed)."""
+    suffix = Path(name).suffix.lower()
+    if suffix == ".svd":
+        return "svd"
+    if suffix != ".xml":
+        return "rdl"
+    local, uri = _xml_root_text(text[:65536])
+    if local == "component" and _IPXACT_NS.match(uri):
+        return "ipxact"
+    if local == "device":
+        return "svd"
+    raise MapError(f"{name}: not a register description socdbg reads")
+
+
+# --- entries: data only --------------------------------------------------------------------
 def _read_entry(entry: Path, version: str) -> RegMap | None:
+    """The map an entry holds, or None when it is missing, stale, foreign or damaged. Nothing
+    in the file is executed. Only an entry this cache wrote is decoded: its last 32 bytes are
+    an HMAC-SHA256 of the rest under the cache's own key (:func:`_cache_key`), so a planted or
+    damaged file is a miss before any of it is parsed; every value is still type-checked."""
     try:
-        with entry.open("rb") as fh:
-            header = pickle.load(fh)
-            if (not isinstance(header, dict) or header.get("format") != CACHE_FORMAT
-                    or header.get("compiler") != version):
+        key = _cache_key(entry.parent, create=False)
+        if key is None or entry.stat().st_size > MAX_ENTRY:
+            return None
+        data = entry.read_bytes()
+        body, mac = memoryview(data)[:-32], data[-32:]  # views: no 4 MB copies
+        if len(data) < len(MAGIC) + 36 or not data.startswith(MAGIC) or not hmac.compare_digest(
+                hmac.digest(key, body, "sha256"), mac):
+            return None
+        start = len(MAGIC) + 4
+        end = start + int.from_bytes(body[len(MAGIC) : start], "little")
+        head = json.loads(bytes(body[start:end]))
+        if (not isinstance(head, dict) or head.get("format") != CACHE_FORMAT
+                or head.get("compiler") != version or head.get("byteorder") != sys.byteorder):
+            return None
+        for path, digest in head["deps"]:
+            if _digest(Path(path)) != digest:
                 return None
-            for path, digest in header["deps"]:
-                if _digest(Path(path)) != digest:
-                    return None
-            regmap = pickle.load(fh)
-    except Exception:  # a missing, truncated or foreign file: rebuild it
+        sections: dict[str, memoryview] = {}
+        for name, length in head["sections"]:
+            if not isinstance(length, int) or length < 0 or end + length > len(body):
+                return None
+            sections[str(name)] = body[end : end + length]
+            end += length
+        return _decode(sections)
+    except Exception:  # a missing, truncated, foreign or damaged file: rebuild it
         return None
-    return regmap if isinstance(regmap, RegMap) else None
+
+
+def _cache_key(folder: Path, create: bool) -> bytes | None:
+    """The cache folder's secret (32 random bytes in ``key``, readable by its owner only), made
+    on the first write; None when there is none (nothing in the folder is then trusted)."""
+    path = folder / "key"
+    try:
+        with path.open("rb") as fh:
+            key = fh.read(33)
+        if len(key) == 32:
+            return key
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    if not create:
+        return None
+    key = os.urandom(32)
+    write_atomic(path, [key], mode=0o600)
+    return key
+
+
+def _write_entry(entry: Path, version: str, deps: list[tuple[str, str]],
+                 regmap: RegMap) -> None:
+    sections = _encode(regmap)
+    head = {"format": CACHE_FORMAT, "compiler": version, "byteorder": sys.byteorder,
+            "deps": deps, "sections": [[name, len(data)] for name, data in sections]}
+    blob = json.dumps(head).encode()
+    chunks = [MAGIC, len(blob).to_bytes(4, "little"), blob, *(data for _, data in sections)]
+    with contextlib.suppress(OSError):  # a read-only cache folder costs speed, not correctness
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        key = _cache_key(entry.parent, create=True)
+        if key is None:
+            return
+        mac = hmac.new(key, digestmod="sha256")
+        for chunk in chunks:
+            mac.update(chunk)
+        write_atomic(entry, [*chunks, mac.digest()])
+
+
+def _encode(regmap: RegMap) -> list[tuple[str, bytes]]:
+    state = regmap.__getstate__()
+    src: MapSource = state["source"]
+    meta: dict[str, Any] = {
+        "name": state["name"],
+        "source": [list(src.files), src.identity, [list(d) for d in src.defines], src.top,
+                   list(src.deps)],
+        "memories": [[m.path, m.address, m.entries, m.width, str(m.sw), m.description,
+                      m.unsafe_read, m.unsafe_write] for m in state["memories"]],
+        "lower": state["lower"],
+        "max_size": state["max_size"],
+    }
+    out: list[tuple[str, bytes]] = []
+    layouts = state["layouts"]
+    columns = getattr(layouts, "columns", None)
+    if columns is not None:  # an SVD map's packed layouts: stored as they are
+        blob, ends, enum_blob, enum_ends, max_size = columns()
+        meta["packed"] = max_size
+        out += [("layouts", blob), ("layout_ends", _q(ends)), ("enums", enum_blob),
+                ("enum_ends", _q(enum_ends))]
+    else:
+        meta["layouts"], meta["enums"] = _layout_records(layouts)
+    out += [("paths", state["paths"].encode()), ("addrs", _q(state["addrs"])),
+            ("lidx", _i(state["lidx"])), ("lc_order", _i(state["lc_order"])),
+            ("aidx", _i(state["aidx"]))]
+    return [("meta", json.dumps(meta, separators=(",", ":")).encode()), *out]
+
+
+def _q(column: Iterable[int]) -> bytes:
+    return (column if isinstance(column, array) and column.typecode == "Q"
+            else array("Q", column)).tobytes()
+
+
+def _i(column: Iterable[int]) -> bytes:
+    return (column if isinstance(column, array) and column.typecode == "I"
+            else array("I", column)).tobytes()
+
+
+def _layout_records(layouts: Sequence[Layout]) -> tuple[list[Any], list[Any]]:
+    enums: list[Any] = []
+    enum_ids: dict[FieldEnum, int] = {}
+    records: list[Any] = []
+    for lay in layouts:
+        fields = []
+        for f in lay.fields:
+            eid = -1
+            if f.enum is not None:
+                eid = enum_ids.setdefault(f.enum, len(enums))
+                if eid == len(enums):
+                    enums.append([f.enum.name, [[m.name, m.value, m.description]
+                                                for m in f.enum.members]])
+            fields.append([f.name, f.lsb, f.msb, str(f.sw), str(f.hw),
+                           None if f.onread is None else str(f.onread),
+                           None if f.onwrite is None else str(f.onwrite),
+                           f.singlepulse, f.counter, f.reset, eid, f.description, f.msb0])
+        records.append([lay.name, lay.width, lay.accesswidth, lay.description,
+                        lay.unsafe_read, lay.unsafe_write, lay.write_effects, fields])
+    return records, enums
+
+
+def _str(v: object) -> str:
+    if not isinstance(v, str):
+        raise TypeError("not a string")
+    return v
+
+
+def _int(v: object, low: int = 0) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or v < low:
+        raise TypeError("not an integer in range")
+    return v
+
+
+def _bool(v: object) -> bool:
+    if not isinstance(v, bool):
+        raise TypeError("not a boolean")
+    return v
+
+
+def _layouts_from(records: list[Any], enum_records: list[Any]) -> tuple[Layout, ...]:
+    enums = [FieldEnum(_str(name), tuple(EnumMember(_str(n), _int(v, -(1 << 64)), _str(d))
+                                         for n, v, d in members))
+             for name, members in enum_records]
+    out = []
+    for name, width, accesswidth, desc, ur, uw, we, fields in records:
+        out.append(Layout(
+            _str(name), _int(width), _int(accesswidth),
+            tuple(Field(_str(fn), _int(lsb), _int(msb), Access(sw), Access(hw),
+                        None if onr is None else OnRead(onr),
+                        None if onw is None else OnWrite(onw),
+                        _bool(sp), _bool(counter), None if reset is None else _int(reset),
+                        None if _int(eid, -1) < 0 else enums[eid], _str(fdesc), _bool(msb0))
+                  for fn, lsb, msb, sw, hw, onr, onw, sp, counter, reset, eid, fdesc, msb0
+                  in fields),
+            _str(desc), _bool(ur), _bool(uw), _bool(we)))
+    return tuple(out)
+
+
+def _column(data: bytes | memoryview, typecode: str) -> array[int]:
+    col = array(typecode)
+    col.frombytes(data)
+    return col
+
+
+def _below(column: array[int], raw: bytes | memoryview, bound: int) -> bool:
+    """Every value of a uint32 ``column`` (``raw`` its bytes) is below ``bound``. Layout
+    indices are mostly below 256: then four byte-string operations check them, not a loop."""
+    if bound <= 256 and column.itemsize == 4:
+        low = 0 if sys.byteorder == "little" else 3
+        raw = bytes(raw)
+        high = b"".join(raw[i::4] for i in range(4) if i != low)
+        return high.count(0) == len(high) and not raw[low::4].translate(
+            None, bytes(range(bound)))
+    return max(column) < bound
+
+
+def _decode(sections: dict[str, memoryview]) -> RegMap | None:
+    meta = json.loads(bytes(sections["meta"]))
+    files, identity, defines, top, deps = meta["source"]
+    source = MapSource(tuple(map(_str, files)), _str(identity),
+                       tuple((_str(k), _str(v)) for k, v in defines), _str(top),
+                       tuple(map(_str, deps)))
+    memories = tuple(Memory(_str(p), _int(a), _int(e), _int(w), Access(sw), _str(d),
+                            _bool(ur), _bool(uw))
+                     for p, a, e, w, sw, d, ur, uw in meta["memories"])
+    layouts: Sequence[Layout]
+    if "packed" in meta:
+        from socdbg.regmap.svd import PackedLayouts
+
+        layouts = PackedLayouts.from_columns(
+            bytes(sections["layouts"]), _column(sections["layout_ends"], "Q"),
+            bytes(sections["enums"]),
+            _column(sections["enum_ends"], "Q"), _int(meta["packed"]))
+    else:
+        layouts = _layouts_from(meta["layouts"], meta["enums"])
+    blob = str(sections["paths"], "utf-8")
+    addrs = _column(sections["addrs"], "Q")
+    n = len(addrs)
+    lidx, lc_order, aidx = (_column(sections[k], "I") for k in ("lidx", "lc_order", "aidx"))
+    if not len(lidx) == len(lc_order) == len(aidx) == n or (n > 0) != bool(blob):
+        return None
+    if n and not _below(lidx, sections["lidx"], len(layouts)):
+        return None
+    regmap = RegMap.__new__(RegMap)
+    regmap.__setstate__({
+        "name": _str(meta["name"]), "source": source, "layouts": layouts, "paths": blob,
+        "lower": _bool(meta["lower"]), "addrs": addrs, "lidx": lidx, "memories": memories,
+        "lc_order": lc_order, "aidx": aidx, "max_size": _int(meta["max_size"]),
+    })
+    return regmap if len(regmap._spaths) == n else None
 
 
 def _compile(fmt: str, srcs: list[Path], incs: list[Path], defs: dict[str, str],
-             top: str | None) -> tuple[RegMap, list[Path]]:
+             top: str | None, untrusted: bool = False) -> tuple[RegMap, list[Path]]:
     """Build the map with the format's loader; (map, every file it read)."""
     if fmt == "svd":
         from socdbg.regmap.svd import load_svd
@@ -248,36 +510,74 @@ def _compile(fmt: str, srcs: list[Path], incs: list[Path], defs: dict[str, str],
         return compile_ipxact_files(srcs, top)
     from socdbg.regmap.rdl import compile_rdl_files
 
-    return compile_rdl_files(srcs, incs, defs, top)
+    return compile_rdl_files(srcs, incs, defs, top, allow_perl=not untrusted,
+                             confine=incs if untrusted else None)
 
 
 def _rebuild(srcs: list[Path], incs: list[Path], defs: dict[str, str], top: str | None,
-             entry: Path, version: str, write: bool, fmt: str = "rdl") -> RegMap:
-    regmap, files = _compile(fmt, srcs, incs, defs, top)
+             entry: Path, version: str, write: bool, fmt: str = "rdl",
+             untrusted: bool = False) -> RegMap:
+    regmap, files = _compile(fmt, srcs, incs, defs, top, untrusted)
     deps = [(str(p), _digest(p)) for p in files if p.is_file()]
     regmap.source = MapSource(tuple(str(s) for s in srcs),
                               _identity(deps, defs, top or "", fmt),
                               tuple(sorted(defs.items())), top or "",
                               tuple(path for path, _ in deps))
     if write:
-        header = {"format": CACHE_FORMAT, "compiler": version, "deps": deps}
-        _write_atomic(entry, header, regmap)
+        _write_entry(entry, version, deps, regmap)
     return regmap
 
 
-def _write_atomic(entry: Path, header: dict[str, object], regmap: RegMap) -> None:
+# --- atomic writes -------------------------------------------------------------------------
+def _tmp_pattern(target: Path) -> re.Pattern[str]:
+    return re.compile(re.escape(target.name) + r"\.(\d+)-[A-Za-z0-9_]+\.tmp")
+
+
+def remove_stale_tmp(target: Path) -> None:
+    """Remove temporary files an earlier, killed write to ``target`` left beside it: those
+    named for ``target`` whose writing process no longer runs."""
+    pattern = _tmp_pattern(target)
+    folder = target.parent
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=entry.name, suffix=".tmp")
+        names = os.listdir(folder)
     except OSError:
-        return  # a read-only cache folder costs speed, not correctness
+        return
+    for name in names:
+        m = pattern.fullmatch(name)
+        if m is None or int(m.group(1)) == os.getpid() or _alive(int(m.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(folder / name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+def write_atomic(target: Path, chunks: Iterable[bytes], mode: int | None = None) -> None:
+    """Write ``target`` atomically: a temporary file beside it (named for it and for this
+    process), fsync, rename. Stale temporary files of earlier killed writes to the same path
+    are removed first; on failure the temporary file is removed and OSError raised."""
+    folder = target.parent if str(target.parent) else Path(".")
+    remove_stale_tmp(target)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{target.name}.{os.getpid()}-",
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            pickle.dump(header, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.dump(regmap, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            for chunk in chunks:
+                fh.write(chunk)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, entry)
-    except OSError:
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        raise

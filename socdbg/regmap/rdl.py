@@ -9,8 +9,11 @@ Only this module imports systemrdl, and only the cache calls it, when a source h
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,11 @@ from socdbg.regmap.regmap import RegMap
 
 #: User-defined properties socdbg understands (declared in registers/udp.rdl).
 UDP_FLAGS = ("unsafe_read", "unsafe_write", "write_effects")
+
+#: The policy of the compile running in this context: (Perl preprocessor allowed, folders
+#: every included file must lie in, or None for anywhere). See :func:`_install_guards`.
+_POLICY: ContextVar[tuple[bool, tuple[str, ...] | None]] = ContextVar(
+    "socdbg_rdl_policy", default=(True, None))
 
 def compile_rdl(
     sources: Sequence[Path],
@@ -51,9 +59,17 @@ def compile_rdl_files(
     defines: Mapping[str, str] | None = None,
     top: str | None = None,
     source: MapSource | None = None,
+    *,
+    allow_perl: bool = True,
+    confine: Sequence[Path] | None = None,
 ) -> tuple[RegMap, list[Path]]:
     """:func:`compile_rdl`, plus every file the compiler read (sources, then the files the
-    preprocessor included, as the compiler itself resolved them)."""
+    preprocessor included, as the compiler itself resolved them).
+
+    ``allow_perl=False`` refuses the Perl preprocessor (``<% ... %>``) with a compile error
+    instead of running Perl; ``confine`` refuses an include outside those folders before it is
+    read. Both are for sources from elsewhere (a dump's embedded map). A user's own map may use
+    Perl; systemrdl-compiler gives it a few seconds, and running over is one MapError."""
     from systemrdl.compiler import RDLCompiler  # lazy: 0.1 s to import
     from systemrdl.messages import MessagePrinter, RDLCompileError, Severity
 
@@ -76,13 +92,21 @@ def compile_rdl_files(
                     where = f"{path}:{line}: "
                 elif path:
                     where = f"{path}: "
-            self.errors.append(where + text)
+            self.errors.append(where + " ".join(text.split()))  # one line, always
 
     printer = _Collect()
     compiler = RDLCompiler(message_printer=printer)
     _register_udps(compiler)
     incl = [str(p) for p in include_paths]
     files: dict[Path, None] = {}
+    perl_guarded = _install_guards()
+    if not allow_perl and not perl_guarded:  # systemrdl changed: refuse any Perl tag at all
+        for src in sources:
+            if b"<%" in Path(src).read_bytes():
+                raise MapError(f"{src}: Perl preprocessor tags (<% %>) are not run in a map "
+                               "from elsewhere")
+    policy = _POLICY.set((allow_perl, None if confine is None
+                          else tuple(os.path.realpath(c) for c in confine)))
     try:
         for src in sources:
             if not Path(src).is_file():
@@ -99,9 +123,54 @@ def compile_rdl_files(
         raise MapError(first, f"{more} more error(s)" if more > 0 else None) from None
     except (ValueError, TypeError) as exc:  # e.g. an unknown top name
         raise MapError(f"{sources[-1]}: {exc}") from None
+    except subprocess.TimeoutExpired as exc:
+        raise MapError(f"{sources[-1]}: the Perl preprocessor (<% %>) did not finish within "
+                       f"{exc.timeout:g} s", "look for an endless loop in a <% %> block"
+                       ) from None
+    finally:
+        _POLICY.reset(policy)
     regmap = _build(root.top, source or MapSource(tuple(str(s) for s in sources), "", (),
                                                   top or ""))
     return regmap, list(files)
+
+
+def _install_guards() -> bool:
+    """Wrap systemrdl-compiler's Perl preprocessor once, so that the compile's policy
+    (:data:`_POLICY`) decides whether ``<% %>`` runs Perl and where an include may come from.
+    False when the compiler no longer has the methods wrapped (the caller then refuses Perl
+    tags itself)."""
+    try:
+        from systemrdl.preprocessor.perl_preprocessor import PerlPreprocessor
+        from systemrdl.source_ref import FileSourceRef
+    except ImportError:
+        return False
+    run = getattr(PerlPreprocessor, "run_perl_miniscript", None)
+    parse = getattr(PerlPreprocessor, "parse_include", None)
+    if run is None or parse is None:
+        return False
+    if getattr(run, "_socdbg_guard", False):
+        return True
+
+    def run_perl_miniscript(self: Any, segments: Any) -> Any:
+        if not _POLICY.get()[0]:
+            self.env.msg.fatal("Perl preprocessor tags (<% %>) are not run in a map from "
+                               "elsewhere (a dump's embedded map)", FileSourceRef(self.path))
+        return run(self, segments)
+
+    def parse_include(self: Any, start: int) -> Any:
+        end, path = parse(self, start)
+        folders = _POLICY.get()[1]
+        if folders is not None:
+            real = os.path.realpath(path)
+            if not any(os.path.commonpath([real, f]) == f for f in folders):
+                self.env.msg.fatal(f"include of '{path}' is outside the map's own folder",
+                                   FileSourceRef(self.path))
+        return end, path
+
+    run_perl_miniscript._socdbg_guard = True  # type: ignore[attr-defined]
+    setattr(PerlPreprocessor, "run_perl_miniscript", run_perl_miniscript)  # noqa: B010
+    setattr(PerlPreprocessor, "parse_include", parse_include)  # noqa: B010
+    return True
 
 
 def _register_udps(compiler: Any) -> None:

@@ -23,9 +23,10 @@ What SVD says and what socdbg makes of it:
 Speed: a 24 MB vendor file has 35,000 fields and 45,000 enumerated values. Common fields are
 read in one pass over their children's texts (:meth:`_Loader.quick_field`); anything unusual
 goes the long way, which also reports what is wrong. Layouts are not built here: the walk
-records them as marshal'ed tuples and the map holds a :class:`PackedLayouts`, which builds a
-register's :class:`Layout` the first time something looks at it. So neither a cold load nor a
-warm one (which unpickles two byte strings) makes 100,000 frozen dataclasses up front.
+records them as compact JSON records and the map holds a :class:`PackedLayouts`, which builds
+a register's :class:`Layout` the first time something looks at it. So neither a cold load nor
+a warm one (which reads two byte strings) makes 100,000 frozen dataclasses up front. The
+records are data only (JSON, never marshal or pickle): a cache entry cannot run code.
 
 Only this module imports lxml, and only the cache calls it, when the source has changed.
 docs/register-formats.md says what is read, what is approximated and what is not used.
@@ -34,7 +35,8 @@ docs/register-formats.md says what is read, what is approximated and what is not
 from __future__ import annotations
 
 import gc
-import marshal
+import itertools
+import json
 import re
 from array import array
 from collections.abc import Sequence
@@ -279,7 +281,7 @@ FieldRecord = tuple[str, int, int, str, str | None, str | None, int | None, int,
 
 
 class PackedLayouts(Sequence[Layout]):
-    """A map's layouts as marshal'ed records, each built into a :class:`Layout` on first use.
+    """A map's layouts as JSON records, each built into a :class:`Layout` on first use.
 
     A large SVD file has tens of thousands of fields and enum members; creating (or
     unpickling) that many frozen dataclasses costs most of a second, while a warm load has a
@@ -322,24 +324,59 @@ class PackedLayouts(Sequence[Layout]):
 
     def _build(self, i: int) -> Layout:
         start = self._ends[i - 1] if i else 0
-        name, width, desc, fields = marshal.loads(self._blob[start:self._ends[i]])
-        return Layout(name=name, width=width, accesswidth=width, description=desc,
-                      fields=tuple(
-                          Field(name=f[0], lsb=f[1], msb=f[2], sw=Access(f[3]),
-                                onread=OnRead(f[4]) if f[4] else None,
-                                onwrite=OnWrite(f[5]) if f[5] else None,
-                                reset=f[6], enum=self._enum(f[7]) if f[7] >= 0 else None,
-                                description=f[8])
-                          for f in fields))
+        try:
+            name, width, desc, fields = json.loads(self._blob[start:self._ends[i]])
+            return Layout(name=_s(name), width=_n(width), accesswidth=_n(width),
+                          description=_s(desc), fields=tuple(
+                              Field(name=_s(f[0]), lsb=_n(f[1]), msb=_n(f[2]), sw=Access(f[3]),
+                                    onread=OnRead(f[4]) if f[4] else None,
+                                    onwrite=OnWrite(f[5]) if f[5] else None,
+                                    reset=None if f[6] is None else _n(f[6]),
+                                    enum=self._enum(f[7]) if _n(f[7], -1) >= 0 else None,
+                                    description=_s(f[8]))
+                              for f in fields))
+        except (ValueError, TypeError, IndexError, KeyError, RecursionError):
+            raise MapError(f"layout {i} of the cached map is corrupt",
+                           "delete the map cache folder (socdbg rebuilds it)") from None
 
     def _enum(self, i: int) -> FieldEnum:
         found = self._enums.get(i)
         if found is None:
             start = self._enum_ends[i - 1] if i else 0
-            name, members = marshal.loads(self._enum_blob[start:self._enum_ends[i]])
-            found = FieldEnum(name, tuple(EnumMember(n, v, d) for n, v, d in members))
+            name, members = json.loads(self._enum_blob[start:self._enum_ends[i]])
+            found = FieldEnum(_s(name), tuple(EnumMember(_s(n), _n(v), _s(d))
+                                              for n, v, d in members))
             self._enums[i] = found
         return found
+
+    def columns(self) -> tuple[bytes, array[int], bytes, array[int], int]:
+        """What the map cache stores: (layout records, their ends, enum records, their ends,
+        largest register size in bytes)."""
+        return self._blob, self._ends, self._enum_blob, self._enum_ends, self.max_size
+
+    @classmethod
+    def from_columns(cls, blob: bytes, ends: array[int], enum_blob: bytes,
+                     enum_ends: array[int], max_size: int) -> PackedLayouts:
+        """The inverse of :meth:`columns`, checking that every record lies inside its blob
+        (a record itself is checked when it is first built)."""
+        for e, b in ((ends, blob), (enum_ends, enum_blob)):
+            if any(x > y for x, y in itertools.pairwise(e)) or (e and e[-1] > len(b)):
+                raise ValueError("packed layout offsets out of order")
+        if not 0 <= max_size <= 1 << 16:
+            raise ValueError("packed layouts: bad largest size")
+        return cls(blob, ends, enum_blob, enum_ends, max_size)
+
+
+def _s(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
+
+
+def _n(value: object, low: int = 0) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise TypeError("not a non-negative integer")
+    return value
 
 
 class _Packer:
@@ -353,7 +390,7 @@ class _Packer:
         self.max_width = 0
 
     def layout(self, name: str, width: int, desc: str, fields: tuple[FieldRecord, ...]) -> int:
-        blob = marshal.dumps((name, width, desc, fields))
+        blob = _record([name, width, desc, fields])
         idx = self.ids.get(blob)
         if idx is None:
             idx = self.ids[blob] = len(self.chunks)
@@ -362,7 +399,7 @@ class _Packer:
         return idx
 
     def enum(self, name: str, members: list[tuple[str, int, str]]) -> int:
-        blob = marshal.dumps((name, tuple(members)))
+        blob = _record([name, members])
         idx = self.enum_ids.get(blob)
         if idx is None:
             idx = self.enum_ids[blob] = len(self.enum_chunks)
@@ -373,6 +410,10 @@ class _Packer:
         return PackedLayouts(b"".join(self.chunks), _ends(self.chunks),
                              b"".join(self.enum_chunks), _ends(self.enum_chunks),
                              self.max_width // 8)
+
+
+def _record(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _ends(chunks: list[bytes]) -> array[int]:
