@@ -213,7 +213,7 @@ class Session:
             self._console = Console(file=stream, width=width,
                                     force_terminal=self._color,
                                     no_color=self._color is False,
-                                    highlight=False, soft_wrap=False)
+                                    highlight=False, soft_wrap=False, emoji=False)
         return self._console
 
     def emit(self, output: Output | None) -> None:

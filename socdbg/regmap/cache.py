@@ -25,7 +25,6 @@ import os
 import pickle
 import re
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -268,6 +267,8 @@ def _rebuild(srcs: list[Path], incs: list[Path], defs: dict[str, str], top: str 
 def _write_atomic(entry: Path, header: dict[str, object], regmap: RegMap) -> None:
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # only when writing an entry: a warm load does not pay for it
+
         fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=entry.name, suffix=".tmp")
     except OSError:
         return  # a read-only cache folder costs speed, not correctness

@@ -28,9 +28,9 @@ def pin_widths(table: Table, total: int | None = None) -> Table:
     description) what is left of ``total`` cells, so tables stay one line per row."""
     used = 0
     for col in table.columns[:-1]:
-        cells = [Text.from_markup(c) if isinstance(c, str) else c for c in col.cells]
+        cells = [Text.from_markup(c, emoji=False) if isinstance(c, str) else c for c in col.cells]
         widths = [c.cell_len for c in cells if isinstance(c, Text)]
-        header = Text.from_markup(col.header) if isinstance(col.header, str) else None
+        header = Text.from_markup(col.header, emoji=False) if isinstance(col.header, str) else None
         col.min_width = max([*widths, header.cell_len if header else 0])
         used += col.min_width + 1
     if total is not None and table.columns:
