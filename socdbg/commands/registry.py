@@ -8,7 +8,7 @@ A command returns an :class:`Output`: something to render for people and data fo
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -32,6 +32,15 @@ class Output:
     ok: bool = True
     text: str | None = None
     as_json: bool = False
+    #: lines shown as they are produced (``peek``); iterating again replays them, and the
+    #: work done while iterating completes ``data``
+    stream: Iterable[str] | None = None
+
+    def settle(self) -> None:
+        """Finish a streamed output's work without showing it, so ``data`` is complete."""
+        if self.stream is not None:
+            for _ in self.stream:
+                pass
 
 
 def register(cmd: click.Command) -> click.Command:

@@ -216,6 +216,15 @@ class Session:
                                     highlight=False, soft_wrap=False, emoji=False)
         return self._console
 
+    @property
+    def color_lines(self) -> bool:
+        """Whether streamed plain lines (``peek``) carry ANSI colours: on a terminal, unless
+        colour is off for this session or NO_COLOR is set."""
+        stream = self._out or sys.stdout
+        if self._color is not None:
+            return self._color
+        return stream.isatty() and not os.environ.get("NO_COLOR")
+
     def emit(self, output: Output | None) -> None:
         """Show a command's output: JSON for --json, else its rich view or text."""
         if output is None:
@@ -225,7 +234,14 @@ class Session:
             stream.write(json.dumps(output.data, indent=2, default=_json_default) + "\n")
             stream.flush()
             return
-        if output.render is not None:
+        if output.stream is not None:
+            if self._console is not None:
+                self._console.file.flush()
+            write = stream.write
+            for line in output.stream:
+                write(line + "\n")
+            stream.flush()
+        elif output.render is not None:
             self.console.print(output.render())
         elif output.text is not None:
             # plain text needs no rich (a one-shot write should not pay for importing it)

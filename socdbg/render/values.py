@@ -86,35 +86,3 @@ class RegisterValues:
         yield pin_widths(table, options.max_width)
         for reg, why in self.skipped:
             yield Text(f"skipped {reg.path}: {why}", style="yellow")
-
-
-class HexDump:
-    """``peek``: rows of ``width``-bit words with the registers or memory they belong to."""
-
-    def __init__(self, address: int, words: Sequence[int], width: int,
-                 labels: dict[int, str]) -> None:
-        self.address = address
-        self.words = words
-        self.width = width
-        self.labels = labels
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        size = self.width // 8
-        per_row = max(1, 16 // size)
-        table = Table(box=None, pad_edge=False, show_header=False, padding=(0, 1))
-        table.add_column(style="cyan")
-        for _ in range(per_row):
-            table.add_column(justify="right")
-        table.add_column(style="dim")
-        table.add_column(style="green")
-        for row in range(0, len(self.words), per_row):
-            words = self.words[row : row + per_row]
-            base = self.address + row * size
-            raw = b"".join(w.to_bytes(size, "little") for w in words)
-            ascii_ = "".join(chr(b) if 32 <= b < 127 else "." for b in raw)
-            names = [self.labels[a] for a in range(base, base + len(words) * size)
-                     if a in self.labels]
-            cells = [hex_width(w, self.width) for w in words]
-            cells += [""] * (per_row - len(words))
-            table.add_row(addr_text(base), *cells, ascii_, " ".join(names))
-        yield pin_widths(table, options.max_width)

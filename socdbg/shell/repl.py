@@ -41,7 +41,7 @@ class Shell:
         if stripped in QUIT_WORDS:
             return False
         try:
-            output = execute(self.session, line)
+            output = execute(self.session, line, stream=True)
             self.session.emit(output)
             if output is not None and not output.ok:
                 self.failures += 1
