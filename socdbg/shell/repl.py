@@ -11,11 +11,14 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from socdbg.commands.dispatch import QUIT_WORDS, execute
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError
+
+if TYPE_CHECKING:
+    from socdbg.shell.completer import ShellCompleter
 
 
 def history_path() -> Path:
@@ -102,9 +105,10 @@ class Shell:
             history: FileHistory | InMemoryHistory = FileHistory(str(hist_file))
         except OSError:
             history = InMemoryHistory()
+        completer = ShellCompleter(self.session)
         prompt: PromptSession[str] = PromptSession(
             history=history,
-            completer=ShellCompleter(self.session),
+            completer=completer,
             auto_suggest=AutoSuggestFromHistory(),
             complete_while_typing=False,
             bottom_toolbar=self.toolbar,
@@ -112,6 +116,7 @@ class Shell:
         self.interactive = True
         self.session.ask = self.ask  # live-target writes are confirmed (socdbg/safety.py)
         self.greet()
+        self._warm(completer)
         while True:
             try:
                 line = prompt.prompt(self.prompt_text())
@@ -123,6 +128,20 @@ class Shell:
                 break
         self.session.close()
         return 0
+
+    def _warm(self, completer: ShellCompleter) -> None:
+        """Build the completer's index of a loaded map in the background, so the first Tab
+        on a 100k-register map is as quick as the others."""
+        if not self.session.has_target:
+            return
+        import contextlib
+        import threading
+
+        def warm() -> None:
+            with contextlib.suppress(SocdbgError):
+                completer.warm()
+
+        threading.Thread(target=warm, name="socdbg-complete-warm", daemon=True).start()
 
     def ask(self, message: str, question: str) -> str:
         """Show ``message`` and return the answer to ``question`` (a write to live hardware
