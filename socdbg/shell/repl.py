@@ -11,14 +11,17 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from socdbg.commands.dispatch import QUIT_WORDS, execute
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError
 
 if TYPE_CHECKING:
+    from prompt_toolkit import PromptSession
+
     from socdbg.shell.completer import ShellCompleter
+    from socdbg.shell.history import ShellHistory
 
 
 def history_path() -> Path:
@@ -87,32 +90,67 @@ class Shell:
         return self._run_interactive()
 
     def _run_piped(self) -> int:
-        for line in self.stdin:
-            if not self.run_line(line.rstrip("\n")):
-                break
+        pending = ""
+        for raw in self.stdin:
+            line = raw.rstrip("\n")
+            if line.rstrip().endswith("\\"):  # continued on the next line, as in scripts
+                pending += line.rstrip()[:-1] + " "
+                continue
+            line, pending = pending + line, ""
+            if not self.run_line(line):
+                return 1 if self.failures else 0
+        if pending.strip():
+            self.run_line(pending)
         return 1 if self.failures else 0
 
-    def _run_interactive(self) -> int:
+    def prompt_session(self, completer: ShellCompleter, history: ShellHistory,
+                       **io: Any) -> PromptSession[str]:
+        """The prompt: completion, history search by prefix on Up, grey suggestions from
+        lines that ran, a trailing backslash continuing the line. ``io`` passes ``input``
+        and ``output`` (tests drive the shell through a pipe)."""
         from prompt_toolkit import PromptSession
-        from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
-        from prompt_toolkit.history import FileHistory, InMemoryHistory
+        from prompt_toolkit.filters import Condition
+        from prompt_toolkit.key_binding import KeyBindings
 
+        from socdbg.shell.history import SuggestFromGoodHistory
+
+        keys = KeyBindings()
+
+        @Condition
+        def continued() -> bool:
+            from prompt_toolkit.application import get_app
+
+            doc = get_app().current_buffer.document
+            return doc.is_cursor_at_the_end and doc.text.endswith("\\")
+
+        @keys.add("enter", filter=continued)
+        def _(event: Any) -> None:
+            event.current_buffer.insert_text("\n")
+
+        return PromptSession(
+            history=history,
+            completer=completer,
+            auto_suggest=SuggestFromGoodHistory(),
+            enable_history_search=True,
+            complete_while_typing=False,
+            bottom_toolbar=self.toolbar,
+            key_bindings=keys,
+            prompt_continuation=lambda width, line, wrap: "." * (width - 1) + " ",
+            **io,
+        )
+
+    def _run_interactive(self, **io: Any) -> int:
         from socdbg.shell.completer import ShellCompleter
+        from socdbg.shell.history import ShellHistory, join_continued
 
         hist_file = history_path()
         try:
             hist_file.parent.mkdir(parents=True, exist_ok=True)
-            history: FileHistory | InMemoryHistory = FileHistory(str(hist_file))
+            history = ShellHistory(hist_file)
         except OSError:
-            history = InMemoryHistory()
+            history = ShellHistory(None)
         completer = ShellCompleter(self.session)
-        prompt: PromptSession[str] = PromptSession(
-            history=history,
-            completer=completer,
-            auto_suggest=AutoSuggestFromHistory(),
-            complete_while_typing=False,
-            bottom_toolbar=self.toolbar,
-        )
+        prompt = self.prompt_session(completer, history, **io)
         self.interactive = True
         self.session.ask = self.ask  # live-target writes are confirmed (socdbg/safety.py)
         self.greet()
@@ -124,7 +162,10 @@ class Shell:
                 continue
             except EOFError:
                 break
-            if not self.run_line(line):
+            failures = self.failures
+            go_on = self.run_line(join_continued(line))
+            history.settle(self.failures == failures)
+            if not go_on:
                 break
         self.session.close()
         return 0
