@@ -24,30 +24,44 @@ from socdbg.render.plain import (
 
 
 def pin_widths(table: Table, total: int | None = None) -> Table:
-    """Keep narrow columns (paths, addresses, values) whole and give the last column (a
-    description) what is left of ``total`` cells, so tables stay one line per row."""
-    used = 0
+    """Keep narrow columns (paths, addresses, values, fields) whole and give the last column
+    (a description) what is left of ``total`` cells, so tables stay one line per row. A
+    description that must be cut (a no-wrap column) ends at a word, with an ellipsis."""
+    _, right, _, left = table.padding
+    used = 0 if table.pad_edge else -left
     for col in table.columns[:-1]:
-        cells = [Text.from_markup(c, emoji=False) if isinstance(c, str) else c for c in col.cells]
+        cells = [Text.from_markup(c, emoji=False) if isinstance(c, str) else c
+                 for c in col.cells]
         widths = [c.cell_len for c in cells if isinstance(c, Text)]
-        header = Text.from_markup(col.header, emoji=False) if isinstance(col.header, str) else None
+        header = (Text.from_markup(col.header, emoji=False) if isinstance(col.header, str)
+                  else None)
         col.min_width = max([*widths, header.cell_len if header else 0])
-        used += col.min_width + 1
+        used += col.min_width + left + right
     if total is not None and table.columns:
-        table.columns[-1].max_width = max(12, total - used)
+        last = table.columns[-1]
+        room = max(12, total - used - (right if table.pad_edge else 0) - 1)
+        last.max_width = room
+        if last.no_wrap:
+            last._cells = [shorten(c, room) if isinstance(c, str) else c for c in last._cells]
     return table
 
 
+def longest_word(table: Table) -> int:
+    """The widest word of the last column (a token a fold must not split)."""
+    last = table.columns[-1]
+    return max((len(w) for c in last._cells
+                for w in (c.plain if isinstance(c, Text) else str(c)).split()), default=0)
 
 
-
-
-
-
-
-
-
-
+def shorten(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, cut after a whole word and ended with ``…``."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    if space >= 3 and text[width - 1] != " ":
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "…"
 
 
 class RegisterList:

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from socdbg.regmap import Decoded, Register
 from socdbg.render.plain import access_text, addr_text, hex_width
-from socdbg.render.regs import pin_widths
+from socdbg.render.regs import longest_word, pin_widths
 
 
 def field_cell(fv: Any) -> Text:
@@ -83,6 +84,19 @@ class RegisterValues:
                                   style="bold" if fv.value else "")
             table.add_row(d.register.path, addr_text(d.register.address),
                           hex_width(d.value, d.register.width), fields)
-        yield pin_widths(table, options.max_width)
+        pin_widths(table, options.max_width)
+        fields_col = table.columns[-1]
+        if (fields_col.max_width or 0) >= max(longest_word(table), 16):
+            yield table
+        else:  # too narrow for a fields column: the fields go under each register, whole
+            cols = table.columns[:3]
+            w = [max(len(Text.from_markup(c, emoji=False)) if isinstance(c, str) else 0
+                     for c in col.cells) for col in cols]
+            for path, addr, value, fields in zip(*(col.cells for col in table.columns),
+                                                 strict=True):
+                yield Text.assemble((f"{path:<{w[0]}}", "bold"), "  ",
+                                    (f"{addr:<{w[1]}}", "cyan"), "  ",
+                                    (f"{value:>{w[2]}}", "magenta"))
+                yield Padding(fields, (0, 0, 0, 2))
         for reg, why in self.skipped:
             yield Text(f"skipped {reg.path}: {why}", style="yellow")

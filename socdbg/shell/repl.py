@@ -33,6 +33,29 @@ def history_path() -> Path:
     return Path(state) / "socdbg" / "history"
 
 
+#: A target string longer than this is shortened in the prompt (the toolbar and ``info``
+#: show it whole).
+PROMPT_TARGET_MAX = 24
+
+
+def short_target(spec: str) -> str:
+    """The target as the prompt shows it: short strings as they are; a long one as its
+    backend and the last part of its argument (a file's name, not its folder), cut with …
+    when that is still long: ``dump:/very/long/path/run-42.json.gz`` -> ``dump:run-42.json.gz``."""
+    if len(spec) <= PROMPT_TARGET_MAX:
+        return spec
+    name, sep, arg = spec.partition(":")
+    if not sep:
+        return spec[: PROMPT_TARGET_MAX - 1] + "…"
+    arg = arg.removeprefix("//")
+    tail = arg.rstrip("/").rsplit("/", 1)[-1] or arg
+    short = f"{name}:{tail}"
+    if len(short) > PROMPT_TARGET_MAX:
+        keep = PROMPT_TARGET_MAX - len(name) - 2
+        short = f"{name}:…{tail[-keep:]}"
+    return short
+
+
 class Shell:
     def __init__(self, session: Session, stdin: TextIO | None = None) -> None:
         self.session = session
@@ -210,7 +233,7 @@ class Shell:
             self.error(exc)
 
     def prompt_text(self) -> str:
-        return f"socdbg:{self.session.target_spec}> "
+        return f"socdbg:{short_target(self.session.target_spec)}> "
 
     def toolbar(self) -> str:
         from socdbg.targets.base import SimTime, has_time
