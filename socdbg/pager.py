@@ -19,7 +19,8 @@ import subprocess
 from collections.abc import Iterable
 from typing import IO
 
-#: box drawing (U+2500..U+257F) and block elements of progress bars, as plain ASCII
+#: box drawing (U+2500..U+257F) as plain ASCII (block elements, the shades of a heat map,
+#: carry meaning and stay)
 _ASCII = {cp: ("-" if cp in (0x2500, 0x2501, 0x2504, 0x2505, 0x2508, 0x2509, 0x254C, 0x254D,
                              0x2550, 0x2574, 0x2576, 0x2578, 0x257A, 0x257C, 0x257E)
                else "|" if cp in (0x2502, 0x2503, 0x2506, 0x2507, 0x250A, 0x250B, 0x254E,
@@ -27,7 +28,6 @@ _ASCII = {cp: ("-" if cp in (0x2500, 0x2501, 0x2504, 0x2505, 0x2508, 0x2509, 0x2
                                   0x257F)
                else "+")
           for cp in range(0x2500, 0x2580)}
-_ASCII.update({cp: "#" for cp in range(0x2580, 0x25A0)})
 
 
 def plain(text: str) -> str:
