@@ -140,15 +140,19 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         report_error(SocdbgError(exc.format_message()))
         raise SystemExit(1) from None
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort as exc:
+        stopped = exc.__context__  # a Ctrl-C that says where long work stopped
+        click.echo(f"cancelled: {stopped}" if isinstance(stopped, KeyboardInterrupt)
+                   and str(stopped) else "aborted", err=True)
         raise SystemExit(130) from None
     except SocdbgError as exc:
         if debug:
             raise
         report_error(exc)
         raise SystemExit(1) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # a Stopped says where the work stopped
+        if str(exc):
+            print(f"cancelled: {exc}", file=sys.stderr)
         raise SystemExit(130) from None
     raise SystemExit(rc if isinstance(rc, int) else 0)
 

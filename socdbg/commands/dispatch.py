@@ -73,7 +73,9 @@ def execute(session: Session, line: str, stream: bool = False) -> Output | None:
                          f"help {name} shows the usage") from None
     except click.ClickException as exc:
         raise UsageError(f"{name}: {exc.format_message()}") from None
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click wraps Ctrl-C; keep a Stopped's report
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            raise exc.__context__ from None
         raise KeyboardInterrupt from None
     output = result if isinstance(result, Output) else None
     recorder = session.state.get("recorder")

@@ -11,10 +11,16 @@ if TYPE_CHECKING:  # rich is imported only when a bar is shown: commands load at
     from rich.console import Console
 
 
+class Stopped(KeyboardInterrupt):
+    """Ctrl-C during long work, with where it stopped (``stopped at cycle 1,234,567 after
+    ...``): the shell prints it after ``cancelled``, a one-shot command on stderr."""
+
+
 @contextmanager
 def progress(console: Console, total: int, label: str, minimum: int, unit: str = "items"
              ) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(n)``. ``unit="bytes"`` shows sizes and a transfer speed."""
+    """Yield ``advance(n)``. ``unit="bytes"`` shows sizes and a transfer speed, ``"cycles"``
+    simulated cycles and their rate."""
     if total < minimum or not console.is_terminal:
         yield lambda n: None
         return

@@ -74,8 +74,10 @@ class Shell:
             self.session.emit(output)
             if output is not None and not output.ok:
                 self.failures += 1
-        except KeyboardInterrupt:
-            self.session.console.print("[yellow]cancelled[/yellow]")
+        except KeyboardInterrupt as exc:  # a Stopped says where the work stopped
+            where = f": {exc}" if str(exc) else ""
+            self.session.console.print(f"[yellow]cancelled[/yellow]{where}", markup=True,
+                                       highlight=False)
         except SocdbgError as exc:
             self.failures += 1
             self.error(exc)
