@@ -77,3 +77,23 @@ def test_the_shell_says_where_ctrl_c_stopped(session: Session) -> None:
     text = session._out.getvalue()  # type: ignore[union-attr]
     assert f"cancelled: stopped at cycle {SLICE:,} after {SLICE:,} of {5 * SLICE:,} cycles" \
         in text
+
+
+def test_progress_turns_ctrl_c_into_how_far_the_work_got(session: Session) -> None:
+    from socdbg.render.progress import progress
+
+    with (pytest.raises(Stopped, match=r"^load fw.elf: stopped after 3,072 of 8,192 bytes$"),
+          progress(session.console, 8192, "load fw.elf", 1, "bytes") as moved):
+        for _ in range(3):
+            moved(1024)
+        raise KeyboardInterrupt
+
+
+def test_dump_reports_how_many_registers_it_read(session: Session,
+                                                 tmp_path: Any) -> None:
+    from socdbg.commands.dispatch import execute
+
+    sim = session.target
+    interrupt_after(sim, "read", 20)
+    with pytest.raises(Stopped, match=r"^dump: stopped after \d+ of \d+ registers$"):
+        execute(session, f"dump -o {tmp_path / 'd.json'}")
