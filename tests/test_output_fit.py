@@ -175,3 +175,13 @@ def test_a_long_target_does_not_eat_the_prompt() -> None:
     shell = Shell(Session(target="dump:/very/long/folder/name/run-42.json.gz"))
     assert shell.prompt_text() == "socdbg:dump:run-42.json.gz> "
     assert "/very/long/folder/name/run-42.json.gz" in shell.toolbar()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_register_layout_never_splits_an_enum_token(session: Session, width: int) -> None:
+    text = render(session, "regs show dma.ch[0].status", width)
+    words = text.split()
+    for token in ("NONE=0", "UNMAPPED=1", "MISALIGNED=2", "ZERO_LEN=3", "BAD_DESC=4",
+                  "err_code", "sw=rw", "woclr", "[10:8]"):
+        assert token in words, (token, text)
+    assert "Write 1 to clear." in " ".join(words)
