@@ -97,3 +97,38 @@ def test_dump_reports_how_many_registers_it_read(session: Session,
     interrupt_after(sim, "read", 20)
     with pytest.raises(Stopped, match=r"^dump: stopped after \d+ of \d+ registers$"):
         execute(session, f"dump -o {tmp_path / 'd.json'}")
+
+
+def test_noc_traffic_reports_progress_and_where_it_stopped(session: Session) -> None:
+    from socdbg.commands.dispatch import execute
+    from socdbg.models.noc import Mesh
+    from socdbg.models.traffic import run_traffic
+
+    seen: list[int] = []
+    run_traffic(Mesh(4, 4), "uniform", 0.1, cycles=5000, warmup=1000, on_cycle=seen.append)
+    assert seen and seen == sorted(seen) and seen[-1] >= 5000
+
+    def stop(ran: int) -> None:
+        if ran > 3000:
+            raise KeyboardInterrupt
+
+    import socdbg.models.traffic as traffic
+
+    real = traffic.run_traffic
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        hook = kwargs["on_cycle"]
+
+        def both(ran: int) -> None:
+            hook(ran)
+            stop(ran)
+
+        return real(*args, **{**kwargs, "on_cycle": both})
+
+    traffic.run_traffic = interrupted  # type: ignore[assignment]
+    try:
+        with pytest.raises(Stopped, match=r"^noc traffic: stopped after 3,\d{3} of 11,000 "
+                           r"cycles$"):
+            execute(session, "noc traffic uniform 0.1 --cycles 10000 --warmup 1000")
+    finally:
+        traffic.run_traffic = real  # type: ignore[assignment]

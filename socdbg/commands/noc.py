@@ -416,8 +416,19 @@ def noc_traffic(session: Session, pattern: str, rate: str, cycles: str, warmup: 
         side = max(mesh.size_x, mesh.size_y)
         hint = f"for example sim:mesh={side}x{side}" if pattern == "transpose" else None
         raise UsageError(f"noc traffic: {exc}", hint) from None
-    stats = run_traffic(mesh, pat, offered, cycles=n_cycles, warmup=n_warmup,
-                        packet_flits=flits, seed=n_seed)
+    from socdbg.render.progress import progress
+
+    total = n_warmup + n_cycles
+    with progress(session.console, total, "noc traffic", 20_000, "cycles") as moved:
+        shown = [0]
+
+        def on_cycle(ran: int) -> None:
+            ran = min(ran, total)
+            moved(ran - shown[0])
+            shown[0] = ran
+
+        stats = run_traffic(mesh, pat, offered, cycles=n_cycles, warmup=n_warmup,
+                            packet_flits=flits, seed=n_seed, on_cycle=on_cycle)
     params: dict[str, Any] = {"packet_flits": flits, "seed": n_seed, "warmup": n_warmup,
                               "cycles": n_cycles}
     if pattern == "hotspot":
