@@ -85,11 +85,11 @@ def test_the_shell_in_a_terminal(tmux: Tmux) -> None:
     tmux.keys("read \\", "Enter")
     tmux.keys("sysctrl.revision", "Enter")
     tmux.wait(lambda s: "sysctrl.revision" in s and "major" in s, "the continued command")
-    # long output goes through the pager; q comes back to the prompt
-    tmux.keys("read noc", "Enter")
-    tmux.wait(lambda s: s.rstrip().endswith(":") or "(END)" in s, "the pager")
-    tmux.keys("q")
-    tmux.wait(lambda s: tmux.prompt_line() == "socdbg:sim>", "the prompt after the pager")
+    if shutil.which("less"):  # long output goes through the pager; q comes back
+        tmux.keys("read noc", "Enter")
+        tmux.wait(lambda s: s.rstrip().endswith(":") or "(END)" in s, "the pager")
+        tmux.keys("q")
+        tmux.wait(lambda s: tmux.prompt_line() == "socdbg:sim>", "the prompt after the pager")
     tmux.keys("C-d")
     tmux.wait(lambda s: "socdbg:sim>" not in tmux.prompt_line() or not s.strip(),
               "the shell to end", timeout=10)
