@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from socdbg import __version__
-from socdbg.commands.registry import Output, commands
+from socdbg.commands.registry import Output, commands, lookup
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError
 
@@ -21,7 +21,7 @@ class _Group(click.Group):
         return sorted(set(super().list_commands(ctx)) | set(commands()))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        return super().get_command(ctx, name) or commands().get(name)
+        return super().get_command(ctx, name) or lookup(name)
 
     def resolve_command(self, ctx: click.Context, args: list[str]
                         ) -> tuple[str | None, click.Command | None, list[str]]:

@@ -49,7 +49,8 @@ def test_one_shot_read_imports_only_the_sim_backend() -> None:
     assert "socdbg.targets.sim" in mods
     for unused in ("socdbg.targets.gdb", "socdbg.targets.mmio", "socdbg.targets.dump",
                    "socdbg.targets.rsp", "socdbg.postmortem", "importlib.metadata",
-                   "rich._emoji_codes", "prompt_toolkit"):
+                   "rich._emoji_codes", "prompt_toolkit", "socdbg.commands.noc",
+                   "socdbg.commands.butr", "socdbg.commands.postmortem"):
         assert unused not in mods, unused
 
 

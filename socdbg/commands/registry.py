@@ -86,6 +86,18 @@ def get(name: str) -> click.Command | None:
     return _REGISTRY.get(name)
 
 
+def lookup(name: str) -> click.Command | None:
+    """The command ``name``, importing command modules (in help order) only until one has
+    registered it: a one-shot ``socdbg read`` does not import every command module."""
+    import importlib
+
+    for module in MODULES:
+        if name in _REGISTRY:
+            break
+        importlib.import_module(f"socdbg.commands.{module}")
+    return _REGISTRY.get(name)
+
+
 @functools.cache
 def _load() -> None:
     # Each module registers its commands at import (the help order is MODULES).
