@@ -127,10 +127,17 @@ def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ("dump --output sub/", "sub/a.json"),
     ("target dump:sub/", "dump:sub/a.json"),
     ("butr --junit b", "boot.sdbg"),
+    ("regs --map sub/", "sub/a.json"),  # an option of the group, before its subcommand
 ])
 def test_file_arguments(completer: ShellCompleter, files: Path, line: str,
                         expected: str) -> None:
     assert expected in texts(completer, line)
+
+
+def test_group_options_then_subcommands(completer: ShellCompleter, files: Path) -> None:
+    assert texts(completer, "regs --") == ["--map"]
+    assert texts(completer, "regs --map sub/a.json l") == ["list"]
+    assert texts(completer, "regs --map sub/a.json show dm") == ["dma."]
 
 
 def test_every_path_argument_completes_files(completer: ShellCompleter, files: Path) -> None:

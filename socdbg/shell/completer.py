@@ -185,13 +185,27 @@ class ShellCompleter(Completer):
         if cmd is None:
             return
         if isinstance(cmd, click.Group):
-            if not done:
-                yield from _matching(current, list(cmd.commands))
+            # the group's own options (regs --map FILE list) come before the subcommand
+            options = {o: p for p in cmd.params if isinstance(p, click.Option) for o in p.opts}
+            i = 0
+            while i < len(done) and done[i].startswith("-"):
+                opt = options.get(done[i])
+                i += 2 if opt is not None and not opt.is_flag else 1
+            if i > len(done):  # the value of a group option is being typed
+                opt = options.get(done[-1])
+                if opt is not None:
+                    yield from self._option_value(opt, current)
                 return
-            sub = cmd.commands.get(done[0])
+            if i == len(done):
+                if current.startswith("-"):
+                    yield from _matching(current, sorted(options))
+                else:
+                    yield from _matching(current, list(cmd.commands))
+                return
+            sub = cmd.commands.get(done[i])
             if sub is None:
                 return
-            cmd, done = sub, done[1:]
+            cmd, done = sub, done[i + 1:]
         try:
             yield from self._for_command(cmd, done, current)
         except Exception:
