@@ -45,6 +45,7 @@ def test_condition_path_field_then_enum(completer: ShellCompleter, prefix: str) 
     prefix = prefix.replace("UNTIL", until_command())
     assert texts(completer, prefix + "dma.ch[0].sta") == ["status"]
     assert texts(completer, prefix + "dma.ch[0].status.err_c") == ["err_code"]
+    assert texts(completer, prefix + "dma.ch[0].status.err_code ")[:2] == ["==", "!="]
     assert texts(completer, prefix + "dma.ch[0].status.err_code == ") == [
         "NONE", "UNMAPPED", "MISALIGNED", "ZERO_LEN", "BAD_DESC"]
     assert texts(completer, prefix + "dma.ch[0].status.err_code != B") == ["BAD_DESC"]

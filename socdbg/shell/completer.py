@@ -301,6 +301,11 @@ class ShellCompleter(Completer):
         typed = " ".join([*words, current])
         m = _OPS.search(typed)
         if m is None:
+            if words and not current:  # a path was typed: the operators
+                yield from _matching("", ["==", "!=", "<", "<=", ">", ">=", "&"],
+                                     meta=lambda op: "mask, then == VALUE" if op == "&"
+                                     else "")
+                return
             yield from self._paths(current, fields=True, globs=False)
             return
         if typed[m.end() : len(typed) - len(current)].strip():  # the value was typed: done
