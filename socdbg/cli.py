@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from socdbg import __version__
-from socdbg.commands.registry import Output, commands
+from socdbg.commands.registry import Output, commands, lookup
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError
 
@@ -21,7 +21,7 @@ class _Group(click.Group):
         return sorted(set(super().list_commands(ctx)) | set(commands()))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        return super().get_command(ctx, name) or commands().get(name)
+        return super().get_command(ctx, name) or lookup(name)
 
     def resolve_command(self, ctx: click.Context, args: list[str]
                         ) -> tuple[str | None, click.Command | None, list[str]]:
@@ -53,15 +53,17 @@ class _Group(click.Group):
 @click.option("--force-unsafe", is_flag=True,
               help="Allow writes to registers the map marks unsafe_write without the extra "
                    "confirmation.")
+@click.option("--no-pager", is_flag=True,
+              help="Never page long output on a terminal (also: SOCDBG_PAGER=off).")
 @click.version_option(__version__, prog_name="socdbg")
 @click.pass_context
 def cli(ctx: click.Context, target: str | None, map_files: tuple[str, ...],
         map_format: str | None, debug: bool, allow_writes: bool, yes: bool,
-        force_unsafe: bool) -> None:
+        force_unsafe: bool, no_pager: bool) -> None:
     """socdbg: a register-level debug shell for SoC bring-up."""
     ctx.obj = Session(target=target, map_files=list(map_files) or None, debug=debug,
                       allow_writes=allow_writes, yes=yes, force_unsafe=force_unsafe,
-                      map_format=map_format)
+                      map_format=map_format, pager=not no_pager)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -157,15 +159,19 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         report_error(SocdbgError(exc.format_message()))
         raise SystemExit(1) from None
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort as exc:
+        stopped = exc.__context__  # a Ctrl-C that says where long work stopped
+        click.echo(f"cancelled: {stopped}" if isinstance(stopped, KeyboardInterrupt)
+                   and str(stopped) else "aborted", err=True)
         raise SystemExit(130) from None
     except SocdbgError as exc:
         if debug:
             raise
         report_error(exc)
         raise SystemExit(1) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # a Stopped says where the work stopped
+        if str(exc):
+            print(f"cancelled: {exc}", file=sys.stderr)
         raise SystemExit(130) from None
     raise SystemExit(rc if isinstance(rc, int) else 0)
 

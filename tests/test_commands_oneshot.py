@@ -272,7 +272,7 @@ def test_peek_sram_after_poke_in_one_session() -> None:
 
 def test_peek_memory_is_annotated_with_its_offset() -> None:
     line = rows(ok("peek", "sram+0x10", "2"))
-    assert line == ["0x10000010  0x00000000  0x00000000      ........  sram+0x10"]
+    assert line == ["0x10000010  0x00000000  0x00000000  ........  sram+0x10"]
     assert rows(ok("peek", "sram"))[0].endswith("sram+0x0")
 
 

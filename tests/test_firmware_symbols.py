@@ -44,6 +44,8 @@ def run(session: Session, line: str) -> Output:
 
 def rendered(out: Output) -> str:
     """What the shell prints for ``out`` (Session.emit's view, at 120 columns, no colour)."""
+    if out.stream is not None:
+        return "".join(line + "\n" for line in out.stream)
     console = Console(file=io.StringIO(), width=120, no_color=True, highlight=False)
     console.print(out.render() if out.render is not None else out.text)
     return console.file.getvalue()  # type: ignore[attr-defined, no-any-return]

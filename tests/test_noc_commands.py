@@ -104,7 +104,7 @@ def check_route(view: dict[str, Any]) -> None:
 
 
 def test_noc_view_lights_the_dma_route(after_dma: Session) -> None:
-    view = data(after_dma, "noc --json")
+    view = data(after_dma, "noc --json --since reset")
     check_route(view)
     cycle = sim_of(after_dma).now
     assert view["cycle"] == cycle and view["unit"] == "flits/cycle"
@@ -112,7 +112,8 @@ def test_noc_view_lights_the_dma_route(after_dma: Session) -> None:
         assert link["value"] == pytest.approx(link["flits"] / cycle)
     assert view["max"] == pytest.approx(FLITS / cycle)
     text = shown(after_dma, "noc")
-    assert f"NoC 4x4 mesh: flits per cycle over {cycle:,} cycles" in text
+    assert (f"NoC 4x4 mesh: flits per cycle over cycles 0..{cycle:,} ({cycle:,}, since the "
+            "simulator started)") in text
     value = f"{FLITS / cycle:.2f}"
     assert f"R0   →{value}" in text and f"↓{value}" in text and f"L{value}" in text
     assert "North is y-1" in text and "busiest links: R0 E" in text

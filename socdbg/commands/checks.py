@@ -64,7 +64,7 @@ def poll_cmd(session: Session, condition: tuple[str, ...], timeout: str, interva
                       text=f"dry-run: poll {cond.text}: {note}")
     if has_time(target) and isinstance(target, SimTime):
         start = target.now
-        wait_for(target, cond, max(1, int(limit * SIM_HZ)))
+        wait_for(target, cond, max(1, int(limit * SIM_HZ)), session)
         held, decoded = evaluate(target, cond)
         spent = f"{target.now - start:,} cycles"
     else:

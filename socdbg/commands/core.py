@@ -6,6 +6,7 @@ command that fails validation performs no access at all.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -232,34 +233,106 @@ def peek_cmd(session: Session, address: str, count: str, width: str | None, as_j
     size = _width_bytes(width, natural if natural in (1, 2, 4, 8) else 4)
     if addr.value % size:
         raise UsageError(f"address {addr.value:#x} is not aligned to {size * 8} bits")
-    target = session.target
-    if mem is not None and mem.contains(addr.value, n * size):
-        raw = target.read_block(addr.value, n * size)
-        words = [int.from_bytes(raw[i * size : (i + 1) * size], "little") for i in range(n)]
-    else:
-        words = [int.from_bytes(target.read(addr.value + i * size, size), "little")
-                 for i in range(n)]
-    labels: dict[int, str] = {}
-    for reg in rmap.in_range(addr.value, addr.value + n * size):
-        at = max(reg.address, addr.value)
-        if at not in labels or reg.layout.readable:  # of a read/write pair, the readable one
-            labels[at] = reg.path
-    if mem is not None:
-        labels.setdefault(addr.value, f"{mem.path}+{addr.value - mem.address:#x}")
-        from socdbg.commands.firmware import symbol_at
+    _ = session.target  # opened now: a target that cannot open fails before any output
+    block = mem is not None and mem.contains(addr.value, n * size)
+    dump = PeekDump(session, addr.value, n, size, block, mem.path if mem is not None else None,
+                    mem.address if mem is not None else 0)
+    if as_json:
+        dump.settle()
+    return Output(data=dump.data, stream=None if as_json else dump)
 
-        for a in range(addr.value, addr.value + n * size, size):
-            name = symbol_at(session, a, exact=a != addr.value)
-            if name:
-                labels[a] = name
 
-    def render() -> object:
-        from socdbg.render.values import HexDump
+def _words(raw: bytes, size: int) -> list[int]:
+    """The little-endian words of ``raw`` as ints (in C where the platform has the type)."""
+    import array
+    import sys
 
-        return HexDump(addr.value, words, size * 8, labels)
+    code = {1: "B", 2: "H", 4: "I", 8: "Q"}[size]
+    words = array.array(code)
+    if words.itemsize != size:  # pragma: no cover - platforms where the C types differ
+        return [int.from_bytes(raw[i : i + size], "little") for i in range(0, len(raw), size)]
+    words.frombytes(raw)
+    if sys.byteorder != "little":  # pragma: no cover
+        words.byteswap()
+    return words.tolist()
 
-    return Output(data={"address": addr.value, "width": size * 8, "words": words},
-                  render=render)
+
+class PeekDump:
+    """``peek``'s reads and rows, a chunk at a time: the first rows show while later chunks
+    are still being read; ``data["words"]`` fills as the chunks are read. Iterating again
+    replays the rows from the words already read (a recorder settles the output first)."""
+
+    CHUNK = 64 << 10  # bytes per read_block of memory
+    FIRST = 1 << 10  # a small first chunk: the first line shows at once
+
+    def __init__(self, session: Session, address: int, count: int, size: int, block: bool,
+                 mem_path: str | None, mem_address: int) -> None:
+        self.session = session
+        self.address, self.count, self.size, self.block = address, count, size, block
+        self.mem_path, self.mem_address = mem_path, mem_address
+        self.words: list[int] = []
+        self.raw = bytearray()
+        self.data = {"address": address, "width": size * 8, "words": self.words}
+
+    def settle(self) -> None:
+        for _ in self._chunks():
+            pass
+
+    def _chunks(self) -> Iterator[tuple[int, bytes]]:
+        """(offset, raw bytes) of each chunk, reading the ones not read yet."""
+        size, total = self.size, self.count * self.size
+        row = 16 if size <= 16 else size
+        offset = 0
+        step = max(row, self.FIRST - self.FIRST % row)
+        while offset < total:
+            length = min(step, total - offset)
+            if offset + length > len(self.raw):
+                have = len(self.raw) - offset
+                self._read(self.address + offset + have, length - have)
+            yield offset, bytes(self.raw[offset : offset + length])
+            offset += length
+            step = max(row, self.CHUNK - self.CHUNK % row)
+
+    def _read(self, address: int, length: int) -> None:
+        target, size = self.session.target, self.size
+        if self.block:
+            raw = target.read_block(address, length)
+        else:
+            raw = b"".join(target.read(address + i, size) for i in range(0, length, size))
+        self.raw += raw
+        self.words.extend(_words(raw, size))
+
+    def labels(self, lo: int, hi: int) -> dict[int, str]:
+        """Names of the addresses in [lo, hi): registers (the readable one of a pair), the
+        memory offset of the first word, symbols of loaded images."""
+        rmap = self.session.map
+        out: dict[int, str] = {}
+        for reg in rmap.in_range(lo, hi):
+            at = max(reg.address, lo)
+            if at not in out or reg.layout.readable:
+                out[at] = reg.path
+        if self.mem_path is not None:
+            if lo == self.address:
+                out.setdefault(lo, f"{self.mem_path}+{lo - self.mem_address:#x}")
+            from socdbg.commands.firmware import loaded_images, symbol_at
+
+            if loaded_images(self.session):
+                for a in range(lo, hi, self.size):
+                    name = symbol_at(self.session, a, exact=a != self.address)
+                    if name:
+                        out[a] = name
+        return out
+
+    def lines(self, color: bool = False) -> Iterator[str]:
+        from socdbg.render.hexdump import HexLayout
+
+        layout = HexLayout(self.size, self.count, color)
+        for offset, raw in self._chunks():
+            lo = self.address + offset
+            yield from layout.lines(lo, raw, self.labels(lo, lo + len(raw)))
+
+    def __iter__(self) -> Iterator[str]:
+        return self.lines(color=self.session.color_lines)
 
 
 @click.command("poke", help="Write VALUE at ADDR with one access of --width bits "

@@ -47,8 +47,11 @@ def split_line(line: str) -> list[str]:
                          "check the quotes") from None
 
 
-def execute(session: Session, line: str) -> Output | None:
+def execute(session: Session, line: str, stream: bool = False) -> Output | None:
     """Parse and run one command line; returns the command's Output (None for a blank line).
+
+    With ``stream`` (the shell, which shows the output at once), a streamed output (``peek``)
+    does its reads while it is shown; otherwise they are done here and ``data`` is complete.
 
     Raises SocdbgError for every user mistake, including click's usage errors, so callers
     need one ``except``.
@@ -74,10 +77,14 @@ def execute(session: Session, line: str) -> Output | None:
                          f"help {name} shows the usage") from None
     except click.ClickException as exc:
         raise UsageError(f"{name}: {exc.format_message()}") from None
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click wraps Ctrl-C; keep a Stopped's report
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            raise exc.__context__ from None
         raise KeyboardInterrupt from None
     output = result if isinstance(result, Output) else None
     recorder = session.state.get("recorder")
+    if output is not None and (recorder is not None or not stream):
+        output.settle()  # a streamed output's data is complete only once it has run
     if recorder is not None:
         recorder.record(words, output)
     return output

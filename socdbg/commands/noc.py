@@ -150,9 +150,13 @@ def heat_map(size_x: int, size_y: int, links: dict[tuple[int, str], float],
 @click.option("--metric", type=click.Choice(list(METRICS)), default="flits", show_default=True,
               help="flits: flits out of each port; stalls: stall cycles at the input buffer "
               "the link feeds; occupancy: flits in that buffer now.")
+@click.option("--since", "since", default=None, metavar="CYCLE|reset|last",
+              help="Rates over the cycles since CYCLE (from the newest view of the counters "
+              "at or before it), since the last reset, or since the last noc (default: the "
+              "last noc in this session, else the last reset).")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @session_command
-def noc(session: Session, metric: str, as_json: bool) -> Output | None:
+def noc(session: Session, metric: str, since: str | None, as_json: bool) -> Output | None:
     if click.get_current_context().invoked_subcommand is not None:
         return None
     rmap = session.map
@@ -162,14 +166,26 @@ def noc(session: Session, metric: str, as_json: bool) -> Output | None:
     regs = sorted((rmap.get(f"noc.router[{i}].port[{p}].{kind}")
                    for i in range(nodes) for p in range(5) for kind in COUNTERS),
                   key=lambda r: r.address)
+    if since is not None and since not in ("reset", "last") and parse_int(since) is None:
+        raise UsageError(f"--since '{since}' is not a cycle, 'reset' or 'last'")
     values = read_values(session.target, regs)
     cycle = _cycles(session)
     per_cycle = cycle is not None and metric != "occupancy"
-    scale = 1.0 / max(cycle or 0, 1)
+    window: dict[str, Any] | None = None
+    counts = values
+    if cycle is not None and metric != "occupancy":  # occupancy: a level now, no window
+        start, base, why = _window(session, values, cycle, since)
+        window = {"from": start, "to": cycle, "cycles": cycle - start, "since": why}
+        counts = {k: v - base.get(k, 0) for k, v in values.items()}
+        _remember(session, cycle, values)
+    scale = 1.0 / max(window["cycles"] if window else 0, 1)
     kind = METRICS[metric]
 
     def count(node: int, port: int, what: str) -> int:
         return values[f"noc.router[{node}].port[{port}].{what}"]
+
+    def in_window(node: int, port: int, what: str) -> int:
+        return counts[f"noc.router[{node}].port[{port}].{what}"]
 
     def shown(raw: int) -> float:
         return raw * scale if per_cycle else raw
@@ -178,7 +194,7 @@ def noc(session: Session, metric: str, as_json: bool) -> Output | None:
     local: list[float] = []
     for i in range(nodes):
         ports = {PORT_NAMES[p]: {c: count(i, p, c) for c in COUNTERS} for p in range(5)}
-        value = shown(count(i, LOCAL, kind))
+        value = shown(in_window(i, LOCAL, kind))
         routers.append({"router": i, "x": i % size_x, "y": i // size_x, "ports": ports,
                         "local": value})
         local.append(value)
@@ -193,21 +209,23 @@ def noc(session: Session, metric: str, as_json: bool) -> Output | None:
                 "from": i, "to": j, "dir": PORT_NAMES[p], "flits": count(i, p, "flits"),
                 "stalls": count(j, OPPOSITE[p], "stalls"),
                 "buf_occ": count(j, OPPOSITE[p], "buf_occ")}
-            entry["value"] = shown(entry[kind])
+            entry["value"] = shown(in_window(i, p, kind) if kind == "flits"
+                                   else in_window(j, OPPOSITE[p], kind))
             links.append(entry)
             heat[(i, PORT_NAMES[p])] = entry["value"]
     unit = UNITS[metric][0 if per_cycle else 1]
     data = {"mesh": {"x": size_x, "y": size_y}, "metric": metric, "unit": unit,
-            "cycle": cycle, "max": max([*heat.values(), *local, 0]), "routers": routers,
-            "links": links}
+            "cycle": cycle, "window": window, "max": max([*heat.values(), *local, 0]),
+            "routers": routers, "links": links}
 
     def render() -> object:
         what = {"flits": "flits", "stalls": "stall cycles", "occupancy": "flits buffered"}[
             metric]
         if metric == "occupancy":
             when = f" at cycle {cycle:,}" if cycle is not None else " when captured"
-        elif per_cycle:
-            when = f" per cycle over {cycle:,} cycles"
+        elif per_cycle and window is not None:
+            when = (f" per cycle over cycles {window['from']:,}..{window['to']:,} "
+                    f"({window['cycles']:,}, {window['since']})")
         else:
             when = " since reset (counts: the target has no simulated time)"
         title = f"NoC {size_x}x{size_y} mesh: {what}{when}"
@@ -215,6 +233,53 @@ def noc(session: Session, metric: str, as_json: bool) -> Output | None:
                         local_label=UNITS[metric][2], integer=not per_cycle)
 
     return Output(data=data, render=render)
+
+
+#: How many views of the counters a session keeps for ``noc --since``.
+SNAPSHOTS = 64
+
+
+def _window(session: Session, values: dict[str, int], now: int, since: str | None
+            ) -> tuple[int, dict[str, int], str]:
+    """(first cycle, the counters then, why) of the window ``noc`` shows rates over.
+
+    The counters are cleared by a reset, so from the last reset they count from zero; from
+    an earlier ``noc`` they count from that view (kept per session), which only holds while
+    no reset came in between.
+    """
+    reset_at = _reset_cycle(session)
+    views: list[tuple[int, dict[str, int]]] = [  # an empty window would show nothing
+        (c, v) for c, v in session.state.get("noc_views", []) if reset_at <= c < now]
+    if since is None:
+        since = "last" if views else "reset"
+    if since == "last" and views:
+        c, v = views[-1]
+        return c, v, "since the last noc"
+    if since in ("reset", "last"):
+        return reset_at, {}, "since reset" if reset_at else "since the simulator started"
+    wanted = parse_int(since) or 0
+    if wanted > now:
+        raise UsageError(f"--since {wanted:,} is in the future (cycle {now:,})")
+    earlier = [(c, v) for c, v in views if c <= wanted]
+    if earlier and earlier[-1][0] >= reset_at:
+        c, v = earlier[-1]
+        return c, v, f"since the noc at cycle {c:,}"
+    if wanted < reset_at:
+        raise UsageError(f"--since {wanted:,} is before the last reset (cycle {reset_at:,}), "
+                         "which cleared the counters", f"--since reset counts from {reset_at:,}")
+    return reset_at, {}, ("since reset: no view of the counters at cycle "
+                          f"{wanted:,} (a noc then keeps one)")
+
+
+def _reset_cycle(session: Session) -> int:
+    sim = local_sim(session.target)
+    return int(getattr(sim, "reset_at", 0)) if sim is not None else 0
+
+
+def _remember(session: Session, cycle: int, values: dict[str, int]) -> None:
+    views: list[tuple[int, dict[str, int]]] = session.state.setdefault("noc_views", [])
+    views.append((cycle, dict(values)))
+    del views[:-SNAPSHOTS]
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,8 +416,19 @@ def noc_traffic(session: Session, pattern: str, rate: str, cycles: str, warmup: 
         side = max(mesh.size_x, mesh.size_y)
         hint = f"for example sim:mesh={side}x{side}" if pattern == "transpose" else None
         raise UsageError(f"noc traffic: {exc}", hint) from None
-    stats = run_traffic(mesh, pat, offered, cycles=n_cycles, warmup=n_warmup,
-                        packet_flits=flits, seed=n_seed)
+    from socdbg.render.progress import progress
+
+    total = n_warmup + n_cycles
+    with progress(session.console, total, "noc traffic", 20_000, "cycles") as moved:
+        shown = [0]
+
+        def on_cycle(ran: int) -> None:
+            ran = min(ran, total)
+            moved(ran - shown[0])
+            shown[0] = ran
+
+        stats = run_traffic(mesh, pat, offered, cycles=n_cycles, warmup=n_warmup,
+                            packet_flits=flits, seed=n_seed, on_cycle=on_cycle)
     params: dict[str, Any] = {"packet_flits": flits, "seed": n_seed, "warmup": n_warmup,
                               "cycles": n_cycles}
     if pattern == "hotspot":

@@ -78,7 +78,8 @@ def dump_cmd(session: Session, output: str | None, target_opt: str | None,
             raise UsageError(f"--memory: {total} bytes in all, more than a dump holds "
                              f"({MAX_MEMORY >> 20} MiB)", "capture less, or in several dumps")
         target = session.target
-        with progress(session.console, len(regs), "dump", PROGRESS_MIN) as advance:
+        with progress(session.console, len(regs), "dump", PROGRESS_MIN,
+                      "registers") as advance:
             dump = capture(target, rmap, regs, mems, include_side_effects, advance)
     path = output or "socdbg-dump-" + datetime.datetime.now().strftime(
         "%Y%m%d-%H%M%S") + ".json.gz"

@@ -38,6 +38,15 @@ class Output:
     ok: bool = True
     text: str | None = None
     as_json: bool = False
+    #: lines shown as they are produced (``peek``); iterating again replays them, and the
+    #: work done while iterating completes ``data``
+    stream: Iterable[str] | None = None
+
+    def settle(self) -> None:
+        """Finish a streamed output's work without showing it, so ``data`` is complete."""
+        if self.stream is not None:
+            for _ in self.stream:
+                pass
 
 
 #: Help categories, in the order ``help`` and docs/commands.md list them.
@@ -250,6 +259,18 @@ def commands() -> dict[str, click.Command]:
 
 def get(name: str) -> click.Command | None:
     _load()
+    return _REGISTRY.get(name)
+
+
+def lookup(name: str) -> click.Command | None:
+    """The command ``name``, importing command modules (in help order) only until one has
+    registered it: a one-shot ``socdbg read`` does not import every command module."""
+    import importlib
+
+    for module in MODULES:
+        if name in _REGISTRY:
+            break
+        importlib.import_module(f"socdbg.commands.{module}")
     return _REGISTRY.get(name)
 
 

@@ -11,7 +11,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -31,8 +31,10 @@ class Session:
     def __init__(self, target: str | None = None, map_files: Sequence[str] | None = None,
                  debug: bool = False, out: TextIO | None = None, width: int | None = None,
                  color: bool | None = None, allow_writes: bool = False, yes: bool = False,
-                 force_unsafe: bool = False, map_format: str | None = None) -> None:
+                 force_unsafe: bool = False, map_format: str | None = None,
+                 pager: bool = True) -> None:
         self.target_spec = target or DEFAULT_TARGET
+        self.pager = pager  # long output on a terminal goes through a pager (socdbg/pager.py)
         # the live-target write policy (socdbg/safety.py): --allow-writes, --yes,
         # --force-unsafe, and the interactive shell's confirmation question
         self.allow_writes = allow_writes
@@ -239,9 +241,19 @@ class Session:
                 width = 120  # piped into a file or a pager: do not squeeze tables to 80
             self._console = Console(file=stream, width=width,
                                     force_terminal=self._color,
-                                    no_color=self._color is False,
-                                    highlight=False, soft_wrap=False)
+                                    # None lets rich honour NO_COLOR
+                                    no_color=True if self._color is False else None,
+                                    highlight=False, soft_wrap=False, emoji=False)
         return self._console
+
+    @property
+    def color_lines(self) -> bool:
+        """Whether streamed plain lines (``peek``) carry ANSI colours: on a terminal, unless
+        colour is off for this session or NO_COLOR is set."""
+        stream = self._out or sys.stdout
+        if self._color is not None:
+            return self._color
+        return stream.isatty() and not os.environ.get("NO_COLOR")
 
     def emit(self, output: Output | None) -> None:
         """Show a command's output: JSON for --json, else its rich view or text."""
@@ -252,15 +264,56 @@ class Session:
             stream.write(json.dumps(output.data, indent=2, default=_json_default) + "\n")
             stream.flush()
             return
-        if output.render is not None:
-            self.console.print(output.render())
+        if output.stream is not None:
+            if self._console is not None:
+                self._console.file.flush()
+            self._show(output.stream, stream)
+        elif output.render is not None:
+            self._print(output.render(), stream)
         elif output.text is not None:
             # plain text needs no rich (a one-shot write should not pay for importing it)
             if self._console is not None:
                 self._console.file.flush()
             colour = not output.ok and self._color is not False and stream.isatty()
-            stream.write(f"\033[1;31m{output.text}\033[0m\n" if colour else output.text + "\n")
-            stream.flush()
+            text = f"\033[1;31m{output.text}\033[0m" if colour else output.text
+            self._show([text], stream)
+
+    def _show(self, lines: Iterable[str], stream: TextIO) -> None:
+        """Plain lines: through the pager when they outgrow the terminal, else as they are
+        (into a pipe: no trailing spaces)."""
+        from socdbg.pager import pager_command, show
+
+        if stream.isatty():
+            import shutil
+
+            height = shutil.get_terminal_size().lines - 1
+            show(lines, stream, height, pager_command(not self.pager))
+            return
+        for line in lines:
+            stream.write("\n".join(part.rstrip() for part in line.split("\n")) + "\n")
+        stream.flush()
+
+    def _print(self, renderable: Any, stream: TextIO) -> None:
+        """A rich view: on a terminal, through the pager when taller than the screen; into a
+        pipe as plain text (no trailing spaces, no box drawing)."""
+        from socdbg.pager import pager_command, plain
+
+        console = self.console
+        if console.is_terminal:
+            pager = pager_command(not self.pager)
+            if pager is None:
+                console.print(renderable)
+                return
+            with console.capture() as cap:
+                console.print(renderable)
+            from socdbg.pager import show
+
+            show([cap.get().rstrip("\n")], console.file, console.height - 1, pager)
+            return
+        with console.capture() as cap:
+            console.print(renderable)
+        console.file.write(plain(cap.get()))
+        console.file.flush()
 
 
 class CappedBuffer(io.StringIO):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from socdbg.commands.conditions import evaluate, parse_condition, wait_for
+from socdbg.commands.conditions import advance, evaluate, parse_condition, wait_for
 from socdbg.commands.registry import Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
@@ -35,7 +35,7 @@ def cycles_arg(text: str, what: str = "cycle count") -> int:
 def step_cmd(session: Session, cycles: str) -> Output:
     n = cycles_arg(cycles)
     target = sim_target(session, "step")
-    target.step(n)
+    advance(target, n, session)
     return Output(data={"cycle": target.now}, text=f"cycle {target.now:,}")
 
 
@@ -59,7 +59,7 @@ def run_cmd(session: Session, until: str, max_cycles: str, rest: tuple[str, ...]
         return Output(data={"condition": cond.text, "dry_run": True, "held": held_now},
                       text=f"dry-run: run --until {cond.text}: {note}")
     start = target.now
-    held = wait_for(sim, cond, limit)
+    held = wait_for(sim, cond, limit, session)
     ok, decoded = evaluate(sim, cond)
     elapsed = target.now - start
     data = {"condition": cond.text, "held": held and ok, "cycle": target.now,

@@ -23,18 +23,58 @@ def _fields(session: Session, path: str) -> dict[str, Any]:
     return {fv.field.name: (fv.enum_name or fv.value) for fv in d.fields} | {"_value": d.value}
 
 
+def _gate(session: Session, path: str, field: str) -> bool | None:
+    """One gate bit (a reset or enable), or None when the map or the target lacks it (a
+    partial dump)."""
+    from socdbg.errors import TargetError
+
+    reg = session.map.find(path)
+    if reg is None or reg.field(field) is None:
+        return None
+    try:
+        return bool(_fields(session, path)[field])
+    except TargetError:
+        return None
+
+
+def _blocked(ch: dict[str, Any], engine_on: bool | None) -> str | None:
+    """Why the model would ignore a start on this channel now (as the DMA model's
+    ``start ignored`` notes: disabled, busy, error set), or None."""
+    if engine_on is False:
+        return "the engine is disabled (dma.global_ctrl.enable = 0)"
+    if not ch["enabled"]:
+        return "the channel is disabled (ctrl.en = 0)"
+    if ch["error"] is not None:
+        return f"error {ch['error']} not acknowledged (write 1 to status.err)"
+    if ch["busy"]:
+        return "the channel is busy"
+    return None
+
+
 @click.command("dma", help="The DMA channels: state, mode, source, destination, progress, "
-               "error.")
+               "error, and why a start would be ignored.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @session_command
 def dma_cmd(session: Session, as_json: bool) -> Output:
     rmap = session.map
     if rmap.find("dma.ch[0].ctrl") is None:
         raise UsageError("this map has no dma block with channels (dma.ch[N])")
+    # the engine's gates first: a block held in reset is not read (on silicon its registers
+    # may not answer), and each channel says why a start would be ignored
+    held = _gate(session, "sysctrl.rst_ctrl", "dma_rst")
+    engine_on = _gate(session, "dma.global_ctrl", "enable")
     channels = []
     n = 0
     while rmap.find(f"dma.ch[{n}].ctrl") is not None:
         base = f"dma.ch[{n}]"
+        if held:
+            channels.append({"channel": n, "enabled": None, "mode": None, "busy": None,
+                             "done": None, "error": None, "src": None, "dst": None,
+                             "len": None, "bytes_done": None,
+                             "blocked": "the DMA engine is held in reset "
+                                        "(sysctrl.rst_ctrl.dma_rst = 1)"})
+            n += 1
+            continue
         ctrl = _fields(session, f"{base}.ctrl")
         status = _fields(session, f"{base}.status")
         ch: dict[str, Any] = {
@@ -50,6 +90,7 @@ def dma_cmd(session: Session, as_json: bool) -> Output:
             ch["ring_head"] = _fields(session, f"{base}.ring_head")["_value"]
             ch["ring_tail"] = _fields(session, f"{base}.ring_tail")["_value"]
             ch["desc_count"] = _fields(session, f"{base}.desc_count")["_value"]
+        ch["blocked"] = _blocked(ch, engine_on)
         channels.append(ch)
         n += 1
 

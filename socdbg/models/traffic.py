@@ -141,11 +141,12 @@ def percentile(sorted_values: list[int], pct: float) -> int:
 
 
 def run_traffic(mesh: Mesh, pattern: Pattern | str, rate: float, cycles: int, warmup: int,
-                packet_flits: int = 4, seed: int = 0, drain: int | None = None
-                ) -> TrafficStats:
+                packet_flits: int = 4, seed: int = 0, drain: int | None = None,
+                on_cycle: Callable[[int], None] | None = None) -> TrafficStats:
     """Offer ``rate`` flits/node/cycle of ``pattern`` traffic to an idle, standalone ``mesh``
     for ``warmup + cycles`` cycles and measure the last ``cycles`` (see the module docstring).
-    The mesh keeps the traffic still in flight at the end (``mesh.run_until_idle()``)."""
+    The mesh keeps the traffic still in flight at the end (``mesh.run_until_idle()``).
+    ``on_cycle(cycles_run)`` is told about progress now and then (a progress bar)."""
     pat = Pattern(pattern) if isinstance(pattern, str) else pattern
     if isinstance(packet_flits, bool) or not isinstance(packet_flits, int) or packet_flits < 1:
         raise ValueError(f"a packet needs at least one flit, got packet_flits={packet_flits!r}")
@@ -193,6 +194,7 @@ def run_traffic(mesh: Mesh, pattern: Pattern | str, rate: float, cycles: int, wa
     stage = 0  # 0 warm-up, 1 measuring, 2 draining
     snap_start = snap_end = base
     now = t0
+    told = t0
     while slot < horizon:
         t, node = divmod(slot, nodes)
         if stage < 2 and t >= (start if stage == 0 else end):
@@ -210,6 +212,9 @@ def run_traffic(mesh: Mesh, pattern: Pattern | str, rate: float, cycles: int, wa
         if t != now:
             run_to(t)
             now = t
+            if on_cycle is not None and t >= told + 1024:
+                told = t
+                on_cycle(t - t0)
         if stage == 1:
             measured += 1
             send(node, pick(node), packet_flits, recorder(t))

@@ -32,7 +32,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -564,6 +563,8 @@ def write_atomic(target: Path, chunks: Iterable[bytes], mode: int | None = None)
     """Write ``target`` atomically: a temporary file beside it (named for it and for this
     process), fsync, rename. Stale temporary files of earlier killed writes to the same path
     are removed first; on failure the temporary file is removed and OSError raised."""
+    import tempfile  # only when writing: a warm load does not pay for it
+
     folder = target.parent if str(target.parent) else Path(".")
     remove_stale_tmp(target)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{target.name}.{os.getpid()}-",

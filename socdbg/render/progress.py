@@ -11,12 +11,32 @@ if TYPE_CHECKING:  # rich is imported only when a bar is shown: commands load at
     from rich.console import Console
 
 
+class Stopped(KeyboardInterrupt):
+    """Ctrl-C during long work, with where it stopped (``stopped at cycle 1,234,567 after
+    ...``): the shell prints it after ``cancelled``, a one-shot command on stderr."""
+
+
 @contextmanager
 def progress(console: Console, total: int, label: str, minimum: int, unit: str = "items"
              ) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(n)``. ``unit="bytes"`` shows sizes and a transfer speed."""
+    """Yield ``advance(n)``. ``unit="bytes"`` shows sizes and a transfer speed, ``"cycles"``
+    simulated cycles. A Ctrl-C inside the block becomes :class:`Stopped`, saying how far the
+    work got (``load fw.elf: stopped after 1,048,576 of 4,194,304 bytes``)."""
+    done = [0]
+
+    def count(n: int) -> None:
+        done[0] += n
+
+    def stopped() -> Stopped:
+        return Stopped(f"{label}: stopped after {done[0]:,} of {total:,} {unit}")
+
     if total < minimum or not console.is_terminal:
-        yield lambda n: None
+        try:
+            yield count
+        except Stopped:
+            raise
+        except KeyboardInterrupt:
+            raise stopped() from None
         return
     from rich.progress import (
         BarColumn,
@@ -31,4 +51,14 @@ def progress(console: Console, total: int, label: str, minimum: int, unit: str =
     with Progress("[progress.description]{task.description}", BarColumn(), *columns,
                   console=console, transient=True) as bar:
         task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
+
+        def advance(n: int) -> None:
+            count(n)
+            bar.advance(task, n)
+
+        try:
+            yield advance
+        except Stopped:
+            raise
+        except KeyboardInterrupt:
+            raise stopped() from None

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -24,30 +25,83 @@ from socdbg.render.plain import (
 
 
 def pin_widths(table: Table, total: int | None = None) -> Table:
-    """Keep narrow columns (paths, addresses, values) whole and give the last column (a
-    description) what is left of ``total`` cells, so tables stay one line per row."""
-    used = 0
+    """Keep narrow columns (paths, addresses, values, fields) whole and give the last column
+    (a description) what is left of ``total`` cells, so tables stay one line per row. A
+    description that must be cut (a no-wrap column) ends at a word, with an ellipsis."""
+    _, right, _, left = table.padding
+    used = 0 if table.pad_edge else -left
     for col in table.columns[:-1]:
-        cells = [Text.from_markup(c) if isinstance(c, str) else c for c in col.cells]
+        cells = [Text.from_markup(c, emoji=False) if isinstance(c, str) else c
+                 for c in col.cells]
         widths = [c.cell_len for c in cells if isinstance(c, Text)]
-        header = Text.from_markup(col.header) if isinstance(col.header, str) else None
+        header = (Text.from_markup(col.header, emoji=False) if isinstance(col.header, str)
+                  else None)
         col.min_width = max([*widths, header.cell_len if header else 0])
-        used += col.min_width + 1
+        used += col.min_width + left + right
     if total is not None and table.columns:
-        table.columns[-1].max_width = max(12, total - used)
+        last = table.columns[-1]
+        room = max(12, total - used - (right if table.pad_edge else 0) - 1)
+        last.max_width = room
+        if last.no_wrap:
+            last._cells = [shorten(c, room) if isinstance(c, str) else c for c in last._cells]
     return table
 
 
+def stacked(table: Table) -> Group:
+    """``table`` without its last column, that column's text under each row instead (wrapped
+    at spaces, indented): how a table with a long last column fits a narrow terminal."""
+    cols = table.columns[:-1]
+
+    def text(cell: Any, style: str = "") -> Text:
+        t = Text.from_markup(cell, emoji=False) if isinstance(cell, str) else Text(str(cell))
+        if isinstance(cell, Text):
+            t = cell.copy()
+        if style:
+            t.stylize(style)
+        return t
+
+    widths = [max([text(h).cell_len for h in [c.header]] + [text(x).cell_len for x in c._cells])
+              for c in cols]
+
+    def line(cells: list[Text]) -> Text:
+        out = Text()
+        for i, (cell, col, w) in enumerate(zip(cells, cols, widths, strict=True)):
+            if i:
+                out.append("  ")
+            pad = " " * (w - cell.cell_len)
+            out.append_text(Text(pad) + cell if col.justify == "right" else cell + Text(pad))
+        out.rstrip()
+        return out
+
+    rows: list[Any] = []
+    if table.show_header:
+        rows.append(line([text(c.header, str(table.header_style or "")) for c in cols]))
+    last = table.columns[-1]
+    for cells in zip(*(c._cells for c in cols), last._cells, strict=True):
+        rows.append(line([text(x, str(c.style or "")) for x, c in zip(cells[:-1], cols,
+                                                                          strict=True)]))
+        below = text(cells[-1], str(last.style or ""))
+        if below.plain.strip():
+            rows.append(Padding(below, (0, 0, 0, 4)))
+    return Group(*rows)
 
 
+def longest_word(table: Table) -> int:
+    """The widest word of the last column (a token a fold must not split)."""
+    last = table.columns[-1]
+    return max((len(w) for c in last._cells
+                for w in (c.plain if isinstance(c, Text) else str(c)).split()), default=0)
 
 
-
-
-
-
-
-
+def shorten(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, cut after a whole word and ended with ``…``."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    if space >= 3 and text[width - 1] != " ":
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "…"
 
 
 class RegisterList:
@@ -115,7 +169,11 @@ class RegisterLayout:
             if f.description:
                 desc = f"{desc}  {f.description}" if desc else f.description
             table.add_row(f.bits, f.name, access_text(f), f.effects, reset_text(f), desc)
-        parts.append(pin_widths(table, options.max_width))
+        pin_widths(table, options.max_width)
+        if (table.columns[-1].max_width or 0) >= max(longest_word(table), 24):
+            parts.append(table)
+        else:  # too narrow: each field's values and description go under its row, whole
+            parts.append(stacked(table))
         yield Group(*parts)
 
 

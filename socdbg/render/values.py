@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from socdbg.regmap import Decoded, Register
 from socdbg.render.plain import access_text, addr_text, hex_width
-from socdbg.render.regs import pin_widths
+from socdbg.render.regs import longest_word, pin_widths
 
 
 def field_cell(fv: Any) -> Text:
@@ -83,38 +84,19 @@ class RegisterValues:
                                   style="bold" if fv.value else "")
             table.add_row(d.register.path, addr_text(d.register.address),
                           hex_width(d.value, d.register.width), fields)
-        yield pin_widths(table, options.max_width)
+        pin_widths(table, options.max_width)
+        fields_col = table.columns[-1]
+        if (fields_col.max_width or 0) >= max(longest_word(table), 16):
+            yield table
+        else:  # too narrow for a fields column: the fields go under each register, whole
+            cols = table.columns[:3]
+            w = [max(len(Text.from_markup(c, emoji=False)) if isinstance(c, str) else 0
+                     for c in col.cells) for col in cols]
+            for path, addr, value, fields in zip(*(col.cells for col in table.columns),
+                                                 strict=True):
+                yield Text.assemble((f"{path:<{w[0]}}", "bold"), "  ",
+                                    (f"{addr:<{w[1]}}", "cyan"), "  ",
+                                    (f"{value:>{w[2]}}", "magenta"))
+                yield Padding(fields, (0, 0, 0, 2))
         for reg, why in self.skipped:
             yield Text(f"skipped {reg.path}: {why}", style="yellow")
-
-
-class HexDump:
-    """``peek``: rows of ``width``-bit words with the registers or memory they belong to."""
-
-    def __init__(self, address: int, words: Sequence[int], width: int,
-                 labels: dict[int, str]) -> None:
-        self.address = address
-        self.words = words
-        self.width = width
-        self.labels = labels
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        size = self.width // 8
-        per_row = max(1, 16 // size)
-        table = Table(box=None, pad_edge=False, show_header=False, padding=(0, 1))
-        table.add_column(style="cyan")
-        for _ in range(per_row):
-            table.add_column(justify="right")
-        table.add_column(style="dim")
-        table.add_column(style="green")
-        for row in range(0, len(self.words), per_row):
-            words = self.words[row : row + per_row]
-            base = self.address + row * size
-            raw = b"".join(w.to_bytes(size, "little") for w in words)
-            ascii_ = "".join(chr(b) if 32 <= b < 127 else "." for b in raw)
-            names = [self.labels[a] for a in range(base, base + len(words) * size)
-                     if a in self.labels]
-            cells = [hex_width(w, self.width) for w in words]
-            cells += [""] * (per_row - len(words))
-            table.add_row(addr_text(base), *cells, ascii_, " ".join(names))
-        yield pin_widths(table, options.max_width)

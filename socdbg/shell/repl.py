@@ -11,11 +11,17 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from socdbg.commands.dispatch import QUIT_WORDS, execute
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError
+
+if TYPE_CHECKING:
+    from prompt_toolkit import PromptSession
+
+    from socdbg.shell.completer import ShellCompleter
+    from socdbg.shell.history import ShellHistory
 
 
 def history_path() -> Path:
@@ -25,6 +31,29 @@ def history_path() -> Path:
         return Path(explicit)
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state) / "socdbg" / "history"
+
+
+#: A target string longer than this is shortened in the prompt (the toolbar and ``info``
+#: show it whole).
+PROMPT_TARGET_MAX = 24
+
+
+def short_target(spec: str) -> str:
+    """The target as the prompt shows it: short strings as they are; a long one as its
+    backend and the last part of its argument (a file's name, not its folder), cut with …
+    when that is still long: ``dump:/very/long/path/run-42.json.gz`` -> ``dump:run-42.json.gz``."""
+    if len(spec) <= PROMPT_TARGET_MAX:
+        return spec
+    name, sep, arg = spec.partition(":")
+    if not sep:
+        return spec[: PROMPT_TARGET_MAX - 1] + "…"
+    arg = arg.removeprefix("//")
+    tail = arg.rstrip("/").rsplit("/", 1)[-1] or arg
+    short = f"{name}:{tail}"
+    if len(short) > PROMPT_TARGET_MAX:
+        keep = PROMPT_TARGET_MAX - len(name) - 2
+        short = f"{name}:…{tail[-keep:]}"
+    return short
 
 
 class Shell:
@@ -41,12 +70,14 @@ class Shell:
         if stripped in QUIT_WORDS:
             return False
         try:
-            output = execute(self.session, line)
+            output = execute(self.session, line, stream=True)
             self.session.emit(output)
             if output is not None and not output.ok:
                 self.failures += 1
-        except KeyboardInterrupt:
-            self.session.console.print("[yellow]cancelled[/yellow]")
+        except KeyboardInterrupt as exc:  # a Stopped says where the work stopped
+            where = f": {exc}" if str(exc) else ""
+            self.session.console.print(f"[yellow]cancelled[/yellow]{where}", markup=True,
+                                       highlight=False)
         except SocdbgError as exc:
             self.failures += 1
             self.error(exc)
@@ -84,34 +115,71 @@ class Shell:
         return self._run_interactive()
 
     def _run_piped(self) -> int:
-        for line in self.stdin:
-            if not self.run_line(line.rstrip("\n")):
-                break
+        pending = ""
+        for raw in self.stdin:
+            line = raw.rstrip("\n")
+            if line.rstrip().endswith("\\"):  # continued on the next line, as in scripts
+                pending += line.rstrip()[:-1] + " "
+                continue
+            line, pending = pending + line, ""
+            if not self.run_line(line):
+                return 1 if self.failures else 0
+        if pending.strip():
+            self.run_line(pending)
         return 1 if self.failures else 0
 
-    def _run_interactive(self) -> int:
+    def prompt_session(self, completer: ShellCompleter, history: ShellHistory,
+                       **io: Any) -> PromptSession[str]:
+        """The prompt: completion, history search by prefix on Up, grey suggestions from
+        lines that ran, a trailing backslash continuing the line. ``io`` passes ``input``
+        and ``output`` (tests drive the shell through a pipe)."""
         from prompt_toolkit import PromptSession
-        from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
-        from prompt_toolkit.history import FileHistory, InMemoryHistory
+        from prompt_toolkit.filters import Condition
+        from prompt_toolkit.key_binding import KeyBindings
 
+        from socdbg.shell.history import SuggestFromGoodHistory
+
+        keys = KeyBindings()
+
+        @Condition
+        def continued() -> bool:
+            from prompt_toolkit.application import get_app
+
+            doc = get_app().current_buffer.document
+            return doc.is_cursor_at_the_end and doc.text.endswith("\\")
+
+        @keys.add("enter", filter=continued)
+        def _(event: Any) -> None:
+            event.current_buffer.insert_text("\n")
+
+        return PromptSession(
+            history=history,
+            completer=completer,
+            auto_suggest=SuggestFromGoodHistory(),
+            enable_history_search=True,
+            complete_while_typing=False,
+            bottom_toolbar=self.toolbar,
+            key_bindings=keys,
+            prompt_continuation=lambda width, line, wrap: "." * (width - 1) + " ",
+            **io,
+        )
+
+    def _run_interactive(self, **io: Any) -> int:
         from socdbg.shell.completer import ShellCompleter
+        from socdbg.shell.history import ShellHistory, join_continued
 
         hist_file = history_path()
         try:
             hist_file.parent.mkdir(parents=True, exist_ok=True)
-            history: FileHistory | InMemoryHistory = FileHistory(str(hist_file))
+            history = ShellHistory(hist_file)
         except OSError:
-            history = InMemoryHistory()
-        prompt: PromptSession[str] = PromptSession(
-            history=history,
-            completer=ShellCompleter(self.session),
-            auto_suggest=AutoSuggestFromHistory(),
-            complete_while_typing=False,
-            bottom_toolbar=self.toolbar,
-        )
+            history = ShellHistory(None)
+        completer = ShellCompleter(self.session)
+        prompt = self.prompt_session(completer, history, **io)
         self.interactive = True
         self.session.ask = self.ask  # live-target writes are confirmed (socdbg/safety.py)
         self.greet()
+        self._warm(completer)
         while True:
             try:
                 line = prompt.prompt(self.prompt_text())
@@ -119,10 +187,27 @@ class Shell:
                 continue
             except EOFError:
                 break
-            if not self.run_line(line):
+            failures = self.failures
+            go_on = self.run_line(join_continued(line))
+            history.settle(self.failures == failures)
+            if not go_on:
                 break
         self.session.close()
         return 0
+
+    def _warm(self, completer: ShellCompleter) -> None:
+        """Build the completer's index of a loaded map in the background, so the first Tab
+        on a 100k-register map is as quick as the others."""
+        if not self.session.has_target:
+            return
+        import contextlib
+        import threading
+
+        def warm() -> None:
+            with contextlib.suppress(SocdbgError):
+                completer.warm()
+
+        threading.Thread(target=warm, name="socdbg-complete-warm", daemon=True).start()
 
     def ask(self, message: str, question: str) -> str:
         """Show ``message`` and return the answer to ``question`` (a write to live hardware
@@ -150,7 +235,7 @@ class Shell:
             self.error(exc)
 
     def prompt_text(self) -> str:
-        return f"socdbg:{self.session.target_spec}> "
+        return f"socdbg:{short_target(self.session.target_spec)}> "
 
     def toolbar(self) -> str:
         from socdbg.targets.base import SimTime, has_time

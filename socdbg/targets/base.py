@@ -7,7 +7,7 @@ step, reset, core registers, simulated time, block-coalescing of register reads)
 ``capabilities`` and implemented by the matching optional protocol, never stubbed.
 
 Backends register through the ``socdbg.targets`` entry-point group; a name offered twice is an
-error when the registry is first read.
+error when the registry is first read. Opening a target imports only its backend's module.
 """
 
 from __future__ import annotations
@@ -170,32 +170,66 @@ def split_spec(spec: str) -> tuple[str, str]:
     return name, rest[2:] if rest.startswith("//") else rest
 
 
+#: The backends of this package, as their ``socdbg.targets`` entry points name them (a test
+#: checks this against pyproject.toml). A target string naming one of these imports that one
+#: module only; reading the entry points (importlib.metadata, ~30 ms) is for other names.
+BUILTIN: dict[str, str] = {
+    "sim": "socdbg.targets.sim:BACKEND",
+    "gdb": "socdbg.targets.gdb:BACKEND",
+    "dump": "socdbg.targets.dump:BACKEND",
+    "mmio": "socdbg.targets.mmio:MMIO_BACKEND",
+    "pci": "socdbg.targets.mmio:PCI_BACKEND",
+    "uio": "socdbg.targets.mmio:UIO_BACKEND",
+}
+
+
+def _load_ref(ref: str) -> Backend:
+    import importlib
+
+    module, _, attr = ref.partition(":")
+    backend = getattr(importlib.import_module(module), attr)
+    if not isinstance(backend, Backend):
+        raise TargetError(f"entry point {ref} is not a socdbg Backend")
+    return backend
+
+
+@functools.cache
+def backend(name: str) -> Backend | None:
+    """The backend called ``name``, importing its module only; None when nothing offers it."""
+    if name in BUILTIN:
+        return _load_ref(BUILTIN[name])
+    return backends().get(name)
+
+
 @functools.cache
 def backends() -> dict[str, Backend]:
-    """Every backend offered through the ``socdbg.targets`` entry points, by name."""
+    """Every backend offered through the ``socdbg.targets`` entry points, by name (imports
+    them all: for listings and did-you-mean, not for opening one)."""
     from importlib.metadata import entry_points
 
     found: dict[str, Backend] = {}
+    refs: dict[str, str] = {}
+    for name, ref in BUILTIN.items():
+        found[name], refs[name] = _load_ref(ref), ref
     for ep in entry_points(group="socdbg.targets"):
-        backend = ep.load()
-        if not isinstance(backend, Backend):
+        if refs.get(ep.name) == ep.value:  # this package's own entry point
+            continue
+        loaded = ep.load()
+        if not isinstance(loaded, Backend):
             raise TargetError(f"entry point {ep.value} is not a socdbg Backend")
-        if backend.name in found:
-            raise TargetError(f"target backend '{backend.name}' is registered twice",
-                              f"{ep.value} and another package both offer it")
-        found[backend.name] = backend
-    if not found:
-        raise TargetError("no target backends are registered",
-                          "install socdbg (pip install -e .) so its entry points exist")
+        if loaded.name in found:
+            raise TargetError(f"target backend '{loaded.name}' is registered twice",
+                              f"{ep.value} and {refs[loaded.name]} both offer it")
+        found[loaded.name], refs[loaded.name] = loaded, ep.value
     return found
 
 
 def open_target(spec: str, load_map: MapLoader) -> Target:
     name, arg = split_spec(spec.strip())
-    table = backends()
-    backend = table.get(name)
-    if backend is None:
+    found = backend(name)
+    if found is None:
+        table = backends()
         raise TargetError(f"unknown target '{spec}'",
                           did_you_mean(name, table) or "targets: " + ", ".join(
                               b.example for b in table.values()))
-    return backend.open(arg, load_map)
+    return found.open(arg, load_map)

@@ -42,6 +42,7 @@ class SimTarget:
         self.capabilities = frozenset({CAP_TIME, CAP_SIMULATOR, CAP_COALESCE, CAP_WRITE,
                                        CAP_RESET})
         self.kernel = Kernel()
+        self.reset_at = 0  # the cycle of the last chip reset (noc counts rates from it)
         self.regs = RegisterFile(regmap)
         self.memories: list[tuple[Memory, SparseMemory]] = [
             (m, SparseMemory(m.address, m.size)) for m in regmap.memories]
@@ -82,6 +83,7 @@ class SimTarget:
 
     def reset(self) -> None:
         """Chip reset: registers to their reset values; memories keep their contents."""
+        self.reset_at = self.kernel.now
         self.regs.reset()
         for model in self.models:
             reset = getattr(model, "reset", None)
