@@ -26,23 +26,40 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, str]:
 def run_script(session: Session, script: str, defines: tuple[str, ...], keep_going: bool,
                dry_run: bool, check: bool, junit: str | None, quiet: bool) -> int:
     """Run ``script``; returns the exit status (0 passed, 1 failed)."""
-    path = Path(script)
     session.state.setdefault("vars", {}).update(parse_defines(defines))
+    if not dry_run:
+        return _run(session, Path(script), keep_going, check, junit, quiet)
+    saved = session.target
+    was_dry = session.state.get("dry_run")
+    try:
+        _dry_run(session)
+        return _run(session, Path(script), keep_going, check, junit, quiet)
+    finally:  # the shell goes on with the real target
+        session.use_target(saved)
+        if was_dry is None:
+            session.state.pop("dry_run", None)
+
+
+def _dry_run(session: Session) -> None:
     console = session.console
-    if dry_run:
-        from socdbg.targets.dryrun import DryRunTarget
+    from socdbg.targets.dryrun import DryRunTarget
 
-        def report(address: int, data: bytes) -> None:
-            reg = session.map.at(address)
-            name = f" ({reg.path})" if reg is not None and reg.address == address else ""
-            value = int.from_bytes(data, "little") if len(data) <= 8 else None
-            shown = f"{value:#0{len(data) * 2 + 2}x}" if value is not None else \
-                f"{len(data)} bytes"
-            console.print(f"[yellow]dry-run:[/yellow] write {address:#x}{name} <- {shown}",
-                          markup=True, highlight=False)
+    def report(address: int, data: bytes) -> None:
+        reg = session.map.at(address)
+        name = f" ({reg.path})" if reg is not None and reg.address == address else ""
+        value = int.from_bytes(data, "little") if len(data) <= 8 else None
+        shown = f"{value:#0{len(data) * 2 + 2}x}" if value is not None else \
+            f"{len(data)} bytes"
+        console.print(f"[yellow]dry-run:[/yellow] write {address:#x}{name} <- {shown}",
+                      markup=True, highlight=False)
 
-        session.use_target(DryRunTarget(session.target, report))
-        session.state["dry_run"] = True
+    session.use_target(DryRunTarget(session.target, report))
+    session.state["dry_run"] = True
+
+
+def _run(session: Session, path: Path, keep_going: bool, check: bool, junit: str | None,
+         quiet: bool) -> int:
+    console = session.console
 
     def show(outcome: Outcome, output: Output | None) -> None:
         if not quiet and outcome.ok:

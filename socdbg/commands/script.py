@@ -22,8 +22,9 @@ from socdbg.commands.registry import Output, commands, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError, TargetError, UsageError, did_you_mean
 
-#: Commands whose lines are checks: they count as test cases in JUnit reports.
-CHECKS = ("expect", "poll", "run")
+#: Commands whose lines are checks: they count as test cases in JUnit reports (``step``
+#: only with ``--until``).
+CHECKS = ("expect", "poll")
 
 
 @dataclass
@@ -176,7 +177,7 @@ class ScriptRunner:
                 raise ScriptError(f"{line.where}: source: no such file {nested}")
             return self._run_file(nested.resolve(), line)
         t0 = time.monotonic()
-        check = words[0] in CHECKS
+        check = words[0] in CHECKS or (words[0] == "step" and "--until" in line.text)
         try:
             output = execute(self.session, line.text)
         except TargetError as exc:
@@ -238,8 +239,8 @@ def _check_meaning(session: Session, name: str, params: dict[str, Any]) -> None:
         words = params.get("condition") or params.get("words")
         if words and words[0] != "mem":
             parse_condition(rmap, words)
-    elif name == "run" and params.get("until"):
-        parse_condition(rmap, [params["until"], *params.get("rest", ())])
+    elif name == "step" and params.get("until"):
+        parse_condition(rmap, [params["until"], *params.get("words", ())])
 
 
 def junit_xml(result: RunResult, name: str) -> bytes:
@@ -285,4 +286,40 @@ def source_cmd(session: Session, path: str, keep_going: bool) -> Output:
                   ok=result.passed, text=text)
 
 
+@click.command("run", help="Run a script (.sdbg) unattended: every line is checked before the "
+               "first one runs; prints the failures as FILE:LINE and a summary of the checks. "
+               "Fails (exit status 1 on the command line) when a line failed.")
+@click.argument("script", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", "target_opt", metavar="TARGET",
+              help="Target to run on (overrides socdbg -t; in the shell, for this script "
+                   "only).")
+@click.option("--define", "-D", "defines", multiple=True, metavar="NAME=VALUE",
+              help="Set a ${NAME} variable (repeatable).")
+@click.option("--keep-going", is_flag=True, help="Go on after a failed check.")
+@click.option("--dry-run", is_flag=True,
+              help="Perform reads, print writes instead of performing them.")
+@click.option("--check", is_flag=True,
+              help="Replay a recording: go on after mismatches, then list them field by "
+                   "field.")
+@click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only failures and the summary.")
+@session_command
+def run_cmd(session: Session, script: str, target_opt: str | None, defines: tuple[str, ...],
+            keep_going: bool, dry_run: bool, check: bool, junit: str | None,
+            quiet: bool) -> Output:
+    from socdbg.replay import run_script
+
+    base = Path(session.state.get("script_dir", "."))
+    path = Path(script) if Path(script).is_absolute() else base / script
+    if target_opt and target_opt != session.target_spec:
+        with session.scoped_target(target_opt):
+            rc = run_script(session, str(path), defines, keep_going or check, dry_run, check,
+                            junit, quiet)
+    else:
+        rc = run_script(session, str(path), defines, keep_going or check, dry_run, check,
+                        junit, quiet)
+    return Output(data={"script": str(path), "passed": rc == 0}, ok=rc == 0)
+
+
 register(source_cmd)
+register(run_cmd)

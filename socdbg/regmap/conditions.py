@@ -1,6 +1,6 @@
 """Register conditions: ``PATH[.FIELD] OP VALUE`` with an optional mask.
 
-Used by ``run --until``, ``poll`` and ``expect``, and by simulators that evaluate a
+Used by ``step --until``, ``poll`` and ``expect``, and by simulators that evaluate a
 condition where the model runs (``socdbg serve``). Forms::
 
     dma.ch[0].status.done == 1
