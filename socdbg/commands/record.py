@@ -10,12 +10,12 @@ regression test on the model (``socdbg run --check FILE``).
 from __future__ import annotations
 
 import datetime
-import shlex
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
+from socdbg.commands.lexer import join
 from socdbg.commands.registry import Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
@@ -44,7 +44,7 @@ class Recorder:
             return
         lines = self._checks(name, output.data if output is not None else None)
         if lines is None:
-            lines = [shlex.join(words)]
+            lines = [join(words)]
         for line in lines:
             self.fh.write(line + "\n")
         self.lines += len(lines)

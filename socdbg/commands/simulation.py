@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import click
 
-from socdbg.commands.conditions import evaluate, parse_condition, wait_for
+from socdbg.commands.conditions import Condition, evaluate, parse_condition, wait_for
 from socdbg.commands.registry import Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
@@ -54,19 +56,12 @@ def count_arg(text: str) -> int:
 @session_command
 def step_cmd(session: Session, until: str | None, max_cycles: str,
              words: tuple[str, ...]) -> Output:
-    for word in words:
-        if word.startswith("-") and parse_int(word) is None:
-            raise UsageError(f"step: no such option: {word}", "help step shows the usage")
-    if until is None:
-        if len(words) > 1:
-            raise UsageError(f"step: one cycle count, not {' '.join(words)}",
-                             "step --until CONDITION waits for a condition")
-        n = count_arg(words[0]) if words else 1
+    plan = check_step(session, until, max_cycles, words)
+    if isinstance(plan, int):
         target = sim_target(session, "step")
-        target.step(n)
+        target.step(plan)
         return Output(data={"cycle": target.now}, text=f"cycle {target.now:,}")
-    cond = parse_condition(session.map, [until, *words])
-    limit = cycles_arg(max_cycles, "cycle limit")
+    cond, limit = plan
     target = sim_target(session, "step")
     start = target.now
     sim = session.target
@@ -80,6 +75,21 @@ def step_cmd(session: Session, until: str | None, max_cycles: str,
                       f"(cycle {target.now:,})")
     return Output(data=data, ok=False,
                   text=f"timeout after {elapsed:,} cycles: {cond.failure(decoded)}")
+
+
+def check_step(session: Session, until: str | None, max_cycles: str,
+               words: Sequence[str]) -> int | tuple[Condition, int]:
+    """Everything ``step`` can check without the target: a cycle count, or a condition and
+    a cycle limit."""
+    for word in words:
+        if word.startswith("-") and parse_int(word) is None:
+            raise UsageError(f"step: no such option: {word}", "help step shows the usage")
+    if until is None:
+        if len(words) > 1:
+            raise UsageError(f"step: one cycle count, not {' '.join(words)}",
+                             "step --until CONDITION waits for a condition")
+        return count_arg(words[0]) if words else 1
+    return parse_condition(session.map, [until, *words]), cycles_arg(max_cycles, "cycle limit")
 
 
 register(step_cmd)
