@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from socdbg.commands.dispatch import execute, split_line, variables
-from socdbg.commands.lexer import Deferred
+from socdbg.commands.lexer import BLANKS, Deferred
 from socdbg.commands.registry import Output, commands, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError, TargetError, UsageError, did_you_mean
@@ -114,7 +114,7 @@ def read_script(path: Path) -> list[ScriptLine]:
     the number of its first physical line. Lines end at ``\\n`` or ``\\r\\n`` only: a form
     feed, NEL or U+2028 inside a line is part of it."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_bytes().decode("utf-8")  # no universal newlines: a lone CR stays
     except FileNotFoundError:
         raise ScriptError(f"{path}: no such script") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -128,17 +128,17 @@ def read_script(path: Path) -> list[ScriptLine]:
         physical_lines.pop()
     for number, physical in enumerate(physical_lines, 1):
         physical = physical.removesuffix("\r")
-        text = physical.rstrip(" \t")
+        text = physical.rstrip(BLANKS)
         if not pending:
             start = number
         if text.endswith("\\"):
             pending += text[:-1] + " "
             continue
-        full = (pending + text).strip(" \t")
+        full = (pending + text).strip(BLANKS)
         pending = ""
         if full and not full.startswith("#"):
             out.append(ScriptLine(shown, start, full))
-    tail = pending.strip(" \t")
+    tail = pending.strip(BLANKS)
     if tail and not tail.startswith("#"):  # a continuation left open at the end of the file
         out.append(ScriptLine(shown, start, tail))
     return out
