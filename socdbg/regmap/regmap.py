@@ -20,6 +20,10 @@ _WS = re.compile(r"\s+")
 _GLOB_CHARS = re.compile(r"[*?]|\[\s*\*\s*\]|\[\s*\d+\s*:\s*\d+\s*\]")
 
 
+class IndexRangeError(PathError):
+    """An ``[a:b]`` that reaches past the array it indexes."""
+
+
 def normalize_path(path: str) -> str:
     """Lower-case a path and drop white space: ``DMA.CH[ 2 ].Status`` -> ``dma.ch[2].status``."""
     return _WS.sub("", path).lower()
@@ -58,7 +62,10 @@ def glob_regex(pattern: str) -> tuple[str, re.Pattern[str], list[tuple[int, int]
                 if not (lo_s.isdigit() and hi_s.isdigit()):
                     raise PathError(f"bad index range '[{inner}]' in '{pattern}'",
                                     "write a range as [first:last], e.g. [0:3]")
-                lo, hi = sorted((int(lo_s), int(hi_s)))
+                lo, hi = int(lo_s), int(hi_s)
+                if lo > hi:
+                    raise PathError(f"reversed index range '[{inner}]' in '{pattern}'",
+                                    f"write [{hi}:{lo}]: ranges go from first to last")
                 out.append(r"\[(\d+)\]")
                 ranges.append((lo, hi))
                 literal = False
@@ -286,6 +293,7 @@ class RegMap:
         hits: list[int] = []
         match = rx.fullmatch
         paths = self._lc_sorted
+        seen: list[set[int]] = [set() for _ in ranges]
         for i in range(lo, len(paths)):
             p = paths[i]
             if not p.startswith(prefix):
@@ -293,10 +301,20 @@ class RegMap:
             m = match(p)
             if m is None:
                 continue
-            if ranges and not all(a <= int(g) <= b for g, (a, b) in zip(m.groups(), ranges,
-                                                                      strict=True)):
-                continue
+            if ranges:
+                indices = [int(g) for g in m.groups()]
+                for k, index in enumerate(indices):
+                    seen[k].add(index)
+                if not all(a <= x <= b for x, (a, b) in zip(indices, ranges, strict=True)):
+                    continue
             hits.append(self._lc_order[i])
+        for k, (a, b) in enumerate(ranges):
+            if seen[k] and not (a in seen[k] and b in seen[k]):
+                name = _range_owner(pattern, k)
+                raise IndexRangeError(f"index range [{a}:{b}] is outside {name}: its indices are "
+                                f"{min(seen[k])}..{max(seen[k])}",
+                                f"write {name}[{min(seen[k])}:{max(seen[k])}] or a range "
+                                "inside it")
         hits.sort()
         return [self._reg(i) for i in hits]
 
@@ -332,11 +350,16 @@ class RegMap:
             return [reg], fld, True
         try:
             return self.select(pattern), None, False
-        except PathError:
+        except PathError as first:
             head, dot, name = pattern.rpartition(".")
             if not dot or not is_glob(head):
                 raise
-            regs = self.select(head)
+            try:
+                regs = self.select(head)
+            except IndexRangeError:
+                raise
+            except PathError:
+                raise first from None
             fld = regs[0].field(name)
             if fld is None or any(r.field(name) is None for r in regs):
                 raise
@@ -421,6 +444,12 @@ class RegMap:
 
 
 _DIGITS = re.compile(r"(\d+)")
+
+
+def _range_owner(pattern: str, k: int) -> str:
+    """The array the ``k``-th ``[a:b]`` of a glob indexes: the pattern up to it."""
+    found = list(re.finditer(r"\[\s*\d+\s*:\s*\d+\s*\]", pattern))
+    return pattern[: found[k].start()].strip() if k < len(found) else pattern
 
 
 def _natural(segment: str) -> list[Any]:
