@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from socdbg.commands.dispatch import execute, split_line, variables
+from socdbg.commands.dispatch import _NO_ARGS_IS_HELP, execute, split_line, variables
 from socdbg.commands.lexer import BLANKS, Deferred
 from socdbg.commands.registry import Output, commands, register, session_command
 from socdbg.commands.session import Session
@@ -397,6 +397,10 @@ def _parse_only(cmd: click.Command, words: list[str]) -> dict[str, Any] | None:
             return dict(ctx.params)
     except click.exceptions.Exit:
         return None
+    except _NO_ARGS_IS_HELP:
+        names = ", ".join(getattr(cmd, "commands", {}))
+        raise UsageError(f"{words[0]}: a subcommand is missing ({names})",
+                         f"help {words[0]} shows the usage") from None
     except click.UsageError as exc:
         raise UsageError(f"{words[0]}: {exc.format_message()}",
                          f"help {words[0]} shows the usage") from None

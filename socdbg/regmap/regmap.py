@@ -13,7 +13,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from socdbg.errors import PathError, did_you_mean
+from socdbg.errors import PathError, close_matches, did_you_mean
 from socdbg.regmap.model import Field, Layout, MapSource, Memory, Register
 
 _WS = re.compile(r"\s+")
@@ -274,7 +274,18 @@ class RegMap:
         hint = None
         base = bad.split("[", 1)[0]
         indexed = [c for c in choices if c.lower().startswith(base + "[")]
-        if indexed and "[" in bad:
+        if not indexed and "[" in bad:  # dma.chan[0]: a misspelt array name
+            arrays = sorted({c.split("[", 1)[0] for c in choices if "[" in c})
+            near = close_matches(base, arrays, n=1)
+            if near:
+                fixed = prefix + near[0] + bad[len(base):]
+                rest = ".".join(parts[depth + 1:])
+                whole = f"{fixed}.{rest}" if rest else fixed
+                if self.find(whole) is not None or self.is_block(whole):
+                    hint = f"did you mean '{whole}'?"
+                elif self.find(fixed) is not None or self.is_block(fixed):
+                    hint = f"did you mean '{fixed}'?"
+        if hint is None and indexed and "[" in bad:
             hint = f"'{prefix}{base}' is an array: {indexed[0]}..{indexed[-1]}"
         elif indexed and bad == base:
             hint = f"'{prefix}{base}' is an array: add an index, {indexed[0]}..{indexed[-1]}"
