@@ -20,8 +20,9 @@ from socdbg.commands.registry import Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 
-#: Commands that change nothing and check nothing: not worth replaying.
-NOT_RECORDED = ("record", "help", "info", "regs", "find", "sym", "target", "source")
+#: Commands that change nothing and check nothing: not worth replaying; and the script
+#: runners, whose lines are recorded one by one as they run.
+NOT_RECORDED = ("record", "help", "info", "regs", "find", "sym", "target", "source", "run")
 
 
 class Recorder:

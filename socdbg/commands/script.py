@@ -99,7 +99,7 @@ def summary_line(passed: int, failed: int, lines: int, unchecked: int = 0,
     """The one summary of every runner (scripts, ``run --check``, ``butr``):
     ``N checks passed, M failed (K lines run)``."""
     text = (f"{passed} {'check' if passed == 1 else 'checks'} passed, {failed} failed "
-            f"({lines} {unit}")
+            f"({lines} {unit.replace('lines', 'line') if lines == 1 else unit}")
     if unchecked:
         text += f"; {unchecked} not checked in the dry run"
     return text + ")"
