@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from socdbg import __version__
+from socdbg.commands.dispatch import _NO_ARGS_IS_HELP
 from socdbg.commands.registry import Output, commands, lookup
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError
@@ -64,6 +65,8 @@ def cli(ctx: click.Context, target: str | None, map_files: tuple[str, ...],
     ctx.obj = Session(target=target, map_files=list(map_files) or None, debug=debug,
                       allow_writes=allow_writes, yes=yes, force_unsafe=force_unsafe,
                       map_format=map_format, pager=not no_pager)
+    if ctx.invoked_subcommand not in ("shell", "serve", "run"):
+        ctx.obj.state["one_shot"] = True  # record start / trace start cannot outlive it
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -117,38 +120,15 @@ def serve_cmd(session: Session, port: int, bind: str, allow_writes: bool,
     serve(session, bind, port, options=options, announce=lambda m: click.echo(m, err=True))
 
 
-@cli.command("run", help="Run a script (.sdbg) unattended: exit 0 when every line passed, "
-             "1 with FILE:LINE and the reason when one failed.")
-@click.argument("script", type=click.Path(dir_okay=False))
-@click.option("--target", "-t", "target_opt", metavar="TARGET",
-              help="Target to run on (overrides socdbg -t).")
-@click.option("--define", "-D", "defines", multiple=True, metavar="NAME=VALUE",
-              help="Set a ${NAME} variable (repeatable).")
-@click.option("--keep-going", is_flag=True, help="Go on after a failed check.")
-@click.option("--dry-run", is_flag=True,
-              help="Perform reads, print writes instead of performing them.")
-@click.option("--check", is_flag=True,
-              help="Replay a recording: go on after mismatches, then list them field by "
-                   "field.")
-@click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report.")
-@click.option("--quiet", "-q", is_flag=True, help="Print only failures and the summary.")
-@click.pass_obj
-def run_script_cmd(session: Session, script: str, target_opt: str | None,
-                   defines: tuple[str, ...], keep_going: bool, dry_run: bool, check: bool,
-                   junit: str | None, quiet: bool) -> None:
-    from socdbg.replay import run_script
-
-    if target_opt:
-        session.target_spec = target_opt
-    raise SystemExit(run_script(session, script, defines, keep_going or check, dry_run,
-                                check, junit, quiet))
-
-
 def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         rc = cli.main(args=argv, prog_name="socdbg", standalone_mode=False)
     except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except _NO_ARGS_IS_HELP as exc:  # socdbg or a group alone: usage, no "error:"
+        assert isinstance(exc, click.UsageError)
+        exc.show()
         raise SystemExit(exc.exit_code) from None
     except click.UsageError as exc:
         # one line, like every other mistake: "error: peek: Invalid value for ..."

@@ -344,6 +344,10 @@ def read_dump(path: str | Path) -> Dump:
     if len(raw) > MAX_DOCUMENT:
         raise DumpError(f"{p}: more than {MAX_DOCUMENT >> 20} MiB, larger than any dump "
                         "socdbg writes")
+    if (raw.strip() and not b"\x1f\x8b".startswith(raw[:2])
+            and raw.lstrip()[:1] != b"{"):  # neither gzip nor a JSON object: not ours
+        raise DumpError(f"{p}: not a socdbg dump",
+                        "a dump is the .json or .json.gz file that dump -o writes")
     try:
         if raw[:2] == b"\x1f\x8b":
             raw = _gunzip(raw)

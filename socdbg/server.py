@@ -547,7 +547,7 @@ class RspServer:
     def _run(self, p: bytes) -> bytes | None:
         if self.cpu is None:
             raise SocdbgError(f"{self.target.spec} has no CPU to run or step",
-                              "use monitor step N / monitor run --until ... for sim time")
+                              "use monitor step N / monitor step --until ... for sim time")
         step = p[:1] in (b"s", b"S") or b";s" in p or b";S" in p
         if step:
             self.cpu.step_instruction()

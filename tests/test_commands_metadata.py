@@ -98,7 +98,7 @@ def test_options_decide_the_effects() -> None:
     assert effects("load fw.elf").writes and not effects("load fw.elf --symbols-only").writes
     assert effects("butr --allow-writes").writes and not effects("butr").writes
     assert effects("write sysctrl.scratch 1").writes and effects("poke 0x10 1").writes
-    for line in ("step 5", "run --until 'x == 1'", "sleep 1", "poll x == 1"):
+    for line in ("step 5", "step --until 'x == 1'", "sleep 1", "poll x == 1"):
         assert effects(line).time, line
 
 

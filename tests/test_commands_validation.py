@@ -119,8 +119,8 @@ INVALID = [
     # commands that change state other than memory: nothing at all may reach the target
     "step -5",
     "step lots",
-    "run --until dma.ch[0].status.dnoe == 1",
-    "run --until dma.ch[0].status.done == 1 --max-cycles -1",
+    "step --until dma.ch[0].status.dnoe == 1",
+    "step --until dma.ch[0].status.done == 1 --max-cycles -1",
     "sleep -1",
     "core pc 0x1000",
     "stepi 0",
@@ -150,7 +150,7 @@ def test_the_recorder_sees_every_change_not_only_memory_writes(
     execute(session, "step 10")
     execute(session, "reset")
     assert rec.take() == [("step", 10), ("reset",)]
-    execute(session, "run --until sysctrl.cycle >= 5")
+    execute(session, "step --until sysctrl.cycle >= 5")
     # the run goes in slices (progress, Ctrl-C); each slice is a run_until_text
     assert {c[0] for c in rec.changes()} == {"run_until_text"}  # then a read of the cycle
 

@@ -245,9 +245,9 @@ def test_yes_skips_the_plain_question(make: Callable[..., Session], images: dict
 
 # --- dry run ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("options", "image", "code", "said"), [
-    (["--allow-writes"], "sram", 0, "dry-run: write 0x40001000 <- 10 bytes"),
+    (["--allow-writes"], "sram", 0, "dry-run: would write 0x40001000 <- 10 bytes"),
     (["--allow-writes"], "boot", 1, "needs --force-unsafe"),
-    (["--allow-writes", "--force-unsafe"], "boot", 0, "dry-run: write 0x40001c00"),
+    (["--allow-writes", "--force-unsafe"], "boot", 0, "dry-run: would write 0x40001c00"),
     ([], "sram", 1, "dry run of live target"),
 ])
 def test_a_dry_run_load_writes_nothing_and_fails_where_the_real_one_would(

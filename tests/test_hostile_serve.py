@@ -96,7 +96,7 @@ BYPASSES = [
     "load {inp}/in.elf", "load {inp}/in.elf --symbols-only", "diff {inp}/x.json",
     "target dump:{inp}/x.json", "regs --map {inp}/in.rdl list", "write sysctrl.scratch 5",
     '"write" sysctrl.scratch 5', "poke 0x40000008 5", "step 10", '"step" 10', "sleep 0.5",
-    "poll sysctrl.scratch == 1 --timeout 0.01", "run --until 'sysctrl.scratch == 1'",
+    "poll sysctrl.scratch == 1 --timeout 0.01", "step --until 'sysctrl.scratch == 1'",
     "halt", "resume", "stepi", "core pc 5", "reconnect", "monitor info", "target sim",
 ]
 

@@ -98,7 +98,7 @@ def test_dump_skips_swacc_unless_asked(rec: tuple[Session, Rec], tmp_path: Path)
     data = json.loads(path.read_text())
     skipped = {s["path"] if isinstance(s, dict) else s[0]: s for s in data["skipped"]}
     assert {"rx_data", "irq", "both"} <= set(skipped)
-    run(session, f"dump -o {path} --include-side-effects")
+    run(session, f"dump -o {path} --include-side-effects --force")
     assert recorder.read_addresses() >= SIDE_EFFECTS
 
 

@@ -30,13 +30,8 @@ def texts(c: ShellCompleter, text: str) -> list[str]:
 
 
 def until_command() -> str:
-    """The command that runs simulated time until a condition (``step --until`` after the
-    rename, ``run --until`` before it)."""
-    for name in ("step", "run"):
-        cmd = commands().get(name)
-        if cmd is not None and any("--until" in getattr(p, "opts", ()) for p in cmd.params):
-            return name
-    pytest.fail("no command takes --until")
+    """The command that runs simulated time until a condition."""
+    return "step"
 
 
 # --- conditions ------------------------------------------------------------------------------

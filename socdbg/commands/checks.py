@@ -7,6 +7,7 @@ waiting, so a script gives the same answer on the model as on silicon, only fast
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -24,17 +25,25 @@ from socdbg.targets.base import SimTime, has_time
 
 #: Simulated core clock used to turn seconds into cycles (1 GHz: 1 cycle = 1 ns).
 SIM_HZ = 1_000_000_000
-MAX_EXPECT_FILE = 64 << 20  # bytes of expected memory read from a file
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+#: The longest wait a script may ask for (``sleep``, ``poll --timeout``): a week.
+MAX_SECONDS = 7 * 24 * 3600
+
+
 def seconds(text: str, what: str) -> float:
+    """A finite, non-negative number of seconds (``0.5``, ``2s``, ``1e-3``)."""
     try:
-        value = float(text.rstrip("s"))
+        value = float(text.removesuffix("s"))
     except ValueError:
         raise UsageError(f"{what} '{text}' is not a number of seconds") from None
+    if not math.isfinite(value):
+        raise UsageError(f"{what} '{text}' is not a finite number of seconds")
     if value < 0:
         raise UsageError(f"{what} '{text}' is negative")
+    if value > MAX_SECONDS:
+        raise UsageError(f"{what} '{text}' is longer than a week ({MAX_SECONDS:,} s)")
     return value
 
 
@@ -108,8 +117,8 @@ def _expect_mem(session: Session, words: tuple[str, ...]) -> Output:
     if len(words) < 3 or words[1] != "==":
         raise UsageError("expect mem ADDR == HEXBYTES|FILE",
                          "e.g. expect mem sram+0x100 == 'de ad be ef'")
+    want = expected_bytes(" ".join(words[2:]), Path(session.state.get("script_dir", ".")))
     addr = resolve_address(session, words[0])
-    want = _expected_bytes(session, " ".join(words[2:]))
     got = session.target.read_block(addr.value, len(want))
     data = {"address": addr.value, "length": len(want), "held": got == want}
     if got == want:
@@ -123,33 +132,40 @@ def _expect_mem(session: Session, words: tuple[str, ...]) -> Output:
     return Output(data=data, ok=False, text=text)
 
 
+#: The largest FILE ``expect mem ADDR == FILE`` compares (it is read whole).
+MAX_EXPECT_BYTES = 64 << 20
+
+
 def _hex_text(text: str) -> str:
     compact = text.replace(" ", "").replace("_", "")
     return compact[2:] if compact.lower().startswith("0x") else compact
 
 
 def _is_hex(text: str) -> bool:
+    """Whether ``expect mem``'s right-hand side is hex bytes (else it names a file)."""
     compact = _hex_text(text)
     return bool(compact) and len(compact) % 2 == 0 and bool(
         re.fullmatch(r"[0-9a-fA-F]+", compact))
 
 
-def _expected_bytes(session: Session, text: str) -> bytes:
+def expected_bytes(text: str, base: Path) -> bytes:
+    """``expect mem``'s right-hand side: hex bytes (``de ad be ef``, ``0xdeadbeef``) or a
+    file relative to ``base`` (the script's folder)."""
     if _is_hex(text):
         return bytes.fromhex(_hex_text(text))
-    base = Path(session.state.get("script_dir", "."))
     path = Path(text) if Path(text).is_absolute() else base / text
     try:
-        with path.open("rb") as fh:  # bounded: a device such as /dev/zero never ends
-            data = fh.read(MAX_EXPECT_FILE + 1)
+        with path.open("rb") as fh:
+            data = fh.read(MAX_EXPECT_BYTES + 1)
     except OSError:
-        raise UsageError(f"'{text}' is neither hex bytes nor a readable file",
-                         f"looked for {path}") from None
-    if len(data) > MAX_EXPECT_FILE:
-        raise UsageError(f"{path}: larger than {MAX_EXPECT_FILE >> 20} MiB",
-                         "compare a smaller slice")
+        looks_hex = bool(re.fullmatch(r"[0-9a-fA-FxX_ ]+", text))
+        hint = ("hex bytes come in pairs of digits" if looks_hex
+                else f"looked for {path}")
+        raise UsageError(f"'{text}' is neither hex bytes nor a readable file", hint) from None
     if not data:
         raise UsageError(f"{path} is empty")
+    if len(data) > MAX_EXPECT_BYTES:
+        raise UsageError(f"{path} is larger than {MAX_EXPECT_BYTES >> 20} MiB")
     return data
 
 

@@ -2,49 +2,40 @@
 
 from __future__ import annotations
 
-import re
-import shlex
 from collections.abc import Callable
 
 import click
 
+from socdbg.commands import lexer
+from socdbg.commands.lexer import Lookup
 from socdbg.commands.registry import Output, Parsed, commands, parse
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError, did_you_mean
 
+#: click >= 8.2 raises this for a group invoked alone (8.1 prints the help and exits 0).
+_NO_ARGS_IS_HELP: type[Exception] = getattr(click.exceptions, "NoArgsIsHelpError",
+                                            type("_Never", (Exception,), {}))
 #: Words the REPL itself handles.
 QUIT_WORDS = ("quit", "exit")
-_VAR = re.compile(r"\$\{([^}]*)\}")
-_VERILOG = re.compile(r"(?<![\w'\\])(\d*)'([hHdDbBoO][0-9a-fA-F_xXzZ]+)\b")
 
 
-def substitute(session: Session, line: str) -> str:
-    """Replace ``${NAME}`` with the session's variables (``set NAME VALUE``, ``--define``)."""
-    if "${" not in line:
-        return line
-    variables: dict[str, str] = session.state.get("vars", {})
+def variables(session: Session) -> Lookup:
+    """The lookup of ``${NAME}``: the session's variables (``set NAME VALUE``, ``--define``)."""
+    table: dict[str, str] = session.state.get("vars", {})
 
-    def one(m: re.Match[str]) -> str:
-        name = m.group(1)
-        if name not in variables:
+    def lookup(name: str) -> str:
+        if name not in table:
             raise UsageError(f"undefined variable '{name}'",
-                             did_you_mean(name, variables) or "set NAME VALUE defines one")
-        return variables[name]
+                             did_you_mean(name, table) or "set NAME VALUE defines one")
+        return table[name]
 
-    return _VAR.sub(one, line)
+    return lookup
 
 
-def split_line(line: str) -> list[str]:
-    """Split a command line shell-style; ``#`` starts a comment outside quotes."""
-    line = _VERILOG.sub(r"\1\\'\2", line)  # 8'h2a: the quote is part of the number
-    try:
-        lexer = shlex.shlex(line, posix=True, punctuation_chars=False)
-        lexer.whitespace_split = True
-        lexer.commenters = "#"
-        return list(lexer)
-    except ValueError as exc:
-        raise UsageError(f"cannot parse the line: {exc}",
-                         "check the quotes") from None
+def split_line(line: str, lookup: Lookup | None = None) -> list[str]:
+    """The words of a command line (:mod:`socdbg.commands.lexer`: POSIX shell quoting,
+    ``#`` comments, ``${NAME}`` variables through ``lookup``)."""
+    return lexer.split(line, lookup)
 
 
 def execute(session: Session, line: str, stream: bool = False) -> Output | None:
@@ -56,7 +47,7 @@ def execute(session: Session, line: str, stream: bool = False) -> Output | None:
     Raises SocdbgError for every user mistake, including click's usage errors, so callers
     need one ``except``.
     """
-    words = split_line(substitute(session, line))
+    words = split_line(line, variables(session))
     if not words:
         return None
     name, args = words[0], words[1:]
@@ -72,6 +63,9 @@ def execute(session: Session, line: str, stream: bool = False) -> Output | None:
             args=args, prog_name=name, standalone_mode=False, obj=session)
     except click.exceptions.Exit:
         return None
+    except _NO_ARGS_IS_HELP as exc:  # a group alone (record): its usage, as click prints it
+        assert isinstance(exc, click.UsageError) and exc.ctx is not None
+        return Output(text=exc.ctx.get_help())
     except click.UsageError as exc:
         raise UsageError(f"{name}: {exc.format_message()}",
                          f"help {name} shows the usage") from None

@@ -10,25 +10,26 @@ regression test on the model (``socdbg run --check FILE``).
 from __future__ import annotations
 
 import datetime
-import shlex
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
+from socdbg.commands.lexer import join
 from socdbg.commands.registry import Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 
-#: Commands that change nothing and check nothing: not worth replaying.
-NOT_RECORDED = ("record", "help", "info", "regs", "find", "sym", "target", "source")
+#: Commands that change nothing and check nothing: not worth replaying; and the script
+#: runners, whose lines are recorded one by one as they run.
+NOT_RECORDED = ("record", "help", "info", "regs", "find", "sym", "target", "source", "run")
 
 
 class Recorder:
     def __init__(self, path: Path, session: Session) -> None:
         self.path = path
         try:
-            self.fh: TextIO = path.open("w", encoding="utf-8")
+            self.fh: TextIO = path.open("w", encoding="utf-8", newline="\n")
         except OSError as exc:
             raise UsageError(f"record: cannot write {path}: {exc.strerror}") from None
         self.lines = 0
@@ -44,7 +45,10 @@ class Recorder:
             return
         lines = self._checks(name, output.data if output is not None else None)
         if lines is None:
-            lines = [shlex.join(words)]
+            try:
+                lines = [join(words)]
+            except UsageError:  # a ${NAME} value with a line break: no one-line form
+                lines = [f"# not recorded ({name}: a word holds a line break)"]
         for line in lines:
             self.fh.write(line + "\n")
         self.lines += len(lines)
@@ -78,6 +82,10 @@ def record() -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @session_command
 def record_start(session: Session, path: str) -> Output:
+    if session.state.get("one_shot") and not session.state.get("script_stack"):
+        raise UsageError("record start: a one-shot command ends with its process, so the "
+                         "recording would stop at once",
+                         "use it in socdbg shell, or in a script run with socdbg run")
     if session.state.get("recorder") is not None:
         raise UsageError("already recording", "record stop first")
     session.state["recorder"] = Recorder(Path(path), session)
