@@ -1,0 +1,369 @@
+"""Run the console sessions shown in README.md and docs/*.md and compare their output.
+
+    python scripts/doc_sessions.py                 # check every page; exit 1 on a difference
+    python scripts/doc_sessions.py docs/tutorial.md
+    python scripts/doc_sessions.py --update        # rewrite the expected output in place
+
+A page shows a session in a fenced block whose info string starts with ``console``::
+
+    ```console
+    $ socdbg read sysctrl.scratch.value        <- a system-shell command (bash, page's folder)
+    sysctrl.scratch.value = 0x0                 <- its output: stdout and stderr, in order
+    socdbg:sim> step 10                         <- a line typed at the socdbg shell prompt
+    cycle 10
+    ```
+
+Rules (docs/architecture.md, "Executable documentation", says why):
+
+* ``$ CMD`` lines run with ``bash -c`` in a temporary folder per page (``registers``,
+  ``scripts`` and ``tests`` of the repository are linked into it), stdout and stderr merged in the order a
+  terminal shows them. A line ending in ``\\`` continues on the next line.
+* ``socdbg:TARGET> LINE`` lines are typed into one ``socdbg -t TARGET shell`` per page, fed on
+  standard input; the session (its simulated time, its registers) carries on from block to
+  block, like the tutorial's, until a ``$`` line, a block ``console new-session``, or a
+  prompt of another target that no ``target`` command led to.
+* ``console norun=terminal`` (a picture of Tab completion, the greeting or the toolbar, which
+  need a real terminal) and ``console norun=hardware`` (live silicon, root) are shown and not
+  run; no other reason is accepted.
+* A block ``LANG file=NAME`` (an .sdbg script, a list of commands) is not run: its text is
+  written to NAME in the page's folder before the page's sessions run.
+* In expected output, a line that is just ``...`` matches any number of lines and ``...``
+  inside a line matches any text (doctest's ELLIPSIS): use it for times and paths only.
+  Trailing spaces are not compared.
+* Any other block that shows a ``$ socdbg`` line or a ``socdbg:...>`` prompt is an error: a
+  session cannot hide in a ``text`` block.
+
+``--update`` replaces the output of every command whose output no longer matches with what the
+tool printed now, and keeps the text (and its ``...``) where it still matches, so that after a
+change of output ``git diff docs/`` shows exactly what changed for review.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Pages whose sessions are not converted yet, and why (each one is a known gap, not a rule).
+NOT_YET = {
+    "docs/gdb.md": "its sessions need QEMU and gdb-multiarch; the page is being rewritten on "
+                   "the h5-gdb branch",
+}
+PAGES = tuple(p for p in (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
+              if str(p.relative_to(ROOT)) not in NOT_YET)
+NORUN_REASONS = ("terminal", "hardware", "example")
+ELLIPSIS = "..."
+TIMEOUT = 300.0
+#: Entries of the repository linked into each page's working folder.
+LINKED = ("registers", "scripts", "tests")
+#: What the shell is told to print between two typed lines; never part of real output.
+_MARK = "@@doc-session-mark@@"
+
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<ticks>`{3,})(?P<info>[^`]*)$")
+_PROMPT = re.compile(r"^socdbg:(?P<target>[^\s>]+)> ?(?P<line>.*)$")
+#: ``$ socdbg``, ``$ sudo socdbg``, ``$ VAR=x socdbg``, ``$ ... | socdbg``, or a shell prompt.
+_SESSION_LINE = re.compile(
+    r"^(\$ (.*[|;&(]\s*)?(sudo\s+)?([A-Za-z_]\w*=\S*\s+)*socdbg\b|socdbg:[^\s>]+>)")
+
+
+class DocError(Exception):
+    """A page that breaks the rules above (not a difference in output)."""
+
+
+@dataclass
+class Command:
+    kind: str  # "$" (system shell) or "socdbg" (typed at the shell prompt)
+    text: str  # the command without its prompt
+    target: str  # the prompt's target, for "socdbg"
+    prompt_lines: list[str]  # the command as written, prompt included (one line or more)
+    expected: list[str]  # output lines as written
+    actual: list[str] | None = None
+
+
+@dataclass
+class Block:
+    page: Path
+    line: int  # 1-based line of the opening fence
+    end: int  # 0-based index of the closing fence
+    indent: str
+    info: str
+    lines: list[str]  # content, indent removed
+    commands: list[Command] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return self.info.split()[0] if self.info.split() else ""
+
+    @property
+    def attrs(self) -> dict[str, str]:
+        out = {}
+        for word in self.info.split()[1:]:
+            key, _, value = word.partition("=")
+            out[key] = value
+        return out
+
+    @property
+    def name(self) -> str:
+        page = self.page.relative_to(ROOT) if self.page.is_relative_to(ROOT) else self.page
+        return f"{page}:{self.line}"
+
+    @property
+    def runs(self) -> bool:
+        return self.kind == "console" and "norun" not in self.attrs
+
+
+# --- parsing ---------------------------------------------------------------------------------
+def blocks(page: Path) -> list[Block]:
+    """Every fenced block of ``page``, in order."""
+    text = page.read_text(encoding="utf-8").splitlines()
+    out: list[Block] = []
+    i = 0
+    while i < len(text):
+        m = _FENCE.match(text[i])
+        if not m:
+            i += 1
+            continue
+        indent, ticks, info = m.group("indent"), m.group("ticks"), m.group("info").strip()
+        j = i + 1
+        while j < len(text) and text[j].strip() != ticks:
+            j += 1
+        if j == len(text):
+            raise DocError(f"{page.name}:{i + 1}: unclosed code block")
+        body = [ln[len(indent):] if ln.startswith(indent) else ln.lstrip()
+                for ln in text[i + 1 : j]]
+        out.append(Block(page, i + 1, j, indent, info, body))
+        i = j + 1
+    for block in out:
+        check_kind(block)
+        if block.runs:
+            block.commands = parse_session(block)
+    return out
+
+
+def check_kind(block: Block) -> None:
+    if block.kind == "console":
+        reason = block.attrs.get("norun")
+        if reason is not None and reason not in NORUN_REASONS:
+            raise DocError(f"{block.name}: norun={reason!r}: the reasons are "
+                           + ", ".join(NORUN_REASONS))
+        unknown = set(block.attrs) - {"norun", "new-session"}
+        if unknown:
+            raise DocError(f"{block.name}: unknown console option(s) {sorted(unknown)}")
+        return
+    for ln in block.lines:
+        if _SESSION_LINE.match(ln):
+            raise DocError(f"{block.name}: a ```{block.kind} block shows a session line "
+                           f"({ln.strip()!r}); make it ```console (run and compared) or "
+                           "```console norun=terminal|hardware")
+
+
+def parse_session(block: Block) -> list[Command]:
+    cmds: list[Command] = []
+    lines = block.lines
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        if ln.startswith("$ "):
+            raw = [ln]
+            text = ln[2:]
+            while text.endswith("\\") and i + 1 < len(lines):
+                i += 1
+                raw.append(lines[i])
+                text = text[:-1] + "\n" + lines[i]
+            cmds.append(Command("$", text, "", raw, []))
+        elif (m := _PROMPT.match(ln)) is not None:
+            cmds.append(Command("socdbg", m.group("line"), m.group("target"), [ln], []))
+        elif not cmds:
+            raise DocError(f"{block.name}: output before the first command: {ln!r}")
+        else:
+            cmds[-1].expected.append(ln)
+        i += 1
+    if not cmds:
+        raise DocError(f"{block.name}: a console block with no command")
+    return cmds
+
+
+# --- running ---------------------------------------------------------------------------------
+def environment(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SOCDBG_TARGET", "COLUMNS", "LINES", "FORCE_COLOR", "NO_COLOR",
+                        "PYTHONSTARTUP", "SOCDBG_HISTORY")}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT), *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    env.setdefault("SOCDBG_CACHE_DIR", str(home / "cache"))
+    env["XDG_STATE_HOME"] = str(home / "state")
+    env["XDG_CACHE_HOME"] = str(home / "xdg-cache")
+    env["TERM"] = "dumb"
+    return env
+
+
+def _clean(text: str) -> list[str]:
+    lines = [ln.rstrip() for ln in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def run_page(page_blocks: Sequence[Block], workdir: Path) -> None:
+    """Run every session of one page in order; fills ``Command.actual``."""
+    for ln in LINKED:
+        link = workdir / ln
+        if not link.exists():
+            link.symlink_to(ROOT / ln)
+    env = environment(workdir)
+    pending: list[Command] = []  # shell lines of the current socdbg session
+
+    def flush() -> None:
+        if pending:
+            run_shell(pending, workdir, env)
+            pending.clear()
+
+    for block in page_blocks:
+        if "file" in block.attrs:
+            name = block.attrs["file"]
+            if "/" in name or name.startswith("."):
+                raise DocError(f"{block.name}: file={name!r} must be a plain file name")
+            (workdir / name).write_text("\n".join(block.lines) + "\n", encoding="utf-8")
+        if not block.runs:
+            continue
+        if "new-session" in block.attrs:
+            flush()
+        for cmd in block.commands:
+            if cmd.kind == "socdbg":
+                if pending and cmd.target != pending[-1].target and not re.match(
+                        r"target\s", pending[-1].text):
+                    flush()  # another target's prompt, not reached with `target`: a new shell
+                pending.append(cmd)
+                continue
+            flush()
+            proc = subprocess.run(["bash", "-c", cmd.text], cwd=workdir, env=env,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT,
+                                  check=False)
+            cmd.actual = _clean(proc.stdout)
+    flush()
+
+
+def run_shell(cmds: Sequence[Command], workdir: Path, env: dict[str, str]) -> None:
+    """Type ``cmds`` into one ``socdbg shell`` and split its output by command."""
+    stdin = "".join(f"{c.text}\necho {_MARK}\n" for c in cmds)
+    proc = subprocess.run(["socdbg", "-t", cmds[0].target, "shell"], cwd=workdir, env=env,
+                          input=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=TIMEOUT, check=False)
+    parts = proc.stdout.split(_MARK + "\n")
+    for i, cmd in enumerate(cmds):
+        cmd.actual = _clean(parts[i]) if i < len(parts) else ["<the shell stopped here>"]
+    if len(parts) > len(cmds) + 1 or (len(parts) == len(cmds) + 1 and parts[-1].strip()):
+        cmds[-1].actual = [*(cmds[-1].actual or []), *_clean(_MARK.join(parts[len(cmds):]))]
+
+
+# --- comparing -------------------------------------------------------------------------------
+def line_matches(pattern: str, line: str) -> bool:
+    if ELLIPSIS not in pattern:
+        return pattern == line
+    regex = ".*".join(re.escape(part) for part in pattern.split(ELLIPSIS))
+    return re.fullmatch(regex, line) is not None
+
+
+def matches(expected: Sequence[str], actual: Sequence[str]) -> bool:
+    """``expected`` (with ``...`` lines and ``...`` inside lines) against ``actual``."""
+    exp = [ln.rstrip() for ln in expected]
+    while exp and not exp[-1]:
+        exp.pop()
+    memo: dict[tuple[int, int], bool] = {}
+
+    def go(i: int, j: int) -> bool:
+        key = (i, j)
+        if key not in memo:
+            if i == len(exp):
+                memo[key] = j == len(actual)
+            elif exp[i] == ELLIPSIS:
+                memo[key] = any(go(i + 1, k) for k in range(j, len(actual) + 1))
+            else:
+                memo[key] = j < len(actual) and line_matches(exp[i], actual[j]) and go(i + 1,
+                                                                                         j + 1)
+        return memo[key]
+
+    return go(0, 0)
+
+
+def differences(block: Block) -> list[str]:
+    """One report per command of ``block`` whose output does not match."""
+    import difflib
+
+    out = []
+    for cmd in block.commands:
+        actual = cmd.actual if cmd.actual is not None else ["<not run>"]
+        if not matches(cmd.expected, actual):
+            diff = difflib.unified_diff(cmd.expected, actual, "documented", "printed now",
+                                        lineterm="", n=2)
+            out.append(f"{block.name}: {cmd.prompt_lines[0]}\n" + "\n".join(diff))
+    return out
+
+
+def updated_page(page: Path, page_blocks: Sequence[Block]) -> str:
+    """The page's text with every non-matching command output replaced."""
+    text = page.read_text(encoding="utf-8").splitlines()
+    for block in reversed(page_blocks):
+        if not block.runs:
+            continue
+        body: list[str] = []
+        for cmd in block.commands:
+            body.extend(cmd.prompt_lines)
+            actual = cmd.actual if cmd.actual is not None else []
+            body.extend(cmd.expected if matches(cmd.expected, actual) else actual)
+        text[block.line : block.end] = [block.indent + ln if ln else ln for ln in body]
+    return "\n".join(text) + "\n"
+
+
+@dataclass
+class PageRun:
+    page: Path
+    blocks: list[Block]
+
+
+def run(pages: Sequence[Path]) -> Iterator[PageRun]:
+    for page in pages:
+        page_blocks = blocks(page)
+        if any(b.runs for b in page_blocks):
+            with tempfile.TemporaryDirectory(prefix="socdbg-doc-") as tmp:
+                run_page(page_blocks, Path(tmp))
+        yield PageRun(page, page_blocks)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("pages", nargs="*", type=Path, help="default: README.md and docs/*.md")
+    parser.add_argument("--update", action="store_true",
+                        help="rewrite the output of commands that no longer match")
+    args = parser.parse_args(argv)
+    pages = [p.resolve() for p in args.pages] or list(PAGES)
+    status = 0
+    try:
+        for result in run(pages):
+            problems = [d for b in result.blocks if b.runs for d in differences(b)]
+            if args.update and problems:
+                result.page.write_text(updated_page(result.page, result.blocks),
+                                       encoding="utf-8")
+                print(f"updated {result.page.relative_to(ROOT)} ({len(problems)} outputs)")
+            elif problems:
+                status = 1
+                print("\n\n".join(problems))
+    except DocError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return status
+
+
+if __name__ == "__main__":
+    if shutil.which("socdbg") is None:
+        sys.exit("error: socdbg is not on PATH (python3 -m pip install -e .)")
+    sys.exit(main())
