@@ -15,9 +15,10 @@ A page shows a session in a fenced block whose info string starts with ``console
 
 Rules (docs/architecture.md, "Executable documentation", says why):
 
-* ``$ CMD`` lines run with ``bash -c`` in a temporary folder per page (``registers``,
-  ``scripts`` and ``tests`` of the repository are linked into it), stdout and stderr merged in the order a
-  terminal shows them. A line ending in ``\\`` continues on the next line.
+* ``$ CMD`` lines run in one bash per page (variables and ``cd`` carry over), in a
+  temporary folder (``registers``, ``scripts`` and ``tests`` of the repository are linked
+  into it), stdout and stderr merged in the order a terminal shows them. A line ending in
+  ``\\`` continues on the next line.
 * ``socdbg:TARGET> LINE`` lines are typed into one ``socdbg -t TARGET shell`` per page, fed on
   standard input; the session (its simulated time, its registers) carries on from block to
   block, like the tutorial's, until a ``$`` line, a block ``console new-session``, or a
@@ -177,7 +178,7 @@ def parse_session(block: Block) -> list[Command]:
             while text.endswith("\\") and i + 1 < len(lines):
                 i += 1
                 raw.append(lines[i])
-                text = text[:-1] + "\n" + lines[i]
+                text = text + "\n" + lines[i]
             cmds.append(Command("$", text, "", raw, []))
         elif (m := _PROMPT.match(ln)) is not None:
             cmds.append(Command("socdbg", m.group("line"), m.group("target"), [ln], []))
@@ -220,6 +221,7 @@ def run_page(page_blocks: Sequence[Block], workdir: Path) -> None:
             link.symlink_to(ROOT / ln)
     env = environment(workdir)
     pending: list[Command] = []  # shell lines of the current socdbg session
+    bash: Bash | None = None
 
     def flush() -> None:
         if pending:
@@ -244,12 +246,55 @@ def run_page(page_blocks: Sequence[Block], workdir: Path) -> None:
                 pending.append(cmd)
                 continue
             flush()
-            proc = subprocess.run(["bash", "-c", cmd.text], cwd=workdir, env=env,
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT,
-                                  check=False)
-            cmd.actual = _clean(proc.stdout)
+            if bash is None:
+                bash = Bash(workdir, env)
+            cmd.actual = bash.run(cmd.text)
     flush()
+    if bash is not None:
+        bash.close()
+
+
+class Bash:
+    """One bash per page, as in a terminal: variables and ``cd`` carry over between ``$``
+    lines. Each command reads /dev/null and writes stdout and stderr to one pipe, in order."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(["bash", "--norc", "--noprofile"], cwd=workdir, env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.count = 0
+
+    def run(self, command: str) -> list[str]:
+        import select
+        import time
+
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.count += 1
+        mark = f"{_MARK}{self.count}".encode()
+        script = f"{{ {command}\n}} </dev/null 2>&1\nprintf '\\n%s\\n' '{mark.decode()}'\n"
+        self.proc.stdin.write(script.encode())
+        self.proc.stdin.flush()
+        out = b""
+        deadline = time.monotonic() + TIMEOUT
+        fd = self.proc.stdout.fileno()
+        while b"\n" + mark + b"\n" not in out:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                self.close()
+                return [*_clean(out.decode(errors="replace")), f"<timed out after {TIMEOUT}s>"]
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return [*_clean(out.decode(errors="replace")), "<bash exited>"]
+            out += chunk
+        return _clean(out.split(b"\n" + mark + b"\n")[0].decode(errors="replace"))
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                stream.close()
 
 
 def run_shell(cmds: Sequence[Command], workdir: Path, env: dict[str, str]) -> None:
