@@ -271,7 +271,9 @@ class Bash:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.count += 1
         mark = f"{_MARK}{self.count}".encode()
-        script = f"{{ {command}\n}} </dev/null 2>&1\nprintf '\\n%s\\n' '{mark.decode()}'\n"
+        # keep the command's status for a following `echo $?`
+        script = (f"{{ {command}\n}} </dev/null 2>&1; __doc_status=$?\n"
+                  f"printf '\\n%s\\n' '{mark.decode()}'; (exit $__doc_status)\n")
         self.proc.stdin.write(script.encode())
         self.proc.stdin.flush()
         out = b""
