@@ -26,6 +26,11 @@ Rules (docs/architecture.md, "Executable documentation", says why):
 * ``console norun=terminal`` (a picture of Tab completion, the greeting or the toolbar, which
   need a real terminal) and ``console norun=hardware`` (live silicon, root) are shown and not
   run; no other reason is accepted.
+* ``console background port=P[,P2]`` holds one ``$`` line that starts a server the reader
+  leaves running in another terminal (``socdbg serve``, QEMU). It is started when the page
+  reaches it, waited for until it accepts connections, and stopped when the page ends. ``port``
+  (on any console block) names port numbers the page uses: each run picks a free port for each
+  and writes it in the commands, and the output shows the page's number again.
 * A block ``LANG file=NAME`` (an .sdbg script, a list of commands) is not run: its text is
   written to NAME in the page's folder before the page's sessions run.
 * In expected output, a line that is just ``...`` matches any number of lines and ``...``
@@ -48,7 +53,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,7 +160,7 @@ def check_kind(block: Block) -> None:
         if reason is not None and reason not in NORUN_REASONS:
             raise DocError(f"{block.name}: norun={reason!r}: the reasons are "
                            + ", ".join(NORUN_REASONS))
-        unknown = set(block.attrs) - {"norun", "new-session"}
+        unknown = set(block.attrs) - {"norun", "new-session", "background", "port"}
         if unknown:
             raise DocError(f"{block.name}: unknown console option(s) {sorted(unknown)}")
         return
@@ -220,15 +225,46 @@ def run_page(page_blocks: Sequence[Block], workdir: Path) -> None:
         if not link.exists():
             link.symlink_to(ROOT / ln)
     env = environment(workdir)
+    ports: dict[str, str] = {}  # port written on the page -> free port used for this run
+    servers: list[Background] = []
+
+    def local(text: str) -> str:
+        for doc_port, port in ports.items():
+            text = re.sub(rf"\b{doc_port}\b", port, text)
+        return text
+
+    def as_documented(lines: list[str]) -> list[str]:
+        for doc_port, port in ports.items():
+            lines = [re.sub(rf"\b{port}\b", doc_port, ln) for ln in lines]
+        return lines
+
+    try:
+        _run_blocks(page_blocks, workdir, env, ports, servers, local, as_documented)
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _run_blocks(page_blocks: Sequence[Block], workdir: Path, env: dict[str, str],
+                ports: dict[str, str], servers: list[Background],
+                local: Callable[[str], str],
+                as_documented: Callable[[list[str]], list[str]]) -> None:
     pending: list[Command] = []  # shell lines of the current socdbg session
     bash: Bash | None = None
 
     def flush() -> None:
         if pending:
-            run_shell(pending, workdir, env)
+            run_shell(pending, workdir, env, local)
+            for c in pending:
+                c.actual = as_documented(c.actual or [])
             pending.clear()
 
     for block in page_blocks:
+        if "port" in block.attrs:
+            for doc_port in block.attrs["port"].split(","):
+                if not doc_port.isdigit():
+                    raise DocError(f"{block.name}: port={doc_port!r} is not a port number")
+                ports.setdefault(doc_port, str(free_port()))
         if "file" in block.attrs:
             name = block.attrs["file"]
             if "/" in name or name.startswith("."):
@@ -238,6 +274,15 @@ def run_page(page_blocks: Sequence[Block], workdir: Path) -> None:
             continue
         if "new-session" in block.attrs:
             flush()
+        if "background" in block.attrs:
+            flush()
+            if len(block.commands) != 1 or block.commands[0].kind != "$":
+                raise DocError(f"{block.name}: a background block holds one $ command")
+            cmd = block.commands[0]
+            server = Background(local(cmd.text), workdir, env, [int(p) for p in ports.values()])
+            servers.append(server)
+            cmd.actual = as_documented(server.wait_ready(len(cmd.expected)))
+            continue
         for cmd in block.commands:
             if cmd.kind == "socdbg":
                 if pending and cmd.target != pending[-1].target and not re.match(
@@ -248,10 +293,65 @@ def run_page(page_blocks: Sequence[Block], workdir: Path) -> None:
             flush()
             if bash is None:
                 bash = Bash(workdir, env)
-            cmd.actual = bash.run(cmd.text)
+            cmd.actual = as_documented(bash.run(local(cmd.text)))
     flush()
     if bash is not None:
         bash.close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Background:
+    """A server the reader starts in another terminal (``socdbg serve``, QEMU): started
+    before the page's next commands, stopped when the page ends, whatever happens."""
+
+    def __init__(self, command: str, workdir: Path, env: dict[str, str],
+                 ports: list[int]) -> None:
+        self.log = workdir / f".background-{id(self)}.log"
+        self.ports = ports
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=workdir,
+                                         env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    def output(self) -> list[str]:
+        return _clean(self.log.read_text(encoding="utf-8", errors="replace"))
+
+    def wait_ready(self, lines: int) -> list[str]:
+        """Wait until one of the page's ports accepts connections and ``lines`` lines are out."""
+        import socket
+        import time
+
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            listening = False
+            for port in self.ports:
+                with socket.socket() as sock:
+                    sock.settimeout(0.2)
+                    if sock.connect_ex(("127.0.0.1", port)) == 0:
+                        listening = True
+            if listening and len(self.output()) >= lines:
+                return self.output()
+            time.sleep(0.1)
+        return [*self.output(), "<the server did not start>"]
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
 
 
 class Bash:
@@ -299,10 +399,12 @@ class Bash:
                 stream.close()
 
 
-def run_shell(cmds: Sequence[Command], workdir: Path, env: dict[str, str]) -> None:
+def run_shell(cmds: Sequence[Command], workdir: Path, env: dict[str, str],
+              local: Callable[[str], str] = lambda text: text) -> None:
     """Type ``cmds`` into one ``socdbg shell`` and split its output by command."""
-    stdin = "".join(f"{c.text}\necho {_MARK}\n" for c in cmds)
-    proc = subprocess.run(["socdbg", "-t", cmds[0].target, "shell"], cwd=workdir, env=env,
+    stdin = "".join(f"{local(c.text)}\necho {_MARK}\n" for c in cmds)
+    proc = subprocess.run(["socdbg", "-t", local(cmds[0].target), "shell"], cwd=workdir,
+                          env=env,
                           input=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, timeout=TIMEOUT, check=False)
     parts = proc.stdout.split(_MARK + "\n")
