@@ -91,7 +91,8 @@ def cell(text: str) -> str:
 
 
 def _argument_row(arg: click.Argument, ctx: click.Context) -> str:
-    metavar = arg.make_metavar(ctx).strip("[]").rstrip(".")
+    # "[REST]..." -> "REST": the dots first, or the closing bracket stays
+    metavar = arg.make_metavar(ctx).rstrip(".").strip("[]")
     if arg.nargs == -1:
         count = "one or more" if arg.required else "any number"
     else:

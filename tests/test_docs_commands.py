@@ -56,3 +56,15 @@ def test_render_does_not_depend_on_the_terminal(gen: ModuleType,
     first = gen.render()
     monkeypatch.setenv("COLUMNS", "40")
     assert gen.render() == first
+
+
+def test_argument_names_are_not_mangled(gen: ModuleType) -> None:
+    """Variadic arguments render as their name (``REST``), not click's usage form."""
+    import re
+
+    text = gen.render()
+    names = re.findall(r"^\| `([^`]*)` \| (?:required|optional|any number|one or more) \|",
+                       text, re.MULTILINE)
+    assert names and "REST" in names and "PATTERNS" in names
+    for name in names:
+        assert "[" not in name and "]" not in name and not name.endswith("."), name
