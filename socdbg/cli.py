@@ -96,33 +96,6 @@ def serve_cmd(session: Session, port: int, bind: str, allow_writes: bool) -> Non
     serve(session, bind, port, allow_writes, announce=lambda m: click.echo(m, err=True))
 
 
-@cli.command("run", help="Run a script (.sdbg) unattended: exit 0 when every line passed, "
-             "1 with FILE:LINE and the reason when one failed.")
-@click.argument("script", type=click.Path(dir_okay=False))
-@click.option("--target", "-t", "target_opt", metavar="TARGET",
-              help="Target to run on (overrides socdbg -t).")
-@click.option("--define", "-D", "defines", multiple=True, metavar="NAME=VALUE",
-              help="Set a ${NAME} variable (repeatable).")
-@click.option("--keep-going", is_flag=True, help="Go on after a failed check.")
-@click.option("--dry-run", is_flag=True,
-              help="Perform reads, print writes instead of performing them.")
-@click.option("--check", is_flag=True,
-              help="Replay a recording: go on after mismatches, then list them field by "
-                   "field.")
-@click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report.")
-@click.option("--quiet", "-q", is_flag=True, help="Print only failures and the summary.")
-@click.pass_obj
-def run_script_cmd(session: Session, script: str, target_opt: str | None,
-                   defines: tuple[str, ...], keep_going: bool, dry_run: bool, check: bool,
-                   junit: str | None, quiet: bool) -> None:
-    from socdbg.replay import run_script
-
-    if target_opt:
-        session.target_spec = target_opt
-    raise SystemExit(run_script(session, script, defines, keep_going or check, dry_run,
-                                check, junit, quiet))
-
-
 def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:

@@ -26,26 +26,50 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, str]:
 def run_script(session: Session, script: str, defines: tuple[str, ...], keep_going: bool,
                dry_run: bool, check: bool, junit: str | None, quiet: bool) -> int:
     """Run ``script``; returns the exit status (0 passed, 1 failed)."""
-    path = Path(script)
     session.state.setdefault("vars", {}).update(parse_defines(defines))
+    if not dry_run:
+        return _run(session, Path(script), keep_going, check, junit, quiet)
+    saved = session.target
+    was_dry = session.state.get("dry_run")
+    try:
+        writes = _dry_run(session)
+        return _run(session, Path(script), keep_going, check, junit, quiet, writes)
+    finally:  # the shell goes on with the real target
+        session.use_target(saved)
+        if was_dry is None:
+            session.state.pop("dry_run", None)
+
+
+def _dry_run(session: Session) -> list[str]:
+    """Put a dry-run view in front of the session's target; returns the list its would-be
+    writes are described into (the runner prints them in place of the line's output)."""
+    writes: list[str] = []
+    from socdbg.targets.dryrun import DryRunTarget
+
+    def report(address: int, data: bytes) -> None:
+        reg = session.map.at(address)
+        name = f" ({reg.path})" if reg is not None and reg.address == address else ""
+        value = int.from_bytes(data, "little") if len(data) <= 8 else None
+        shown = f"{value:#0{len(data) * 2 + 2}x}" if value is not None else \
+            f"{len(data)} bytes"
+        writes.append(f"dry-run: would write {address:#x}{name} <- {shown}")
+
+    session.use_target(DryRunTarget(session.target, report))
+    session.state["dry_run"] = True
+    return writes
+
+
+def _run(session: Session, path: Path, keep_going: bool, check: bool, junit: str | None,
+         quiet: bool, writes: list[str] | None = None) -> int:
     console = session.console
-    if dry_run:
-        from socdbg.targets.dryrun import DryRunTarget
-
-        def report(address: int, data: bytes) -> None:
-            reg = session.map.at(address)
-            name = f" ({reg.path})" if reg is not None and reg.address == address else ""
-            value = int.from_bytes(data, "little") if len(data) <= 8 else None
-            shown = f"{value:#0{len(data) * 2 + 2}x}" if value is not None else \
-                f"{len(data)} bytes"
-            console.print(f"[yellow]dry-run:[/yellow] write {address:#x}{name} <- {shown}",
-                          markup=True, highlight=False)
-
-        session.use_target(DryRunTarget(session.target, report))
-        session.state["dry_run"] = True
 
     def show(outcome: Outcome, output: Output | None) -> None:
-        if not quiet and outcome.ok:
+        if writes:  # a dry run: the writes the line would do, once, instead of its output
+            if not quiet:
+                for line in writes:
+                    console.print(line, style="yellow", markup=False, highlight=False)
+            writes.clear()
+        elif not quiet and outcome.ok:
             session.emit(output)
         if not outcome.ok:
             console.print(f"[bold red]{outcome.where}:[/bold red] {outcome.message}",
@@ -66,13 +90,8 @@ def run_script(session: Session, script: str, defines: tuple[str, ...], keep_goi
         _mismatches(session, runner.result.outcomes)
     if junit:
         _write_junit(junit, runner, path)
-    checks = [o for o in result.outcomes if o.check]
-    failed = [o for o in result.outcomes if not o.ok]
-    passed = len(result.outcomes) - len(failed)
     tail = " (stopped at the first failure)" if result.stopped else ""
-    console.print(f"[dim]{len(result.outcomes)} lines run, {len(checks)} checks{tail}[/dim]",
-                  markup=True, highlight=False)
-    console.print(f"{path.name}: {passed} passed, {len(failed)} failed", highlight=False)
+    console.print(f"{path.name}: {result.summary()}{tail}", highlight=False)
     return 0 if result.passed else 1
 
 

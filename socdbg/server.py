@@ -54,7 +54,7 @@ PLACEHOLDER_XML = (
 #: monitor commands a read-only server refuses: they change the chip, or write files on the
 #: server's host.
 READ_ONLY_REFUSED = frozenset({"reset", "dump", "record", "trace", "stubs", "load", "monitor",
-                               "reconnect", "resume", "halt", "stepi", "core"})
+                               "reconnect", "resume", "halt", "stepi", "core", "run"})
 PACKET_SIZE = 0x4000
 MAX_TRANSFER = 0x1000  # bytes per m/x reply (hex doubles it within PACKET_SIZE)
 IDLE_TIMEOUT = 600.0  # a client silent this long is dropped
@@ -301,7 +301,7 @@ class RspServer:
     def _run(self, p: bytes) -> bytes | None:
         if self.cpu is None:
             raise SocdbgError(f"{self.target.spec} has no CPU to run or step",
-                              "use monitor step N / monitor run --until ... for sim time")
+                              "use monitor step N / monitor step --until ... for sim time")
         step = p[:1] in (b"s", b"S") or b";s" in p or b";S" in p
         if step:
             self.cpu.step_instruction()

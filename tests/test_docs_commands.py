@@ -39,6 +39,7 @@ def test_every_registered_command_is_documented(gen: ModuleType) -> None:
             assert f"\n#### {name} {sub}\n" in text
     for name in cli.commands:
         assert f"\n### {name}\n" in text
+    assert "\n### run\n" in text and "run [OPTIONS] SCRIPT" in text  # the script runner
     assert "`-t, --target TARGET`" in text
 
 

@@ -33,7 +33,7 @@ write dma.ch[0].src 0x10000000
 write dma.ch[0].dst 0x80000000
 write dma.ch[0].len 0x1000
 write dma.ch[0].ctrl en=1 mode=SINGLE start=1
-run --until dma.ch[0].status.done == 1
+step --until dma.ch[0].status.done == 1
 step 50
 """
 FLITS = 0x1000 // 32

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socdbg.commands.dispatch import split_line
+from socdbg.commands.lexer import BLANKS
 from socdbg.commands.script import ScriptError, read_script
 from socdbg.errors import SocdbgError
 
@@ -46,7 +47,7 @@ def test_read_script_never_fails_on_text(tmp_path_factory: object, text: str) ->
             return
     physical = text.splitlines()
     for line in lines:
-        assert line.text and line.text == line.text.strip()
+        assert line.text and line.text == line.text.strip(BLANKS)
         assert not line.text.startswith("#")
         assert 1 <= line.line <= max(1, len(physical))
     numbers = [ln.line for ln in lines]

@@ -34,7 +34,7 @@ def test_script_passes_on_the_simulator(script: str, tmp_path: Path) -> None:
     report = tmp_path / "report.xml"
     res = socdbg("run", f"scripts/{script}", "--junit", str(report))
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr
-    assert re.search(r"\d+ passed, 0 failed", res.stdout)
+    assert re.search(rf"{script}: \d+ checks passed, 0 failed \(\d+ lines run\)\n", res.stdout)
     suite = ET.parse(report).getroot().find("testsuite")
     assert suite is not None and int(suite.get("tests", "0")) > 0
     assert suite.get("failures") == "0" and suite.get("errors") == "0"

@@ -146,7 +146,7 @@ def test_a_traced_dma_run_reads_back(session: Session, tmp_path: Path) -> None:
     script(session, DMA_SETUP)
     start_cycle = sim.now
     execute(session, "write dma.ch[0].ctrl en=1 mode=SINGLE start=1")
-    done = run(session, "run --until 'dma.ch[0].status.done == 1'")
+    done = run(session, "step --until 'dma.ch[0].status.done == 1'")
     done_cycle = done["cycle"]
     execute(session, "step 20")
     status = run(session, "trace --json")
@@ -229,7 +229,7 @@ write dma.ch[1].ctrl en=1 start=1
 step 37
 write dma.ch[2].ctrl en=1 start=1
 write dma.ch[3].ctrl en=1 start=1
-run --until 'dma.global_status.idle == 1'
+step --until 'dma.global_status.idle == 1'
 step 100
 """
 

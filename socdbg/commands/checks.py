@@ -7,6 +7,7 @@ waiting, so a script gives the same answer on the model as on silicon, only fast
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from pathlib import Path
@@ -26,13 +27,22 @@ SIM_HZ = 1_000_000_000
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+#: The longest wait a script may ask for (``sleep``, ``poll --timeout``): a week.
+MAX_SECONDS = 7 * 24 * 3600
+
+
 def seconds(text: str, what: str) -> float:
+    """A finite, non-negative number of seconds (``0.5``, ``2s``, ``1e-3``)."""
     try:
-        value = float(text.rstrip("s"))
+        value = float(text.removesuffix("s"))
     except ValueError:
         raise UsageError(f"{what} '{text}' is not a number of seconds") from None
+    if not math.isfinite(value):
+        raise UsageError(f"{what} '{text}' is not a finite number of seconds")
     if value < 0:
         raise UsageError(f"{what} '{text}' is negative")
+    if value > MAX_SECONDS:
+        raise UsageError(f"{what} '{text}' is longer than a week ({MAX_SECONDS:,} s)")
     return value
 
 
@@ -106,8 +116,8 @@ def _expect_mem(session: Session, words: tuple[str, ...]) -> Output:
     if len(words) < 3 or words[1] != "==":
         raise UsageError("expect mem ADDR == HEXBYTES|FILE",
                          "e.g. expect mem sram+0x100 == 'de ad be ef'")
+    want = expected_bytes(" ".join(words[2:]), Path(session.state.get("script_dir", ".")))
     addr = resolve_address(session, words[0])
-    want = _expected_bytes(session, " ".join(words[2:]))
     got = session.target.read_block(addr.value, len(want))
     data = {"address": addr.value, "length": len(want), "held": got == want}
     if got == want:
@@ -121,21 +131,31 @@ def _expect_mem(session: Session, words: tuple[str, ...]) -> Output:
     return Output(data=data, ok=False, text=text)
 
 
-def _expected_bytes(session: Session, text: str) -> bytes:
+#: The largest FILE ``expect mem ADDR == FILE`` compares (it is read whole).
+MAX_EXPECT_BYTES = 64 << 20
+
+
+def expected_bytes(text: str, base: Path) -> bytes:
+    """``expect mem``'s right-hand side: hex bytes (``de ad be ef``, ``0xdeadbeef``) or a
+    file relative to ``base`` (the script's folder)."""
     compact = text.replace(" ", "").replace("_", "")
     if compact.lower().startswith("0x"):
         compact = compact[2:]
     if compact and len(compact) % 2 == 0 and re.fullmatch(r"[0-9a-fA-F]+", compact):
         return bytes.fromhex(compact)
-    base = Path(session.state.get("script_dir", "."))
     path = Path(text) if Path(text).is_absolute() else base / text
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            data = fh.read(MAX_EXPECT_BYTES + 1)
     except OSError:
-        raise UsageError(f"'{text}' is neither hex bytes nor a readable file",
-                         f"looked for {path}") from None
+        looks_hex = bool(re.fullmatch(r"[0-9a-fA-FxX_ ]+", text))
+        hint = ("hex bytes come in pairs of digits" if looks_hex
+                else f"looked for {path}")
+        raise UsageError(f"'{text}' is neither hex bytes nor a readable file", hint) from None
     if not data:
         raise UsageError(f"{path} is empty")
+    if len(data) > MAX_EXPECT_BYTES:
+        raise UsageError(f"{path} is larger than {MAX_EXPECT_BYTES >> 20} MiB")
     return data
 
 

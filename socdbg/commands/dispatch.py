@@ -2,48 +2,35 @@
 
 from __future__ import annotations
 
-import re
-import shlex
-
 import click
 
+from socdbg.commands import lexer
+from socdbg.commands.lexer import Lookup
 from socdbg.commands.registry import Output, commands
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError, did_you_mean
 
 #: Words the REPL itself handles.
 QUIT_WORDS = ("quit", "exit")
-_VAR = re.compile(r"\$\{([^}]*)\}")
-_VERILOG = re.compile(r"(?<![\w'\\])(\d*)'([hHdDbBoO][0-9a-fA-F_xXzZ]+)\b")
 
 
-def substitute(session: Session, line: str) -> str:
-    """Replace ``${NAME}`` with the session's variables (``set NAME VALUE``, ``--define``)."""
-    if "${" not in line:
-        return line
-    variables: dict[str, str] = session.state.get("vars", {})
+def variables(session: Session) -> Lookup:
+    """The lookup of ``${NAME}``: the session's variables (``set NAME VALUE``, ``--define``)."""
+    table: dict[str, str] = session.state.get("vars", {})
 
-    def one(m: re.Match[str]) -> str:
-        name = m.group(1)
-        if name not in variables:
+    def lookup(name: str) -> str:
+        if name not in table:
             raise UsageError(f"undefined variable '{name}'",
-                             did_you_mean(name, variables) or "set NAME VALUE defines one")
-        return variables[name]
+                             did_you_mean(name, table) or "set NAME VALUE defines one")
+        return table[name]
 
-    return _VAR.sub(one, line)
+    return lookup
 
 
-def split_line(line: str) -> list[str]:
-    """Split a command line shell-style; ``#`` starts a comment outside quotes."""
-    line = _VERILOG.sub(r"\1\\'\2", line)  # 8'h2a: the quote is part of the number
-    try:
-        lexer = shlex.shlex(line, posix=True, punctuation_chars=False)
-        lexer.whitespace_split = True
-        lexer.commenters = "#"
-        return list(lexer)
-    except ValueError as exc:
-        raise UsageError(f"cannot parse the line: {exc}",
-                         "check the quotes") from None
+def split_line(line: str, lookup: Lookup | None = None) -> list[str]:
+    """The words of a command line (:mod:`socdbg.commands.lexer`: POSIX shell quoting,
+    ``#`` comments, ``${NAME}`` variables through ``lookup``)."""
+    return lexer.split(line, lookup)
 
 
 def execute(session: Session, line: str) -> Output | None:
@@ -52,7 +39,7 @@ def execute(session: Session, line: str) -> Output | None:
     Raises SocdbgError for every user mistake, including click's usage errors, so callers
     need one ``except``.
     """
-    words = split_line(substitute(session, line))
+    words = split_line(line, variables(session))
     if not words:
         return None
     name, args = words[0], words[1:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from pathlib import Path
 from typing import Any
 
 import click
@@ -63,12 +64,15 @@ def parse_memory(session: Session, text: str) -> tuple[int, int]:
               help="Also capture memory (repeatable).")
 @click.option("--include-side-effects", is_flag=True,
               help="Also read registers whose reads change state (rclr, unsafe_read).")
+@click.option("--force", is_flag=True,
+              help="Overwrite FILE if it exists (the shell asks instead).")
 @session_command
 def dump_cmd(session: Session, output: str | None, target_opt: str | None,
              include: tuple[str, ...], exclude: tuple[str, ...], memory: tuple[str, ...],
-             include_side_effects: bool) -> Output:
+             include_side_effects: bool, force: bool) -> Output:
     from socdbg.postmortem import capture, write_dump
 
+    check_output(session, output, force)
     with session.scoped_target(target_opt):
         rmap = session.map
         regs = select_registers(rmap, include, exclude)
@@ -87,6 +91,22 @@ def dump_cmd(session: Session, output: str | None, target_opt: str | None,
     for start, end, why in dump.failed:
         lines.append(f"incomplete: {start:#x}..{end - 1:#x} not read: {why}")
     return Output(data=data, text="\n".join(lines), ok=dump.complete)
+
+
+def check_output(session: Session, output: str | None, force: bool) -> None:
+    """``dump -o FILE`` onto an existing file: the interactive shell asks; one-shot calls and
+    scripts need ``--force``."""
+    if not output or force or not Path(output).exists():
+        return
+    if Path(output).is_dir():
+        raise UsageError(f"dump: {output} is a folder", "give a file name")
+    interactive = session.ask is not None and not session.state.get("script_stack")
+    if not interactive:
+        raise UsageError(f"dump: {output} exists", "add --force to overwrite it")
+    assert session.ask is not None
+    answer = session.ask(f"{output} exists.", "Overwrite it? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise UsageError(f"dump: {output} exists: not overwritten")
 
 
 @click.command("diff", help="Compare two dumps field by field (diff A B), or a dump with a "
@@ -115,9 +135,12 @@ def diff_cmd(session: Session, first: str, second: str | None, target_opt: str |
     else:
         with session.scoped_target(target_opt):
             new, label, notes = _live_values(session, rmap, old)
+    mem_notes, mem_differ = memory_notes(a.memories, b.memories if second is not None else None,
+                                         first, label)
+    notes = [*notes, *mem_notes]
     changes, only_a, only_b = diff_values(rmap, old, new)
     data: dict[str, Any] = {
-        "a": first, "b": label, "differ": bool(changes or only_a or only_b),
+        "a": first, "b": label, "differ": bool(changes or only_a or only_b or mem_differ),
         "changes": [{"register": c.register, "address": c.address, "field": c.field,
                      "a": c.old, "b": c.new} for c in changes],
         "only_in_a": only_a, "only_in_b": only_b, "notes": notes}
@@ -128,6 +151,41 @@ def diff_cmd(session: Session, first: str, second: str | None, target_opt: str |
         return DiffView(first, label, changes, only_a, only_b, notes)
 
     return Output(data=data, render=render, ok=not data["differ"])
+
+
+def memory_notes(a: list[tuple[int, bytes]], b: list[tuple[int, bytes]] | None,
+                 name_a: str, name_b: str) -> tuple[list[str], bool]:
+    """What ``diff`` says about captured memory: ranges captured in both dumps are compared
+    byte for byte; a range in only one dump, or a live comparison, is named, never silently
+    skipped. Returns the notes and whether compared memory differs."""
+    def span(addr: int, data: bytes) -> str:
+        return f"{addr:#x}+{len(data):#x}"
+
+    if b is None:
+        return ([f"memory captured in {name_a} ({', '.join(span(*m) for m in a)}) is not "
+                 "compared with a live target"] if a else []), False
+    notes: list[str] = []
+    differ = False
+    in_b = {(addr, len(data)): data for addr, data in b}
+    in_a = {(addr, len(data)): data for addr, data in a}
+    for (addr, size), data in in_a.items():
+        other = in_b.get((addr, size))
+        if other is None:
+            notes.append(f"memory {addr:#x}+{size:#x} was captured only in {name_a}: "
+                         "not compared")
+        elif other != data:
+            differ = True
+            count = sum(1 for x, y in zip(data, other, strict=True) if x != y)
+            first = next(i for i in range(size) if data[i] != other[i])
+            notes.append(f"memory {addr:#x}+{size:#x} differs: {count} bytes, the first at "
+                         f"{addr + first:#x}")
+        else:
+            notes.append(f"memory {addr:#x}+{size:#x} is the same in both dumps")
+    for (addr, size) in in_b:
+        if (addr, size) not in in_a:
+            notes.append(f"memory {addr:#x}+{size:#x} was captured only in {name_b}: "
+                         "not compared")
+    return notes, differ
 
 
 def _live_values(session: Session, rmap: RegMap, old: dict[str, int]

@@ -10,12 +10,12 @@ regression test on the model (``socdbg run --check FILE``).
 from __future__ import annotations
 
 import datetime
-import shlex
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
+from socdbg.commands.lexer import join
 from socdbg.commands.registry import Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
@@ -28,7 +28,7 @@ class Recorder:
     def __init__(self, path: Path, session: Session) -> None:
         self.path = path
         try:
-            self.fh: TextIO = path.open("w", encoding="utf-8")
+            self.fh: TextIO = path.open("w", encoding="utf-8", newline="\n")
         except OSError as exc:
             raise UsageError(f"record: cannot write {path}: {exc.strerror}") from None
         self.lines = 0
@@ -44,7 +44,10 @@ class Recorder:
             return
         lines = self._checks(name, output.data if output is not None else None)
         if lines is None:
-            lines = [shlex.join(words)]
+            try:
+                lines = [join(words)]
+            except UsageError:  # a ${NAME} value with a line break: no one-line form
+                lines = [f"# not recorded ({name}: a word holds a line break)"]
         for line in lines:
             self.fh.write(line + "\n")
         self.lines += len(lines)

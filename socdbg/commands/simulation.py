@@ -1,10 +1,12 @@
-"""Commands for simulated time: ``step`` and ``run --until``."""
+"""Simulated time: ``step N`` and ``step --until CONDITION``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import click
 
-from socdbg.commands.conditions import evaluate, parse_condition, wait_for
+from socdbg.commands.conditions import Condition, evaluate, parse_condition, wait_for
 from socdbg.commands.registry import Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
@@ -29,29 +31,38 @@ def cycles_arg(text: str, what: str = "cycle count") -> int:
     return n
 
 
-@click.command("step", help="Advance simulated time by N cycles (default 1).")
-@click.argument("cycles", required=False, default="1")
+def count_arg(text: str) -> int:
+    """``step N``: a positive number of cycles."""
+    n = parse_int(text)
+    if n is None:
+        raise UsageError(f"step: '{text}' is not a cycle count",
+                         "step N advances N cycles; step --until CONDITION waits")
+    if n <= 0:
+        raise UsageError(f"step: a cycle count must be positive, not {text}",
+                         "simulated time only goes forward")
+    return n
+
+
+@click.command("step", help="Advance simulated time: by N cycles (default 1), or until a "
+               "condition holds: step --until 'dma.ch[0].status.done == 1' [--max-cycles N] "
+               "(fails if it does not hold within the limit).",
+               context_settings={"ignore_unknown_options": True})
+@click.option("--until", "until", metavar="CONDITION",
+              help="PATH[.FIELD] OP VALUE (OP: == != < <= > >=), or PATH & MASK == VALUE. "
+                   "Stops at the first cycle where it holds.")
+@click.option("--max-cycles", default=str(DEFAULT_MAX_CYCLES), show_default=True, metavar="N",
+              help="With --until: give up after this many cycles.")
+@click.argument("words", nargs=-1, metavar="N")
 @session_command
-def step_cmd(session: Session, cycles: str) -> Output:
-    n = cycles_arg(cycles)
+def step_cmd(session: Session, until: str | None, max_cycles: str,
+             words: tuple[str, ...]) -> Output:
+    plan = check_step(session, until, max_cycles, words)
+    if isinstance(plan, int):
+        target = sim_target(session, "step")
+        target.step(plan)
+        return Output(data={"cycle": target.now}, text=f"cycle {target.now:,}")
+    cond, limit = plan
     target = sim_target(session, "step")
-    target.step(n)
-    return Output(data={"cycle": target.now}, text=f"cycle {target.now:,}")
-
-
-@click.command("run", help="Run simulated time until a condition holds: run --until "
-               "'dma.ch[0].status.done == 1' [--max-cycles N]. Fails if it does not hold "
-               "within the limit.")
-@click.option("--until", "until", required=True, metavar="CONDITION",
-              help="PATH[.FIELD] OP VALUE (OP: == != < <= > >=), or PATH & MASK == VALUE.")
-@click.option("--max-cycles", default=str(DEFAULT_MAX_CYCLES), show_default=True,
-              help="Give up after this many cycles.")
-@click.argument("rest", nargs=-1)
-@session_command
-def run_cmd(session: Session, until: str, max_cycles: str, rest: tuple[str, ...]) -> Output:
-    cond = parse_condition(session.map, [until, *rest])
-    limit = cycles_arg(max_cycles, "cycle limit")
-    target = sim_target(session, "run")
     start = target.now
     sim = session.target
     held = wait_for(sim, cond, limit)
@@ -66,5 +77,19 @@ def run_cmd(session: Session, until: str, max_cycles: str, rest: tuple[str, ...]
                   text=f"timeout after {elapsed:,} cycles: {cond.failure(decoded)}")
 
 
+def check_step(session: Session, until: str | None, max_cycles: str,
+               words: Sequence[str]) -> int | tuple[Condition, int]:
+    """Everything ``step`` can check without the target: a cycle count, or a condition and
+    a cycle limit."""
+    for word in words:
+        if word.startswith("-") and parse_int(word) is None:
+            raise UsageError(f"step: no such option: {word}", "help step shows the usage")
+    if until is None:
+        if len(words) > 1:
+            raise UsageError(f"step: one cycle count, not {' '.join(words)}",
+                             "step --until CONDITION waits for a condition")
+        return count_arg(words[0]) if words else 1
+    return parse_condition(session.map, [until, *words]), cycles_arg(max_cycles, "cycle limit")
+
+
 register(step_cmd)
-register(run_cmd)

@@ -33,13 +33,16 @@ class ButrView:
                                   f, e, g, c.detail if i == 0 else "")
             yield pin_widths(table, options.max_width)
         r = self.report
-        summary = Text(f"{self.registers} registers: ")
-        summary.append(f"{r.count(PASS)} passed", style="green")
+        # the summary of every runner: N checks passed, M failed (what ran)
+        passed = r.count(PASS)
+        summary = Text(f"{passed} {'check' if passed == 1 else 'checks'} passed", style="green")
         summary.append(", ")
         summary.append(f"{r.count(FAIL)} failed", style="bold red" if r.count(FAIL) else "")
-        summary.append(f", {r.count(SKIP)} skipped")
+        registers = f"{self.registers} {'register' if self.registers == 1 else 'registers'}"
+        summary.append(f" ({registers} tested, {r.count(SKIP)} skipped")
         if not self.show_all and r.count(SKIP):
-            summary.append(" (--all lists every check and why)", style="dim")
+            summary.append("; --all lists every check and why", style="dim")
+        summary.append(")")
         yield summary
         if any(c.check == "reset" and c.status == FAIL for c in r.checks):
             yield Text("reset checks compare with the values after reset: after the chip has "
