@@ -19,7 +19,8 @@ Rules (docs/architecture.md, "Executable documentation", says why):
   temporary folder (``registers``, ``scripts`` and ``tests`` of the repository are linked
   into it), stdout and stderr merged in the order a terminal shows them. A line ending in
   ``\\`` continues on the next line.
-* ``socdbg:TARGET> LINE`` lines are typed into one ``socdbg -t TARGET shell`` per page, fed on
+* ``socdbg:TARGET> LINE`` lines are typed into one ``socdbg -t TARGET shell`` per page (or
+  the ``$ socdbg [OPTIONS] shell`` line just before them, which is not run on its own), fed on
   standard input; the session (its simulated time, its registers) carries on from block to
   block, like the tutorial's, until a ``$`` line, a block ``console new-session``, or a
   prompt of another target that no ``target`` command led to.
@@ -49,6 +50,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -78,6 +80,10 @@ _PROMPT = re.compile(r"^socdbg:(?P<target>[^\s>]+)> ?(?P<line>.*)$")
 #: ``$ socdbg``, ``$ sudo socdbg``, ``$ VAR=x socdbg``, ``$ ... | socdbg``, or a shell prompt.
 _SESSION_LINE = re.compile(
     r"^(\$ (.*[|;&(]\s*)?(sudo\s+)?([A-Za-z_]\w*=\S*\s+)*socdbg\b|socdbg:[^\s>]+>)")
+
+
+#: ``$ socdbg [GLOBAL OPTIONS] shell``: starts the session the following prompts type into.
+_SHELL_START = re.compile(r"^socdbg(\s+[^\s<>|;&]+)*\s+shell\s*$")
 
 
 class DocError(Exception):
@@ -251,13 +257,15 @@ def _run_blocks(page_blocks: Sequence[Block], workdir: Path, env: dict[str, str]
                 as_documented: Callable[[list[str]], list[str]]) -> None:
     pending: list[Command] = []  # shell lines of the current socdbg session
     bash: Bash | None = None
+    shell_argv: list[str] = []  # from a `$ socdbg ... shell` line, for the next session
 
     def flush() -> None:
         if pending:
-            run_shell(pending, workdir, env, local)
+            run_shell(pending, workdir, env, local, shell_argv)
             for c in pending:
                 c.actual = as_documented(c.actual or [])
             pending.clear()
+            shell_argv.clear()
 
     for block in page_blocks:
         if "port" in block.attrs:
@@ -291,6 +299,13 @@ def _run_blocks(page_blocks: Sequence[Block], workdir: Path, env: dict[str, str]
                 pending.append(cmd)
                 continue
             flush()
+            shell_argv.clear()
+            if _SHELL_START.match(cmd.text):
+                # the prompts that follow are typed into this shell; on a pipe it prints
+                # nothing before them
+                shell_argv.extend(shlex.split(local(cmd.text)))
+                cmd.actual = []
+                continue
             if bash is None:
                 bash = Bash(workdir, env)
             cmd.actual = as_documented(bash.run(local(cmd.text)))
@@ -400,13 +415,14 @@ class Bash:
 
 
 def run_shell(cmds: Sequence[Command], workdir: Path, env: dict[str, str],
-              local: Callable[[str], str] = lambda text: text) -> None:
-    """Type ``cmds`` into one ``socdbg shell`` and split its output by command."""
+              local: Callable[[str], str] = lambda text: text,
+              argv: Sequence[str] | None = None) -> None:
+    """Type ``cmds`` into one ``socdbg shell`` (``argv``, by default ``socdbg -t TARGET
+    shell`` with the first prompt's target) and split its output by command."""
     stdin = "".join(f"{local(c.text)}\necho {_MARK}\n" for c in cmds)
-    proc = subprocess.run(["socdbg", "-t", local(cmds[0].target), "shell"], cwd=workdir,
-                          env=env,
-                          input=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=TIMEOUT, check=False)
+    argv = list(argv) if argv else ["socdbg", "-t", local(cmds[0].target), "shell"]
+    proc = subprocess.run(argv, cwd=workdir, env=env, input=stdin, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT, check=False)
     parts = proc.stdout.split(_MARK + "\n")
     for i, cmd in enumerate(cmds):
         cmd.actual = _clean(parts[i]) if i < len(parts) else ["<the shell stopped here>"]

@@ -56,6 +56,7 @@ needs_socdbg = pytest.mark.skipif(shutil.which("socdbg") is None,
 
 
 @needs_socdbg
+@pytest.mark.slow
 @pytest.mark.parametrize(("page", "line"), _block_ids(),
                          ids=[f"{p.relative_to(ROOT)}:{n}" for p, n in _block_ids()])
 def test_session_output_matches_the_page(page: Path, line: int,
@@ -122,6 +123,7 @@ status 0
 
 
 @needs_socdbg
+@pytest.mark.slow
 def test_a_wrong_block_fails_and_update_fixes_only_what_is_wrong(tmp_path: Path) -> None:
     page = _page(tmp_path, WRONG)
     page_blocks = ds.blocks(page)
@@ -138,6 +140,7 @@ def test_a_wrong_block_fails_and_update_fixes_only_what_is_wrong(tmp_path: Path)
 
 
 @needs_socdbg
+@pytest.mark.slow
 def test_shell_sessions_carry_on_across_blocks_and_restart_on_request(tmp_path: Path) -> None:
     page = _page(tmp_path, (
         "```console\nsocdbg:sim> step 10\ncycle 10\n```\n\n"
@@ -150,3 +153,18 @@ def test_shell_sessions_carry_on_across_blocks_and_restart_on_request(tmp_path: 
     work.mkdir()
     ds.run_page(page_blocks, work)
     assert [ds.differences(b) for b in page_blocks] == [[], [], []]
+
+
+@needs_socdbg
+@pytest.mark.slow
+def test_a_shell_started_with_options_takes_the_prompts_that_follow(tmp_path: Path) -> None:
+    rdl = tmp_path / "work" / "one.rdl"
+    rdl.parent.mkdir()
+    page = _page(tmp_path, (
+        "```systemrdl file=one.rdl\naddrmap one { reg { field { sw = rw; hw = r; } v[7:0] = 5; }"
+        " rr @0x0; };\n```\n\n"
+        "```console\n$ socdbg --map one.rdl shell\nsocdbg:sim> read rr.v\nrr.v = 0x5\n"
+        "$ socdbg -t sim:one.rdl read rr.v 2>&1 >/dev/null | wc -l\n0\n```\n"))
+    page_blocks = ds.blocks(page)
+    ds.run_page(page_blocks, rdl.parent)
+    assert ds.differences(page_blocks[1]) == []
