@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from socdbg import __version__
+from socdbg.commands.dispatch import _NO_ARGS_IS_HELP
 from socdbg.commands.registry import Output, commands
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError
@@ -62,6 +63,8 @@ def cli(ctx: click.Context, target: str | None, map_files: tuple[str, ...],
     ctx.obj = Session(target=target, map_files=list(map_files) or None, debug=debug,
                       allow_writes=allow_writes, yes=yes, force_unsafe=force_unsafe,
                       map_format=map_format)
+    if ctx.invoked_subcommand not in ("shell", "serve", "run"):
+        ctx.obj.state["one_shot"] = True  # record start / trace start cannot outlive it
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -101,6 +104,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rc = cli.main(args=argv, prog_name="socdbg", standalone_mode=False)
     except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except _NO_ARGS_IS_HELP as exc:  # socdbg or a group alone: usage, no "error:"
+        assert isinstance(exc, click.UsageError)
+        exc.show()
         raise SystemExit(exc.exit_code) from None
     except click.UsageError as exc:
         # one line, like every other mistake: "error: peek: Invalid value for ..."

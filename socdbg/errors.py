@@ -53,7 +53,13 @@ def close_matches(word: str, choices: Iterable[str], n: int = 3) -> list[str]:
     lowered: dict[str, str] = {}
     for choice in choices:
         lowered.setdefault(choice.lower(), choice)
-    found = difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.6)
+    key = word.lower()
+    found = difflib.get_close_matches(key, list(lowered), n=n, cutoff=0.6)
+    if not found:
+        return []
+    # only the best and those about as close: 'raed' suggests 'read', not also 'trace'
+    best = difflib.SequenceMatcher(None, key, found[0]).ratio()
+    found = [f for f in found if difflib.SequenceMatcher(None, key, f).ratio() >= best - 0.05]
     return [lowered[f] for f in found]
 
 

@@ -278,6 +278,10 @@ def read_dump(path: str | Path) -> Dump:
         raise DumpError(f"{p}: no such dump file") from None
     except OSError as exc:
         raise DumpError(f"{p}: cannot read: {exc.strerror}") from None
+    if (raw.strip() and not b"\x1f\x8b".startswith(raw[:2])
+            and raw.lstrip()[:1] != b"{"):  # neither gzip nor a JSON object: not ours
+        raise DumpError(f"{p}: not a socdbg dump",
+                        "a dump is the .json or .json.gz file that dump -o writes")
     try:
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)

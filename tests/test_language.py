@@ -186,3 +186,23 @@ def test_nesting_has_a_depth_limit(tmp_path: Path, capsys: pytest.CaptureFixture
         main(["run", str(tmp_path / "s0.sdbg")])
     err = capsys.readouterr().err
     assert "nested more than 16 deep" in err and "RecursionError" not in err
+
+
+# --- dry run ---------------------------------------------------------------------------------
+def test_dry_run_prints_each_write_once_and_counts_no_unchecked_pass(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "w.sdbg"
+    script.write_text("write sysctrl.scratch 0x1234\n"
+                      "expect sysctrl.scratch == 0x1234\n"   # false: the write did not happen
+                      "expect sysctrl.chip_id == 0x5d0c0a01\n"  # true: really read
+                      "poll sysctrl.pll_status.lock == 1\n")  # would wait
+    res = subprocess.run([sys.executable, "-m", "socdbg", "run", "--dry-run", str(script)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    lines = res.stdout.splitlines()
+    writes = [ln for ln in lines if "0x40000008" in ln or "sysctrl.scratch <-" in ln]
+    assert writes == ["dry-run: would write 0x40000008 (sysctrl.scratch) <- 0x00001234"]
+    assert lines[-1] == ("w.sdbg: 1 check passed, 0 failed (4 lines run; 2 not checked in "
+                         "the dry run)")

@@ -203,7 +203,8 @@ def test_glob_index_range_inclusive(ref: RegMap) -> None:
     assert routers == {"router[0]", "router[1]", "router[2]", "router[3]"}
     assert len(regs) == 4 * 16
     assert [r.address for r in regs] == sorted(r.address for r in regs)
-    assert ref.glob("noc.router[3:0].coord") == ref.glob("noc.router[0:3].coord")
+    with pytest.raises(PathError, match="reversed index range"):
+        ref.glob("noc.router[3:0].coord")
     assert [r.path for r in ref.glob("noc.router[ 14 : 15 ].coord")] == [
         "noc.router[14].coord", "noc.router[15].coord"]
     assert [r.path for r in ref.glob("dma.ch[2:2].ctrl")] == ["dma.ch[2].ctrl"]
@@ -241,7 +242,19 @@ def test_select_array_element_block_is_exact(ref: RegMap) -> None:
 def test_index_range_cost_does_not_grow_with_the_range(ref: RegMap) -> None:
     _, rx, _ = glob_regex("noc.router[0:20000].coord")
     assert len(rx.pattern) < 2000
-    assert len(ref.glob("noc.router[0:20000].coord")) == 16
+    with pytest.raises(PathError, match=r"outside noc.router: its indices are 0..15"):
+        ref.glob("noc.router[0:20000].coord")
+
+
+@pytest.mark.parametrize(("pattern", "message"), [
+    ("dma.ch[2:9].status", r"index range \[2:9\] is outside dma.ch: its indices are 0..3"),
+    ("dma.ch[2:9].status.done", r"is outside dma.ch"),
+    ("noc.router[0:1].port[0:9].flits", r"outside noc.router\[0:1\].port: its indices are 0..4"),
+    ("dma.ch[3:1].ctrl", r"reversed index range '\[3:1\]'"),
+])
+def test_index_ranges_are_checked_not_clipped(ref: RegMap, pattern: str, message: str) -> None:
+    with pytest.raises(PathError, match=message):
+        ref.select_with_field(pattern)
 
 
 def test_select_nothing_is_a_path_error(ref: RegMap) -> None:

@@ -66,3 +66,68 @@ def test_a_typo_stops_the_script_before_any_access(tmp_path: Path) -> None:
     assert res.returncode == 1
     assert "typo.sdbg:2:" in res.stderr and "did you mean 'scratch'" in res.stderr
     assert "0x1234" not in res.stdout  # line 1 never ran: the file is checked first
+
+
+#: A shell session that uses every command that works on a simulator and through socdbg
+#: serve (reads, writes, memory, time, checks, variables, nested scripts, views, dumps, diff,
+#: stubs, butr), recorded with record start/stop. Not here: load/sym (need a cross-built
+#: ELF: tests/test_firmware_load.py), halt/resume/stepi/core/monitor/reconnect (a CPU behind
+#: gdb: tests/test_gdb_qemu.py), trace and noc traffic (a local simulator only), reset
+#: (the gdb target resets through the stub's own monitor command; tests/test_gdb_serve.py).
+SESSION = r"""record start rec.sdbg
+read sysctrl.chip_id
+read sysctrl.chip_id.part
+read dma.ch[*].status
+write sysctrl.scratch "8'h2a"
+write sysctrl.pll_ctrl en=1
+step 10
+step --until 'sysctrl.pll_status.lock == 1'
+step --until 'sysctrl.cycle & 0xff == 0x10'
+poll sysctrl.pll_status.lock == 1 --timeout 0.001
+expect sysctrl.pll_status.lock == 1
+expect sysctrl.cycle & 0xff == 0x10
+peek sram 4
+poke sram+0x10 0xdeadbeef
+peek sram+0x10
+expect mem sram+0x10 == 'ef be ad de'
+set WHO "a b # c"
+echo hello ${WHO} 'it'"'"'s' $5 \# é
+source inner.sdbg
+run nested.sdbg
+sleep 0.000001
+write sysctrl.rst_ctrl noc_rst=0 dma_rst=0
+write dma.ch[0].len 256
+dma
+noc
+find scratch
+info
+regs show sysctrl.scratch
+help read
+dump -o d1.json --force
+dump -o d2.json --force --memory sram+0x20
+diff d1.json d2.json
+stubs -o chip.pyi
+butr sysctrl.scratch --skip-reset --allow-writes
+read sysctrl.scratch
+record stop
+"""
+
+
+def test_a_recorded_session_replays_the_same_on_the_sim_and_through_serve(
+        tmp_path: Path, server: str) -> None:
+    (tmp_path / "inner.sdbg").write_text("expect sysctrl.scratch == 0x2a\n"
+                                         'echo "inner: ${WHO}"\n')
+    (tmp_path / "nested.sdbg").write_text("read sysctrl.revision\n")
+    shell = subprocess.run([sys.executable, "-m", "socdbg", "shell"], input=SESSION,
+                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert shell.returncode == 0, shell.stdout[-2000:] + shell.stderr
+    recorded = (tmp_path / "rec.sdbg").read_text()
+    assert "write sysctrl.scratch 8'h2a" in recorded and "run nested" not in recorded
+    assert "echo hello 'a b # c' \"it's\" '$5' '#' é" in recorded
+    local = socdbg("run", "rec.sdbg", cwd=tmp_path)
+    assert local.returncode == 0, local.stdout[-2000:] + local.stderr
+    remote = socdbg("run", "rec.sdbg", "--target", server, cwd=tmp_path)
+    assert remote.returncode == 0, remote.stdout[-2000:] + remote.stderr
+    assert remote.stdout == local.stdout
+    assert re.search(r"rec.sdbg: \d+ checks passed, 0 failed \(\d+ lines run\)\n$",
+                     local.stdout)

@@ -170,11 +170,15 @@ def plan_write(session: Session, pattern: str, values: tuple[str, ...]
             raise EncodeError(f"'{values[0]}' is not a number",
                               "write PATH VALUE or write PATH FIELD=VALUE ...")
     else:
+        if not any("=" in v for v in values):  # write sysctrl.scratch 5 6
+            raise UsageError(f"write {pattern}: give one value or FIELD=VALUE pairs, not "
+                             f"{len(values)} values ({' '.join(values)})",
+                             f"e.g. write {pattern} {values[0]}")
         for item in values:
             name, eq, text = item.partition("=")
             if not eq or not name.strip() or not text.strip():
                 raise UsageError(f"'{item}' is not FIELD=VALUE",
-                                 "give either one whole value or only FIELD=VALUE pairs")
+                                 "give one value or FIELD=VALUE pairs, not a mix")
             pairs.append((name.strip(), text.strip()))
     plan: list[tuple[Register, int | None, list[Any]]] = []
     for reg in regs:
@@ -359,25 +363,48 @@ def target_cmd(session: Session, spec: str | None) -> Output:
     return Output(data={"target": session.target.spec}, text=f"target {session.target.spec}")
 
 
-@click.command("help", help="List commands, or show one command's help.")
-@click.argument("name", required=False, type=COMMAND)
+@click.command("help", help="List commands, or show one command's help: help read, "
+               "help noc traffic. A group's help lists its subcommands and their options.")
+@click.argument("name", nargs=-1, type=COMMAND, metavar="[COMMAND [SUBCOMMAND]]")
 @session_command
-def help_cmd(session: Session, name: str | None) -> Output:
+def help_cmd(session: Session, name: tuple[str, ...]) -> Output:
     table = commands()
     if name:
-        cmd = table.get(name)
-        if cmd is None:
-            from socdbg.errors import did_you_mean
-
-            raise UsageError(f"unknown command '{name}'", did_you_mean(name, table))
-        with click.Context(cmd, info_name=name) as ctx:
-            text = cmd.get_help(ctx)
-        return Output(data={"name": name, "help": text}, text=text)
+        text = command_help(table, list(name))
+        return Output(data={"name": " ".join(name), "help": text}, text=text)
     rows = [(n, (c.get_short_help_str(limit=70))) for n, c in table.items()]
     width = max(len(n) for n, _ in rows)
     text = "\n".join(f"{n:<{width}}  {h}" for n, h in rows)
     text += "\n\nhelp COMMAND shows the options of one command."
     return Output(data=[{"name": n, "help": h} for n, h in rows], text=text)
+
+
+def command_help(table: dict[str, click.Command], words: list[str]) -> str:
+    """``help NAME [SUB...]``: the command's ``--help`` text; for a group, followed by the
+    usage and options of each subcommand."""
+    from socdbg.errors import did_you_mean
+
+    cmd = table.get(words[0])
+    if cmd is None:
+        raise UsageError(f"unknown command '{words[0]}'",
+                         did_you_mean(words[0], table) or "help lists the commands")
+    ctx = click.Context(cmd, info_name=words[0])
+    for word in words[1:]:
+        if not isinstance(cmd, click.Group):
+            raise UsageError(f"{ctx.command_path} has no subcommands",
+                             f"help {ctx.command_path}")
+        sub = cmd.get_command(ctx, word)
+        if sub is None:
+            raise UsageError(f"{ctx.command_path} has no subcommand '{word}'",
+                             did_you_mean(word, cmd.commands)
+                             or f"help {ctx.command_path} lists them")
+        cmd, ctx = sub, click.Context(sub, info_name=word, parent=ctx)
+    parts = [cmd.get_help(ctx)]
+    if isinstance(cmd, click.Group):
+        for sub_name, sub in cmd.commands.items():
+            sub_ctx = click.Context(sub, info_name=sub_name, parent=ctx)
+            parts.append(sub.get_help(sub_ctx))
+    return "\n\n".join(parts)
 
 
 for _cmd in (read_cmd, write_cmd, peek_cmd, poke_cmd, find_cmd, info_cmd, target_cmd,

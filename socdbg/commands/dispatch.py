@@ -10,6 +10,9 @@ from socdbg.commands.registry import Output, commands
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError, did_you_mean
 
+#: click >= 8.2 raises this for a group invoked alone (8.1 prints the help and exits 0).
+_NO_ARGS_IS_HELP: type[Exception] = getattr(click.exceptions, "NoArgsIsHelpError",
+                                            type("_Never", (Exception,), {}))
 #: Words the REPL itself handles.
 QUIT_WORDS = ("quit", "exit")
 
@@ -52,6 +55,9 @@ def execute(session: Session, line: str) -> Output | None:
         result = cmd.main(args=args, prog_name=name, standalone_mode=False, obj=session)
     except click.exceptions.Exit:
         return None
+    except _NO_ARGS_IS_HELP as exc:  # a group alone (record): its usage, as click prints it
+        assert isinstance(exc, click.UsageError) and exc.ctx is not None
+        return Output(text=exc.ctx.get_help())
     except click.UsageError as exc:
         raise UsageError(f"{name}: {exc.format_message()}",
                          f"help {name} shows the usage") from None

@@ -412,6 +412,10 @@ def trace(session: Session, as_json: bool) -> Output | None:
 @session_command
 def trace_start(session: Session, path: str, include: tuple[str, ...], as_json: bool
                 ) -> Output:
+    if session.state.get("one_shot"):
+        raise UsageError("trace start: a one-shot command ends with its process, so the "
+                         "trace would stop at once",
+                         "use it in socdbg shell, or in a script run with socdbg run")
     current: VcdTrace | None = session.state.get("trace")
     if current is not None:
         raise UsageError(f"a trace is already open ({current.path})", "trace stop first")

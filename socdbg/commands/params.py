@@ -19,6 +19,18 @@ class RegisterPath(click.ParamType):  # type: ignore[type-arg]
     name = "PATH"
     completes = "register"
 
+    def convert(self, value: str, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        from socdbg.errors import UsageError
+        from socdbg.regmap.regmap import is_glob
+
+        if is_glob(value):
+            where = ctx.command_path if ctx is not None else "this command"
+            raise UsageError(f"{where}: '{value}' is a glob, and a glob is not allowed here: "
+                             "name one register",
+                             f"regs list '{value}' lists the registers it matches")
+        return value
+
 
 class Assignment(click.ParamType):  # type: ignore[type-arg]
     """``FIELD=VALUE`` or a whole value."""

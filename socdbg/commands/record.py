@@ -20,8 +20,9 @@ from socdbg.commands.registry import Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 
-#: Commands that change nothing and check nothing: not worth replaying.
-NOT_RECORDED = ("record", "help", "info", "regs", "find", "sym", "target", "source")
+#: Commands that change nothing and check nothing: not worth replaying; and the script
+#: runners, whose lines are recorded one by one as they run.
+NOT_RECORDED = ("record", "help", "info", "regs", "find", "sym", "target", "source", "run")
 
 
 class Recorder:
@@ -81,6 +82,10 @@ def record() -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @session_command
 def record_start(session: Session, path: str) -> Output:
+    if session.state.get("one_shot"):
+        raise UsageError("record start: a one-shot command ends with its process, so the "
+                         "recording would stop at once",
+                         "use it in socdbg shell, or in a script run with socdbg run")
     if session.state.get("recorder") is not None:
         raise UsageError("already recording", "record stop first")
     session.state["recorder"] = Recorder(Path(path), session)

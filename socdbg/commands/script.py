@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from socdbg.commands.dispatch import execute, split_line, variables
+from socdbg.commands.dispatch import _NO_ARGS_IS_HELP, execute, split_line, variables
 from socdbg.commands.lexer import BLANKS, Deferred
 from socdbg.commands.registry import Output, commands, register, session_command
 from socdbg.commands.session import Session
@@ -99,7 +99,7 @@ def summary_line(passed: int, failed: int, lines: int, unchecked: int = 0,
     """The one summary of every runner (scripts, ``run --check``, ``butr``):
     ``N checks passed, M failed (K lines run)``."""
     text = (f"{passed} {'check' if passed == 1 else 'checks'} passed, {failed} failed "
-            f"({lines} {unit}")
+            f"({lines} {unit.replace('lines', 'line') if lines == 1 else unit}")
     if unchecked:
         text += f"; {unchecked} not checked in the dry run"
     return text + ")"
@@ -152,10 +152,6 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _deferred(name: str) -> str:
-    raise Deferred(name)
-
-
 def script_stack(session: Session) -> list[Path]:
     """The script files running in this session, outermost first (``source`` and ``run``
     nest through it, so include cycles are seen across both)."""
@@ -198,6 +194,10 @@ class ScriptRunner:
         self.show = show
         self.result = RunResult()
         self._heights: dict[Path, int] = {}
+        #: variables the pre-run check knows: their value, or None when it depends on
+        #: something only the run knows
+        self._known: dict[str, str | None] = {}
+        self._known_from_session = False
 
     def run(self, path: Path) -> RunResult:
         self._run_file(path, None)
@@ -209,6 +209,9 @@ class ScriptRunner:
         stack = script_stack(self.session)
         enter_script(self.session, path, where)
         try:
+            if not self._known_from_session:  # this runner's first file
+                self._known = dict(self.session.state.get("vars", {}))
+                self._known_from_session = True
             self._precheck(path.resolve(), list(stack), where)
             lines = read_script(path)
             saved_dir = self.session.state.get("script_dir")
@@ -258,29 +261,51 @@ class ScriptRunner:
         table = commands()
         try:
             try:
-                words = split_line(line.text, _deferred)
-            except Deferred:
-                return None  # uses a variable: checked when it runs
+                words = split_line(line.text, self._lookup)
+            except Deferred:  # a variable only the run can know: checked when it runs
+                first = line.text.split(None, 2)
+                if len(first) > 1 and first[0] == "set":
+                    self._known[first[1]] = None
+                return None
             if not words:
                 return None
             cmd = table.get(words[0])
             if cmd is None:
                 raise UsageError(f"unknown command '{words[0]}'",
                                  did_you_mean(words[0], table) or "type help")
-            if words[0] in ("set", "echo"):
+            if words[0] == "echo":
                 return None
             params = _parse_only(cmd, words)
             if params is None:
+                return None
+            if words[0] == "set":
+                if params.get("name") and params.get("value"):
+                    self._known[params["name"]] = " ".join(params["value"])
                 return None
             if words[0] in NESTING:
                 key = "path" if words[0] == "source" else "script"
                 nested = nested_path(self.session, params[key], path)
                 check_readable(nested, f"{words[0]}")
+                if words[0] == "run":
+                    from socdbg.replay import parse_defines
+
+                    self._known.update(parse_defines(params["defines"]))
                 return nested
             check_meaning(self.session, words[0], params, path)
         except SocdbgError as exc:
             raise ScriptError(f"{line.where}: {exc.message}", exc.hint) from None
         return None
+
+    def _lookup(self, name: str) -> str:
+        """``${NAME}`` in the pre-run check: the value a ``set`` line before it gives, or a
+        --define; unknown names are errors now, not after the first lines ran."""
+        if name not in self._known:
+            raise UsageError(f"undefined variable '{name}'",
+                             did_you_mean(name, self._known) or "set NAME VALUE defines one")
+        value = self._known[name]
+        if value is None:
+            raise Deferred(name)
+        return value
 
     def _run_line(self, line: ScriptLine, path: Path) -> bool:
         t0 = time.monotonic()
@@ -372,6 +397,10 @@ def _parse_only(cmd: click.Command, words: list[str]) -> dict[str, Any] | None:
             return dict(ctx.params)
     except click.exceptions.Exit:
         return None
+    except _NO_ARGS_IS_HELP:
+        names = ", ".join(getattr(cmd, "commands", {}))
+        raise UsageError(f"{words[0]}: a subcommand is missing ({names})",
+                         f"help {words[0]} shows the usage") from None
     except click.UsageError as exc:
         raise UsageError(f"{words[0]}: {exc.format_message()}",
                          f"help {words[0]} shows the usage") from None

@@ -13,11 +13,15 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from socdbg.errors import PathError, did_you_mean
+from socdbg.errors import PathError, close_matches, did_you_mean
 from socdbg.regmap.model import Field, Layout, MapSource, Memory, Register
 
 _WS = re.compile(r"\s+")
 _GLOB_CHARS = re.compile(r"[*?]|\[\s*\*\s*\]|\[\s*\d+\s*:\s*\d+\s*\]")
+
+
+class IndexRangeError(PathError):
+    """An ``[a:b]`` that reaches past the array it indexes."""
 
 
 def normalize_path(path: str) -> str:
@@ -58,7 +62,10 @@ def glob_regex(pattern: str) -> tuple[str, re.Pattern[str], list[tuple[int, int]
                 if not (lo_s.isdigit() and hi_s.isdigit()):
                     raise PathError(f"bad index range '[{inner}]' in '{pattern}'",
                                     "write a range as [first:last], e.g. [0:3]")
-                lo, hi = sorted((int(lo_s), int(hi_s)))
+                lo, hi = int(lo_s), int(hi_s)
+                if lo > hi:
+                    raise PathError(f"reversed index range '[{inner}]' in '{pattern}'",
+                                    f"write [{hi}:{lo}]: ranges go from first to last")
                 out.append(r"\[(\d+)\]")
                 ranges.append((lo, hi))
                 literal = False
@@ -267,7 +274,18 @@ class RegMap:
         hint = None
         base = bad.split("[", 1)[0]
         indexed = [c for c in choices if c.lower().startswith(base + "[")]
-        if indexed and "[" in bad:
+        if not indexed and "[" in bad:  # dma.chan[0]: a misspelt array name
+            arrays = sorted({c.split("[", 1)[0] for c in choices if "[" in c})
+            near = close_matches(base, arrays, n=1)
+            if near:
+                fixed = prefix + near[0] + bad[len(base):]
+                rest = ".".join(parts[depth + 1:])
+                whole = f"{fixed}.{rest}" if rest else fixed
+                if self.find(whole) is not None or self.is_block(whole):
+                    hint = f"did you mean '{whole}'?"
+                elif self.find(fixed) is not None or self.is_block(fixed):
+                    hint = f"did you mean '{fixed}'?"
+        if hint is None and indexed and "[" in bad:
             hint = f"'{prefix}{base}' is an array: {indexed[0]}..{indexed[-1]}"
         elif indexed and bad == base:
             hint = f"'{prefix}{base}' is an array: add an index, {indexed[0]}..{indexed[-1]}"
@@ -286,6 +304,7 @@ class RegMap:
         hits: list[int] = []
         match = rx.fullmatch
         paths = self._lc_sorted
+        seen: list[set[int]] = [set() for _ in ranges]
         for i in range(lo, len(paths)):
             p = paths[i]
             if not p.startswith(prefix):
@@ -293,10 +312,20 @@ class RegMap:
             m = match(p)
             if m is None:
                 continue
-            if ranges and not all(a <= int(g) <= b for g, (a, b) in zip(m.groups(), ranges,
-                                                                      strict=True)):
-                continue
+            if ranges:
+                indices = [int(g) for g in m.groups()]
+                for k, index in enumerate(indices):
+                    seen[k].add(index)
+                if not all(a <= x <= b for x, (a, b) in zip(indices, ranges, strict=True)):
+                    continue
             hits.append(self._lc_order[i])
+        for k, (a, b) in enumerate(ranges):
+            if seen[k] and not (a in seen[k] and b in seen[k]):
+                name = _range_owner(pattern, k)
+                raise IndexRangeError(f"index range [{a}:{b}] is outside {name}: its indices are "
+                                f"{min(seen[k])}..{max(seen[k])}",
+                                f"write {name}[{min(seen[k])}:{max(seen[k])}] or a range "
+                                "inside it")
         hits.sort()
         return [self._reg(i) for i in hits]
 
@@ -332,11 +361,16 @@ class RegMap:
             return [reg], fld, True
         try:
             return self.select(pattern), None, False
-        except PathError:
+        except PathError as first:
             head, dot, name = pattern.rpartition(".")
             if not dot or not is_glob(head):
                 raise
-            regs = self.select(head)
+            try:
+                regs = self.select(head)
+            except IndexRangeError:
+                raise
+            except PathError:
+                raise first from None
             fld = regs[0].field(name)
             if fld is None or any(r.field(name) is None for r in regs):
                 raise
@@ -421,6 +455,12 @@ class RegMap:
 
 
 _DIGITS = re.compile(r"(\d+)")
+
+
+def _range_owner(pattern: str, k: int) -> str:
+    """The array the ``k``-th ``[a:b]`` of a glob indexes: the pattern up to it."""
+    found = list(re.finditer(r"\[\s*\d+\s*:\s*\d+\s*\]", pattern))
+    return pattern[: found[k].start()].strip() if k < len(found) else pattern
 
 
 def _natural(segment: str) -> list[Any]:
