@@ -144,10 +144,10 @@ def test_diff_says_what_happened_to_memory(session: Session, tmp_path: Path) -> 
     execute(session, f"dump -o {c} --memory sram+0x10")
     out = execute(session, f"diff {a} {b} --json")
     assert out is not None
-    assert any("captured only in" in n and str(a) in n for n in out.data["notes"])
+    assert any("captured only in" in n and str(a) in n for n in out.data["memory"])
     out = execute(session, f"diff {a} {c} --json")
     assert out is not None and out.data["differ"]
-    assert any("differs: 4 bytes" in n for n in out.data["notes"])
+    assert any("differs: 4 bytes" in n for n in out.data["memory"])
     out = execute(session, f"diff {a} --json")
     assert out is not None
-    assert any("not compared with a live target" in n for n in out.data["notes"])
+    assert any("not compared with a live target" in n for n in out.data["memory"])

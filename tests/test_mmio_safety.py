@@ -312,7 +312,7 @@ def test_dry_run_reports_writes_and_asks_nothing(rdl: Path, bar: Backing, tmp_pa
               str(script)])
     out = " ".join(capsys.readouterr().out.split())
     assert exit_.value.code == 0, out
-    assert "dry-run: write 0x40000024 (dev.pll) <- 0x00000001" in out
+    assert "dry-run: would write 0x40000024 (dev.pll) <- 0x00000001" in out
     assert acc.stores() == [] and bar.read(0, BAR_SIZE) == bytes(BAR_SIZE)
 
 
@@ -349,7 +349,7 @@ def test_dumps_skip_unsafe_read_registers_and_memories(make: Callable[..., Sessi
     assert [a for a, _ in dump.memories] == [SRAM, 0x40000060]
     touched = {off for off, _ in acc.loads()}
     assert not touched & (UNSAFE_READ | set(range(SECRET - BASE, SECRET - BASE + 0x40)))
-    execute(make(), f"dump -o {path} --include-side-effects --memory dev.secret")
+    execute(make(), f"dump -o {path} --force --include-side-effects --memory dev.secret")
     assert "dev.ecc" in read_dump(path).registers and len(read_dump(path).memories) == 1
 
 

@@ -58,7 +58,8 @@ def test_diff_two_dumps_json(here: Path) -> None:
     out = run(session, "diff reset.json up.json --json")
     assert out.as_json and not out.ok
     data = out.data
-    assert set(data) == {"a", "b", "differ", "changes", "only_in_a", "only_in_b", "notes"}
+    assert set(data) == {"a", "b", "differ", "changes", "only_in_a", "only_in_b", "notes",
+                         "memory"}
     assert (data["a"], data["b"], data["differ"]) == ("reset.json", "up.json", True)
     assert data["notes"] == []
     # up.json was taken --include-side-effects: hbm.ecc_err_cnt is only in it

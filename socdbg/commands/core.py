@@ -363,8 +363,8 @@ def target_cmd(session: Session, spec: str | None) -> Output:
     return Output(data={"target": session.target.spec}, text=f"target {session.target.spec}")
 
 
-@click.command("help", help="List commands, or show one command's help: help read, "
-               "help noc traffic. A group's help lists its subcommands and their options.")
+@click.command("help", help="List commands, or show one command's help. help noc traffic "
+               "shows a subcommand's; a group's help lists its subcommands and their options.")
 @click.argument("name", nargs=-1, type=COMMAND, metavar="[COMMAND [SUBCOMMAND]]")
 @session_command
 def help_cmd(session: Session, name: tuple[str, ...]) -> Output:

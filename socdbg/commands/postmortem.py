@@ -135,20 +135,19 @@ def diff_cmd(session: Session, first: str, second: str | None, target_opt: str |
     else:
         with session.scoped_target(target_opt):
             new, label, notes = _live_values(session, rmap, old)
-    mem_notes, mem_differ = memory_notes(a.memories, b.memories if second is not None else None,
-                                         first, label)
-    notes = [*notes, *mem_notes]
+    memory, mem_differ = memory_notes(a.memories, b.memories if second is not None else None,
+                                      first, label)
     changes, only_a, only_b = diff_values(rmap, old, new)
     data: dict[str, Any] = {
         "a": first, "b": label, "differ": bool(changes or only_a or only_b or mem_differ),
         "changes": [{"register": c.register, "address": c.address, "field": c.field,
                      "a": c.old, "b": c.new} for c in changes],
-        "only_in_a": only_a, "only_in_b": only_b, "notes": notes}
+        "only_in_a": only_a, "only_in_b": only_b, "notes": notes, "memory": memory}
 
     def render() -> object:
         from socdbg.render.postmortem import DiffView
 
-        return DiffView(first, label, changes, only_a, only_b, notes)
+        return DiffView(first, label, changes, only_a, only_b, notes, memory, mem_differ)
 
     return Output(data=data, render=render, ok=not data["differ"])
 
@@ -156,8 +155,9 @@ def diff_cmd(session: Session, first: str, second: str | None, target_opt: str |
 def memory_notes(a: list[tuple[int, bytes]], b: list[tuple[int, bytes]] | None,
                  name_a: str, name_b: str) -> tuple[list[str], bool]:
     """What ``diff`` says about captured memory: ranges captured in both dumps are compared
-    byte for byte; a range in only one dump, or a live comparison, is named, never silently
-    skipped. Returns the notes and whether compared memory differs."""
+    byte for byte (a difference is noted; equal ranges say nothing, like equal registers);
+    a range in only one dump, or a live comparison, is named, never silently skipped.
+    Returns the lines and whether compared memory differs."""
     def span(addr: int, data: bytes) -> str:
         return f"{addr:#x}+{len(data):#x}"
 
@@ -179,8 +179,6 @@ def memory_notes(a: list[tuple[int, bytes]], b: list[tuple[int, bytes]] | None,
             first = next(i for i in range(size) if data[i] != other[i])
             notes.append(f"memory {addr:#x}+{size:#x} differs: {count} bytes, the first at "
                          f"{addr + first:#x}")
-        else:
-            notes.append(f"memory {addr:#x}+{size:#x} is the same in both dumps")
     for (addr, size) in in_b:
         if (addr, size) not in in_a:
             notes.append(f"memory {addr:#x}+{size:#x} was captured only in {name_b}: "

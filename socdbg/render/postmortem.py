@@ -15,15 +15,20 @@ from socdbg.render.regs import pin_widths
 
 class DiffView:
     def __init__(self, a: str, b: str, changes: Sequence[FieldChange], only_a: Sequence[str],
-                 only_b: Sequence[str], notes: Sequence[str]) -> None:
+                 only_b: Sequence[str], notes: Sequence[str], memory: Sequence[str] = (),
+                 memory_differs: bool = False) -> None:
         self.a, self.b = a, b
         self.changes, self.only_a, self.only_b, self.notes = changes, only_a, only_b, notes
+        self.memory, self.memory_differs = memory, memory_differs
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         for note in self.notes:
             yield Text(f"note: {note}", style="yellow")
         if not (self.changes or self.only_a or self.only_b):
-            yield Text(f"no differences between {self.a} and {self.b}", style="green")
+            for line in self.memory:
+                yield Text(line, style="yellow")
+            same = "no register differences" if self.memory_differs else "no differences"
+            yield Text(f"{same} between {self.a} and {self.b}", style="green")
             return
         if self.changes:
             # the sides as A and B with a legend: file paths as headers would push the value
@@ -50,3 +55,5 @@ class DiffView:
             yield Text(f"only in {self.a}: {path}", style="yellow")
         for path in self.only_b:
             yield Text(f"only in {self.b}: {path}", style="yellow")
+        for line in self.memory:
+            yield Text(line, style="yellow")
