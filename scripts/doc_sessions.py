@@ -32,6 +32,8 @@ Rules (docs/architecture.md, "Executable documentation", says why):
   reaches it, waited for until it accepts connections, and stopped when the page ends. ``port``
   (on any console block) names port numbers the page uses: each run picks a free port for each
   and writes it in the commands, and the output shows the page's number again.
+* ``console tty`` holds ``$ socdbg ... shell``, the greeting and the first prompt: it runs
+  on a pseudo-terminal (the greeting is only printed there), and Ctrl-D leaves.
 * A block ``LANG file=NAME`` (an .sdbg script, a list of commands) is not run: its text is
   written to NAME in the page's folder before the page's sessions run.
 * In expected output, a line that is just ``...`` matches any number of lines and ``...``
@@ -167,7 +169,7 @@ def check_kind(block: Block) -> None:
         if reason is not None and reason not in NORUN_REASONS:
             raise DocError(f"{block.name}: norun={reason!r}: the reasons are "
                            + ", ".join(NORUN_REASONS))
-        unknown = set(block.attrs) - {"norun", "new-session", "background", "port"}
+        unknown = set(block.attrs) - {"norun", "new-session", "background", "port", "tty"}
         if unknown:
             raise DocError(f"{block.name}: unknown console option(s) {sorted(unknown)}")
         return
@@ -283,6 +285,10 @@ def _run_blocks(page_blocks: Sequence[Block], workdir: Path, env: dict[str, str]
             continue
         if "new-session" in block.attrs:
             flush()
+        if "tty" in block.attrs:
+            flush()
+            run_tty(block, workdir, env, local)
+            continue
         if "background" in block.attrs:
             flush()
             if len(block.commands) != 1 or block.commands[0].kind != "$":
@@ -313,6 +319,52 @@ def _run_blocks(page_blocks: Sequence[Block], workdir: Path, env: dict[str, str]
     flush()
     if bash is not None:
         bash.close()
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1b[=>]")
+
+
+def run_tty(block: Block, workdir: Path, env: dict[str, str],
+            local: Callable[[str], str]) -> None:
+    """``console tty``: ``$ socdbg ... shell`` and the first prompt, on a pseudo-terminal
+    120 columns wide, as a reader sees them (the greeting); Ctrl-D leaves."""
+    import pexpect
+
+    if (len(block.commands) != 2 or block.commands[0].kind != "$"
+            or block.commands[1].kind != "socdbg" or block.commands[1].text):
+        raise DocError(f"{block.name}: a tty block is one `$ ... shell` line, its output and "
+                       "the first prompt, with nothing typed")
+    start, prompt = block.commands
+    tty_env = dict(env, TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")
+    child = pexpect.spawn("bash", ["-c", f"exec {local(start.text)}"], cwd=str(workdir),
+                          env=tty_env, encoding="utf-8", timeout=60, dimensions=(40, 120))
+    import time
+
+    raw, text, found = "", "", None
+    deadline = time.monotonic() + 60.0
+    try:
+        while found is None and time.monotonic() < deadline:
+            try:
+                raw += child.read_nonblocking(65536, timeout=0.5)
+            except pexpect.TIMEOUT:
+                pass
+            except pexpect.EOF:
+                break
+            text = _ANSI.sub("", raw).replace("\r", "")
+            found = re.search(r"^socdbg:[^\s>]+>", text, re.MULTILINE)
+        if found is not None:
+            child.sendeof()
+            child.expect(pexpect.EOF)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+    if found is None:
+        start.actual = [*_clean(text), "<no prompt>"]
+        prompt.actual = []
+        return
+    start.actual = _clean(text[: found.start()])
+    seen = found.group(0)
+    prompt.actual = [] if seen == prompt.prompt_lines[0].rstrip() else [f"<prompt {seen!r}>"]
 
 
 def free_port() -> int:

@@ -175,3 +175,22 @@ def test_a_shell_started_with_options_takes_the_prompts_that_follow(tmp_path: Pa
     page_blocks = ds.blocks(page)
     ds.run_page(page_blocks, rdl.parent)
     assert ds.differences(page_blocks[1]) == []
+
+
+@needs_socdbg
+@pytest.mark.slow
+def test_a_tty_block_checks_the_greeting_on_a_terminal(tmp_path: Path) -> None:
+    from socdbg import __version__
+
+    right = (f"socdbg {__version__}  type help for commands, Tab to complete, Ctrl-D to quit\n"
+             "target sim, map soc (...)\n")
+    page = _page(tmp_path, (
+        f"```console tty\n$ socdbg shell\n{right}socdbg:sim>\n```\n\n"
+        f"```console tty\n$ socdbg shell\nsocdbg 0.0.0\nsocdbg:sim>\n```\n"))
+    page_blocks = ds.blocks(page)
+    work = tmp_path / "work"
+    work.mkdir()
+    ds.run_page(page_blocks, work)
+    assert ds.differences(page_blocks[0]) == []
+    (problem,) = ds.differences(page_blocks[1])
+    assert "-socdbg 0.0.0" in problem and f"+socdbg {__version__}  type help" in problem
