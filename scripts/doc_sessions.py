@@ -24,9 +24,9 @@ Rules (docs/architecture.md, "Executable documentation", says why):
   standard input; the session (its simulated time, its registers) carries on from block to
   block, like the tutorial's, until a ``$`` line, a block ``console new-session``, or a
   prompt of another target that no ``target`` command led to.
-* ``console norun=terminal`` (a picture of Tab completion, the greeting or the toolbar, which
-  need a real terminal) and ``console norun=hardware`` (live silicon, root) are shown and not
-  run; no other reason is accepted.
+* ``console norun=terminal`` (a picture of a Tab completion menu, which needs a real
+  terminal), ``console norun=hardware`` (live silicon, root) and ``console norun=example``
+  (code the page tells you to write) are shown and not run; no other reason is accepted.
 * ``console background port=P[,P2]`` holds one ``$`` line that starts a server the reader
   leaves running in another terminal (``socdbg serve``, QEMU). It is started when the page
   reaches it, waited for until it accepts connections, and stopped when the page ends. ``port``
