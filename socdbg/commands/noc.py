@@ -412,7 +412,7 @@ def trace(session: Session, as_json: bool) -> Output | None:
 @session_command
 def trace_start(session: Session, path: str, include: tuple[str, ...], as_json: bool
                 ) -> Output:
-    if session.state.get("one_shot"):
+    if session.state.get("one_shot") and not session.state.get("script_stack"):
         raise UsageError("trace start: a one-shot command ends with its process, so the "
                          "trace would stop at once",
                          "use it in socdbg shell, or in a script run with socdbg run")

@@ -82,7 +82,7 @@ def record() -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @session_command
 def record_start(session: Session, path: str) -> Output:
-    if session.state.get("one_shot"):
+    if session.state.get("one_shot") and not session.state.get("script_stack"):
         raise UsageError("record start: a one-shot command ends with its process, so the "
                          "recording would stop at once",
                          "use it in socdbg shell, or in a script run with socdbg run")

@@ -916,13 +916,18 @@ class Mesh:
                     path = f"noc.router[{i}].port[{p}].{kind}"
                     if rmap.find(path) is None:
                         raise ValueError(f"the register map has no {path}")
-                    regs.on_read(path, self._reader(regs, kind, i, p))
+                    regs.on_read(path, self._reader(regs, kind, i, p), slope=self._slope)
         if rmap.find("noc.status") is not None:
             regs.on_read("noc.status", lambda reg: self._write_idle(
-                regs, reg, self._cached_counters()))
+                regs, reg, self._cached_counters()), slope=self._slope)
         ctrl = rmap.find("noc.ctrl")
         if ctrl is not None and ctrl.field("routing") is not None:
             regs.on_write("noc.ctrl", self._ctrl_written)
+
+    def _slope(self) -> int | None:
+        """Between kernel events the counters hold while no ticker runs (nothing in flight);
+        with traffic in flight the kernel checks every cycle anyway."""
+        return None if self.ticking else 0
 
     def _reader(self, regs: RegisterFile, kind: str, i: int, p: int
                 ) -> Callable[[Register], None]:

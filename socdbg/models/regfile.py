@@ -92,7 +92,7 @@ class RegisterFile:
         self._state: dict[str, _State] = {}
         self._write_hooks: dict[str, list[WriteHook]] = {}
         self._read_hooks: dict[str, list[ReadHook]] = {}
-        self._slopes: dict[str, Callable[[], int]] = {}
+        self._slopes: dict[str, Callable[[], int | None]] = {}
         #: Observers of every software write, to any register (a waveform tracer): called
         #: like an ``on_write`` hook, after the register's own hooks. Append and remove freely.
         self.write_observers: list[WriteHook] = []
@@ -144,11 +144,12 @@ class RegisterFile:
         reg = self.regmap.get(path)
         self._write_hooks.setdefault(reg.path, []).append(hook)
 
-    def on_read(self, path: str, hook: ReadHook, slope: Callable[[], int] | None = None
-                ) -> None:
+    def on_read(self, path: str, hook: ReadHook,
+                slope: Callable[[], int | None] | None = None) -> None:
         """``hook(reg)`` refreshes the register before each software read. ``slope()``
         declares how the refreshed value moves while no event is due and no ticker runs: it
-        counts up by ``slope()`` per cycle (0: it holds), modulo the register's width."""
+        counts up by ``slope()`` per cycle (0: it holds; None: unknown), modulo the
+        register's width."""
         reg = self.regmap.get(path)
         self._read_hooks.setdefault(reg.path, []).append(hook)
         if slope is not None:
