@@ -92,7 +92,10 @@ def cell(text: str) -> str:
 
 
 def _argument_row(arg: click.Argument, ctx: click.Context) -> str:
-    metavar = arg.make_metavar(ctx).strip("[]").rstrip(".")
+    # the argument's own name or metavar, not click's usage form ("[REST]...")
+    metavar = arg.metavar or (arg.name or "").upper()
+    if metavar.startswith("[") and metavar.endswith("]"):
+        metavar = metavar[1:-1]  # "[MAP]": the count column says it is optional
     if arg.nargs == -1:
         count = "one or more" if arg.required else "any number"
     else:

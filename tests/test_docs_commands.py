@@ -57,3 +57,16 @@ def test_render_does_not_depend_on_the_terminal(gen: ModuleType,
     first = gen.render()
     monkeypatch.setenv("COLUMNS", "40")
     assert gen.render() == first
+
+
+def test_argument_names_are_not_mangled(gen: ModuleType) -> None:
+    """Variadic arguments render as their name (``REST``), not click's usage form."""
+    import re
+
+    text = gen.render()
+    names = re.findall(r"^\| `([^`]*)` \| (?:required|optional|any number|one or more) \|",
+                       text, re.MULTILINE)
+    assert names and "TEXT" in names and "PATTERNS" in names
+    for name in names:
+        assert name.count("[") == name.count("]") and not name.endswith("."), name
+        assert not (name.startswith("[") and name.endswith("]")), name
