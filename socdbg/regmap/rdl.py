@@ -16,6 +16,9 @@ from typing import Any
 
 from socdbg.errors import MapError
 from socdbg.regmap.model import (
+    ADDRESS_LIMIT,
+    LIMIT_HINT,
+    MAX_REGISTER_BITS,
     Access,
     EnumMember,
     Field,
@@ -25,11 +28,16 @@ from socdbg.regmap.model import (
     Memory,
     OnRead,
     OnWrite,
+    max_registers,
+    too_many,
 )
 from socdbg.regmap.regmap import RegMap
 
 #: User-defined properties socdbg understands (declared in registers/udp.rdl).
 UDP_FLAGS = ("unsafe_read", "unsafe_write", "write_effects")
+#: The most text Verilog-style macros (`` `define ``) may expand to in one compile: a 700-byte
+#: file of nested macros otherwise expands to gigabytes and runs for minutes.
+MAX_MACRO_TEXT = 16 << 20
 
 def compile_rdl(
     sources: Sequence[Path],
@@ -81,6 +89,7 @@ def compile_rdl_files(
     printer = _Collect()
     compiler = RDLCompiler(message_printer=printer)
     _register_udps(compiler)
+    _bound_macros()
     incl = [str(p) for p in include_paths]
     files: dict[Path, None] = {}
     try:
@@ -99,9 +108,45 @@ def compile_rdl_files(
         raise MapError(first, f"{more} more error(s)" if more > 0 else None) from None
     except (ValueError, TypeError) as exc:  # e.g. an unknown top name
         raise MapError(f"{sources[-1]}: {exc}") from None
+    except _MacroBomb as exc:
+        raise MapError(f"{exc}macros expand to more than {MAX_MACRO_TEXT >> 20} MiB of text"
+                       ) from None
     regmap = _build(root.top, source or MapSource(tuple(str(s) for s in sources), "", (),
                                                   top or ""))
     return regmap, list(files)
+
+
+class _MacroBomb(Exception):
+    """Macro expansion went over :data:`MAX_MACRO_TEXT`; the message is ``FILE:LINE: ``."""
+
+
+_macro_text = [0]
+
+
+def _bound_macros() -> None:
+    """Count what systemrdl-compiler's Verilog preprocessor expands macros to, from zero, and
+    stop it above :data:`MAX_MACRO_TEXT`. Its macro renderer is wrapped once (it offers no
+    hook); a compiler without it is left as it is."""
+    _macro_text[0] = 0
+    try:
+        from systemrdl.preprocessor.verilog_preprocessor import Macro
+    except ImportError:
+        return
+    render = getattr(Macro, "render_macro", None)
+    if render is None or getattr(render, "_socdbg_bounded", False):
+        return
+
+    def bounded(self: Any, parent: Any, argv: Any, src_ref: Any) -> Any:
+        text = render(self, parent, argv, src_ref)
+        _macro_text[0] += len(text)
+        if _macro_text[0] > MAX_MACRO_TEXT:
+            path, line = getattr(src_ref, "path", None), getattr(src_ref, "line", None)
+            raise _MacroBomb(f"{path}:{line}: " if path and line else f"{path}: " if path
+                             else "")
+        return text
+
+    bounded._socdbg_bounded = True  # type: ignore[attr-defined]
+    setattr(Macro, "render_macro", bounded)  # noqa: B010 (mypy: a method is not assignable)
 
 
 def _register_udps(compiler: Any) -> None:
@@ -177,7 +222,33 @@ class _Walker:
                 continue
             cflags = tuple(f or bool(_prop(child, name)) for f, name in zip(flags, UDP_FLAGS,
                                                                             strict=True))
-            li = self.reg_layout(child, cflags) if isinstance(child, RegNode) else -1
+            if isinstance(child, RegNode):
+                li = self.reg_layout(child, cflags)
+                size = self.layouts[li].size
+                count = 1
+            elif isinstance(child, MemNode):
+                size = _mem(child, "", 0, cflags).size
+                count = 1
+            else:
+                sub = self.template(child, cflags)
+                size = sub.end
+                count = len(sub.regs) + len(sub.mems)
+                if not count:
+                    continue
+            n = _element_count(child)
+            message = too_many(len(tpl.regs) + len(tpl.mems) + n * count,
+                               f"{_kind(child)} {child.inst_name}")
+            if message is not None:
+                raise MapError(_where(child) + message, LIMIT_HINT)
+            first, stride = child.raw_address_offset, (child.array_stride or 0) if n > 1 else 0
+            if first < 0 or stride < 0:
+                raise MapError(f"{_where(child)}{child.inst_name} has a negative "
+                               f"{'offset' if first < 0 else 'array stride'}")
+            last = first + (n - 1) * stride
+            if last + size > ADDRESS_LIMIT:
+                raise MapError(f"{_where(child)}{child.inst_name} ends at offset "
+                               f"0x{last + size:x}, beyond the 64-bit address space")
+            tpl.end = max(tpl.end, last + size)
             for suffix, offset in _elements(child):
                 name = child.inst_name + suffix
                 if isinstance(child, RegNode):
@@ -185,7 +256,6 @@ class _Walker:
                 elif isinstance(child, MemNode):
                     tpl.mems.append(_mem(child, name, offset, cflags))
                 else:
-                    sub = self.template(child, cflags)
                     pre = name + "."
                     tpl.regs.extend((pre + p, offset + a, li) for p, a, li in sub.regs)
                     tpl.mems.extend(
@@ -195,6 +265,10 @@ class _Walker:
         return tpl
 
     def reg_layout(self, node: Any, flags: tuple[bool, ...]) -> int:
+        width = int(node.get_property("regwidth"))
+        if width > MAX_REGISTER_BITS:
+            raise MapError(f"{_where(node)}register {node.inst_name} is {width} bits wide, "
+                           f"wider than {MAX_REGISTER_BITS}")
         fields = tuple(sorted((self.field(f) for f in node.fields()), key=lambda f: f.lsb))
         layout = Layout(
             name=_text(node.get_property("name")) or node.inst_name,
@@ -210,11 +284,44 @@ class _Walker:
 
 
 class _Template:
-    __slots__ = ("mems", "regs")
+    """Registers and memories below a block, relative to it; ``end`` is the first byte past
+    the last of them."""
+
+    __slots__ = ("end", "mems", "regs")
 
     def __init__(self) -> None:
         self.regs: list[tuple[str, int, int]] = []
         self.mems: list[Memory] = []
+        self.end = 0
+
+
+def _element_count(node: Any) -> int:
+    """How many elements an instance stands for (1 unless it is an array), refused above the
+    register limit before anything is made of them."""
+    if not node.is_array:
+        return 1
+    count = 1
+    for d in node.array_dimensions:
+        count *= int(d)
+    if count > max_registers():
+        dims = "".join(f"[{d}]" for d in node.array_dimensions)
+        raise MapError(f"{_where(node)}array {node.inst_name}{dims} has {count:,} elements, "
+                       f"more than the limit of {max_registers():,}", LIMIT_HINT)
+    return count
+
+
+def _kind(node: Any) -> str:
+    return str(type(node).__name__).removesuffix("Node").lower()
+
+
+def _where(node: Any) -> str:
+    """``FILE:LINE: `` of the instance's declaration, or ``FILE: `` or nothing."""
+    ref = getattr(getattr(node, "inst", None), "inst_src_ref", None)
+    path = getattr(ref, "path", None)
+    line = getattr(ref, "line", None)
+    if path and line:
+        return f"{path}:{line}: "
+    return f"{path}: " if path else ""
 
 
 def _elements(node: Any) -> Iterable[tuple[str, int]]:
@@ -261,6 +368,9 @@ def _build(top: Any, source: MapSource) -> RegMap:
     base = top.raw_absolute_address if hasattr(top, "raw_absolute_address") else 0
     flags = tuple(bool(_prop(top, name)) for name in UDP_FLAGS)
     tpl = walker.template(top, flags)
+    if base < 0 or base + tpl.end > ADDRESS_LIMIT:
+        raise MapError(f"{_where(top)}{top.inst_name} at 0x{base:x} ends at "
+                       f"0x{base + tpl.end:x}, beyond the 64-bit address space")
     paths = [p for p, _, _ in tpl.regs]
     addrs = array("Q", (base + a for _, a, _ in tpl.regs))
     lidx = array("I", (li for _, _, li in tpl.regs))
