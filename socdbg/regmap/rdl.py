@@ -108,6 +108,9 @@ def compile_rdl_files(
         raise MapError(first, f"{more} more error(s)" if more > 0 else None) from None
     except (ValueError, TypeError) as exc:  # e.g. an unknown top name
         raise MapError(f"{sources[-1]}: {exc}") from None
+    except MemoryError:  # one number of billions of bits (a regwidth, a field) in the compiler
+        raise MapError(f"{sources[-1]}: too large to compile (a register or field of billions "
+                       "of bits?)") from None
     except _MacroBomb as exc:
         raise MapError(f"{exc}macros expand to more than {MAX_MACRO_TEXT >> 20} MiB of text"
                        ) from None
@@ -302,6 +305,8 @@ def _element_count(node: Any) -> int:
         return 1
     count = 1
     for d in node.array_dimensions:
+        if int(d) < 1:
+            raise MapError(f"{_where(node)}array {node.inst_name} has a dimension of {d}")
         count *= int(d)
     if count > max_registers():
         dims = "".join(f"[{d}]" for d in node.array_dimensions)
