@@ -44,6 +44,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # --- the test environment, from the lock ---------------------------------------------------------
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "socdbg needs Python 3.11 or newer; $PY is older (set PYTHON=python3.X)" >&2
+    exit 1
+fi
 "$PY" scripts/lockfile.py check
 lock_key=$({ "$PY" -c 'import sys; print(sys.executable, sys.version)'; cat "$LOCK"; } \
            | sha256sum | cut -d' ' -f1)
@@ -67,7 +71,11 @@ if [ "$(cat "$VENV/.self-key" 2>/dev/null)" != "$self_key" ] \
     "${pip[@]}" install --no-deps --no-build-isolation -e .
     echo "$self_key" > "$VENV/.self-key"
 fi
-"$VENV/bin/python" -m pip check --disable-pip-version-check >/dev/null
+if ! broken=$("$VENV/bin/python" -m pip check --disable-pip-version-check 2>&1); then
+    echo "$broken" >&2
+    echo "$VENV is inconsistent: delete it and run this again" >&2
+    exit 1
+fi
 
 export VIRTUAL_ENV="$VENV"
 export PATH="$VENV/bin:$PATH"
