@@ -32,17 +32,7 @@ fi
 
 echo "== $mode releases that differ from requirements-test.txt"
 "$tmp/venv/bin/python" -m pip freeze --exclude-editable --disable-pip-version-check \
-    | python3 -c '
-import re, sys
-pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", open("requirements-test.txt").read(), re.M))
-norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
-pins = {norm(k): v for k, v in pins.items()}
-for line in sys.stdin:
-    name, _, version = line.strip().partition("==")
-    locked = pins.get(norm(name))
-    if version and locked != version:
-        print(f"  {name}: {version} (lock: {locked or \"not locked\"})")
-'
+    | python3 scripts/lockfile.py diff
 
 export VIRTUAL_ENV="$tmp/venv"
 export PATH="$tmp/venv/bin:$PATH"

@@ -2,6 +2,7 @@
 
     python3 scripts/lockfile.py check   # exit 1 when pyproject.toml's dependencies changed
     python3 scripts/lockfile.py stamp   # record them in the lock (scripts/lock.sh does this)
+    pip freeze | python3 scripts/lockfile.py diff   # what differs from the lock
 
 The lock pins every package scripts/test.sh installs, with hashes. It is made from
 pyproject.toml's dependencies and its ``dev`` extra; its last line records a digest of those
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -54,7 +56,33 @@ def stamp(lock: Path = LOCK) -> None:
     lock.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def pins(lock: Path = LOCK) -> dict[str, str]:
+    """Package (normalised name) -> pinned version."""
+    text = lock.read_text(encoding="utf-8")
+    return {_norm(m.group(1)): m.group(2)
+            for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+)", text, re.M)}
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def differences(freeze: str, lock: Path = LOCK) -> list[str]:
+    """Lines of ``pip freeze`` output whose version is not the lock's."""
+    locked = pins(lock)
+    out = []
+    for line in freeze.splitlines():
+        name, _, version = line.strip().partition("==")
+        if version and locked.get(_norm(name)) != version:
+            out.append(f"{name}: {version} (lock: {locked.get(_norm(name), 'not locked')})")
+    return out
+
+
 def main(argv: list[str]) -> int:
+    if argv == ["diff"]:  # pip freeze on stdin
+        for line in differences(sys.stdin.read()):
+            print("  " + line)
+        return 0
     if argv == ["stamp"]:
         stamp()
         return 0
