@@ -9,6 +9,12 @@ subcommands), then the commands only the command line has (``shell``), with usag
 help, arguments and options taken from the click objects. The global options come from
 ``socdbg.cli.cli``. Nothing here depends on the terminal width or the environment, so the
 output is the same on every machine.
+
+Usage lines, argument names and option names are written here from the commands' parameters
+(names, metavars, types, ``nargs``, defaults), not by click's help formatter: click changes
+its formatting between releases (8.5 writes a group's ``COMMAND`` as ``[COMMAND]``), and the
+reference must not change with the click a machine happens to have.
+tests/test_docs_commands.py checks that.
 """
 
 from __future__ import annotations
@@ -91,11 +97,90 @@ def cell(text: str) -> str:
     return re.sub(r"(?<!\\)\|", r"\\|", text).strip()
 
 
+def arg_name(arg: click.Argument) -> str:
+    """An argument's name as the usage line and the table show it: its metavar, else its
+    name in capitals (``PATTERNS``, not click's ``[PATTERNS]...``)."""
+    if arg.metavar:
+        name = arg.metavar.rstrip(".")
+        return name[1:-1] if name.startswith("[") and name.endswith("]") else name
+    return (arg.name or "ARG").upper()
+
+
+def arg_usage(arg: click.Argument) -> str:
+    """``NAME``, ``[NAME]``, ``NAME...`` or ``[NAME]...``."""
+    text = arg_name(arg) if arg.required else f"[{arg_name(arg)}]"
+    return text + "..." if arg.nargs != 1 else text
+
+
+def usage(cmd: click.Command, ctx: click.Context) -> str:
+    """``PATH [OPTIONS] ARGS``; a group adds ``COMMAND [ARGS]...`` (``[COMMAND]`` when the
+    group runs on its own too)."""
+    pieces = [ctx.command_path, "[OPTIONS]"]
+    pieces += [arg_usage(p) for p in cmd.get_params(ctx) if isinstance(p, click.Argument)]
+    if isinstance(cmd, click.Group):
+        pieces.append("[COMMAND]" if cmd.invoke_without_command else "COMMAND")
+        pieces.append("[ARGS]...")
+    return " ".join(pieces)
+
+
+def option_metavar(opt: click.Option) -> str:
+    """What follows an option's names: its metavar, ``[a|b|c]`` for a choice, else the
+    type's name in capitals; nothing for a flag."""
+    if opt.is_flag or opt.count:
+        return ""
+    if opt.metavar:
+        return opt.metavar
+    if isinstance(opt.type, click.Choice):
+        return "[" + "|".join(str(c) for c in opt.type.choices) + "]"
+    return opt.type.name.upper()
+
+
+def _range(kind: click.ParamType) -> str | None:
+    """``x>=1``, ``0<=x<8``: the bounds of an IntRange or FloatRange."""
+    if not isinstance(kind, click.IntRange | click.FloatRange):
+        return None
+    lo, hi = kind.min, kind.max
+    lo_op = "<" if kind.min_open else "<="
+    hi_op = "<" if kind.max_open else "<="
+    if lo is not None and hi is not None:
+        return f"{lo}{lo_op}x{hi_op}{hi}"
+    if lo is not None:
+        return f"x{'>' if kind.min_open else '>='}{lo}"
+    if hi is not None:
+        return f"x{hi_op}{hi}"
+    return None
+
+
+def option_names(opt: click.Option) -> str:
+    """``-t, --target TARGET``; ``--x / --no-x`` for a flag pair."""
+    names = ", ".join(sorted(opt.opts, key=lambda o: len(o) - len(o.lstrip("-/"))))
+    if opt.secondary_opts:
+        names += " / " + ", ".join(opt.secondary_opts)
+    metavar = option_metavar(opt)
+    return f"{names} {metavar}" if metavar else names
+
+
+def option_help(opt: click.Option) -> str:
+    """The option's help, then ``[default: X]`` (when shown) and ``[required]``."""
+    text = " ".join(opt.help.split()) if opt.help else ""
+    extra: list[str] = []
+    bounds = _range(opt.type)
+    if bounds:
+        extra.append(bounds)
+    default = opt.default
+    if opt.show_default and default is not None and not callable(default) and not (
+            opt.is_flag and default is False):
+        shown = ", ".join(map(str, default)) if isinstance(default, list | tuple) else default
+        extra.append(f"default: {shown}")
+    if opt.required:
+        extra.append("required")
+    if extra:
+        text = f"{text}  [{'; '.join(extra)}]" if text else f"[{'; '.join(extra)}]"
+    return text
+
+
 def _argument_row(arg: click.Argument, ctx: click.Context) -> str:
-    # the argument's own name or metavar, not click's usage form ("[REST]...")
-    metavar = arg.metavar or (arg.name or "").upper()
-    if metavar.startswith("[") and metavar.endswith("]"):
-        metavar = metavar[1:-1]  # "[MAP]": the count column says it is optional
+    metavar = arg_name(arg)
     if arg.nargs == -1:
         count = "one or more" if arg.required else "any number"
     else:
@@ -113,9 +198,8 @@ def _argument_row(arg: click.Argument, ctx: click.Context) -> str:
 
 
 def _option_row(opt: click.Option, ctx: click.Context) -> str:
-    record = opt.get_help_record(ctx)
-    names, help_text = record if record is not None else (", ".join(opt.opts), "")
-    notes = md_text(help_text)
+    notes = md_text(option_help(opt))
+    names = option_names(opt)
     if isinstance(opt.envvar, str):
         notes += f" Environment variable: `{opt.envvar}`."
     return f"| `{names}` | {cell(notes)} |"
@@ -143,11 +227,10 @@ def parameter_tables(cmd: click.Command, ctx: click.Context,
 def command_section(cmd: click.Command, ctx: click.Context, level: int,
                     note: str | None = None) -> list[str]:
     path = ctx.command_path
-    usage = " ".join([path, *cmd.collect_usage_pieces(ctx)])
     out = ["#" * level + " " + path, ""]
     if note:
         out += [note, ""]
-    out += ["```", usage, "```", ""]
+    out += ["```", usage(cmd, ctx), "```", ""]
     for para in paragraphs(cmd.help):
         out += [md_text(para), ""]
     out += parameter_tables(cmd, ctx)
@@ -202,7 +285,7 @@ def render() -> str:
     for name, cmd in cli_only.items():
         lines.append(f"| [`{name}`]({anchor(name)}) | {md_text(first_sentence(cmd.help))} |")
     lines += ["", "## Global options", "",
-              "```", " ".join(["socdbg", *cli.collect_usage_pieces(root)]), "```", ""]
+              "```", usage(cli, root), "```", ""]
     lines += [md_text(p) + "\n" for p in paragraphs(cli.help)]
     lines += ["These options go before the command name: `socdbg -t sim:mesh=8x8 info`.", ""]
     lines += parameter_tables(cli, root, keep_help=True)

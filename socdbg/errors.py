@@ -29,7 +29,20 @@ class SocdbgError(Exception):
 
 
 class MapError(SocdbgError):
-    """A register description could not be compiled or loaded."""
+    """A register description could not be compiled or loaded.
+
+    Its message quotes the file (names, values, an XML parser's excerpt), so it is made one
+    printable line: a hostile map cannot break the line or send terminal escape sequences."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(one_line(message), one_line(hint) if hint is not None else None)
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks, tabs and other control characters made single spaces."""
+    if text.isprintable():
+        return text
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 class PathError(SocdbgError):

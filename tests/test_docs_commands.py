@@ -70,3 +70,27 @@ def test_argument_names_are_not_mangled(gen: ModuleType) -> None:
     for name in names:
         assert name.count("[") == name.count("]") and not name.endswith("."), name
         assert not (name.startswith("[") and name.endswith("]")), name
+def test_render_does_not_use_clicks_help_formatter(gen: ModuleType,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Usage lines and parameter names come from the parameters, not from click's formatter,
+    whose output changes between click releases (8.5 made a group's COMMAND ``[COMMAND]``):
+    with the formatter's pieces broken, the reference is still exactly the file."""
+    import click
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the reference must not use click's help formatter")
+
+    for owner, name in [(click.Command, "collect_usage_pieces"), (click.Command, "format_usage"),
+                        (click.Command, "get_usage"), (click.Parameter, "make_metavar"),
+                        (click.Option, "get_help_record"), (click.Argument, "get_usage_pieces")]:
+        monkeypatch.setattr(owner, name, broken)
+    assert gen.check(gen.OUTPUT) is None
+
+
+def test_argument_names_are_whole(gen: ModuleType) -> None:
+    """No ``REST]`` or ``[[MAP]]``: an argument's name in its table is the bare name."""
+    text = gen.render()
+    for bad in ("`REST]`", "`TEXT]`", "`PATTERNS]`", "`VALUE]`", "[[MAP]]"):
+        assert bad not in text
+    assert "| `PATTERNS` | any number |" in text
+    assert "regs [OPTIONS] [COMMAND] [ARGS]..." in text  # regs alone lists the registers

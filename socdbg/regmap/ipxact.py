@@ -17,9 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from socdbg.errors import MapError
-from socdbg.regmap.model import MapSource
+from socdbg.regmap.model import MAX_REGISTER_BITS, MapSource
 from socdbg.regmap.rdl import _build, _register_udps
 from socdbg.regmap.regmap import RegMap
+
+#: Elements that count bits: a register or field wider than socdbg's widest register is refused
+#: before the compiler allocates a number of that many bits.
+_BIT_COUNTS = ("size", "width", "bitOffset", "bitWidth")
 
 
 def compile_ipxact(sources: Sequence[Path], top: str | None = None,
@@ -73,7 +77,12 @@ def compile_ipxact_files(sources: Sequence[Path], top: str | None = None,
 
         def flatten_element_values(self, el: Any) -> dict[str, Any]:
             try:
-                return dict(super().flatten_element_values(el))
+                values = dict(super().flatten_element_values(el))
+                for key in _BIT_COUNTS:  # the compiler makes 1 << width of these
+                    if isinstance(values.get(key), int) and not (
+                            0 <= values[key] <= MAX_REGISTER_BITS):
+                        raise ValueError(f"{key} {values[key]} is not 0 to {MAX_REGISTER_BITS}")
+                return values
             except ValueError as exc:
                 kind = str(el.tag).rsplit("}", 1)[-1]
                 name = next((c.text for c in el if str(c.tag).endswith("}name")), None)
@@ -100,10 +109,12 @@ def compile_ipxact_files(sources: Sequence[Path], top: str | None = None,
             first = f"{current}: {first}"
         more = len(printer.errors) - 1
         raise MapError(first, f"{more} more error(s)" if more > 0 else None) from None
+    except MemoryError:  # one number of billions of bits in the compiler
+        raise MapError(f"{current}: too large to compile") from None
     except ET.ParseError as exc:
         line = exc.position[0] if exc.position else 0
         raise MapError(f"{current}:{line}: not well-formed XML: {exc}") from None
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (ValueError, TypeError, LookupError, AttributeError) as exc:
         # the importer trusts its input in places (a missing element, an unexpected name)
         what = str(exc) or type(exc).__name__
         raise MapError(f"{current}: not an IP-XACT register description socdbg can import: "

@@ -8,8 +8,48 @@ keeps a warm load from the cache to one unpickle of a few flat lists.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from socdbg.errors import MapError
+
+#: The most registers and memories one map may have, array elements counted one by one, unless
+#: ``$SOCDBG_MAX_REGISTERS`` says otherwise: ten times the 100,000-register benchmark map. A
+#: map at the limit loads in seconds and a few hundred MB; a 300-byte file declaring a billion
+#: element array stops at once with one clear error instead of running for minutes.
+DEFAULT_MAX_REGISTERS = 1_000_000
+#: Addresses are 64-bit: every register and memory ends at or below this.
+ADDRESS_LIMIT = 1 << 64
+#: The widest register (or memory word) a map may declare, in bits.
+MAX_REGISTER_BITS = 1024
+
+
+def max_registers() -> int:
+    """The register limit: ``$SOCDBG_MAX_REGISTERS`` (decimal or 0x hex) or
+    :data:`DEFAULT_MAX_REGISTERS`."""
+    text = os.environ.get("SOCDBG_MAX_REGISTERS", "").strip().replace("_", "")
+    if not text:
+        return DEFAULT_MAX_REGISTERS
+    try:
+        limit = int(text, 0)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise MapError(f"SOCDBG_MAX_REGISTERS={text!r} is not a positive number")
+    return limit
+
+
+def too_many(count: int, what: str) -> str | None:
+    """The message for ``count`` registers (or array elements) above the limit, else None."""
+    limit = max_registers()
+    if count <= limit:
+        return None
+    return f"{what} makes {count:,} registers, more than the limit of {limit:,}"
+
+
+#: The hint for a map above :func:`max_registers`.
+LIMIT_HINT = "set SOCDBG_MAX_REGISTERS higher if the map really is that large"
 
 
 class Access(StrEnum):

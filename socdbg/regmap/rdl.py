@@ -19,6 +19,9 @@ from typing import Any
 
 from socdbg.errors import MapError
 from socdbg.regmap.model import (
+    ADDRESS_LIMIT,
+    LIMIT_HINT,
+    MAX_REGISTER_BITS,
     Access,
     EnumMember,
     Field,
@@ -28,11 +31,16 @@ from socdbg.regmap.model import (
     Memory,
     OnRead,
     OnWrite,
+    max_registers,
+    too_many,
 )
 from socdbg.regmap.regmap import RegMap
 
 #: User-defined properties socdbg understands (declared in registers/udp.rdl).
 UDP_FLAGS = ("unsafe_read", "unsafe_write", "write_effects")
+#: The most text Verilog-style macros (`` `define ``) may expand to in one compile: a 700-byte
+#: file of nested macros otherwise expands to gigabytes and runs for minutes.
+MAX_MACRO_TEXT = 16 << 20
 
 #: The policy of the compile running in this context: (Perl preprocessor allowed, folders
 #: every included file must lie in, or None for anywhere). See :func:`_install_guards`.
@@ -97,6 +105,7 @@ def compile_rdl_files(
     printer = _Collect()
     compiler = RDLCompiler(message_printer=printer)
     _register_udps(compiler)
+    _bound_macros()
     incl = [str(p) for p in include_paths]
     files: dict[Path, None] = {}
     perl_guarded = _install_guards()
@@ -126,6 +135,12 @@ def compile_rdl_files(
     except subprocess.TimeoutExpired as exc:
         raise MapError(f"{sources[-1]}: the Perl preprocessor (<% %>) did not finish within "
                        f"{exc.timeout:g} s", "look for an endless loop in a <% %> block"
+                       ) from None
+    except MemoryError:  # one number of billions of bits (a regwidth, a field) in the compiler
+        raise MapError(f"{sources[-1]}: too large to compile (a register or field of billions "
+                       "of bits?)") from None
+    except _MacroBomb as exc:
+        raise MapError(f"{exc}macros expand to more than {MAX_MACRO_TEXT >> 20} MiB of text"
                        ) from None
     finally:
         _POLICY.reset(policy)
@@ -171,6 +186,37 @@ def _install_guards() -> bool:
     setattr(PerlPreprocessor, "run_perl_miniscript", run_perl_miniscript)  # noqa: B010
     setattr(PerlPreprocessor, "parse_include", parse_include)  # noqa: B010
     return True
+class _MacroBomb(Exception):
+    """Macro expansion went over :data:`MAX_MACRO_TEXT`; the message is ``FILE:LINE: ``."""
+
+
+_macro_text = [0]
+
+
+def _bound_macros() -> None:
+    """Count what systemrdl-compiler's Verilog preprocessor expands macros to, from zero, and
+    stop it above :data:`MAX_MACRO_TEXT`. Its macro renderer is wrapped once (it offers no
+    hook); a compiler without it is left as it is."""
+    _macro_text[0] = 0
+    try:
+        from systemrdl.preprocessor.verilog_preprocessor import Macro
+    except ImportError:
+        return
+    render = getattr(Macro, "render_macro", None)
+    if render is None or getattr(render, "_socdbg_bounded", False):
+        return
+
+    def bounded(self: Any, parent: Any, argv: Any, src_ref: Any) -> Any:
+        text = render(self, parent, argv, src_ref)
+        _macro_text[0] += len(text)
+        if _macro_text[0] > MAX_MACRO_TEXT:
+            path, line = getattr(src_ref, "path", None), getattr(src_ref, "line", None)
+            raise _MacroBomb(f"{path}:{line}: " if path and line else f"{path}: " if path
+                             else "")
+        return text
+
+    bounded._socdbg_bounded = True  # type: ignore[attr-defined]
+    setattr(Macro, "render_macro", bounded)  # noqa: B010 (mypy: a method is not assignable)
 
 
 def _register_udps(compiler: Any) -> None:
@@ -250,7 +296,33 @@ class _Walker:
                 continue
             cflags = tuple(f or bool(_prop(child, name)) for f, name in zip(flags, UDP_FLAGS,
                                                                             strict=True))
-            li = self.reg_layout(child, cflags) if isinstance(child, RegNode) else -1
+            if isinstance(child, RegNode):
+                li = self.reg_layout(child, cflags)
+                size = self.layouts[li].size
+                count = 1
+            elif isinstance(child, MemNode):
+                size = _mem(child, "", 0, cflags).size
+                count = 1
+            else:
+                sub = self.template(child, cflags)
+                size = sub.end
+                count = len(sub.regs) + len(sub.mems)
+                if not count:
+                    continue
+            n = _element_count(child)
+            message = too_many(len(tpl.regs) + len(tpl.mems) + n * count,
+                               f"{_kind(child)} {child.inst_name}")
+            if message is not None:
+                raise MapError(_where(child) + message, LIMIT_HINT)
+            first, stride = child.raw_address_offset, (child.array_stride or 0) if n > 1 else 0
+            if first < 0 or stride < 0:
+                raise MapError(f"{_where(child)}{child.inst_name} has a negative "
+                               f"{'offset' if first < 0 else 'array stride'}")
+            last = first + (n - 1) * stride
+            if last + size > ADDRESS_LIMIT:
+                raise MapError(f"{_where(child)}{child.inst_name} ends at offset "
+                               f"0x{last + size:x}, beyond the 64-bit address space")
+            tpl.end = max(tpl.end, last + size)
             for suffix, offset in _elements(child):
                 name = child.inst_name + suffix
                 if isinstance(child, RegNode):
@@ -258,7 +330,6 @@ class _Walker:
                 elif isinstance(child, MemNode):
                     tpl.mems.append(_mem(child, name, offset, cflags))
                 else:
-                    sub = self.template(child, cflags)
                     pre = name + "."
                     tpl.regs.extend((pre + p, offset + a, li) for p, a, li in sub.regs)
                     tpl.mems.extend(
@@ -268,6 +339,10 @@ class _Walker:
         return tpl
 
     def reg_layout(self, node: Any, flags: tuple[bool, ...]) -> int:
+        width = int(node.get_property("regwidth"))
+        if width > MAX_REGISTER_BITS:
+            raise MapError(f"{_where(node)}register {node.inst_name} is {width} bits wide, "
+                           f"wider than {MAX_REGISTER_BITS}")
         fields = tuple(sorted((self.field(f) for f in node.fields()), key=lambda f: f.lsb))
         layout = Layout(
             name=_text(node.get_property("name")) or node.inst_name,
@@ -283,11 +358,46 @@ class _Walker:
 
 
 class _Template:
-    __slots__ = ("mems", "regs")
+    """Registers and memories below a block, relative to it; ``end`` is the first byte past
+    the last of them."""
+
+    __slots__ = ("end", "mems", "regs")
 
     def __init__(self) -> None:
         self.regs: list[tuple[str, int, int]] = []
         self.mems: list[Memory] = []
+        self.end = 0
+
+
+def _element_count(node: Any) -> int:
+    """How many elements an instance stands for (1 unless it is an array), refused above the
+    register limit before anything is made of them."""
+    if not node.is_array:
+        return 1
+    count = 1
+    for d in node.array_dimensions:
+        if int(d) < 1:
+            raise MapError(f"{_where(node)}array {node.inst_name} has a dimension of {d}")
+        count *= int(d)
+    if count > max_registers():
+        dims = "".join(f"[{d}]" for d in node.array_dimensions)
+        raise MapError(f"{_where(node)}array {node.inst_name}{dims} has {count:,} elements, "
+                       f"more than the limit of {max_registers():,}", LIMIT_HINT)
+    return count
+
+
+def _kind(node: Any) -> str:
+    return str(type(node).__name__).removesuffix("Node").lower()
+
+
+def _where(node: Any) -> str:
+    """``FILE:LINE: `` of the instance's declaration, or ``FILE: `` or nothing."""
+    ref = getattr(getattr(node, "inst", None), "inst_src_ref", None)
+    path = getattr(ref, "path", None)
+    line = getattr(ref, "line", None)
+    if path and line:
+        return f"{path}:{line}: "
+    return f"{path}: " if path else ""
 
 
 def _elements(node: Any) -> Iterable[tuple[str, int]]:
@@ -334,6 +444,9 @@ def _build(top: Any, source: MapSource) -> RegMap:
     base = top.raw_absolute_address if hasattr(top, "raw_absolute_address") else 0
     flags = tuple(bool(_prop(top, name)) for name in UDP_FLAGS)
     tpl = walker.template(top, flags)
+    if base < 0 or base + tpl.end > ADDRESS_LIMIT:
+        raise MapError(f"{_where(top)}{top.inst_name} at 0x{base:x} ends at "
+                       f"0x{base + tpl.end:x}, beyond the 64-bit address space")
     paths = [p for p, _, _ in tpl.regs]
     addrs = array("Q", (base + a for _, a, _ in tpl.regs))
     lidx = array("I", (li for _, _, li in tpl.regs))

@@ -45,6 +45,9 @@ from typing import TYPE_CHECKING, NamedTuple, overload
 
 from socdbg.errors import MapError
 from socdbg.regmap.model import (
+    ADDRESS_LIMIT,
+    LIMIT_HINT,
+    MAX_REGISTER_BITS,
     Access,
     EnumMember,
     Field,
@@ -53,6 +56,8 @@ from socdbg.regmap.model import (
     MapSource,
     OnRead,
     OnWrite,
+    max_registers,
+    too_many,
 )
 from socdbg.regmap.regmap import RegMap
 
@@ -66,6 +71,8 @@ MAX_DONT_CARE_BITS = 8
 #: An ``isDefault`` enumerated value is expanded into one member per value the others leave
 #: unnamed when there are at most this many such values; otherwise it is dropped.
 MAX_DEFAULT_MEMBERS = 16
+#: The longest chain of ``derivedFrom`` one element may sit at the end of.
+MAX_DERIVED_DEPTH = 64
 
 _ACCESS = {
     "read-only": Access.R,
@@ -163,8 +170,9 @@ def parse_enum_value(text: str) -> tuple[int, ...]:
     return tuple(sorted(values))
 
 
-def parse_dim_index(text: str) -> list[str]:
-    """``dimIndex``: ``A,B,C``, ``0-3`` (inclusive) or ``A-D``."""
+def parse_dim_index(text: str, most: int | None = None) -> list[str]:
+    """``dimIndex``: ``A,B,C``, ``0-3`` (inclusive) or ``A-D``; a range of more than ``most``
+    entries is refused before it is made."""
     t = text.strip()
     if "," in t:
         items = [s.strip() for s in t.split(",")]
@@ -176,6 +184,8 @@ def parse_dim_index(text: str) -> list[str]:
         lo, hi = int(m.group(1)), int(m.group(2))
         if hi < lo:
             raise ValueError(f"'{t}' runs backwards")
+        if most is not None and hi - lo + 1 > most:
+            raise ValueError(f"'{t}' has {hi - lo + 1:,} entries but dim is {most:,}")
         return [str(i) for i in range(lo, hi + 1)]
     m = _LETTER_RANGE.fullmatch(t)
     if m is not None:
@@ -452,12 +462,16 @@ class _View:
 
 
 class _Template:
-    __slots__ = ("addrs", "lidx", "paths")
+    """Registers below a peripheral or cluster, relative to it; ``end`` is the first byte past
+    the last of them."""
+
+    __slots__ = ("addrs", "end", "lidx", "paths")
 
     def __init__(self) -> None:
         self.paths: list[str] = []
         self.addrs: list[int] = []
         self.lidx: list[int] = []
+        self.end = 0
 
 
 #: tag -> (the child that wraps the repeated children, or None, and their tags)
@@ -510,6 +524,9 @@ class _Loader:
             return found
         if el in self._resolving:
             raise _Bad(el, f"derivedFrom='{el.get('derivedFrom')}' is circular")
+        if len(self._resolving) >= MAX_DERIVED_DEPTH:
+            raise _Bad(el, f"derivedFrom='{el.get('derivedFrom')}' ends a chain of more "
+                           f"than {MAX_DERIVED_DEPTH} derivedFrom")
         self._resolving.add(el)
         try:
             view = self._derived(el)
@@ -588,10 +605,19 @@ class _Loader:
             view = self.view(p)
             pkids = view.kids
             pname = _text(_required(pkids, "name", p))
-            base = _number(_required(pkids, "baseAddress", p))
+            base_el = _required(pkids, "baseAddress", p)
+            base = _number(base_el)
             pprops = self.props(pkids, props)
-            tpl = self.template(view, pprops)
-            for ename, delta, _ in self.elements(view, pname):
+            tpl = self.template(view, pprops, 0)
+            elements = self.elements(view, pname)
+            if not tpl.paths:
+                continue
+            self.fits(p, pname, len(paths) + len(elements) * len(tpl.paths))
+            if elements and base + elements[-1][1] + tpl.end > ADDRESS_LIMIT:
+                raise _Bad(base_el, f"peripheral {elements[-1][0]} ends at 0x"
+                                    f"{base + elements[-1][1] + tpl.end:x}, beyond the 64-bit "
+                                    "address space")
+            for ename, delta, _ in elements:
                 pre = ename + "."
                 at = base + delta
                 paths.extend(pre + rel for rel in tpl.paths)
@@ -609,6 +635,8 @@ class _Loader:
             size = _number(el)
             if size <= 0 or size % 8:
                 raise _Bad(el, f"size {size} is not a whole number of bytes")
+            if size > MAX_REGISTER_BITS:
+                raise _Bad(el, f"size {size} is wider than {MAX_REGISTER_BITS} bits")
         el = kids.get("access")
         if el is not None:
             access = _access(el)
@@ -629,7 +657,14 @@ class _Loader:
                 raise _Bad(view.el, f"name '{name}' has %s but there is no <dim>")
             return [(name, 0, None)]
         count = _number(dim_el)
-        step = _number(_required(kids, "dimIncrement", view.el))
+        if count > max_registers():
+            raise _Bad(dim_el, f"dim {count:,} is above the limit of {max_registers():,} "
+                               "elements", LIMIT_HINT)
+        step_el = _required(kids, "dimIncrement", view.el)
+        step = _number(step_el)
+        if count and (count - 1) * step >= ADDRESS_LIMIT:
+            raise _Bad(step_el, f"dimIncrement 0x{step:x} times dim {count} is beyond the "
+                                "64-bit address space")
         if "[%s]" in name:
             return [(name.replace("[%s]", f"[{i}]"), i * step, None) for i in range(count)]
         if "%s" not in name:  # not in the schema: taken as an array
@@ -639,7 +674,7 @@ class _Loader:
             labels = [str(i) for i in range(count)]
         else:
             try:
-                labels = parse_dim_index(index_el.text or "")
+                labels = parse_dim_index(index_el.text or "", count)
             except ValueError as exc:
                 raise _Bad(index_el, f"dimIndex {exc}") from None
             if len(labels) != count:
@@ -647,34 +682,57 @@ class _Loader:
         return [(name.replace("%s", s), i * step, s) for i, s in enumerate(labels)]
 
     # --- peripherals and clusters: templates --------------------------------------------
-    def template(self, view: _View, props: _Props) -> _Template:
+    def template(self, view: _View, props: _Props, depth: int) -> _Template:
         key = (view.key, props)
         found = self._templates.get(key)
         if found is not None:
             return found
+        if depth > MAX_DERIVED_DEPTH:
+            raise _Bad(view.el, f"clusters are nested more than {MAX_DERIVED_DEPTH} deep")
         tpl = _Template()
         for item in view.items:
             iv = self.view(item)
             kids = iv.kids
             name = _text(_required(kids, "name", item))
-            offset = _number(_required(kids, "addressOffset", item))
+            offset_el = _required(kids, "addressOffset", item)
+            offset = _number(offset_el)
             iprops = self.props(kids, props)
             if item.tag == "register":
-                for ename, delta, subst in self.elements(iv, name):
+                elements = self.elements(iv, name)
+                self.fits(item, name, len(tpl.paths) + len(elements))
+                size = (iprops.size or DEFAULT_SIZE) // 8
+                for ename, delta, subst in elements:
                     layout_name = ename if subst is not None else name.replace("[%s]", "")
                     tpl.paths.append(ename)
                     tpl.addrs.append(offset + delta)
                     tpl.lidx.append(self.register(iv, iprops, layout_name, subst))
+                if elements:
+                    tpl.end = max(tpl.end, offset + elements[-1][1] + size)
             else:
-                sub = self.template(iv, iprops)
-                for ename, delta, _ in self.elements(iv, name):
+                sub = self.template(iv, iprops, depth + 1)
+                if not sub.paths:
+                    continue
+                elements = self.elements(iv, name)
+                self.fits(item, name, len(tpl.paths) + len(elements) * len(sub.paths))
+                for ename, delta, _ in elements:
                     pre = ename + "."
                     at = offset + delta
                     tpl.paths.extend(pre + p for p in sub.paths)
                     tpl.addrs.extend(at + a for a in sub.addrs)
                     tpl.lidx.extend(sub.lidx)
+                if elements:
+                    tpl.end = max(tpl.end, offset + elements[-1][1] + sub.end)
+            if tpl.end > ADDRESS_LIMIT:
+                raise _Bad(offset_el, f"{name} ends at offset 0x{tpl.end:x}, beyond the "
+                                      "64-bit address space")
         self._templates[key] = tpl
         return tpl
+
+    def fits(self, el: Element, name: str, count: int) -> None:
+        """Refuse to make ``count`` registers when that is above the limit."""
+        message = too_many(count, f"{el.tag} {name}")
+        if message is not None:
+            raise _Bad(el, message, LIMIT_HINT)
 
     # --- registers ------------------------------------------------------------------------
     def register(self, view: _View, props: _Props, name: str, subst: str | None) -> int:
@@ -808,10 +866,10 @@ class _Loader:
         if found is not None:
             onread = _onread(found)
         desc = _desc(kids.get("description"))
+        if msb >= width:
+            raise _Bad(el, f"bits [{msb}:{lsb}] do not fit the {width}-bit register")
         enum = self.enum(view.items, msb - lsb + 1, name) if view.items else -1
         if "dim" not in kids:
-            if msb >= width:
-                raise _Bad(el, f"bits [{msb}:{lsb}] do not fit the {width}-bit register")
             fmask = ((1 << (msb - lsb + 1)) - 1) << lsb
             reset = (reset_value & fmask) >> lsb if known & fmask == fmask else None
             out.append((name, lsb, msb, access, onread, onwrite, reset, enum, desc))
