@@ -97,7 +97,7 @@ def test_a_timed_out_pipelined_read_then_late_replies_are_never_used() -> None:
         stub.behave = behave
         t = _target(stub)
         try:
-            with pytest.raises(TargetError, match="no answer within 0.5 s"):
+            with pytest.raises(TargetError, match=r"no answer within 0\.5 s"):
                 t.read_block(0x1000, 0x4000)
             time.sleep(T * 1.2)  # the late reply and the ones queued behind it arrive
             assert t.read(0x1200, 4) == _good(stub, 0x1200, 4)
