@@ -570,9 +570,14 @@ class GdbTarget:
             raise TargetError(f"{self.spec}: cannot read {reg.name} "
                               f"({_error_code(reply) or 'unsupported'})")
         try:
-            return int.from_bytes(bytes.fromhex(reply.decode()), "little")
+            value = bytes.fromhex(reply.decode())
         except ValueError:
-            raise TargetError(f"{self.spec}: malformed value for {reg.name}") from None
+            raise TargetError(f"{self.spec}: malformed value for {reg.name}: "
+                              f"{reply[:24]!r}") from None
+        if len(value) != (reg.bits + 7) // 8:
+            raise TargetError(f"{self.spec}: {reg.name} is {reg.bits} bits, the stub sent "
+                              f"{len(value)} bytes ({reply[:24]!r})")
+        return int.from_bytes(value, "little")
 
     def write_core_register(self, name: str, value: int) -> None:
         self._check_halted("write registers")

@@ -251,6 +251,11 @@ class RspConnection:
                         if sent - len(replies) > 1:
                             raise TargetError(f"{self.where}: damaged reply in a pipelined "
                                               "read", "reconnect")
+                        if self._pending or on_output is not None:
+                            # more came after it before our NAK could be seen: what the
+                            # stub sends again is no longer certain to be the damaged one
+                            raise TargetError(f"{self.where}: a damaged packet with more "
+                                              "behind it", "check the link; reconnect")
                         damaged += 1
                         if damaged > RETRIES:
                             raise TargetError(f"{self.where}: replies keep arriving damaged",
