@@ -103,7 +103,8 @@ def memory_skip_reason(rmap: RegMap, addr: int, size: int, include_side_effects:
     for mem in rmap.memories:
         if mem.unsafe_read and mem.address < end and addr < mem.end:
             return f"read side effects (unsafe_read memory {mem.path})"
-    hits = [r.path for r in rmap.in_range(addr, end) if r.layout.read_side_effect]
+    hits = [r.path for r in rmap.in_range(addr, end)
+            if r.layout.read_side_effect or not r.layout.readable]
     if hits:
         more = f" and {len(hits) - 3} more" if len(hits) > 3 else ""
         return f"read side effects (covers {', '.join(hits[:3])}{more})"

@@ -19,7 +19,7 @@ from gdb_support import Act, FakeStub, mem_request
 
 from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
-from socdbg.errors import TargetError
+from socdbg.errors import SocdbgError, TargetError
 from socdbg.targets.gdb import GdbTarget
 from socdbg.targets.rsp import frame
 
@@ -265,3 +265,86 @@ def test_qemu_breakpoint_stop_is_reported_every_time(fw: fb.Firmware) -> None:
                 assert target.breakpoint(f"z0,{done:x},4".encode()) == b"OK"
         finally:
             target.close()
+
+
+# --------------------------------------------------------------------------------------------
+# write-only registers are never read
+# --------------------------------------------------------------------------------------------
+def test_a_write_only_register_is_never_read(tmp_path: object) -> None:
+    """uart.thr shares its address with uart.rbr: reading it would pop a received byte."""
+    with FakeStub(base=0x1000_0000) as stub:
+        session = Session(target=stub.spec + f"?timeout={T}", map_files=[str(gs.VIRT_RDL)],
+                          out=io.StringIO(), width=120)
+        try:
+            before = len(stub.requests)
+            with pytest.raises(SocdbgError) as info:
+                execute(session, "read uart.thr")
+            assert info.value.message == "read: uart.thr is write-only: it is not read"
+            assert "\n" not in str(info.value)
+            assert info.value.hint is not None and "uart.rbr" in info.value.hint
+            with pytest.raises(SocdbgError, match="write-only"):
+                execute(session, "read uart.thr.data")
+            out = execute(session, "read --json 'uart.*'")
+            assert out is not None and "uart.thr" not in {d["path"] for d in out.data}
+            execute(session, f"dump -o {tmp_path}/d.json --include 'uart.*' "
+                             "--memory 0x10000000+8")
+            reads = [p for p in stub.requests[before:] if p[:1] == b"m"]
+            assert reads and not any(p.startswith(b"m10000000,") for p in reads), reads
+        finally:
+            session.close()
+
+
+# --------------------------------------------------------------------------------------------
+# simulated runs behind socdbg serve: the connection's timeout and Ctrl-C, not 600 s
+# --------------------------------------------------------------------------------------------
+def _time_stub(delay: float, hang: bool = False) -> FakeStub:
+    def behave(p: bytes) -> Act | None:
+        if p.startswith(b"QSocdbg.step:"):
+            return Act(wire=b"" if hang else frame(b"OK"), delay=delay)
+        if p.startswith(b"QSocdbg.until:"):
+            return Act(wire=frame(b"0"), delay=delay)
+        return None
+
+    return FakeStub(features=b"PacketSize=1000;socdbg-time+", behave=behave)
+
+
+def test_a_long_step_goes_in_chunks_that_each_answer_within_the_timeout() -> None:
+    with _time_stub(0.0) as stub:
+        t = _target(stub)
+        try:
+            t.step(10_000_000)
+            steps = [int(p.split(b":")[1], 16) for p in stub.requests
+                     if p.startswith(b"QSocdbg.step:")]
+            assert sum(steps) == 10_000_000 and len(steps) > 1
+            assert t.run_until_text("sysctrl.status.ready == 1", 3_000_000) is False
+            until = [int(p.split(b":")[1], 16) for p in stub.requests
+                     if p.startswith(b"QSocdbg.until:")]
+            assert sum(until) == 3_000_000
+        finally:
+            t.close()
+
+
+def test_a_step_that_never_answers_times_out_with_the_connection() -> None:
+    with _time_stub(0.0, hang=True) as stub:
+        t = _target(stub)
+        try:
+            t0 = time.monotonic()
+            with pytest.raises(TargetError, match=r"no answer within 0\.5 s"):
+                t.step(100)
+            assert time.monotonic() - t0 < 2.0
+        finally:
+            t.close()
+
+
+def test_ctrl_c_stops_a_step_and_the_next_access_reconnects() -> None:
+    with _time_stub(0.3) as stub:
+        t = _target(stub, timeout=5.0)
+        try:
+            t0 = time.monotonic()
+            with pytest.raises(KeyboardInterrupt), ctrl_c_after(0.1):
+                t.step(1)
+            assert time.monotonic() - t0 < 1.0
+            assert t.read(0x1100, 4) == _good(stub, 0x1100, 4)
+            assert stub.connections == 2
+        finally:
+            t.close()
