@@ -180,8 +180,37 @@ def backends() -> dict[str, Backend]:
     return found
 
 
+#: socdbg's own backends, as pyproject.toml registers them (a test keeps the two equal).
+#: A one-shot command opens one target: importing that backend alone, without reading
+#: every installed package's entry points (importlib.metadata), saves most of a start-up.
+OWN_BACKENDS = {
+    "sim": "socdbg.targets.sim:BACKEND",
+    "gdb": "socdbg.targets.gdb:BACKEND",
+    "dump": "socdbg.targets.dump:BACKEND",
+    "mmio": "socdbg.targets.mmio:MMIO_BACKEND",
+    "pci": "socdbg.targets.mmio:PCI_BACKEND",
+    "uio": "socdbg.targets.mmio:UIO_BACKEND",
+}
+
+
+def _backend(name: str) -> Backend | None:
+    """One of socdbg's own backends with only its module imported; else None (the caller
+    builds the full table from the entry points)."""
+    where = OWN_BACKENDS.get(name)
+    if where is None:
+        return None
+    import importlib
+
+    module, _, attr = where.partition(":")
+    backend = getattr(importlib.import_module(module), attr)
+    return backend if isinstance(backend, Backend) and backend.name == name else None
+
+
 def open_target(spec: str, load_map: MapLoader) -> Target:
     name, arg = split_spec(spec.strip())
+    backend = _backend(name)
+    if backend is not None:
+        return backend.open(arg, load_map)
     table = backends()
     backend = table.get(name)
     if backend is None:

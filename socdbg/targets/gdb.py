@@ -13,9 +13,9 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from socdbg.errors import TargetError
 from socdbg.targets.base import (
@@ -31,6 +31,9 @@ from socdbg.targets.base import (
 )
 from socdbg.targets.rsp import INTERRUPT, ProtocolError, escape
 from socdbg.targets.rspconn import DEFAULT_TIMEOUT, RspConnection, _is_hex
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 FIRST_CHUNK = 1 << 16  # cycles in the first request of a long simulated run
 MAX_DESCRIPTION = 1 << 20  # bytes of target description XML, over all its documents
@@ -277,6 +280,25 @@ class GdbTarget:
             out += (self._binary_reply(reply, a, n) if self.binary_read
                     else self._hex_reply(reply, a, n))
         return bytes(out)
+
+    def read_accesses(self, accesses: Sequence[tuple[int, int]]) -> list[bytes | TargetError]:
+        """Register-width reads, each exactly one ``m``/``x`` request of that size (never
+        split or merged), up to PIPELINE in flight: a whole-map dump in a few round trips
+        instead of one per register. A failed access is its error, the others still count."""
+        self._check_halted("read memory")
+        for _a, n in accesses:
+            if not 0 < n <= self.max_read:
+                raise TargetError(f"{self.spec}: an access of {n} bytes does not fit a packet")
+        op = "x" if self.binary_read else "m"
+        replies = self._c().request_many([f"{op}{a:x},{n:x}".encode() for a, n in accesses])
+        out: list[bytes | TargetError] = []
+        for (a, n), reply in zip(accesses, replies, strict=True):
+            try:
+                out.append(self._binary_reply(reply, a, n) if self.binary_read
+                           else self._hex_reply(reply, a, n))
+            except TargetError as exc:
+                out.append(exc)
+        return out
 
     def read_ranges(self, ranges: Sequence[tuple[int, int]]) -> list[bytes | TargetError]:
         """Read several (address, size) ranges; behind socdbg serve in as few round trips as
@@ -530,6 +552,7 @@ class GdbTarget:
                 raise TargetError(f"{self.spec}: target description includes more than "
                                   f"{MAX_DOCUMENTS} documents")
             text = self._xfer(annex)
+            import xml.etree.ElementTree as ET  # only here: one-shot commands skip it
             # stubs (QEMU among them) use xi:include without declaring the xi prefix
             text = re.sub(rb"<(/?)xi:include", rb"<\1include", text)
             try:
