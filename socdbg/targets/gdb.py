@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
 
 FIRST_CHUNK = 1 << 16  # cycles in the first request of a long simulated run
+REGISTER_WINDOW = 256  # register-width reads in flight (read_accesses)
+QEMU_MAX_READ = 0x800  # QEMU answers a larger m with E22 (MAX_PACKET_LENGTH / 2)
 MAX_DESCRIPTION = 1 << 20  # bytes of target description XML, over all its documents
 MAX_DOCUMENTS = 64  # target description documents (target.xml and its includes)
 #: qSupported feature a socdbg server sends to say block reads over adjacent registers are
@@ -260,6 +262,8 @@ class GdbTarget:
 
     @property
     def max_read(self) -> int:
+        if self.features.get("qemu.PhyMemMode") and not self.binary_read:
+            return QEMU_MAX_READ  # QEMU's own limit on one m, whatever its PacketSize says
         per = (self.packet_size - 8) if self.binary_read else (self.packet_size - 8) // 2
         return max(1, min(per, 0x800))
 
@@ -283,14 +287,17 @@ class GdbTarget:
 
     def read_accesses(self, accesses: Sequence[tuple[int, int]]) -> list[bytes | TargetError]:
         """Register-width reads, each exactly one ``m``/``x`` request of that size (never
-        split or merged), up to PIPELINE in flight: a whole-map dump in a few round trips
+        split or merged), up to REGISTER_WINDOW in flight: a whole-map dump in a few round trips
         instead of one per register. A failed access is its error, the others still count."""
         self._check_halted("read memory")
         for _a, n in accesses:
             if not 0 < n <= self.max_read:
                 raise TargetError(f"{self.spec}: an access of {n} bytes does not fit a packet")
         op = "x" if self.binary_read else "m"
-        replies = self._c().request_many([f"{op}{a:x},{n:x}".encode() for a, n in accesses])
+        # register replies are a few bytes: up to 256 in flight (about 5 KiB of requests
+        # and 4 KiB of replies) go out in one send and come back in a read or two
+        replies = self._c().request_many([f"{op}{a:x},{n:x}".encode() for a, n in accesses],
+                                         window=REGISTER_WINDOW)
         out: list[bytes | TargetError] = []
         for (a, n), reply in zip(accesses, replies, strict=True):
             try:

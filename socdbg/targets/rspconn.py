@@ -34,8 +34,10 @@ from socdbg.targets.rsp import Decoder, Packet, frame
 
 DEFAULT_TIMEOUT = 5.0
 RETRIES = 3
-#: read requests kept in flight by request_many (QEMU measured: 16 and 32 are as fast as 64)
-PIPELINE = 16
+#: requests kept in flight by request_many. Measured on QEMU 7.2 (1 MiB in 0x800-byte
+#: reads, median of 5): 8: 122 ms, 16: 100 ms, 32: 100 ms, 64: 86 ms, 128: 78 ms; a whole
+#: qemu_virt register dump (209 reads): 1: 11.3 ms, 16: 5.6 ms, 64: 3.1 ms
+PIPELINE = 64
 
 _PLUS, _MINUS = ord("+"), ord("-")
 _STOP = (b"T", b"S", b"W", b"X")
