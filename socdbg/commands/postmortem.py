@@ -74,8 +74,11 @@ def dump_cmd(session: Session, output: str | None, target_opt: str | None,
         regs = select_registers(rmap, include, exclude)
         mems = [parse_memory(session, m) for m in memory]
         target = session.target
-        with progress(session.console, len(regs), "dump", PROGRESS_MIN) as advance:
-            dump = capture(target, rmap, regs, mems, include_side_effects, advance)
+        if len(regs) < PROGRESS_MIN:  # no bar: do not import rich for the console
+            dump = capture(target, rmap, regs, mems, include_side_effects)
+        else:
+            with progress(session.console, len(regs), "dump", PROGRESS_MIN) as advance:
+                dump = capture(target, rmap, regs, mems, include_side_effects, advance)
     path = output or "socdbg-dump-" + datetime.datetime.now().strftime(
         "%Y%m%d-%H%M%S") + ".json.gz"
     write_dump(dump, path)
