@@ -1,32 +1,31 @@
-"""GDB Remote Serial Protocol benchmarks: socdbg's gdb target against a real QEMU 7.2 and
-against ``socdbg serve``, side by side with gdb-multiarch where there is something to compare.
+"""GDB Remote Serial Protocol benchmarks: socdbg's gdb target against a real QEMU 7.2, side
+by side with gdb-multiarch on the same QEMU, and against ``socdbg serve``.
 
-    python scripts/bench_gdb.py            # full repetitions (~15 s)
-    python scripts/bench_gdb.py --quick    # fewer repetitions (~5 s)
+    python scripts/bench_gdb.py            # full repetitions
+    python scripts/bench_gdb.py --quick    # fewer repetitions
     python scripts/bench_gdb.py --json figures.json
 
-``bench_ram_1mib(quick)``, ``bench_register_reads(quick)`` and ``bench_serve_dump(quick)`` are
-what scripts/bench.py runs (as gdb.ram_1mib, gdb.register_reads, gdb.serve_dump). Each
-returns a list of rows: dicts with the fields of bench.py's ``Row`` (``name``, ``value``, the
-median, ``unit``, ``target``, ``runs``, ``note``, ``samples``), plus ``higher_is_better: True``
-on the rows whose ``target`` is a lower bound (rates and speed-ups); on every other row
-``target`` is an upper bound, or None when the figure is reported without one.
+Every comparison is paired: the two sides run alternately, one after the other, and the
+ratio row is the median of the per-pair ratios (a busy machine slows both sides of a pair).
+Each side's own row is its median. Nothing compares an in-process read with a whole gdb
+process: in-process figures meet gdb's net figures, whole processes meet whole processes.
 
-* ``gdb.ram_1mib``: 1 MiB of guest RAM read from one QEMU, alternately by socdbg
-  (``GdbTarget.read_block``, requests pipelined) and by
-  ``gdb-multiarch -batch -ex 'target remote ...' -ex 'dump binary memory F 0x80000000
-  0x80100000'``. gdb's figure is reported raw (the whole process) and net: gdb's time per MiB,
-  from one run dumping the MiB several times minus the median of the same run dumping 1 byte
-  (gdb's own start-up, connection and target description; a single 1 MiB dump is too close to
-  that start-up's jitter to subtract). The speed-ups (gdb / socdbg) have a target of 4x. Both
-  read the same bytes (checked).
-* ``gdb.register_reads``: single 32-bit reads per second of virtio[0].magic from QEMU: the bare
-  ``GdbTarget.read`` (one ``m`` packet each) and ``read_register`` + ``decode``.
-* ``gdb.serve_dump``: every register of the reference SoC a dump reads (readable, no read side
-  effects), through ``socdbg serve`` (simulator) and the gdb target: one read per register, then
-  one ``read_block`` per run of adjacent registers (``socdbg.postmortem.plan_runs``), and the
-  ratio; where the server offers it, the same runs batched into ``qSocdbg.read`` packets
-  (``GdbTarget.read_ranges``). The values of every pass are compared.
+* ``gdb.ram_1mib``: 1 MiB of guest RAM, in process: ``GdbTarget.read_block`` against gdb's
+  time per MiB (one gdb run dumping the MiB several times, minus the same run dumping
+  1 byte: gdb's start-up, connection and target description). Goal: >= 4x.
+* ``gdb.cli_dump``: the same MiB from the command line, whole process against whole
+  process: ``python -m socdbg -t gdb://... dump --exclude '*' --memory 0x80000000+1MiB -o
+  F.json`` against ``gdb-multiarch -batch -ex 'target remote ...' -ex 'dump binary memory
+  ...'``. Goal: >= 2x.
+* ``gdb.read_latency``: one 32-bit read of virtio[0].magic: ``GdbTarget.read`` against
+  ``inferior.read_memory`` in gdb's own Python (one gdb process, timed inside). Goal: socdbg
+  / gdb <= 1.1.
+* ``gdb.qemu_dump``: every register of the qemu_virt map a dump reads, from QEMU: one read
+  per register (``access.read_register``) against the pipelined exact-width requests of
+  ``dump`` (``GdbTarget.read_accesses``). Goal: >= 4x.
+* ``gdb.serve_dump``: every register of the reference SoC a dump reads, through ``socdbg
+  serve`` (simulator): one read per register, coalesced block reads, batched
+  ``qSocdbg.read``. Reported without goals.
 
 QEMU runs as ``qemu-system-riscv64 -M virt -nographic -bios none -kernel IMAGE -S -gdb
 tcp:127.0.0.1:PORT -monitor none -serial none`` on a free port of 127.0.0.1, with an image
