@@ -400,6 +400,7 @@ class FakeStub:
 
     def _serve(self, sock: socket.socket) -> None:
         sock.settimeout(0.1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as QEMU's gdbstub
         decoder = Decoder()
         last = b""  # the last reply, framed: what a '-' makes us send again
         nak_handler: Callable[[int], bytes] | None = None

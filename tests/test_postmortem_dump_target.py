@@ -198,7 +198,7 @@ def test_switching_to_a_dump_in_the_shell(dump_file: Path) -> None:
      "skipped: read side effects (unsafe_read)"),
     ("peek 0x40030010", "hbm.ecc_err_cnt (0x40030010)",
      "skipped: read side effects (unsafe_read)"),
-    ("read mailbox.doorbell", "mailbox.doorbell (0x40050000)", "skipped: write-only"),
+    ("peek 0x40050000", "mailbox.doorbell (0x40050000)", "skipped: write-only"),
     ("peek sram+0x1000", "0x10001000", "dump --memory or --include it when capturing"),
     ("peek sram+0xffc 2", "0x10001000", "dump --memory or --include it when capturing"),
     ("peek dram", "0x80000000", "dump --memory or --include it when capturing"),
@@ -211,6 +211,13 @@ def test_reading_what_was_not_captured(dumped: Session, line: str, what: str, wh
     assert exc.value.message == f"{dumped.target.spec} did not capture {what}"
     assert exc.value.hint == why
     assert "\n" not in str(exc.value)
+
+
+def test_reading_a_write_only_register_is_refused_before_the_dump_is_asked(
+        dumped: Session) -> None:
+    with pytest.raises(SocdbgError) as exc:
+        execute(dumped, "read mailbox.doorbell")
+    assert exc.value.message == "read: mailbox.doorbell is write-only: it is not read"
 
 
 def test_reading_an_excluded_register(live: Session, tmp_path: Path) -> None:

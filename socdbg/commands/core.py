@@ -65,6 +65,16 @@ def read_skip_reason(reg: Register) -> str | None:
     return None
 
 
+def _write_only(session: Session, reg: Register) -> UsageError:
+    """``read`` of a register the map declares write-only: no bus access at all (a read of
+    its address may pop a FIFO, as uart.thr's address is uart.rbr's)."""
+    other = [r.path for r in session.map.in_range(reg.address, reg.end)
+             if r is not reg and r.layout.readable]
+    hint = (f"its address reads {', '.join(other[:3])}" if other else
+            "nothing is read back from it")
+    return UsageError(f"read: {reg.path} is write-only: it is not read", hint)
+
+
 # --------------------------------------------------------------------------------------------
 @click.command("read", help="Read and decode registers: a path, a glob (dma.ch[*].status) "
                "or a block (dma). Globs skip registers whose reads have side effects.")
@@ -79,6 +89,8 @@ def read_cmd(session: Session, pattern: str, as_json: bool) -> Output:
         why = read_skip_reason(reg)
         if why and not exact:
             skipped.append((reg, why))
+        elif not reg.layout.readable:  # named, but a read would reach another register
+            raise _write_only(session, reg)
         else:
             to_read.append(reg)
     target = session.target

@@ -82,9 +82,12 @@ def dump_cmd(session: Session, output: str | None, target_opt: str | None,
             raise UsageError(f"--memory: {total} bytes in all, more than a dump holds "
                              f"({MAX_MEMORY >> 20} MiB)", "capture less, or in several dumps")
         target = session.target
-        with progress(session.console, len(regs), "dump", PROGRESS_MIN,
-                      "registers") as advance:
-            dump = capture(target, rmap, regs, mems, include_side_effects, advance)
+        if len(regs) < PROGRESS_MIN:  # no bar: do not import rich for the console
+            dump = capture(target, rmap, regs, mems, include_side_effects)
+        else:
+            with progress(session.console, len(regs), "dump", PROGRESS_MIN,
+                          "registers") as advance:
+                dump = capture(target, rmap, regs, mems, include_side_effects, advance)
     path = output or "socdbg-dump-" + datetime.datetime.now().strftime(
         "%Y%m%d-%H%M%S") + ".json.gz"
     write_dump(dump, path)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import re
-import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from socdbg.errors import TargetError
 from socdbg.targets.base import (
@@ -31,7 +32,14 @@ from socdbg.targets.base import (
 from socdbg.targets.rsp import INTERRUPT, ProtocolError, escape
 from socdbg.targets.rspconn import DEFAULT_TIMEOUT, RspConnection, _is_hex
 
-LONG_TIMEOUT = 600.0  # for a simulated run behind socdbg serve
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
+FIRST_CHUNK = 1 << 16  # cycles in the first request of a long simulated run
+REGISTER_WINDOW = 256  # register-width reads in flight (read_accesses)
+QEMU_MAX_READ = 0x800  # QEMU answers a larger m with E22 (MAX_PACKET_LENGTH / 2)
+MAX_DESCRIPTION = 1 << 20  # bytes of target description XML, over all its documents
+MAX_DOCUMENTS = 64  # target description documents (target.xml and its includes)
 #: qSupported feature a socdbg server sends to say block reads over adjacent registers are
 #: performed as one access per register at the register's width.
 COALESCE_FEATURE = "socdbg-coalesce"
@@ -104,13 +112,24 @@ class GdbTarget:
         self.connect()
 
     def _c(self) -> RspConnection:
-        if self.conn is None:
+        conn = self.conn
+        if conn is None:
             raise TargetError(f"{self.spec}: not connected", "reconnect")
-        return self.conn
+        if conn.broken is not None:
+            if conn.lost:
+                raise TargetError(f"{self.spec}: {conn.broken}",
+                                  "reconnect when the stub is back")
+            # an exchange did not finish (Ctrl-C, a timeout, a reply out of step): replies
+            # may still be on their way, so this connection is never read again
+            self.reconnect()
+            assert self.conn is not None
+            return self.conn
+        return conn
 
     def _handshake(self) -> None:
-        conn = self._c()
-        conn.send_raw(b"+")
+        conn = self.conn
+        assert conn is not None
+        conn.owe_ack()  # gdb starts with '+'; it goes out with qSupported
         reply = conn.request(b"qSupported:swbreak+;hwbreak+;vContSupported+;"
                              b"binary-upload+;error-message+;socdbg+;xmlRegisters=riscv")
         self.features = {}
@@ -122,8 +141,12 @@ class GdbTarget:
                 self.features[k] = v
             else:
                 self.features[item[:-1]] = item[-1] if item[-1] in "+-?" else "+"
-        size = int(self.features.get("PacketSize", "400"), 16)
-        self.packet_size = max(64, size)
+        size_text = self.features.get("PacketSize", "400")
+        if not re.fullmatch(r"[0-9a-fA-F]{1,8}", size_text):
+            raise TargetError(f"{self.spec}: the stub sent a malformed PacketSize "
+                              f"{size_text[:20]!r} (expected hex)")
+        # at least 64 bytes; at most 1 MiB, what one packet may hold (rsp.Decoder)
+        self.packet_size = min(max(64, int(size_text, 16)), 1 << 20)
         if self.features.get("QStartNoAckMode") == "+" and conn.request(
                 b"QStartNoAckMode") == b"OK":
             conn.ack_mode = False
@@ -239,6 +262,8 @@ class GdbTarget:
 
     @property
     def max_read(self) -> int:
+        if self.features.get("qemu.PhyMemMode") and not self.binary_read:
+            return QEMU_MAX_READ  # QEMU's own limit on one m, whatever its PacketSize says
         per = (self.packet_size - 8) if self.binary_read else (self.packet_size - 8) // 2
         return max(1, min(per, 0x800))
 
@@ -259,6 +284,28 @@ class GdbTarget:
             out += (self._binary_reply(reply, a, n) if self.binary_read
                     else self._hex_reply(reply, a, n))
         return bytes(out)
+
+    def read_accesses(self, accesses: Sequence[tuple[int, int]]) -> list[bytes | TargetError]:
+        """Register-width reads, each exactly one ``m``/``x`` request of that size (never
+        split or merged), up to REGISTER_WINDOW in flight: a whole-map dump in a few round trips
+        instead of one per register. A failed access is its error, the others still count."""
+        self._check_halted("read memory")
+        for _a, n in accesses:
+            if not 0 < n <= self.max_read:
+                raise TargetError(f"{self.spec}: an access of {n} bytes does not fit a packet")
+        op = "x" if self.binary_read else "m"
+        # register replies are a few bytes: up to 256 in flight (about 5 KiB of requests
+        # and 4 KiB of replies) go out in one send and come back in a read or two
+        replies = self._c().request_many([f"{op}{a:x},{n:x}".encode() for a, n in accesses],
+                                         window=REGISTER_WINDOW)
+        out: list[bytes | TargetError] = []
+        for (a, n), reply in zip(accesses, replies, strict=True):
+            try:
+                out.append(self._binary_reply(reply, a, n) if self.binary_read
+                           else self._hex_reply(reply, a, n))
+            except TargetError as exc:
+                out.append(exc)
+        return out
 
     def read_ranges(self, ranges: Sequence[tuple[int, int]]) -> list[bytes | TargetError]:
         """Read several (address, size) ranges; behind socdbg serve in as few round trips as
@@ -287,12 +334,19 @@ class GdbTarget:
         for batch, reply in zip([b for b in batches if b], replies, strict=True):
             parts = reply.split(b";")
             if len(parts) != len(batch):
-                raise TargetError(f"{self.spec}: malformed batched read reply")
+                raise TargetError(f"{self.spec}: malformed batched read reply: "
+                                  f"{len(parts)} fields for {len(batch)} ranges "
+                                  f"({reply[:24]!r})")
             for (a, n), part in zip(batch, parts, strict=True):
                 if part.startswith(b"E"):
                     results.append(self._access_error("read", a, n, part))
                     continue
-                data = bytes.fromhex(part.decode())
+                try:
+                    data = bytes.fromhex(part.decode("ascii"))
+                except (ValueError, UnicodeDecodeError):
+                    results.append(TargetError(f"{self.spec}: malformed batched read reply "
+                                               f"at {a:#x}: {part[:20]!r}"))
+                    continue
                 results.append(data if len(data) == n else TargetError(
                     f"{self.spec}: asked {n} bytes at {a:#x}, got {len(data)}"))
         return results
@@ -304,13 +358,15 @@ class GdbTarget:
             self._write_one(address + off, data[off : off + step])
 
     def close(self) -> None:
-        if self.conn is None:
+        conn = self.conn
+        if conn is None:
             return
-        with contextlib.suppress(TargetError):
-            if self.running:
-                self.halt()
-            self.conn.send(b"D")
-        self.conn.close()
+        if conn.broken is None:  # a connection out of step is only closed, never used
+            with contextlib.suppress(TargetError):
+                if self.running:
+                    self.halt()
+                conn.command(b"D")
+        conn.close()
         self.conn = None
 
     # --- run control ---------------------------------------------------------------------
@@ -331,31 +387,14 @@ class GdbTarget:
         return None if self.running else self.stop
 
     def _poll_stop(self) -> None:
-        """Pick up a stop reply that arrived while running (a breakpoint, an exit)."""
+        """Pick up a stop reply that arrived while running (a breakpoint, an exit), whether
+        it is still on the socket or came in with an earlier read (the ack of ``c``)."""
         if not self.running or self.conn is None:
             return
-        self.conn.sock.setblocking(False)
-        try:
-            data = self.conn.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
-            data = None
-        except OSError as exc:
-            raise TargetError(f"{self.spec}: connection lost ({exc})") from None
-        finally:
-            self.conn.sock.setblocking(True)
-            self.conn.sock.settimeout(self.timeout)
-        if data is None:
-            return
-        if data == b"":
-            raise TargetError(f"{self.spec}: the stub closed the connection")
-        self.conn._pending.extend(self.conn._decoder.feed(data))
-        for pkt in list(self.conn._pending):
-            if pkt.payload is not None and pkt.payload[:1] in (b"T", b"S", b"W", b"X"):
-                self.conn._pending.remove(pkt)
-                if self.conn.ack_mode:
-                    self.conn.send_raw(b"+")
-                self.running = False
-                self.stop = self._parse_stop(pkt.payload)
+        stop = self._c().take_stop()
+        if stop is not None:
+            self.running = False
+            self.stop = self._parse_stop(stop)
 
     def halt(self) -> StopInfo:
         self._poll_stop()
@@ -364,20 +403,20 @@ class GdbTarget:
             return self.stop
         conn = self._c()
         conn.send_raw(bytes((INTERRUPT,)))
-        self.stop = self._parse_stop(conn.receive())
+        self.stop = self._parse_stop(conn.wait_stop())
         self.running = False
         return self.stop
 
     def resume(self) -> None:
         self._check_halted("resume")
-        self._c().send(b"c")
+        conn = self._c()
+        conn.stops.clear()  # stops seen while halted are not this run's
+        conn.command(b"c")
         self.running = True
 
     def step_instruction(self) -> StopInfo:
         self._check_halted("step")
-        conn = self._c()
-        conn.send(b"s")
-        self.stop = self._parse_stop(conn.receive())
+        self.stop = self._parse_stop(self._c().request(b"s"))
         return self.stop
 
     def breakpoint(self, packet: bytes) -> bytes:
@@ -400,7 +439,10 @@ class GdbTarget:
         if code is not None:
             raise TargetError(f"monitor {command}: the stub replied {code}",
                               text.strip() or None)
-        if reply != b"OK" and _is_hex(reply):
+        if reply != b"OK":
+            if not _is_hex(reply) or len(reply) % 2:
+                raise TargetError(f"monitor {command}: the stub replied {reply[:24]!r}, "
+                                  "neither OK nor hex text")
             text += bytes.fromhex(reply.decode()).decode(errors="replace")
         return text
 
@@ -420,16 +462,51 @@ class GdbTarget:
 
     @property
     def now(self) -> int:
-        return int(self._time_request(b"qSocdbg.now"), 16)
+        reply = self._time_request(b"qSocdbg.now")
+        if not re.fullmatch(rb"[0-9a-fA-F]{1,16}", reply):
+            raise TargetError(f"{self.spec}: malformed reply to qSocdbg.now: {reply[:24]!r}")
+        return int(reply, 16)
+
+    def _chunked(self, cycles: int, run: Callable[[int], bool]) -> bool:
+        """Advance ``cycles`` of simulated time in requests that each take a fraction of the
+        connection's timeout: every wait honours the timeout, Ctrl-C stops between chunks
+        (and, within one, breaks the connection, which is reopened before the next access).
+        ``run(n)`` advances at most n cycles and says whether to stop early."""
+        chunk = min(cycles, FIRST_CHUNK)
+        left = cycles
+        while left > 0:
+            n = min(chunk, left)
+            t0 = time.monotonic()
+            if run(n):
+                return True
+            left -= n
+            took = time.monotonic() - t0
+            if took < self.timeout / 8:
+                chunk = n * 4 if took < self.timeout / 32 else n * 2
+            elif took > self.timeout / 3:
+                chunk = max(1, n // 2)
+        return False
 
     def step(self, cycles: int = 1) -> None:
-        self._time_request(f"QSocdbg.step:{cycles:x}".encode(), timeout=LONG_TIMEOUT)
+        def run(n: int) -> bool:
+            self._time_request(f"QSocdbg.step:{n:x}".encode())
+            return False
+
+        self._chunked(cycles, run)
 
     def run_until_text(self, condition: str, max_cycles: int) -> bool:
-        reply = self._time_request(
-            f"QSocdbg.until:{max_cycles:x}:".encode() + condition.encode().hex().encode(),
-            timeout=LONG_TIMEOUT)
-        return reply == b"1"
+        cond = condition.encode().hex().encode()
+
+        def run(n: int) -> bool:
+            reply = self._time_request(f"QSocdbg.until:{n:x}:".encode() + cond)
+            if reply not in (b"0", b"1"):
+                raise TargetError(f"{self.spec}: malformed reply to QSocdbg.until: "
+                                  f"{reply[:24]!r} (expected 0 or 1)")
+            return reply == b"1"
+
+        if max_cycles <= 0:
+            return run(0)
+        return self._chunked(max_cycles, run)
 
     # --- core registers ------------------------------------------------------------------
     def core_registers(self) -> list[CoreReg]:
@@ -458,6 +535,12 @@ class GdbTarget:
             offset += len(reply) - 1
             if reply[:1] == b"l":
                 return bytes(out)
+            if len(reply) == 1:  # 'm' and nothing: asking again would never end
+                raise TargetError(f"{self.spec}: the stub answered qXfer {annex} at offset "
+                                  f"{offset:#x} with 'm' and no data")
+            if len(out) > MAX_DESCRIPTION:
+                raise TargetError(f"{self.spec}: target description {annex} is larger than "
+                                  f"{MAX_DESCRIPTION} bytes")
 
     def _describe(self) -> list[CoreReg]:
         if self.features.get("qXfer:features:read") != "+":
@@ -472,7 +555,11 @@ class GdbTarget:
             if annex in seen:
                 continue
             seen.add(annex)
+            if len(seen) > MAX_DOCUMENTS:
+                raise TargetError(f"{self.spec}: target description includes more than "
+                                  f"{MAX_DOCUMENTS} documents")
             text = self._xfer(annex)
+            import xml.etree.ElementTree as ET  # only here: one-shot commands skip it
             # stubs (QEMU among them) use xi:include without declaring the xi prefix
             text = re.sub(rb"<(/?)xi:include", rb"<\1include", text)
             try:
@@ -485,9 +572,12 @@ class GdbTarget:
                 if tag == "include" and el.get("href"):
                     pending.append(el.get("href", ""))
                 elif tag == "reg":
-                    num = int(el.get("regnum", next_num))
-                    regs.append(CoreReg(el.get("name", f"r{num}"), num,
-                                        int(el.get("bitsize", "32"))))
+                    num = _xml_number(self.spec, annex, el, "regnum", next_num, 0xFFFF)
+                    bits = _xml_number(self.spec, annex, el, "bitsize", 32, 4096)
+                    if bits == 0:
+                        raise TargetError(f"{self.spec}: target description {annex}: "
+                                          f"register {el.get('name')!r} has bitsize 0")
+                    regs.append(CoreReg(el.get("name", f"r{num}"), num, bits))
                     next_num = num + 1
         if not regs:
             raise TargetError(f"{self.spec}: target description lists no registers")
@@ -510,9 +600,14 @@ class GdbTarget:
             raise TargetError(f"{self.spec}: cannot read {reg.name} "
                               f"({_error_code(reply) or 'unsupported'})")
         try:
-            return int.from_bytes(bytes.fromhex(reply.decode()), "little")
+            value = bytes.fromhex(reply.decode())
         except ValueError:
-            raise TargetError(f"{self.spec}: malformed value for {reg.name}") from None
+            raise TargetError(f"{self.spec}: malformed value for {reg.name}: "
+                              f"{reply[:24]!r}") from None
+        if len(value) != (reg.bits + 7) // 8:
+            raise TargetError(f"{self.spec}: {reg.name} is {reg.bits} bits, the stub sent "
+                              f"{len(value)} bytes ({reply[:24]!r})")
+        return int.from_bytes(value, "little")
 
     def write_core_register(self, name: str, value: int) -> None:
         self._check_halted("write registers")
@@ -525,6 +620,18 @@ class GdbTarget:
         if reply != b"OK":
             raise TargetError(f"{self.spec}: cannot write {reg.name} "
                               f"({_error_code(reply) or 'unsupported'})")
+
+
+def _xml_number(spec: str, annex: str, el: ET.Element, attr: str, default: int,
+                limit: int) -> int:
+    text = el.get(attr)
+    if text is None:
+        return default
+    if not re.fullmatch(r"\d{1,6}", text.strip()) or int(text) > limit:
+        raise TargetError(f"{spec}: target description {annex}: register "
+                          f"{el.get('name')!r} has {attr}={text[:20]!r} (expected a number "
+                          f"up to {limit})")
+    return int(text)
 
 
 _SPEC = re.compile(r"^(?P<host>\[[^\]]+\]|[^:/]+):(?P<port>\d+)(?:\?(?P<query>.*))?$")
