@@ -252,7 +252,7 @@ def bench_ram_1mib(quick: bool) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------------------------
 def _socdbg_dump(port: int, out: Path, size: int) -> float:
     cmd = [sys.executable, "-m", "socdbg", "-t", f"gdb://{HOST}:{port}", "dump",
-           "--exclude", "*", "--memory", f"{RAM:#x}+{size:#x}", "-o", str(out)]
+           "--exclude", "*", "--memory", f"{RAM:#x}+{size:#x}", "-o", str(out), "--force"]
     # as installed: compiled modules are kept (this machine's PYTHONDONTWRITEBYTECODE
     # would make every start compile socdbg from source)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}

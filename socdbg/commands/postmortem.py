@@ -16,7 +16,7 @@ from socdbg.commands.registry import Effects, Meta, Output, register, session_co
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 from socdbg.regmap import Register, RegMap, parse_int
-from socdbg.render.progress import progress
+from socdbg.render.progress import counted, progress
 
 PROGRESS_MIN = 2000  # registers before a dump shows a progress bar
 
@@ -83,7 +83,8 @@ def dump_cmd(session: Session, output: str | None, target_opt: str | None,
                              f"({MAX_MEMORY >> 20} MiB)", "capture less, or in several dumps")
         target = session.target
         if len(regs) < PROGRESS_MIN:  # no bar: do not import rich for the console
-            dump = capture(target, rmap, regs, mems, include_side_effects)
+            with counted(len(regs), "dump", "registers") as advance:
+                dump = capture(target, rmap, regs, mems, include_side_effects, advance)
         else:
             with progress(session.console, len(regs), "dump", PROGRESS_MIN,
                           "registers") as advance:

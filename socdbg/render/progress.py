@@ -17,26 +17,31 @@ class Stopped(KeyboardInterrupt):
 
 
 @contextmanager
-def progress(console: Console, total: int, label: str, minimum: int, unit: str = "items"
-             ) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(n)``. ``unit="bytes"`` shows sizes and a transfer speed, ``"cycles"``
-    simulated cycles. A Ctrl-C inside the block becomes :class:`Stopped`, saying how far the
-    work got (``load fw.elf: stopped after 1,048,576 of 4,194,304 bytes``)."""
+def counted(total: int, label: str, unit: str = "items") -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(n)`` that only counts (no bar, no console, so no rich): a Ctrl-C inside
+    the block becomes :class:`Stopped`, saying how far the work got."""
     done = [0]
 
     def count(n: int) -> None:
         done[0] += n
 
-    def stopped() -> Stopped:
-        return Stopped(f"{label}: stopped after {done[0]:,} of {total:,} {unit}")
+    try:
+        yield count
+    except Stopped:
+        raise
+    except KeyboardInterrupt:
+        raise Stopped(f"{label}: stopped after {done[0]:,} of {total:,} {unit}") from None
 
+
+@contextmanager
+def progress(console: Console, total: int, label: str, minimum: int, unit: str = "items"
+             ) -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(n)``. ``unit="bytes"`` shows sizes and a transfer speed, ``"cycles"``
+    simulated cycles. A Ctrl-C inside the block becomes :class:`Stopped`, saying how far the
+    work got (``load fw.elf: stopped after 1,048,576 of 4,194,304 bytes``)."""
     if total < minimum or not console.is_terminal:
-        try:
-            yield count
-        except Stopped:
-            raise
-        except KeyboardInterrupt:
-            raise stopped() from None
+        with counted(total, label, unit) as advance:
+            yield advance
         return
     from rich.progress import (
         BarColumn,
@@ -49,16 +54,12 @@ def progress(console: Console, total: int, label: str, minimum: int, unit: str =
     columns = ([DownloadColumn(), TransferSpeedColumn()] if unit == "bytes"
                else [MofNCompleteColumn()])
     with Progress("[progress.description]{task.description}", BarColumn(), *columns,
-                  console=console, transient=True) as bar:
+                  console=console, transient=True) as bar, \
+            counted(total, label, unit) as count:
         task = bar.add_task(label, total=total)
 
-        def advance(n: int) -> None:
+        def shown(n: int) -> None:
             count(n)
             bar.advance(task, n)
 
-        try:
-            yield advance
-        except Stopped:
-            raise
-        except KeyboardInterrupt:
-            raise stopped() from None
+        yield shown
