@@ -11,6 +11,7 @@ import heapq
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 
 @dataclass(order=True)
@@ -80,14 +81,18 @@ class Kernel:
                 self.now = target if nxt is None or nxt > target else max(nxt, self.now + 1)
                 self._fire_due()
 
-    def run_until(self, condition: Callable[[], bool], max_cycles: int) -> bool:
+    def run_until(self, condition: Callable[[], bool], max_cycles: int,
+                  in_gap: GapSolver | None = None) -> bool:
         """Advance until ``condition()`` holds or ``max_cycles`` pass; returns whether it held.
+        It stops at the first cycle where the condition holds, the cycle a cycle-by-cycle
+        stepper would stop at.
 
         With tickers the condition is checked every cycle. Without, time jumps from event to
-        event; in the quiet gap before an event only time itself changes (a cycle counter),
-        so the condition is checked at the end of the gap and, if it holds there, the first
-        cycle of the gap where it holds is found by bisection (conditions on a counter are
-        monotonic in a quiet gap).
+        event; in a quiet gap between events nothing but time changes, so a condition can
+        only change through registers that are functions of time (a cycle counter).
+        ``in_gap(start, end)`` (called with ``now == start``) answers for the cycles
+        ``start+1..end``: the first where the condition holds, None when it holds in none,
+        or :data:`UNKNOWN`; without an answer the gap is checked cycle by cycle.
         """
         limit = self.now + max_cycles
         self._fire_due()
@@ -102,18 +107,17 @@ class Kernel:
             nxt = self.peek()
             quiet_end = limit if nxt is None else min(nxt - 1, limit)
             if quiet_end > self.now:
-                start = self.now
-                self.now = quiet_end
-                if condition():
-                    lo, hi = start + 1, quiet_end
-                    while lo < hi:
-                        self.now = (lo + hi) // 2
+                answer = UNKNOWN if in_gap is None else in_gap(self.now, quiet_end)
+                if answer is UNKNOWN:
+                    for cycle in range(self.now + 1, quiet_end + 1):
+                        self.now = cycle
                         if condition():
-                            hi = self.now
-                        else:
-                            lo = self.now + 1
-                    self.now = lo
+                            return True
+                elif answer is not None:
+                    assert isinstance(answer, int) and self.now < answer <= quiet_end
+                    self.now = answer
                     return True
+                self.now = quiet_end
             if nxt is None or nxt > limit:
                 self.now = limit
                 break
@@ -122,3 +126,13 @@ class Kernel:
             if condition():
                 return True
         return condition()
+
+
+class Unknown:
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+#: A gap solver's answer when it cannot tell: the kernel checks the gap cycle by cycle.
+UNKNOWN: Final = Unknown()
+GapSolver = Callable[[int, int], "int | Unknown | None"]

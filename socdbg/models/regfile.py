@@ -93,6 +93,7 @@ class RegisterFile:
         self._state: dict[str, _State] = {}
         self._write_hooks: dict[str, list[WriteHook]] = {}
         self._read_hooks: dict[str, list[ReadHook]] = {}
+        self._slopes: dict[str, Callable[[], int]] = {}
         #: Observers of every software write, to any register (a waveform tracer): called
         #: like an ``on_write`` hook, after the register's own hooks. Append and remove freely.
         self.write_observers: list[WriteHook] = []
@@ -144,9 +145,44 @@ class RegisterFile:
         reg = self.regmap.get(path)
         self._write_hooks.setdefault(reg.path, []).append(hook)
 
-    def on_read(self, path: str, hook: ReadHook) -> None:
+    def on_read(self, path: str, hook: ReadHook, slope: Callable[[], int] | None = None
+                ) -> None:
+        """``hook(reg)`` refreshes the register before each software read. ``slope()``
+        declares how the refreshed value moves while no event is due and no ticker runs: it
+        counts up by ``slope()`` per cycle (0: it holds), modulo the register's width."""
         reg = self.regmap.get(path)
         self._read_hooks.setdefault(reg.path, []).append(hook)
+        if slope is not None:
+            self._slopes[reg.path] = slope
+
+    def slope(self, reg: Register) -> int | None:
+        """How ``reg``'s stored value moves per cycle in a quiet stretch of time (no event
+        due, no ticker): 0 when it holds (no read hook), the declared slope, or None when a
+        read hook declared none (unknown)."""
+        if reg.path not in self._read_hooks:
+            return 0
+        slope = self._slopes.get(reg.path)
+        if slope is None or len(self._read_hooks[reg.path]) > 1:
+            return None
+        return slope()
+
+    def refresh(self, reg: Register) -> int:
+        """Run the read hooks and return the stored value, with no read side effects."""
+        for hook in self._read_hooks.get(reg.path, ()):
+            hook(reg)
+        return self._st(reg).value
+
+    @staticmethod
+    def readable_bits(reg: Register) -> int | None:
+        """The bits a software read returns, or None when reading has side effects."""
+        bits = 0
+        for fld in reg.fields:
+            if not fld.sw.readable or fld.singlepulse:
+                continue
+            if fld.onread is not None:
+                return None
+            bits |= fld.mask
+        return bits
 
     # --- software side -------------------------------------------------------------------
     def sw_read(self, reg: Register, lanes: int | None = None) -> int:

@@ -43,7 +43,7 @@ class CycleCounter:
         self.sim = sim
         self.pll = pll
         self.origin = sim.kernel.now
-        sim.regs.on_read(self.PATH, self._refresh)
+        sim.regs.on_read(self.PATH, self._refresh, slope=self._slope)
 
     def _refresh(self, reg: Register) -> None:
         if self.pll is None:
@@ -52,6 +52,10 @@ class CycleCounter:
             self.sim.regs.hw_write(reg, self.pll.held + self.sim.kernel.now - self.pll.locked_at)
         else:
             self.sim.regs.hw_write(reg, self.pll.held)
+
+    def _slope(self) -> int:
+        """It counts while the PLL is locked (always without a PLL), else it holds."""
+        return 1 if self.pll is None or self.pll.locked_at is not None else 0
 
     def reset(self) -> None:
         self.origin = self.sim.kernel.now

@@ -1,6 +1,6 @@
 """Register conditions: ``PATH[.FIELD] OP VALUE`` with an optional mask.
 
-Used by ``run --until``, ``poll`` and ``expect``, and by simulators that evaluate a
+Used by ``step --until``, ``poll`` and ``expect``, and by simulators that evaluate a
 condition where the model runs (``socdbg serve``). Forms::
 
     dma.ch[0].status.done == 1
@@ -56,6 +56,20 @@ class Condition:
                 return member.name
         return str(value) if value < 10 else hex(value)
 
+    def bits(self) -> tuple[int, int] | None:
+        """``(K, shift)`` with ``observed(raw) == (raw & K) >> shift`` for every raw value,
+        or None when no such form exists (an msb0 field is stored bit-reversed)."""
+        if self.field is None:
+            keep = (1 << self.register.width) - 1
+            shift = 0
+        elif self.field.msb0:
+            return None
+        else:
+            keep, shift = self.field.mask, self.field.lsb
+        if self.mask is not None:
+            keep &= self.mask << shift
+        return keep, shift
+
     @property
     def subject(self) -> str:
         base = self.register.path + (f".{self.field.name}" if self.field else "")
@@ -98,3 +112,75 @@ def parse_condition(rmap: RegMap, text: str | Sequence[str]) -> Condition:
     if not reg.layout.readable:
         raise UsageError(f"{reg.path} is write-only: a condition cannot read it")
     return Condition(reg, fld, mask, m.group("op"), value, joined)
+
+
+def first_count(start: int, count: int, width: int, keep: int, shift: int, op: str,
+                value: int) -> int | None:
+    """For a register that counts up by one per cycle: the smallest ``d`` in ``[0, count)``
+    with ``((start + d) mod 2**width & keep) >> shift OP value``, or None.
+
+    Exact and fast for any count (no search over cycles): the candidates are the smallest
+    numbers above ``start`` with a given prefix of bits, as in a digit-by-digit search.
+    ``keep`` must have no bits below ``shift``.
+    """
+    if count <= 0:
+        return None
+    size = 1 << width
+    start %= size
+    keep &= size - 1
+    target = value << shift
+    end = start + count - 1  # the last counter value, before wrapping
+    found = _smallest_at_least(start, keep, op, target)
+    if found is not None and found <= min(end, size - 1):
+        return found - start
+    if end >= size:  # wrapped: 0 .. end - size (all of it if it wrapped more than once)
+        found = _smallest_at_least(0, keep, op, target)
+        if found is not None and found <= min(end - size, size - 1):
+            return found + size - start
+    return None
+
+
+def _smallest_at_least(low: int, keep: int, op: str, target: int) -> int | None:
+    """The smallest ``x >= low`` with ``(x & keep) OP target``."""
+    test = OPERATORS[op]
+    if test(low & keep, target):
+        return low
+    for i in range(max(low.bit_length(), keep.bit_length()) + 1):
+        if (low >> i) & 1:
+            continue
+        prefix = ((low >> (i + 1)) << (i + 1)) | (1 << i)
+        tail = _smallest_tail(prefix & keep, keep & ((1 << i) - 1), op, target)
+        if tail is not None:
+            return prefix | tail
+    return None
+
+
+def _smallest_tail(high: int, free: int, op: str, target: int) -> int | None:
+    """The smallest ``t``, a sub-mask of ``free``, with ``(high + t) OP target`` (the bits of
+    ``high`` lie above those of ``free``)."""
+    if op == "==":
+        t = target - high
+        return t if t >= 0 and t & ~free == 0 else None
+    if op == "!=":
+        if high != target:
+            return 0
+        return free & -free if free else None
+    if op in ("<", "<="):
+        return 0 if OPERATORS[op](high, target) else None
+    need = target - high + (1 if op == ">" else 0)  # > and >=: t >= need
+    return _submask_at_least(free, need)
+
+
+def _submask_at_least(mask: int, n: int) -> int | None:
+    """The smallest sub-mask of ``mask`` that is ``>= n``."""
+    if n <= 0:
+        return 0
+    if n & ~mask == 0:
+        return n
+    for j in range(mask.bit_length()):
+        if not (mask >> j) & 1 or (n >> j) & 1:
+            continue
+        above = n >> (j + 1)
+        if above & ~(mask >> (j + 1)) == 0:
+            return (above << (j + 1)) | (1 << j)
+    return None

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from socdbg.errors import TargetError
-from socdbg.models.kernel import Kernel
+from socdbg.models.kernel import GapSolver, Kernel, Unknown
 from socdbg.models.memory import SparseMemory
 from socdbg.models.regfile import RegisterFile
 from socdbg.regmap import Memory, Register, RegMap
@@ -27,6 +27,7 @@ from socdbg.targets.base import (
 
 if TYPE_CHECKING:
     from socdbg.models.soc import Behaviour
+    from socdbg.regmap.conditions import Condition
 
 _SIZES = (1, 2, 4, 8)
 
@@ -70,7 +71,30 @@ class SimTarget:
 
         cond = parse_condition(self.regmap, condition)
         return self.kernel.run_until(lambda: cond.holds(self.regs.sw_read(cond.register)),
-                                     max_cycles)
+                                     max_cycles, self._gap_solver(cond))
+
+    def _gap_solver(self, cond: Condition) -> GapSolver:
+        """The first cycle of a quiet gap where ``cond`` holds, computed, not searched: a
+        register that holds cannot start to hold; one that counts is solved bit by bit."""
+        from socdbg.models.kernel import UNKNOWN
+        from socdbg.regmap.conditions import first_count
+
+        reg = cond.register
+
+        def in_gap(start: int, end: int) -> int | Unknown | None:
+            slope = self.regs.slope(reg)
+            if slope == 0:
+                return None  # the condition was false at start and nothing changes
+            bits = cond.bits()
+            readable = self.regs.readable_bits(reg)
+            if slope != 1 or bits is None or readable is None:
+                return UNKNOWN
+            keep, shift = bits
+            first = first_count(self.regs.refresh(reg) + 1, end - start, reg.width,
+                                keep & readable, shift, cond.op, cond.value)
+            return None if first is None else start + 1 + first
+
+        return in_gap
 
     def backdoor_write(self, address: int, value: int, mask: int) -> None:
         """Set register bits as the hardware would (self-tests use it to arm w1c and rclr
