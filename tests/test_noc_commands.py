@@ -20,7 +20,6 @@ from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError, UsageError
 from socdbg.models.noc import Mesh
-from socdbg.models.soc import MeshBehaviour
 from socdbg.models.traffic import hotspot, run_traffic
 from socdbg.server import make_server
 from socdbg.targets.sim import SimTarget
@@ -217,7 +216,7 @@ def test_traffic_agrees_with_run_traffic(session: Session) -> None:
     assert got["accepted_pct_of_bound"] == pytest.approx(100 * got["accepted"])
     assert (got["routing"], got["buffer_depth"], got["packet_flits"]) == ("XY", 8, 4)
     # the chip's own mesh and clock are untouched
-    mesh = next(m.mesh for m in sim.models if isinstance(m, MeshBehaviour))
+    mesh = sim.context.mesh
     assert sim.now == now and mesh.sent == 0 and mesh.counters().total_flits() == 0
     text = shown(session, "noc traffic uniform 0.3 --cycles 600 --warmup 200 --seed 7")
     assert "uniform traffic, 4x4 mesh (XY, 8-flit buffers" in text
@@ -270,7 +269,7 @@ def test_bad_traffic_arguments(session: Session, line: str, message: str,
     assert message in exc.message
     if hint is not None:
         assert exc.hint is not None and hint in exc.hint
-    mesh = next(m.mesh for m in sim_of(session).models if isinstance(m, MeshBehaviour))
+    mesh = sim_of(session).context.mesh
     assert mesh.sent == 0
 
 

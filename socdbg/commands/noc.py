@@ -253,14 +253,12 @@ def local_sim(target: Target) -> SimTarget | None:
 
 def sim_mesh(session: Session, command: str) -> Mesh:
     """The mesh of the session's simulator (a simulator in this process only)."""
-    from socdbg.models.soc import MeshBehaviour
-
     sim = local_sim(session.target)
     if sim is None:
         raise UsageError(f"{command}: target {session.target.spec} is not a simulator",
                          "it copies the simulator's mesh: use a sim target (sim:mesh=8x8), "
                          f"or 'monitor {command} ...' on a socdbg serve of one")
-    mesh = next((m.mesh for m in sim.models if isinstance(m, MeshBehaviour)), None)
+    mesh = sim.context.mesh
     if mesh is None:
         raise UsageError(f"{command}: the simulator of {sim.regmap.name} has no NoC mesh",
                          "the reference SoC has one (sim, sim:mesh=XxY)")

@@ -11,28 +11,32 @@ decision the RDL leaves open are written down in docs/dma.md.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol
 
+from socdbg.models.descriptor import (
+    DESC_IRQ,
+    DESC_LAST,
+    DESC_MAGIC,
+    DESC_SIZE,
+    Descriptor,
+    encode_descriptor,
+)
+from socdbg.models.events import TraceEntry
 from socdbg.models.kernel import Event
 from socdbg.models.memory import SparseMemory
 from socdbg.regmap import Field, Register
 
 if TYPE_CHECKING:
-    from socdbg.targets.sim import SimTarget
+    from socdbg.models.context import SimContext
 
-#: Descriptor size and alignment in bytes (dma.desc_base: "Descriptors are 64 bytes and
-#: 64-byte aligned").
-DESC_SIZE = 64
-#: Value of the descriptor's magic word (offset 0x38): "5D0C" (the vendor) "DE5C".
-DESC_MAGIC = 0x5D0C_DE5C
-#: Descriptor ``ctrl`` bit 0: raise intc dma_chN when this descriptor completes (with irq_en).
-DESC_IRQ = 1 << 0
-#: Descriptor ``ctrl`` bit 1: the chain ends after this descriptor (chain mode only).
-DESC_LAST = 1 << 1
+# the descriptor codec lives in socdbg.models.descriptor; these names stay importable here
+__all__ = ["ALIGN", "CHUNK_BYTES", "DESC_IRQ", "DESC_LAST", "DESC_MAGIC", "DESC_SIZE",
+           "FLIT_BYTES", "MAX_OUTSTANDING", "PACKET_BYTES", "Channel", "Descriptor",
+           "DmaEngine", "ErrCode", "Mode", "TraceEntry", "encode_descriptor"]
+
 #: src, dst and len must be multiples of this (dma.src/dst/len descriptions).
 ALIGN = 8
 #: Bytes per chunk, the unit the engine schedules and bytes_done advances by: four 4 KiB
@@ -44,8 +48,6 @@ FLIT_BYTES = 32
 #: Chunks a channel may have in flight on the NoC before it stalls (AXI outstanding limit).
 MAX_OUTSTANDING = 4
 
-_DESC = struct.Struct("<QQIIQ24xII")
-_WORDS = struct.Struct("<16I")
 _MASK32 = 0xFFFF_FFFF
 
 
@@ -78,64 +80,8 @@ class NocPort(Protocol):
 
 
 # --------------------------------------------------------------------------------------------
-# descriptors
-# --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Descriptor:
-    """One 64-byte in-memory descriptor (layout in docs/dma.md)."""
-
-    src: int
-    dst: int
-    length: int
-    ctrl: int = 0
-    next: int = 0
-
-    @property
-    def irq(self) -> bool:
-        return bool(self.ctrl & DESC_IRQ)
-
-    @property
-    def last(self) -> bool:
-        return bool(self.ctrl & DESC_LAST)
-
-    def encode(self) -> bytes:
-        """The descriptor's 64 bytes, magic and check word included."""
-        head = _DESC.pack(self.src, self.dst, self.length, self.ctrl, self.next, DESC_MAGIC, 0)
-        return head[:-4] + struct.pack("<I", _xor_words(head[:-4]))
-
-    @classmethod
-    def decode(cls, raw: bytes) -> Descriptor | None:
-        """Parse 64 bytes; None when the magic or the check word is wrong."""
-        if len(raw) != DESC_SIZE:
-            return None
-        src, dst, length, ctrl, nxt, magic, check = _DESC.unpack(raw)
-        if magic != DESC_MAGIC or check != _xor_words(raw[:-4]):
-            return None
-        return cls(src, dst, length, ctrl, nxt)
-
-
-def _xor_words(raw: bytes) -> int:
-    """XOR of the little-endian 32-bit words of ``raw`` (15 words: the check word's value)."""
-    acc = 0
-    for w in _WORDS.unpack(raw + bytes(DESC_SIZE - len(raw))):
-        acc ^= w
-    return acc
-
-
-def encode_descriptor(src: int, dst: int, length: int, *, irq: bool = False,
-                      last: bool = False, next: int = 0) -> bytes:
-    """The 64 bytes of a descriptor, ready to write to memory."""
-    ctrl = (DESC_IRQ if irq else 0) | (DESC_LAST if last else 0)
-    return Descriptor(src, dst, length, ctrl, next).encode()
-
-
-# --------------------------------------------------------------------------------------------
 # the engine
 # --------------------------------------------------------------------------------------------
-#: One trace record: (cycle, channel, what, value).
-TraceEntry = tuple[int, int, str, int]
-
-
 def _fld(reg: Register, name: str) -> Field:
     fld = reg.field(name)
     if fld is None:
@@ -143,7 +89,7 @@ def _fld(reg: Register, name: str) -> Field:
     return fld
 
 
-def default_node_of(sim: SimTarget) -> Callable[[int], int]:
+def default_node_of(sim: SimContext) -> Callable[[int], int]:
     """sram (and any memory not named dram) at node 0, dram at the mesh's last node
     (``noc.mesh_dim.x * y - 1``); addresses outside memory map to node 0."""
     nodes = 1
@@ -170,11 +116,11 @@ class DmaEngine:
 
     ``noc``, ``node_of``, ``bytes_per_cycle``, ``chunk_bytes``, ``packet_bytes`` and
     ``flit_bytes`` are plain attributes read as the engine goes, so they may be changed on an
-    idle engine (tests plug a NoC into an engine the SoC attached). Set ``trace`` to a list
-    to record every state transition as (cycle, channel, what, value).
+    idle engine (tests plug a NoC into an engine the SoC attached). Every state transition
+    is reported on ``sim.events.dma`` as (cycle, channel, what, value).
     """
 
-    def __init__(self, sim: SimTarget, irq: IrqSink | None = None, noc: NocPort | None = None,
+    def __init__(self, sim: SimContext, irq: IrqSink | None = None, noc: NocPort | None = None,
                  bytes_per_cycle: int = 32, node_of: Callable[[int], int] | None = None,
                  chunk_bytes: int = CHUNK_BYTES, packet_bytes: int = PACKET_BYTES,
                  flit_bytes: int = FLIT_BYTES) -> None:
@@ -190,7 +136,7 @@ class DmaEngine:
         self.packet_bytes = packet_bytes
         self.flit_bytes = flit_bytes
         self.node_of = node_of or default_node_of(sim)
-        self.trace: list[TraceEntry] | None = None
+        self.events = sim.events
         rmap = sim.regmap
         regs = sim.regs
         self._gctrl = rmap.get("dma.global_ctrl")
@@ -238,8 +184,8 @@ class DmaEngine:
         return None
 
     def note(self, channel: int, what: str, value: int = 0) -> None:
-        if self.trace is not None:
-            self.trace.append((self.sim.kernel.now, channel, what, value))
+        if self.events.dma:
+            self.events.dma.emit((self.sim.kernel.now, channel, what, value))
 
     def update_status(self) -> None:
         """Drive global_status from the channels: ch_busy, ch_err, idle."""
@@ -669,7 +615,7 @@ class Channel:
         seg.completed += n
         seg.outstanding -= 1
         self._set_bytes(self.bytes_done + n)
-        if self.engine.trace is not None:
+        if self.engine.events.dma:
             self.engine.note(self.index, "bytes", self.bytes_done)
         if seg.completed >= seg.length:
             self.seg = None
