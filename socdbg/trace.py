@@ -127,6 +127,8 @@ class VcdTrace:
 
         # hooks, last: nothing above may fail half-way through installing them
         events = sim.context.events
+        if self.mesh is not None:
+            self.mesh.settle()  # a DMA flow reports no departures: packets from here on
         events.reg_write.subscribe(self._on_write)
         if self.dma is not None:
             events.dma.subscribe(self._on_dma)

@@ -24,6 +24,7 @@ from socdbg.models.descriptor import (
     Descriptor,
     encode_descriptor,
 )
+from socdbg.models.dma_flow import FlowPlan
 from socdbg.models.events import TraceEntry
 from socdbg.models.kernel import Event
 from socdbg.models.memory import SparseMemory
@@ -31,6 +32,7 @@ from socdbg.regmap import Field, Register
 
 if TYPE_CHECKING:
     from socdbg.models.context import SimContext
+    from socdbg.models.noc.mesh import Mesh
 
 # the descriptor codec lives in socdbg.models.descriptor; these names stay importable here
 __all__ = ["ALIGN", "CHUNK_BYTES", "DESC_IRQ", "DESC_LAST", "DESC_MAGIC", "DESC_SIZE",
@@ -136,6 +138,9 @@ class DmaEngine:
         self.packet_bytes = packet_bytes
         self.flit_bytes = flit_bytes
         self.node_of = node_of or default_node_of(sim)
+        #: Whether a segment may move as a flow (closed-form timing) while its channel has
+        #: the mesh to itself; off, every segment goes packet by packet (the reference).
+        self.flows = True
         self.events = sim.events
         rmap = sim.regmap
         regs = sim.regs
@@ -200,8 +205,16 @@ class DmaEngine:
         value = self._g_idle.insert(value, 0 if busy else 1)
         self.sim.regs.hw_write(self._gstatus, value)
 
+    def settle(self) -> None:
+        """Turn a channel's flow (a segment timed in closed form) into packets, before a
+        register write changes what the engine does next."""
+        for ch in self.channels:
+            if ch.flow is not None:
+                ch.flow.mesh.settle()
+
     # --- hooks ---------------------------------------------------------------------------
     def _global_written(self, reg: Register, old: int, new: int) -> None:
+        self.settle()
         self.gate_enable = bool(self._g_enable.extract(new))
         if self.gate_reset:
             return
@@ -214,6 +227,7 @@ class DmaEngine:
 
     def _reset_written(self, reg: Register, old: int, new: int) -> None:
         assert self._dma_rst is not None
+        self.settle()
         self.gate_reset = bool(self._dma_rst.extract(new))
         if self._dma_rst.extract(new) and not self._dma_rst.extract(old):
             self._reset_registers(channels_only=False)
@@ -320,6 +334,7 @@ class Channel:
         self.desc_base = 0
         self.moved_since_drain = False
         self.gate_en = False
+        self.flow: _ChannelFlow | None = None  # the segment moving as a flow, if it is
         self.regs.on_write(self.r_ctrl.path, self._ctrl_written)
         self.regs.on_write(self.r_tail.path, self._tail_written)
         self.regs.on_write(self.r_status.path, lambda *_: engine.update_status())
@@ -357,6 +372,7 @@ class Channel:
     # --- software writes -----------------------------------------------------------------
     def _ctrl_written(self, reg: Register, old: int, new: int) -> None:
         eng = self.engine
+        eng.settle()
         self.gate_en = bool(self.f_en.extract(new))
         if eng.gate_reset:
             return
@@ -376,6 +392,7 @@ class Channel:
             self.start(Mode(self.f_mode.extract(new)))
 
     def _tail_written(self, reg: Register, old: int, new: int) -> None:
+        self.engine.settle()
         if self.state == _State.WAIT and not self.engine.gate_reset:
             self._ring_next()
 
@@ -415,6 +432,11 @@ class Channel:
 
     def abort(self) -> None:
         """Drop everything at once (soft reset, DMA reset, chip reset)."""
+        if self.flow is not None:
+            self.flow.mesh.settle()  # its packets stay in the mesh, as on the packet path
+        if self.flow is not None:  # (the mesh was reset: its packets are gone)
+            self.flow.release()
+            self.flow = None
         self.gen += 1
         if self.pending is not None:
             self.pending.cancel()
@@ -540,7 +562,32 @@ class Channel:
         self.seg = seg
         self.state = _State.MOVE
         eng.note(self.index, "move", length)
-        self._pump()
+        if not self._flow(seg):
+            self._pump()
+
+    def _flow(self, seg: _Segment) -> bool:
+        """Move the segment as a flow when the channel has the mesh to itself (every other
+        channel idle, nothing on the mesh): socdbg.models.dma_flow."""
+        from socdbg.models.noc.mesh import Mesh
+
+        eng = self.engine
+        noc = eng.noc
+        if not isinstance(noc, Mesh) or not eng.flows or not noc.flow_ready():
+            return False
+        if any(ch.state != _State.IDLE for ch in eng.channels if ch is not self):
+            return False
+        plan = FlowPlan(self.kernel.now, seg.length, chunk_bytes=eng.chunk_bytes,
+                        packet_bytes=eng.packet_bytes, flit_bytes=eng.flit_bytes,
+                        bytes_per_cycle=eng.bytes_per_cycle, max_outstanding=MAX_OUTSTANDING,
+                        hops=len(noc.route(seg.src_node, seg.dst_node)),
+                        router_delay=noc.router_delay, link_delay=noc.link_delay)
+        self.flow = _ChannelFlow(self, noc, seg, plan)
+        noc.begin_flow(self.flow)
+        self.flow.hook()
+        seg.issued = seg.length  # the packet path's _pump has nothing to issue
+        seg.outstanding = len(plan.chunks)
+        self.flow.schedule_next()
+        return True
 
     def _pump(self) -> None:
         """Issue the next chunk if the port may: checks en/enable/reset at the boundary."""
@@ -636,3 +683,136 @@ class Channel:
             seg.stalled = False
             seg.base_time, seg.base_bytes = self.kernel.now, seg.issued
             self._pump()
+
+
+class _ChannelFlow:
+    """A channel's segment moving as a flow: one kernel event per chunk completion, at the
+    mesh's priority (where the last delivery of the chunk would run on the packet path)."""
+
+    def __init__(self, ch: Channel, mesh: Mesh, seg: _Segment, plan: FlowPlan) -> None:
+        self.ch = ch
+        self.mesh = mesh
+        self.seg = seg
+        self.plan = plan
+        self.gen = ch.gen
+        self.next = 0  # the next chunk to complete
+        self.event: Event | None = None
+        self.lazy = False
+        self.copied = 0  # segment bytes copied to the destination
+        self.landed = 0  # segment bytes completed (copied lazily when lazy)
+
+    def schedule_next(self) -> None:
+        from socdbg.models.noc.mesh import MESH_PRIORITY
+
+        kernel = self.ch.kernel
+        due = self.plan.chunks[self.next].done_at
+        self.event = kernel.schedule(due - kernel.now, self._chunk_done, MESH_PRIORITY)
+        self.ch.pending = self.event
+
+    def _chunk_done(self) -> None:
+        ch = self.ch
+        if ch.gen != self.gen or ch.flow is not self:
+            return
+        plan, seg = self.plan, self.seg
+        c = plan.chunks[self.next]
+        self.next += 1
+        if self.next == len(plan.chunks):  # delivered whole: the mesh as the packets left it
+            ch.flow = None
+            ch.pending = None
+            self.mesh.end_flow(seg.src_node, seg.dst_node, plan.packets, plan.flits,
+                               plan.tail(self.mesh.buffer_depth))
+            self.release()
+            ch._chunk_done(self.gen, c.offset, c.length)
+            return
+        self.schedule_next()
+        # what the packet path's _chunk_done does for a chunk before the last, the copy
+        # deferred until either memory is touched (SparseMemory.settlers)
+        if self.lazy:
+            self.landed = c.offset + c.length
+        else:
+            seg.dst_mem.write(seg.dst + c.offset, seg.src_mem.read(seg.src + c.offset,
+                                                                    c.length))
+        seg.completed += c.length
+        seg.outstanding -= 1
+        ch._set_bytes(ch.bytes_done + c.length)
+        if ch.engine.events.dma:
+            ch.engine.note(ch.index, "bytes", ch.bytes_done)
+
+    def hook(self) -> None:
+        """Defer the copies while the segment's ranges do not overlap."""
+        seg = self.seg
+        self.lazy = (seg.src_mem is not seg.dst_mem or seg.src + seg.length <= seg.dst
+                     or seg.dst + seg.length <= seg.src)
+        if self.lazy:
+            seg.src_mem.settlers.append(self.flush)
+            if seg.dst_mem is not seg.src_mem:
+                seg.dst_mem.settlers.append(self.flush)
+
+    def flush(self) -> None:
+        """Make the copies of the chunks completed so far."""
+        start, end = self.copied, self.landed
+        if start < end:
+            self.copied = end  # (copy_from settles both memories: nothing left to redo)
+            seg = self.seg
+            seg.dst_mem.copy_from(seg.src_mem, seg.src + start, seg.dst + start, end - start)
+
+    def release(self) -> None:
+        """Make the deferred copies and stop deferring."""
+        self.flush()
+        seg = self.seg
+        for mem in (seg.src_mem, seg.dst_mem):
+            if self.flush in mem.settlers:
+                mem.settlers.remove(self.flush)
+
+    def materialise(self) -> None:
+        """The packets sent so far, replayed on the mesh; the channel goes on per packet."""
+        ch, mesh, seg, plan, gen = self.ch, self.mesh, self.seg, self.plan, self.gen
+        if self.event is not None:
+            self.event.cancel()
+        self.release()
+        ch.flow = None
+        ch.pending = None
+        kernel = ch.kernel
+        now = kernel.now
+        mesh_done = now if not kernel.firing else now - 1  # mesh-priority work done up to
+        live = False
+        issued: list[_Chunk] = []
+
+        def callback(chunk: _Chunk) -> Callable[[int], None]:
+            def delivered(cycle: int) -> None:
+                if live:
+                    ch._delivered(gen, chunk, cycle)
+                else:  # completed on the flow already
+                    chunk.in_flight -= 1
+
+            return delivered
+
+        def sends(at: Callable[[int], None]) -> None:
+            prev = None
+            for cp in plan.chunks:
+                resumed = prev is not None and prev.resume_at is not None
+                if cp.issued_at > (mesh_done if resumed else now):
+                    break
+                chunk = _Chunk(cp.offset, cp.length)
+                issued.append(chunk)
+                for due, size, flits in plan.sends(cp):
+                    if due > now:
+                        break
+                    at(due)
+                    chunk.sent += size
+                    chunk.in_flight += 1
+                    mesh.send(seg.src_node, seg.dst_node, flits, callback(chunk))
+                prev = cp
+
+        mesh.replay(plan.start, sends)
+        live = True
+        open_chunks = [c for c in issued if c.in_flight or c.sent < c.length]
+        seg.issued = sum(c.length for c in issued)
+        seg.outstanding = len(open_chunks)
+        assert seg.completed == seg.issued - sum(c.length for c in open_chunks)
+        last = plan.chunks[len(issued) - 1]
+        seg.base_time, seg.base_bytes = last.base_time, last.base_bytes
+        tail = issued[-1]
+        seg.stalled = tail.sent == tail.length and seg.issued < seg.length
+        if tail.sent < tail.length:
+            ch._packet(gen, mesh, seg, tail)

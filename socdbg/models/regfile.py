@@ -98,6 +98,8 @@ class RegisterFile:
         self._write_hooks: dict[str, list[WriteHook]] = {}
         self._read_hooks: dict[str, list[ReadHook]] = {}
         self._slopes: dict[str, Callable[[], int]] = {}
+        #: Per register: the bits a read returns when reading has no side effects, else -1.
+        self._plain_reads: dict[str, int] = {}
 
     # --- state ---------------------------------------------------------------------------
     def _st(self, reg: Register) -> _State:
@@ -195,6 +197,12 @@ class RegisterFile:
         for hook in self._read_hooks.get(reg.path, ()):
             hook(reg)
         st = self._st(reg)
+        plain = self._plain_reads.get(reg.path)
+        if plain is None:
+            bits = self.readable_bits(reg)
+            plain = self._plain_reads[reg.path] = -1 if bits is None else bits
+        if plain >= 0:  # no read side effects: the readable bits of the stored value
+            return st.value & plain if lanes is None else st.value & plain & lanes
         lanes = ((1 << reg.width) - 1) if lanes is None else lanes
         seen = 0
         for fld in reg.fields:

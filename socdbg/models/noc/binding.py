@@ -99,6 +99,7 @@ class MeshRegisters:
     def _ctrl_written(self, reg: Register, old: int, new: int) -> None:
         fld = reg.field("routing")
         assert fld is not None
+        self.mesh.settle()
         value = fld.extract(new)
         if value < len(ROUTINGS):
             self.mesh._routing = ROUTINGS[value]

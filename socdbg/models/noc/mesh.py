@@ -81,7 +81,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from socdbg.models.kernel import Event, Kernel
 from socdbg.models.noc.binding import MeshRegisters
@@ -102,6 +102,14 @@ from socdbg.models.noc.geometry import (
 if TYPE_CHECKING:
     from socdbg.models.events import SimEvents
     from socdbg.models.regfile import RegisterFile
+
+
+class Flow(Protocol):
+    """A model's closed-form stream of packets on an otherwise idle mesh."""
+
+    def materialise(self) -> None:
+        """Turn the stream into the packets the mesh would hold now (with :meth:`Mesh.send`
+        on a replay kernel, see :meth:`Mesh.replay`), and go on packet by packet."""
 
 #: Kernel priority of the mesh's per-cycle work: after every ordinary event of the cycle (a
 #: DMA sending a packet in cycle t is seen by the mesh's work of cycle t, as with a ticker).
@@ -216,6 +224,10 @@ class Mesh(Geometry):
         self._attached = False
         self._version = 0
         self._registers: MeshRegisters | None = None
+        #: A stream of packets another model times in closed form while it has the mesh to
+        #: itself (see :meth:`begin_flow`); settled back into packets before anything else
+        #: looks at or uses the mesh.
+        self._flow: Flow | None = None
         self._clear()
 
     def _clear(self) -> None:
@@ -264,6 +276,7 @@ class Mesh(Geometry):
     @routing.setter
     def routing(self, value: str) -> None:
         name = _check_routing(value)
+        self.settle()
         if name != self._routing and self._inflight:
             raise RuntimeError(f"cannot switch routing to {name} with {len(self._inflight)} "
                                "packets in flight; wait until the mesh is idle")
@@ -272,34 +285,41 @@ class Mesh(Geometry):
     @property
     def in_flight(self) -> int:
         """Packets sent and not yet delivered (source queues included)."""
+        self.settle()
         return len(self._inflight)
 
     @property
     def busy(self) -> bool:
+        self.settle()
         return bool(self._inflight)
 
     @property
     def scheduled(self) -> bool:
         """Whether the mesh has work scheduled on its kernel (an idle mesh has none, so the
         kernel jumps from event to event)."""
+        self.settle()
         return bool(self._cal)
 
     @property
     def deadlocked(self) -> bool:
         """Packets in flight and nothing left that could move them (mixed routings can do
         this; pure XY or pure YX cannot)."""
+        self.settle()
         return bool(self._inflight) and not self._cal
 
     @property
     def sent(self) -> int:
+        self.settle()
         return self._sent
 
     @property
     def delivered(self) -> int:
+        self.settle()
         return self._delivered
 
     def reset(self) -> None:
         """Drop every packet (their ``on_delivered`` never runs) and zero the counters."""
+        self._flow = None  # its packets go with the rest
         for _, ev in self._cal.values():
             ev.cancel()
         self._clear()
@@ -321,6 +341,8 @@ class Mesh(Geometry):
             raise ValueError(f"a packet needs at least one flit, got flits={flits!r}")
         if on_delivered is not None and not callable(on_delivered):
             raise ValueError("on_delivered must be callable")
+        if self._flow is not None:
+            self.settle()
         route = self._routes[self._routing][src_node * nodes + dst_node]
         if route is None:
             route = self._route(src_node, dst_node)
@@ -352,6 +374,7 @@ class Mesh(Geometry):
     def run_until_idle(self, max_cycles: int = 1_000_000) -> bool:
         """Run until every packet is delivered or ``max_cycles`` pass; returns whether idle."""
         limit = self.now + max_cycles
+        self.settle()
         while self._inflight and self._cal:
             nxt = min(self._cal)
             if nxt > limit:
@@ -367,6 +390,7 @@ class Mesh(Geometry):
         drivers such as traffic generators)."""
         if cycle < self.now:
             raise ValueError(f"cycle {cycle} is in the past (now {self.now})")
+        self.settle()
         self._cycle(cycle).call.append(action)
 
     def _cycle(self, t: int) -> _Cycle:
@@ -428,6 +452,7 @@ class Mesh(Geometry):
         kernel moves over; its clock catches up with ``kernel`` first)."""
         if self._attached:
             raise RuntimeError("the mesh is already attached to a kernel")
+        self.settle()
         own = self._kernel
         if kernel.now < own.now and self._cal:
             raise ValueError(f"kernel time {kernel.now} is behind the mesh ({own.now})")
@@ -442,9 +467,97 @@ class Mesh(Geometry):
             self._cal[t] = (c, kernel.schedule(max(0, t - kernel.now), self._worker(t),
                                                MESH_PRIORITY))
 
+    # --- flows -----------------------------------------------------------------------------
+    def flow_ready(self) -> bool:
+        """Whether a model may time a stream of packets in closed form from now on: nothing
+        in flight or scheduled, no other flow, nobody watching departures, and buffers deep
+        enough that a lone stream is never throttled (``buffer_depth >= R + 2L``)."""
+        return (self._flow is None and not self._inflight and not self._cal
+                and not self.events.noc_depart
+                and self.buffer_depth >= self.router_delay + 2 * self.link_delay)
+
+    def begin_flow(self, flow: Flow) -> None:
+        """``flow`` has the mesh to itself until it ends (:meth:`end_flow`) or anything else
+        uses or observes the mesh, which first calls ``flow.materialise()``."""
+        assert self.flow_ready()
+        self._flow = flow
+
+    def settle(self) -> None:
+        """Turn an active flow into packets (before anything else sees the mesh)."""
+        flow = self._flow
+        if flow is not None:
+            self._flow = None
+            flow.materialise()
+
+    def replay(self, start: int, sends: Callable[[Callable[[int], None]], None]) -> None:
+        """Rebuild the packets of a flow that began at cycle ``start`` (when the mesh was
+        idle): ``sends(at)`` calls ``at(cycle)`` before each :meth:`send` to move a replay
+        kernel to that cycle; then the replay runs up to now (through the current cycle's
+        work unless the kernel is inside an event of this cycle) and its pending work moves
+        to the real kernel. Deliveries up to then happen during the replay."""
+        real = self._kernel
+        now = real.now
+        assert self._flow is None and not self._cal
+        replay = Kernel()
+        replay.now = start
+        self._kernel = replay
+
+        def at(cycle: int) -> None:
+            if cycle > replay.now:
+                if cycle - 1 > replay.now:
+                    replay.step(cycle - 1 - replay.now)
+                replay._fire_due()
+                replay.now = cycle
+
+        sends(at)
+        if real.firing:  # the rest of this cycle (the mesh's work included) is to come
+            at(now)
+        else:
+            replay.step(now - replay.now)
+        pending = sorted(self._cal.items())
+        self._kernel = real
+        self._cal = {}
+        for t, (c, ev) in pending:
+            ev.cancel()
+            self._cal[t] = (c, real.schedule(t - now, self._worker(t), MESH_PRIORITY))
+
+    def end_flow(self, src: int, dst: int, packets: int, flits: int,
+                 tail: list[tuple[int, int]]) -> None:
+        """A flow's stream was delivered whole: put the mesh in the state the packets would
+        have left it in. ``packets``/``flits``: totals; ``tail``: (injection cycle of the head,
+        flits) of the last packets, covering at least ``buffer_depth`` flits (or all)."""
+        self._flow = None
+        R, L, B = self.router_delay, self.link_delay, self.buffer_depth
+        route = self._routes[self._routing][src * self.nodes + dst]
+        if route is None:
+            route = self._route(src, dst)
+        bufs, outs = route
+        inj: list[int] = []
+        for head, n in tail:
+            inj.extend(range(head, head + n))
+        inj = inj[-B:]
+        last_head = tail[-1][0]
+        for h, (buf, out) in enumerate(zip(bufs, outs, strict=True)):
+            shift = R + h * (R + L)
+            base = buf.seq + flits - len(inj)
+            for k, t in enumerate(inj):
+                buf.ring[(base + k) % B] = t + shift
+            buf.seq += flits
+            buf.ndep += flits
+            buf.last = inj[-1] + shift
+            out.flits += flits
+            out.free_at = buf.last + 1
+            out.rr = (buf.port + 1) % PORTS
+            out.arb_at = last_head + shift
+        self._sources[src].last_inj = inj[-1]
+        self._sent += packets
+        self._delivered += packets
+        self._version += 1
+
     # --- counters and registers ------------------------------------------------------------
     def counters(self) -> NocCounters:
         """Every router's port counters as of the end of the current cycle."""
+        self.settle()
         return counters_at(self)
 
     def bind(self, regs: RegisterFile) -> MeshRegisters:
