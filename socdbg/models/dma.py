@@ -28,6 +28,7 @@ from socdbg.models.dma_flow import FlowPlan
 from socdbg.models.events import TraceEntry
 from socdbg.models.kernel import Event
 from socdbg.models.memory import SparseMemory
+from socdbg.models.noc.mesh import MESH_PRIORITY as _MESH_PRIORITY
 from socdbg.regmap import Field, Register
 
 if TYPE_CHECKING:
@@ -702,11 +703,9 @@ class _ChannelFlow:
         self.landed = 0  # segment bytes completed (copied lazily when lazy)
 
     def schedule_next(self) -> None:
-        from socdbg.models.noc.mesh import MESH_PRIORITY
-
         kernel = self.ch.kernel
         due = self.plan.chunks[self.next].done_at
-        self.event = kernel.schedule(due - kernel.now, self._chunk_done, MESH_PRIORITY)
+        self.event = kernel.schedule(due - kernel.now, self._chunk_done, _MESH_PRIORITY)
         self.ch.pending = self.event
 
     def _chunk_done(self) -> None:
@@ -735,7 +734,7 @@ class _ChannelFlow:
         seg.completed += c.length
         seg.outstanding -= 1
         ch._set_bytes(ch.bytes_done + c.length)
-        if ch.engine.events.dma:
+        if ch.engine.events.dma.subscribers:
             ch.engine.note(ch.index, "bytes", ch.bytes_done)
 
     def hook(self) -> None:

@@ -93,11 +93,15 @@ class FlowPlan:
         done: list[int] = []
         issued = 0
         linear = P % bpc == 0
+        sizes: dict[int, tuple[int, int, int, int, int]] = {}
         while issued < self.length:
             n = min(CB, self.length - issued)
-            full, fp, rem = self.packet_sizes(n)
-            rem_f = _ceil_div(rem, self.flit_bytes)
-            total = full * fp + rem_f
+            known = sizes.get(n)
+            if known is None:
+                full, fp, rem = self.packet_sizes(n)
+                rem_f = _ceil_div(rem, self.flit_bytes)
+                known = sizes[n] = (full, fp, rem, rem_f, full * fp + rem_f)
+            full, fp, rem, rem_f, total = known
             k0 = issued - base_b
             if linear or full <= 1:
                 best = None

@@ -33,31 +33,32 @@ TraceEntry = tuple[int, int, str, int]
 class Signal(Generic[P]):
     """Subscribers of one kind of event."""
 
-    __slots__ = ("_subscribers",)
+    __slots__ = ("subscribers",)
 
     def __init__(self) -> None:
-        self._subscribers: list[Callable[P, None]] = []
+        #: The subscribers, in order (read it to test for listeners on a hot path).
+        self.subscribers: list[Callable[P, None]] = []
 
     def subscribe(self, subscriber: Callable[P, None]) -> Callable[P, None]:
         """Call ``subscriber`` on every event from now on; returns it (for unsubscribe)."""
-        self._subscribers.append(subscriber)
+        self.subscribers.append(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber: Callable[P, None]) -> None:
         """Stop calling ``subscriber`` (no error if it was not subscribed)."""
-        if subscriber in self._subscribers:
-            self._subscribers.remove(subscriber)
+        if subscriber in self.subscribers:
+            self.subscribers.remove(subscriber)
 
     def emit(self, *args: P.args, **kwargs: P.kwargs) -> None:
-        for subscriber in tuple(self._subscribers):
+        for subscriber in tuple(self.subscribers):
             subscriber(*args, **kwargs)
 
     def __bool__(self) -> bool:
         """Whether anyone listens (models skip building an event nobody wants)."""
-        return bool(self._subscribers)
+        return bool(self.subscribers)
 
     def __len__(self) -> int:
-        return len(self._subscribers)
+        return len(self.subscribers)
 
 
 class SimEvents:
