@@ -583,3 +583,18 @@ def test_routing_register_and_size_check(ref_map: RegMap) -> None:
     assert mesh.routing == "XY"
     with pytest.raises(ValueError, match="4x4 mesh, the model is 8x8"):
         Mesh(8, 8).bind(sim.regs)
+
+
+def test_channel_load_bounds_per_pattern() -> None:
+    from socdbg.models.traffic import channel_load_bound, hotspot, transpose, uniform
+
+    assert channel_load_bound(Mesh(8, 8), uniform()) == pytest.approx(0.5)
+    assert channel_load_bound(Mesh(16, 16), uniform()) == pytest.approx(0.25)
+    assert channel_load_bound(Mesh(4, 4), uniform()) == 1.0  # the injection limit
+    assert channel_load_bound(Mesh(8, 8), transpose()) == pytest.approx(1 / 7)
+    assert channel_load_bound(Mesh(8, 8, routing="YX"), transpose()) == pytest.approx(1 / 7)
+    assert channel_load_bound(Mesh(16, 16), transpose()) == pytest.approx(1 / 15)
+    assert channel_load_bound(Mesh(8, 8), hotspot(9, 0.2)) == pytest.approx(1 / (64 * 0.2 + 0.8))
+    # odd sides: the middle link carries (k - 1) / 2 * (k + 1) / 2 / k flits per unit offered
+    assert channel_load_bound(Mesh(7, 7), uniform()) == pytest.approx(7 / 12)
+    assert channel_load_bound(Mesh(9, 9), uniform()) == pytest.approx(9 / 20)

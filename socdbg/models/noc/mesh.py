@@ -610,12 +610,15 @@ class Mesh(Geometry):
             b.head_waiters.append((w, h))
 
     def _head_ready(self, w: _Worm, h: int) -> None:
+        """The head of ``w`` is at the front of hop ``h``'s buffer: it requests its output
+        once its router delay is over and the flit ahead of it has left."""
         b = w.bufs[h]
         q = (w.deps[h - 1][0] + self.link_delay if h else w.inj[0]) + self.router_delay
         if b.last >= q:
             q = b.last + 1
         w.q[h] = q
-        self._cycle(q).request.append((w, h))
+        entry = self._cal.get(q)
+        (entry[0] if entry is not None else self._cycle(q)).request.append((w, h))
 
     def _run(self, w: _Worm, h: int) -> None:
         """Compute every leaving cycle that has become computable, starting at (w, h).
@@ -631,7 +634,7 @@ class Mesh(Geometry):
         cycle = self._cycle
         head_ready = self._head_ready
         head_arrive = self._head_arrive
-        depart = self.events.noc_depart if self.events.noc_depart else None
+        depart = self.events.noc_depart if self.events.noc_depart.subscribers else None
         work = [(w, h)]
         pop = work.pop
         push = work.append
