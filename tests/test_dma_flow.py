@@ -207,3 +207,28 @@ def test_plan_is_linear_in_the_common_case() -> None:
     tail = 7 + 7 * 2  # the last packet's body flits, then 7 hops of R + L
     assert [c.done_at for c in plan.chunks[:2]] == [100 + 512 + tail, 100 + 1024 + tail]
     assert plan.packets == 4096 and plan.flits == 4096 * 8
+
+
+@pytest.mark.parametrize(("bw", "length"), [(32, 100 * KiB), (64, 40 * KiB + 8), (8, 3 * KiB),
+                                            (4096, 64 * KiB)])
+def test_a_flow_leaves_the_mesh_as_its_packets_would(ref_map: RegMap, bw: int,
+                                                     length: int) -> None:
+    """Every buffer's credits, every output's arbitration state, every counter."""
+    def state(flows: bool) -> list[Any]:
+        sim = SimTarget(ref_map, "sim", {"dma_bw": str(bw)})
+        ctx = sim.context
+        assert ctx.dma is not None and ctx.mesh is not None
+        ctx.dma.flows = flows
+        write_register(sim, ref_map.get("sysctrl.rst_ctrl"), 0)
+        write_register(sim, ref_map.get("dma.global_ctrl"), 1)
+        for path, value in [("src", SRAM), ("dst", DRAM), ("len", length), ("ctrl", 0b11)]:
+            write_register(sim, ref_map.get(f"dma.ch[0].{path}"), value)
+        assert sim.run_until_text("dma.ch[0].status.busy == 0", 1 << 24)
+        sim.step(50)
+        mesh: Any = ctx.mesh
+        return [sim.now, mesh.sent, mesh.delivered,
+                [(b.ring, b.seq, b.ndep, b.last, b.stall) for b in mesh._bufs],
+                [(o.flits, o.free_at, o.rr, o.arb_at, o.holder) for o in mesh._outs],
+                [s.last_inj for s in mesh._sources]]
+
+    assert state(True) == state(False)
