@@ -232,3 +232,49 @@ def test_a_flow_leaves_the_mesh_as_its_packets_would(ref_map: RegMap, bw: int,
                 [s.last_inj for s in mesh._sources]]
 
     assert state(True) == state(False)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_long_transfers_equal_packets_through_the_steady_state(ref_map: RegMap,
+                                                                 seed: int) -> None:
+    """Transfers long enough for the plan's steady-state shortcut, with a look at the mesh
+    (or a second channel) somewhere in the middle, or none."""
+    rng = random.Random(seed)
+    bw = rng.choice([8, 16, 32, 64, 4096])
+    length = 8 * rng.randint(20 * KiB, 40 * KiB)  # 160..320 KiB: 10..20 chunks
+    src, dst = rng.choice([(SRAM, DRAM), (DRAM, DRAM + 0x10_0000), (DRAM, SRAM)])
+    poke = rng.choice(["none", "counters", "channel"])
+    at = rng.randrange(1, length // min(bw, 32))
+
+    def run(flows: bool) -> list[Any]:
+        sim = SimTarget(ref_map, "sim", {"dma_bw": str(bw)})
+        ctx = sim.context
+        assert ctx.dma is not None and ctx.mesh is not None
+        ctx.dma.flows = flows
+        out: list[Any] = []
+        ctx.events.dma.subscribe(out.append)
+        sim.write_block(src, random.Random(seed).randbytes(length))
+
+        def w(path: str, value: int) -> None:
+            write_register(sim, ref_map.get(path), value)
+
+        w("sysctrl.rst_ctrl", 0)
+        w("dma.global_ctrl", 1)
+        for path, value in [("src", src), ("dst", dst), ("len", length), ("ctrl", 0b11)]:
+            w(f"dma.ch[0].{path}", value)
+        sim.step(at)
+        if poke == "counters":
+            out.append(_counters(ctx.mesh))
+        elif poke == "channel":
+            for path, value in [("src", SRAM + 0xD_0000), ("dst", DRAM + 0x30_0000),
+                                ("len", 4096), ("ctrl", 0b11)]:
+                w(f"dma.ch[1].{path}", value)
+        assert sim.run_until_text("dma.ch[0].status.busy == 0", 1 << 24)
+        sim.step(100)
+        out.append((sim.now, _counters(ctx.mesh), sim.read_block(dst, length) ==
+                    sim.read_block(src, length)))
+        return out
+
+    got = run(True)
+    assert got[-1][2]
+    assert got == run(False)

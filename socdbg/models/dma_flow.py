@@ -93,6 +93,10 @@ class FlowPlan:
         done: list[int] = []
         issued = 0
         linear = P % bpc == 0
+        # with whole chunks read in a whole number of cycles, a run of chunks spaced evenly
+        # and unstalled repeats itself, shifted by that number (see _steady)
+        step = CB // bpc if linear and CB % bpc == 0 else 0
+        unstalled = 0  # chunks since the last stall
         sizes: dict[int, tuple[int, int, int, int, int]] = {}
         while issued < self.length:
             n = min(CB, self.length - issued)
@@ -148,8 +152,25 @@ class FlowPlan:
                 chunk.resume_at = done[first_open]
                 base_t, base_b = done[first_open], issued
                 issued_at = done[first_open]
-            else:
-                issued_at = s_last
+                unstalled = 0
+                continue
+            issued_at = s_last
+            unstalled += 1
+            if step and n == CB and unstalled > max_outstanding + 1 and all(
+                    done[-i] - done[-i - 1] == step for i in range(1, max_outstanding + 2)):
+                # steady: every further whole chunk is this one shifted by k * step (its
+                # sends, its injection, its completion and its outstanding count alike)
+                m = (self.length - issued) // CB
+                for k in range(1, m + 1):
+                    self.chunks.append(ChunkPlan(issued + (k - 1) * CB, CB,
+                                                 s_last + (k - 1) * step, base_t, base_b,
+                                                 done_at + k * step))
+                done.extend(range(done_at + step, done_at + m * step + 1, step))
+                self.packets += m * (full + (1 if rem else 0))
+                self.flits += m * total
+                e_prev = e_last + m * step
+                issued += m * CB
+                issued_at = s_last + m * step
 
     def chunk_flits(self, chunk: ChunkPlan) -> int:
         full, fp, rem = self.packet_sizes(chunk.length)
