@@ -56,7 +56,7 @@ Simulation
 ----------
 Event driven and exact (the tests check it flit for flit, counters included, against a
 cycle-by-cycle reference): the only decisions taken in time order are output grants, one event
-per worm per router, kept in a calendar of per-cycle event lists. Everything else (the cycle
+per worm per router, gathered per cycle into one kernel event. Everything else (the cycle
 each flit leaves each router) is a max-plus recurrence on values already known::
 
     leave[h][j] = max(arrive[h][j] + R, leave[h][j-1] + 1, credit[h][j])   (body flits)
@@ -68,12 +68,18 @@ per cycle. When an input is not known yet (a credit from a worm still blocked do
 the computation parks and is resumed by whatever makes it known. Counters are kept as totals
 that may include cycles ahead; ``counters()`` subtracts whatever lies after the current cycle.
 
-Kernel integration: the mesh has no calendar or ticker of its own. Each cycle with work pending
+Kernel integration: the mesh has no clock or ticker of its own. Each cycle with work pending
 (requests, grants, deliveries) is one event on the kernel's heap, at ``MESH_PRIORITY`` so it
 runs after the cycle's ordinary events; the kernel jumps from event to event even while
 packets are in flight. ``attach(kernel)`` puts the work on the simulator's kernel; a
 standalone mesh has a kernel of its own, driven by ``run(cycles)`` / ``run_to(cycle)``.
 ``send`` is the port other models use; ``on_delivered(cycle)`` runs in the ejection cycle.
+
+Flows: a model that has the mesh to itself may time a stream of packets in closed form instead
+of sending them (``flow_ready``, ``begin_flow``; the DMA engine does, socdbg.models.dma_flow).
+Whatever uses or observes the mesh first settles the flow: the model replays the packets it
+has sent so far (``replay``), so the mesh holds exactly what it would have. A flow delivered
+whole is folded into the mesh's state by ``end_flow``.
 Not modelled: ``noc.ctrl.en`` (the mesh always forwards), ``noc.status.err``.
 """
 
@@ -112,7 +118,7 @@ class Flow(Protocol):
         on a replay kernel, see :meth:`Mesh.replay`), and go on packet by packet."""
 
 #: Kernel priority of the mesh's per-cycle work: after every ordinary event of the cycle (a
-#: DMA sending a packet in cycle t is seen by the mesh's work of cycle t, as with a ticker).
+#: DMA sending a packet in cycle t is seen by the mesh's work of cycle t).
 MESH_PRIORITY: Final = 1 << 20
 
 
