@@ -278,3 +278,33 @@ def test_long_transfers_equal_packets_through_the_steady_state(ref_map: RegMap,
     got = run(True)
     assert got[-1][2]
     assert got == run(False)
+
+
+@pytest.mark.parametrize("bw", [16, 32, 64])
+def test_a_subscriber_looking_at_the_mesh_mid_flow(ref_map: RegMap, bw: int) -> None:
+    """A DMA-record subscriber that reads the NoC counters when the third chunk completes
+    settles the flow from inside the flow's own event; nothing observable changes."""
+    def run(flows: bool) -> list[Any]:
+        sim = SimTarget(ref_map, "sim", {"dma_bw": str(bw)})
+        ctx = sim.context
+        assert ctx.dma is not None and ctx.mesh is not None
+        mesh = ctx.mesh
+        ctx.dma.flows = flows
+        out: list[Any] = []
+
+        def look(entry: tuple[int, int, str, int]) -> None:
+            out.append(entry)
+            if entry[2] == "bytes" and entry[3] == 3 * 16384:
+                out.append(_counters(mesh))
+
+        ctx.events.dma.subscribe(look)
+        for path, value in [("sysctrl.rst_ctrl", 0), ("dma.global_ctrl", 1),
+                            ("dma.ch[0].src", SRAM), ("dma.ch[0].dst", DRAM),
+                            ("dma.ch[0].len", 200 * KiB), ("dma.ch[0].ctrl", 0b11)]:
+            write_register(sim, ref_map.get(path), value)
+        assert sim.run_until_text("dma.ch[0].status.busy == 0", 1 << 24)
+        sim.step(60)
+        out.append((sim.now, _counters(mesh)))
+        return out
+
+    assert run(True) == run(False)

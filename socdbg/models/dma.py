@@ -698,6 +698,7 @@ class _ChannelFlow:
         self.gen = ch.gen
         self.next = 0  # the next chunk to complete
         self.event: Event | None = None
+        self.in_event = False  # inside its own chunk completion (at the mesh's priority)
         self.lazy = False
         self.copied = 0  # segment bytes copied to the destination
         self.landed = 0  # segment bytes completed (copied lazily when lazy)
@@ -735,7 +736,9 @@ class _ChannelFlow:
         seg.outstanding -= 1
         ch._set_bytes(ch.bytes_done + c.length)
         if ch.engine.events.dma.subscribers:
+            self.in_event = True  # a subscriber looking at the mesh settles the flow here
             ch.engine.note(ch.index, "bytes", ch.bytes_done)
+            self.in_event = False
 
     def hook(self) -> None:
         """Defer the copies while the segment's ranges do not overlap."""
@@ -773,7 +776,9 @@ class _ChannelFlow:
         ch.pending = None
         kernel = ch.kernel
         now = kernel.now
-        mesh_done = now if not kernel.firing else now - 1  # mesh-priority work done up to
+        # mesh-priority work (the flow's completions among it) is done up to this cycle
+        through_now = not kernel.firing or self.in_event
+        mesh_done = now if through_now else now - 1
         live = False
         issued: list[_Chunk] = []
 
@@ -803,7 +808,7 @@ class _ChannelFlow:
                     mesh.send(seg.src_node, seg.dst_node, flits, callback(chunk))
                 prev = cp
 
-        mesh.replay(plan.start, sends)
+        mesh.replay(plan.start, sends, through_now)
         live = True
         open_chunks = [c for c in issued if c.in_flight or c.sent < c.length]
         seg.issued = sum(c.length for c in issued)

@@ -495,12 +495,14 @@ class Mesh(Geometry):
             self._flow = None
             flow.materialise()
 
-    def replay(self, start: int, sends: Callable[[Callable[[int], None]], None]) -> None:
+    def replay(self, start: int, sends: Callable[[Callable[[int], None]], None],
+               through_now: bool | None = None) -> None:
         """Rebuild the packets of a flow that began at cycle ``start`` (when the mesh was
         idle): ``sends(at)`` calls ``at(cycle)`` before each :meth:`send` to move a replay
         kernel to that cycle; then the replay runs up to now (through the current cycle's
-        work unless the kernel is inside an event of this cycle) and its pending work moves
-        to the real kernel. Deliveries up to then happen during the replay."""
+        work unless the kernel is inside an event of this cycle; ``through_now`` overrides
+        that) and its pending work moves to the real kernel. Deliveries up to then happen
+        during the replay."""
         real = self._kernel
         now = real.now
         assert self._flow is None and not self._cal
@@ -516,7 +518,9 @@ class Mesh(Geometry):
                 replay.now = cycle
 
         sends(at)
-        if real.firing:  # the rest of this cycle (the mesh's work included) is to come
+        if through_now is None:
+            through_now = not real.firing
+        if not through_now:  # the rest of this cycle (the mesh's work included) is to come
             at(now)
         else:
             replay.step(now - replay.now)
