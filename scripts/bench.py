@@ -519,11 +519,18 @@ _ROW_FIELDS = {"name", "value", "unit", "target", "runs", "note", "error", "samp
 
 
 def _to_rows(result: Any) -> Iterator[Row]:
+    """Rows from a plugin's dicts. A dict with a field Row does not know is refused (an error
+    row naming the fields), never silently trimmed: a figure nobody sees is a bug."""
     for item in result if isinstance(result, list) else [result]:
-        fields = {k: v for k, v in item.items() if k in _ROW_FIELDS}
-        if "notes" in item and "note" not in fields:
-            fields["note"] = item["notes"]
-        yield Row(**fields)
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            yield Row(str(item)[:40], error="a benchmark row must be a dict with a name")
+            continue
+        unknown = sorted(set(item) - _ROW_FIELDS)
+        if unknown:
+            yield Row(item["name"], error="unknown row field(s): " + ", ".join(unknown)
+                      + " (a figure goes in a row of its own)")
+            continue
+        yield Row(**item)
 
 
 def _register_plugins() -> None:

@@ -15,12 +15,12 @@ clock, so ``#1234`` is cycle 1234. The file declares three top scopes:
     Per channel ``dma.ch[n]``: ``state`` (a string: the engine's state machine, ``IDLE``,
     ``FETCH``, ``MOVE``, ``WAIT`` or ``STOP``), ``event`` (a string: the engine's latest trace
     record, such as ``start=SINGLE``, ``bytes=16384``, ``done=4096``, ``err=UNMAPPED``) and
-    ``bytes_done[31:0]``, all updated whenever the engine records an event (``DmaEngine.trace``).
+    ``bytes_done[31:0]``, all updated whenever the engine reports an event (``events.dma``).
 ``noc``
     Per link ``noc.router[i].E`` (and ``N``, ``S``, ``W``; ``LOCAL`` is the ejection port into
     the tile): a busy bit, 1 in every cycle in which a flit leaves router ``i`` through that
     output, 0 otherwise. A stream of back-to-back flits is one long pulse; counting the cycles it
-    is high gives the flits. Fed by the mesh's ``on_depart`` hook.
+    is high gives the flits. Fed by the mesh's ``events.noc_depart`` signal.
 
 The mesh decides some departures a few cycles ahead of the kernel's clock. Those are held back
 and written once the clock has passed them, so timestamps never go backwards; at ``trace stop``
@@ -32,15 +32,14 @@ from __future__ import annotations
 
 import datetime
 import heapq
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from vcd import VCDWriter
 
-from socdbg.models.dma import DmaEngine, ErrCode, Mode, TraceEntry
-from socdbg.models.noc import PORT_NAMES, PORTS, Mesh
-from socdbg.models.soc import MeshBehaviour
+from socdbg.models.dma import ErrCode, Mode, TraceEntry
+from socdbg.models.noc import PORT_NAMES, PORTS
 
 if TYPE_CHECKING:
     from vcd.writer import Variable
@@ -59,14 +58,6 @@ _VALUED = ("fetch", "move", "bytes", "done", "stopped", "head", "ring empty", "d
            "start ignored: bad mode")
 
 
-def find_dma(sim: SimTarget) -> DmaEngine | None:
-    return next((m for m in sim.models if isinstance(m, DmaEngine)), None)
-
-
-def find_mesh(sim: SimTarget) -> Mesh | None:
-    return next((m.mesh for m in sim.models if isinstance(m, MeshBehaviour)), None)
-
-
 def event_text(what: str, value: int) -> str:
     """A DMA trace record as one VCD string word: ``start=SINGLE``, ``err=UNMAPPED``,
     ``fetch=0x10080000``, ``start_ignored:busy``."""
@@ -80,22 +71,6 @@ def event_text(what: str, value: int) -> str:
     if what in _VALUED:
         return f"{word}={value}"
     return word
-
-
-class _DmaTap(list[TraceEntry]):
-    """Stands in for ``DmaEngine.trace``: every record goes to the tracer (and to the list that
-    was there before, if any); nothing is kept here."""
-
-    def __init__(self, sink: Callable[[TraceEntry], None],
-                 previous: list[TraceEntry] | None) -> None:
-        super().__init__()
-        self.sink = sink
-        self.previous = previous
-
-    def append(self, entry: TraceEntry, /) -> None:
-        if self.previous is not None:
-            self.previous.append(entry)
-        self.sink(entry)
 
 
 class VcdTrace:
@@ -124,7 +99,7 @@ class VcdTrace:
             pulses = sum(f.mask for f in reg.fields if f.singlepulse)
             self._regs[reg.path] = (var, ((1 << reg.width) - 1) & ~pulses)
 
-        self.dma = find_dma(sim)
+        self.dma = sim.context.dma
         self._channels: list[tuple[Variable[Any], Variable[Any], Variable[Any]]] = []
         if self.dma is not None:
             for ch in self.dma.channels:
@@ -135,7 +110,7 @@ class VcdTrace:
                     self._writer.register_var(where, "bytes_done[31:0]", "wire", 32,
                                               ch.bytes_done)))
 
-        self.mesh = find_mesh(sim)
+        self.mesh = sim.context.mesh
         self._links: dict[int, Variable[Any]] = {}
         self._busy_end: dict[int, int] = {}
         self._pending: list[tuple[int, int, int]] = []  # (cycle, kind, output)
@@ -151,15 +126,14 @@ class VcdTrace:
                     self._busy_end[out] = -2
 
         # hooks, last: nothing above may fail half-way through installing them
-        self._previous_trace: list[TraceEntry] | None = None
-        self._previous_depart: Callable[[int, int, list[int]], None] | None = None
-        sim.regs.write_observers.append(self._on_write)
-        if self.dma is not None:
-            self._previous_trace = self.dma.trace
-            self.dma.trace = _DmaTap(self._on_dma, self._previous_trace)
+        events = sim.context.events
         if self.mesh is not None:
-            self._previous_depart = self.mesh.on_depart
-            self.mesh.on_depart = self._on_depart
+            self.mesh.settle()  # a DMA flow reports no departures: packets from here on
+        events.reg_write.subscribe(self._on_write)
+        if self.dma is not None:
+            events.dma.subscribe(self._on_dma)
+        if self.mesh is not None:
+            events.noc_depart.subscribe(self._on_depart)
 
     # --- what the file holds -----------------------------------------------------------------
     @property
@@ -224,8 +198,6 @@ class VcdTrace:
             self._change(done, cycle, ch.bytes_done)
 
     def _on_depart(self, router: int, port: int, cycles: list[int]) -> None:
-        if self._previous_depart is not None:
-            self._previous_depart(router, port, cycles)
         out = router * PORTS + port
         end = self._busy_end[out]
         push = heapq.heappush
@@ -246,13 +218,10 @@ class VcdTrace:
         if self.closed:
             return
         self.closed = True
-        observers = self.sim.regs.write_observers
-        if self._on_write in observers:
-            observers.remove(self._on_write)
-        if self.dma is not None:
-            self.dma.trace = self._previous_trace
-        if self.mesh is not None:
-            self.mesh.on_depart = self._previous_depart
+        events = self.sim.context.events
+        events.reg_write.unsubscribe(self._on_write)
+        events.dma.unsubscribe(self._on_dma)
+        events.noc_depart.unsubscribe(self._on_depart)
         try:
             self._flush(self.now)
             self._writer.close(max(self.now, self._last))

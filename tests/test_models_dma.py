@@ -54,11 +54,10 @@ class FakeNoc:
 
 def attach_dma(sim: SimTarget) -> DmaEngine:
     """The sim's DMA engine: the one the SoC attached, else a new one on its intc."""
-    for model in sim.models:
-        if isinstance(model, DmaEngine):
-            return model
+    if sim.context.dma is not None:
+        return sim.context.dma
     irq = next(m for m in sim.models if isinstance(m, Interrupts))
-    engine = DmaEngine(sim, irq=irq)
+    engine = DmaEngine(sim.context, irq=irq)
     sim.models.append(engine)
     return engine
 
@@ -590,7 +589,8 @@ def test_channels_run_concurrently(soc: Soc) -> None:
 # determinism
 # --------------------------------------------------------------------------------------------
 def _program_trace(soc: Soc, noc: bool) -> list[Any]:
-    soc.dma.trace = []
+    trace: list[Any] = []
+    soc.sim.context.events.dma.subscribe(trace.append)
     if noc:
         soc.dma.noc = FakeNoc(soc.sim.kernel, latency=11)
     soc.put(SRAM, rand(0x2_0000, 11))
@@ -609,7 +609,7 @@ def _program_trace(soc: Soc, noc: bool) -> list[Any]:
             soc.w("dma.ch[2].ring_tail", 3)
         soc.step(1)
         snapshots.append(tuple(soc.sim.regs.peek(p) for p in paths))
-    return [snapshots, list(soc.dma.trace)]
+    return [snapshots, trace]
 
 
 @pytest.mark.parametrize("noc", [False, True])

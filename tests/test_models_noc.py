@@ -366,18 +366,18 @@ def test_idle_mesh_registers_no_ticker_and_lets_the_kernel_jump() -> None:
     kernel = Kernel()
     mesh = Mesh(4, 4)
     mesh.attach(kernel)
-    assert not mesh.ticking and not kernel._tickers
+    assert not mesh.scheduled and not kernel._tickers
     kernel.step(1_000_000)  # nothing to do: one jump
     assert kernel.now == 1_000_000
     got: list[tuple[int, int]] = []
     kernel.schedule(10, lambda: mesh.send(0, 15, 4, lambda c: got.append((c, kernel.now))))
     kernel.step(5)
-    assert not mesh.ticking
+    assert not mesh.scheduled
     assert kernel.run_until(lambda: bool(got), 1000)
     due = 1_000_010 + mesh.hops(0, 15) * 2 + 3
     assert got == [(due, due)]  # called once, in the cycle the tail is ejected
     kernel.step(1)
-    assert not mesh.ticking and not kernel._tickers
+    assert not mesh.scheduled and not kernel._tickers
     assert mesh.now == kernel.now
     kernel.step(10_000)
     assert got == [(due, due)]
@@ -396,12 +396,12 @@ def test_kernel_callbacks_can_send_more() -> None:
             mesh.send(5, 10, 2, delivered)
 
     mesh.send(5, 10, 2, delivered)
-    assert mesh.ticking
+    assert mesh.scheduled
     assert kernel.run_until(lambda: len(done) == 5, 10_000)
     lat = mesh.hops(5, 10) * 2 + 1
     assert done == [lat * (i + 1) for i in range(5)]
     kernel.step(1)
-    assert not mesh.ticking
+    assert not mesh.scheduled
 
 
 def test_standalone_and_attached_give_the_same_cycles() -> None:
@@ -583,3 +583,18 @@ def test_routing_register_and_size_check(ref_map: RegMap) -> None:
     assert mesh.routing == "XY"
     with pytest.raises(ValueError, match="4x4 mesh, the model is 8x8"):
         Mesh(8, 8).bind(sim.regs)
+
+
+def test_channel_load_bounds_per_pattern() -> None:
+    from socdbg.models.traffic import channel_load_bound, hotspot, transpose, uniform
+
+    assert channel_load_bound(Mesh(8, 8), uniform()) == pytest.approx(0.5)
+    assert channel_load_bound(Mesh(16, 16), uniform()) == pytest.approx(0.25)
+    assert channel_load_bound(Mesh(4, 4), uniform()) == 1.0  # the injection limit
+    assert channel_load_bound(Mesh(8, 8), transpose()) == pytest.approx(1 / 7)
+    assert channel_load_bound(Mesh(8, 8, routing="YX"), transpose()) == pytest.approx(1 / 7)
+    assert channel_load_bound(Mesh(16, 16), transpose()) == pytest.approx(1 / 15)
+    assert channel_load_bound(Mesh(8, 8), hotspot(9, 0.2)) == pytest.approx(1 / (64 * 0.2 + 0.8))
+    # odd sides: the middle link carries (k - 1) / 2 * (k + 1) / 2 / k flits per unit offered
+    assert channel_load_bound(Mesh(7, 7), uniform()) == pytest.approx(7 / 12)
+    assert channel_load_bound(Mesh(9, 9), uniform()) == pytest.approx(9 / 20)

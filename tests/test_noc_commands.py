@@ -20,7 +20,6 @@ from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError, UsageError
 from socdbg.models.noc import Mesh
-from socdbg.models.soc import MeshBehaviour
 from socdbg.models.traffic import hotspot, run_traffic
 from socdbg.server import ServeOptions, make_server
 from socdbg.targets.sim import SimTarget
@@ -219,7 +218,7 @@ def test_traffic_agrees_with_run_traffic(session: Session) -> None:
     assert got["accepted_pct_of_bound"] == pytest.approx(100 * got["accepted"])
     assert (got["routing"], got["buffer_depth"], got["packet_flits"]) == ("XY", 8, 4)
     # the chip's own mesh and clock are untouched
-    mesh = next(m.mesh for m in sim.models if isinstance(m, MeshBehaviour))
+    mesh = sim.context.mesh
     assert sim.now == now and mesh.sent == 0 and mesh.counters().total_flits() == 0
     text = shown(session, "noc traffic uniform 0.3 --cycles 600 --warmup 200 --seed 7")
     assert "uniform traffic, 4x4 mesh (XY, 8-flit buffers" in text
@@ -235,12 +234,14 @@ def test_traffic_copies_the_simulators_mesh() -> None:
                       "--node 9 --fraction 0.25 --json")
         stats_match(got, run_traffic(Mesh(8, 8, buffer_depth=4, routing="YX"),
                                      hotspot(9, 0.25), 0.1, 300, 100, 2, seed=0))
-        assert (got["routing"], got["buffer_depth"], got["k"], got["bound"]) == \
-            ("YX", 4, 8, 0.5)
+        # the hotspot's ejection channel takes 64 * 0.25 + 0.75 flits per unit offered
+        assert (got["routing"], got["buffer_depth"], got["k"]) == ("YX", 4, 8)
+        assert got["bound"] == pytest.approx(1 / (64 * 0.25 + 0.75))
         assert (got["node"], got["fraction"]) == (9, 0.25)
         got = data(s, "noc traffic transpose 0.05 --cycles 200 --warmup 1 --json")
         stats_match(got, run_traffic(Mesh(8, 8, buffer_depth=4, routing="YX"), "transpose",
                                      0.05, 200, 1, 4, seed=0))
+        assert got["bound"] == pytest.approx(1 / 7)
     finally:
         s.close()
 
@@ -272,7 +273,7 @@ def test_bad_traffic_arguments(session: Session, line: str, message: str,
     assert message in exc.message
     if hint is not None:
         assert exc.hint is not None and hint in exc.hint
-    mesh = next(m.mesh for m in sim_of(session).models if isinstance(m, MeshBehaviour))
+    mesh = sim_of(session).context.mesh
     assert mesh.sent == 0
 
 

@@ -20,8 +20,6 @@ from vcd.reader import TokenKind, tokenize
 from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
 from socdbg.errors import PathError, SocdbgError, UsageError
-from socdbg.models.dma import DmaEngine
-from socdbg.models.soc import MeshBehaviour
 from socdbg.targets.sim import SimTarget
 
 DMA_SETUP = """
@@ -239,7 +237,8 @@ def test_busy_bits_count_every_flit_under_contention(session: Session, tmp_path:
     """Two channels each way share the route: for every link, the cycles its busy bit is
     high are exactly the flits the router's counter says crossed it."""
     path = tmp_path / "busy.vcd"
-    engine = next(m for m in sim_of(session).models if isinstance(m, DmaEngine))
+    engine = sim_of(session).context.dma
+    assert engine is not None
     # sram at node 0 but its third quarter at node 1, dram at node 3: channels 0 and 2 merge
     # into router 1's E output (from W and from LOCAL), channels 1 and 3 share the way back
     engine.node_of = lambda a: 3 if a >= 0x8000_0000 else 1 if a >> 18 == 0x402 else 0
@@ -300,23 +299,22 @@ def test_trace_is_closed_with_the_session(tmp_path: Path) -> None:
     vcd = parse(path)
     assert vcd.history("regs.sysctrl.scratch[31:0]") == [(7, 0x1234)]
     assert vcd.times[-1] == 10
-    assert "trace" not in s.state and sim.regs.write_observers == []
+    assert "trace" not in s.state and not sim.context.events.reg_write
 
 
 def test_trace_hooks_come_off(session: Session, tmp_path: Path) -> None:
     sim = sim_of(session)
-    engine = next(m for m in sim.models if isinstance(m, DmaEngine))
-    mesh = next(m.mesh for m in sim.models if isinstance(m, MeshBehaviour))
+    events = sim.context.events
     kept: list[tuple[int, int, str, int]] = []
-    engine.trace = kept
+    events.dma.subscribe(kept.append)
     execute(session, f"trace start {tmp_path / 'a.vcd'}")
-    assert sim.regs.write_observers and mesh.on_depart is not None
-    assert engine.trace is not kept
+    assert events.reg_write and events.noc_depart
+    assert len(events.dma) == 2
     script(session, DMA_SETUP + "write dma.ch[0].ctrl en=1 start=1\nstep 200")
     execute(session, "trace stop")
-    assert sim.regs.write_observers == [] and mesh.on_depart is None
-    assert engine.trace is kept
-    assert ("start" in {what for _, _, what, _ in kept})  # the list set before still filled
+    assert not events.reg_write and not events.noc_depart
+    assert len(events.dma) == 1  # the subscriber from before stays
+    assert ("start" in {what for _, _, what, _ in kept})  # and was still fed
 
 
 def test_trace_errors(session: Session, tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from socdbg.targets.base import CAP_COALESCE, SimTime, Target, has_time
 
 if TYPE_CHECKING:
     from socdbg.models.noc import Mesh
-    from socdbg.models.traffic import TrafficStats
+    from socdbg.models.traffic import Pattern, TrafficStats
     from socdbg.render.noc import NocHeatMap
     from socdbg.targets.sim import SimTarget
     from socdbg.trace import VcdTrace
@@ -318,24 +318,26 @@ def local_sim(target: Target) -> SimTarget | None:
 
 def sim_mesh(session: Session, command: str) -> Mesh:
     """The mesh of the session's simulator (a simulator in this process only)."""
-    from socdbg.models.soc import MeshBehaviour
-
     sim = local_sim(session.target)
     if sim is None:
         raise UsageError(f"{command}: target {session.target.spec} is not a simulator",
                          "it copies the simulator's mesh: use a sim target (sim:mesh=8x8), "
                          f"or 'monitor {command} ...' on a socdbg serve of one")
-    mesh = next((m.mesh for m in sim.models if isinstance(m, MeshBehaviour)), None)
+    mesh = sim.context.mesh
     if mesh is None:
         raise UsageError(f"{command}: the simulator of {sim.regmap.name} has no NoC mesh",
                          "the reference SoC has one (sim, sim:mesh=XxY)")
     return mesh
 
 
-def traffic_data(stats: TrafficStats, mesh: Mesh, params: dict[str, Any]) -> dict[str, Any]:
-    """The JSON of ``noc traffic``: the mesh, the run's parameters, the statistics."""
+def traffic_data(stats: TrafficStats, mesh: Mesh, params: dict[str, Any],
+                 pattern: Pattern | None = None) -> dict[str, Any]:
+    """The JSON of ``noc traffic``: the mesh, the run's parameters, the statistics. ``bound``
+    is the pattern's channel-load bound on the mesh's routes (uniform when not given)."""
+    from socdbg.models.traffic import Pattern, channel_load_bound
+
     k = max(mesh.size_x, mesh.size_y)
-    bound = min(1.0, 4.0 / k)
+    bound = channel_load_bound(mesh, pattern or Pattern("uniform"))
     return {
         "pattern": stats.pattern,
         "mesh": {"x": mesh.size_x, "y": mesh.size_y},
@@ -433,7 +435,7 @@ def noc_traffic(session: Session, pattern: str, rate: str, cycles: str, warmup: 
                               "cycles": n_cycles}
     if pattern == "hotspot":
         params |= {"node": hot, "fraction": frac}
-    data = traffic_data(stats, mesh, params)
+    data = traffic_data(stats, mesh, params, pat)
 
     def render() -> object:
         from socdbg.render.noc import TrafficReport

@@ -11,28 +11,35 @@ decision the RDL leaves open are written down in docs/dma.md.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol
 
+from socdbg.models.descriptor import (
+    DESC_IRQ,
+    DESC_LAST,
+    DESC_MAGIC,
+    DESC_SIZE,
+    Descriptor,
+    encode_descriptor,
+)
+from socdbg.models.dma_flow import FlowPlan
+from socdbg.models.events import TraceEntry
 from socdbg.models.kernel import Event
 from socdbg.models.memory import SparseMemory
+from socdbg.models.noc.mesh import MESH_PRIORITY as _MESH_PRIORITY
 from socdbg.regmap import Field, Register
 
 if TYPE_CHECKING:
-    from socdbg.targets.sim import SimTarget
+    from socdbg.models.context import SimContext
+    from socdbg.models.noc.mesh import Mesh
 
-#: Descriptor size and alignment in bytes (dma.desc_base: "Descriptors are 64 bytes and
-#: 64-byte aligned").
-DESC_SIZE = 64
-#: Value of the descriptor's magic word (offset 0x38): "5D0C" (the vendor) "DE5C".
-DESC_MAGIC = 0x5D0C_DE5C
-#: Descriptor ``ctrl`` bit 0: raise intc dma_chN when this descriptor completes (with irq_en).
-DESC_IRQ = 1 << 0
-#: Descriptor ``ctrl`` bit 1: the chain ends after this descriptor (chain mode only).
-DESC_LAST = 1 << 1
+# the descriptor codec lives in socdbg.models.descriptor; these names stay importable here
+__all__ = ["ALIGN", "CHUNK_BYTES", "DESC_IRQ", "DESC_LAST", "DESC_MAGIC", "DESC_SIZE",
+           "FLIT_BYTES", "MAX_OUTSTANDING", "PACKET_BYTES", "Channel", "Descriptor",
+           "DmaEngine", "ErrCode", "Mode", "TraceEntry", "encode_descriptor"]
+
 #: src, dst and len must be multiples of this (dma.src/dst/len descriptions).
 ALIGN = 8
 #: Bytes per chunk, the unit the engine schedules and bytes_done advances by: four 4 KiB
@@ -44,8 +51,6 @@ FLIT_BYTES = 32
 #: Chunks a channel may have in flight on the NoC before it stalls (AXI outstanding limit).
 MAX_OUTSTANDING = 4
 
-_DESC = struct.Struct("<QQIIQ24xII")
-_WORDS = struct.Struct("<16I")
 _MASK32 = 0xFFFF_FFFF
 
 
@@ -78,64 +83,8 @@ class NocPort(Protocol):
 
 
 # --------------------------------------------------------------------------------------------
-# descriptors
-# --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Descriptor:
-    """One 64-byte in-memory descriptor (layout in docs/dma.md)."""
-
-    src: int
-    dst: int
-    length: int
-    ctrl: int = 0
-    next: int = 0
-
-    @property
-    def irq(self) -> bool:
-        return bool(self.ctrl & DESC_IRQ)
-
-    @property
-    def last(self) -> bool:
-        return bool(self.ctrl & DESC_LAST)
-
-    def encode(self) -> bytes:
-        """The descriptor's 64 bytes, magic and check word included."""
-        head = _DESC.pack(self.src, self.dst, self.length, self.ctrl, self.next, DESC_MAGIC, 0)
-        return head[:-4] + struct.pack("<I", _xor_words(head[:-4]))
-
-    @classmethod
-    def decode(cls, raw: bytes) -> Descriptor | None:
-        """Parse 64 bytes; None when the magic or the check word is wrong."""
-        if len(raw) != DESC_SIZE:
-            return None
-        src, dst, length, ctrl, nxt, magic, check = _DESC.unpack(raw)
-        if magic != DESC_MAGIC or check != _xor_words(raw[:-4]):
-            return None
-        return cls(src, dst, length, ctrl, nxt)
-
-
-def _xor_words(raw: bytes) -> int:
-    """XOR of the little-endian 32-bit words of ``raw`` (15 words: the check word's value)."""
-    acc = 0
-    for w in _WORDS.unpack(raw + bytes(DESC_SIZE - len(raw))):
-        acc ^= w
-    return acc
-
-
-def encode_descriptor(src: int, dst: int, length: int, *, irq: bool = False,
-                      last: bool = False, next: int = 0) -> bytes:
-    """The 64 bytes of a descriptor, ready to write to memory."""
-    ctrl = (DESC_IRQ if irq else 0) | (DESC_LAST if last else 0)
-    return Descriptor(src, dst, length, ctrl, next).encode()
-
-
-# --------------------------------------------------------------------------------------------
 # the engine
 # --------------------------------------------------------------------------------------------
-#: One trace record: (cycle, channel, what, value).
-TraceEntry = tuple[int, int, str, int]
-
-
 def _fld(reg: Register, name: str) -> Field:
     fld = reg.field(name)
     if fld is None:
@@ -143,7 +92,7 @@ def _fld(reg: Register, name: str) -> Field:
     return fld
 
 
-def default_node_of(sim: SimTarget) -> Callable[[int], int]:
+def default_node_of(sim: SimContext) -> Callable[[int], int]:
     """sram (and any memory not named dram) at node 0, dram at the mesh's last node
     (``noc.mesh_dim.x * y - 1``); addresses outside memory map to node 0."""
     nodes = 1
@@ -170,11 +119,11 @@ class DmaEngine:
 
     ``noc``, ``node_of``, ``bytes_per_cycle``, ``chunk_bytes``, ``packet_bytes`` and
     ``flit_bytes`` are plain attributes read as the engine goes, so they may be changed on an
-    idle engine (tests plug a NoC into an engine the SoC attached). Set ``trace`` to a list
-    to record every state transition as (cycle, channel, what, value).
+    idle engine (tests plug a NoC into an engine the SoC attached). Every state transition
+    is reported on ``sim.events.dma`` as (cycle, channel, what, value).
     """
 
-    def __init__(self, sim: SimTarget, irq: IrqSink | None = None, noc: NocPort | None = None,
+    def __init__(self, sim: SimContext, irq: IrqSink | None = None, noc: NocPort | None = None,
                  bytes_per_cycle: int = 32, node_of: Callable[[int], int] | None = None,
                  chunk_bytes: int = CHUNK_BYTES, packet_bytes: int = PACKET_BYTES,
                  flit_bytes: int = FLIT_BYTES) -> None:
@@ -190,7 +139,10 @@ class DmaEngine:
         self.packet_bytes = packet_bytes
         self.flit_bytes = flit_bytes
         self.node_of = node_of or default_node_of(sim)
-        self.trace: list[TraceEntry] | None = None
+        #: Whether a segment may move as a flow (closed-form timing) while its channel has
+        #: the mesh to itself; off, every segment goes packet by packet (the reference).
+        self.flows = True
+        self.events = sim.events
         rmap = sim.regmap
         regs = sim.regs
         self._gctrl = rmap.get("dma.global_ctrl")
@@ -238,8 +190,8 @@ class DmaEngine:
         return None
 
     def note(self, channel: int, what: str, value: int = 0) -> None:
-        if self.trace is not None:
-            self.trace.append((self.sim.kernel.now, channel, what, value))
+        if self.events.dma:
+            self.events.dma.emit((self.sim.kernel.now, channel, what, value))
 
     def update_status(self) -> None:
         """Drive global_status from the channels: ch_busy, ch_err, idle."""
@@ -254,8 +206,16 @@ class DmaEngine:
         value = self._g_idle.insert(value, 0 if busy else 1)
         self.sim.regs.hw_write(self._gstatus, value)
 
+    def settle(self) -> None:
+        """Turn a channel's flow (a segment timed in closed form) into packets, before a
+        register write changes what the engine does next."""
+        for ch in self.channels:
+            if ch.flow is not None:
+                ch.flow.mesh.settle()
+
     # --- hooks ---------------------------------------------------------------------------
     def _global_written(self, reg: Register, old: int, new: int) -> None:
+        self.settle()
         self.gate_enable = bool(self._g_enable.extract(new))
         if self.gate_reset:
             return
@@ -268,6 +228,7 @@ class DmaEngine:
 
     def _reset_written(self, reg: Register, old: int, new: int) -> None:
         assert self._dma_rst is not None
+        self.settle()
         self.gate_reset = bool(self._dma_rst.extract(new))
         if self._dma_rst.extract(new) and not self._dma_rst.extract(old):
             self._reset_registers(channels_only=False)
@@ -374,6 +335,7 @@ class Channel:
         self.desc_base = 0
         self.moved_since_drain = False
         self.gate_en = False
+        self.flow: _ChannelFlow | None = None  # the segment moving as a flow, if it is
         self.regs.on_write(self.r_ctrl.path, self._ctrl_written)
         self.regs.on_write(self.r_tail.path, self._tail_written)
         self.regs.on_write(self.r_status.path, lambda *_: engine.update_status())
@@ -411,6 +373,7 @@ class Channel:
     # --- software writes -----------------------------------------------------------------
     def _ctrl_written(self, reg: Register, old: int, new: int) -> None:
         eng = self.engine
+        eng.settle()
         self.gate_en = bool(self.f_en.extract(new))
         if eng.gate_reset:
             return
@@ -430,6 +393,7 @@ class Channel:
             self.start(Mode(self.f_mode.extract(new)))
 
     def _tail_written(self, reg: Register, old: int, new: int) -> None:
+        self.engine.settle()
         if self.state == _State.WAIT and not self.engine.gate_reset:
             self._ring_next()
 
@@ -469,6 +433,11 @@ class Channel:
 
     def abort(self) -> None:
         """Drop everything at once (soft reset, DMA reset, chip reset)."""
+        if self.flow is not None:
+            self.flow.mesh.settle()  # its packets stay in the mesh, as on the packet path
+        if self.flow is not None:  # (the mesh was reset: its packets are gone)
+            self.flow.release()
+            self.flow = None
         self.gen += 1
         if self.pending is not None:
             self.pending.cancel()
@@ -594,7 +563,32 @@ class Channel:
         self.seg = seg
         self.state = _State.MOVE
         eng.note(self.index, "move", length)
-        self._pump()
+        if not self._flow(seg):
+            self._pump()
+
+    def _flow(self, seg: _Segment) -> bool:
+        """Move the segment as a flow when the channel has the mesh to itself (every other
+        channel idle, nothing on the mesh): socdbg.models.dma_flow."""
+        from socdbg.models.noc.mesh import Mesh
+
+        eng = self.engine
+        noc = eng.noc
+        if not isinstance(noc, Mesh) or not eng.flows or not noc.flow_ready():
+            return False
+        if any(ch.state != _State.IDLE for ch in eng.channels if ch is not self):
+            return False
+        plan = FlowPlan(self.kernel.now, seg.length, chunk_bytes=eng.chunk_bytes,
+                        packet_bytes=eng.packet_bytes, flit_bytes=eng.flit_bytes,
+                        bytes_per_cycle=eng.bytes_per_cycle, max_outstanding=MAX_OUTSTANDING,
+                        hops=len(noc.route(seg.src_node, seg.dst_node)),
+                        router_delay=noc.router_delay, link_delay=noc.link_delay)
+        self.flow = _ChannelFlow(self, noc, seg, plan)
+        noc.begin_flow(self.flow)
+        self.flow.hook()
+        seg.issued = seg.length  # the packet path's _pump has nothing to issue
+        seg.outstanding = len(plan.chunks)
+        self.flow.schedule_next()
+        return True
 
     def _pump(self) -> None:
         """Issue the next chunk if the port may: checks en/enable/reset at the boundary."""
@@ -669,7 +663,7 @@ class Channel:
         seg.completed += n
         seg.outstanding -= 1
         self._set_bytes(self.bytes_done + n)
-        if self.engine.trace is not None:
+        if self.engine.events.dma:
             self.engine.note(self.index, "bytes", self.bytes_done)
         if seg.completed >= seg.length:
             self.seg = None
@@ -690,3 +684,139 @@ class Channel:
             seg.stalled = False
             seg.base_time, seg.base_bytes = self.kernel.now, seg.issued
             self._pump()
+
+
+class _ChannelFlow:
+    """A channel's segment moving as a flow: one kernel event per chunk completion, at the
+    mesh's priority (where the last delivery of the chunk would run on the packet path)."""
+
+    def __init__(self, ch: Channel, mesh: Mesh, seg: _Segment, plan: FlowPlan) -> None:
+        self.ch = ch
+        self.mesh = mesh
+        self.seg = seg
+        self.plan = plan
+        self.gen = ch.gen
+        self.next = 0  # the next chunk to complete
+        self.event: Event | None = None
+        self.in_event = False  # inside its own chunk completion (at the mesh's priority)
+        self.lazy = False
+        self.copied = 0  # segment bytes copied to the destination
+        self.landed = 0  # segment bytes completed (copied lazily when lazy)
+
+    def schedule_next(self) -> None:
+        kernel = self.ch.kernel
+        due = self.plan.chunks[self.next].done_at
+        self.event = kernel.schedule(due - kernel.now, self._chunk_done, _MESH_PRIORITY)
+        self.ch.pending = self.event
+
+    def _chunk_done(self) -> None:
+        ch = self.ch
+        if ch.gen != self.gen or ch.flow is not self:
+            return
+        plan, seg = self.plan, self.seg
+        c = plan.chunks[self.next]
+        self.next += 1
+        if self.next == len(plan.chunks):  # delivered whole: the mesh as the packets left it
+            ch.flow = None
+            ch.pending = None
+            self.mesh.end_flow(seg.src_node, seg.dst_node, plan.packets, plan.flits,
+                               plan.tail(self.mesh.buffer_depth))
+            self.release()
+            ch._chunk_done(self.gen, c.offset, c.length)
+            return
+        self.schedule_next()
+        # what the packet path's _chunk_done does for a chunk before the last, the copy
+        # deferred until either memory is touched (SparseMemory.settlers)
+        if self.lazy:
+            self.landed = c.offset + c.length
+        else:
+            seg.dst_mem.write(seg.dst + c.offset, seg.src_mem.read(seg.src + c.offset,
+                                                                    c.length))
+        seg.completed += c.length
+        seg.outstanding -= 1
+        ch._set_bytes(ch.bytes_done + c.length)
+        if ch.engine.events.dma.subscribers:
+            self.in_event = True  # a subscriber looking at the mesh settles the flow here
+            ch.engine.note(ch.index, "bytes", ch.bytes_done)
+            self.in_event = False
+
+    def hook(self) -> None:
+        """Defer the copies while the segment's ranges do not overlap."""
+        seg = self.seg
+        self.lazy = (seg.src_mem is not seg.dst_mem or seg.src + seg.length <= seg.dst
+                     or seg.dst + seg.length <= seg.src)
+        if self.lazy:
+            seg.src_mem.settlers.append(self.flush)
+            if seg.dst_mem is not seg.src_mem:
+                seg.dst_mem.settlers.append(self.flush)
+
+    def flush(self) -> None:
+        """Make the copies of the chunks completed so far."""
+        start, end = self.copied, self.landed
+        if start < end:
+            self.copied = end  # (copy_from settles both memories: nothing left to redo)
+            seg = self.seg
+            seg.dst_mem.copy_from(seg.src_mem, seg.src + start, seg.dst + start, end - start)
+
+    def release(self) -> None:
+        """Make the deferred copies and stop deferring."""
+        self.flush()
+        seg = self.seg
+        for mem in (seg.src_mem, seg.dst_mem):
+            if self.flush in mem.settlers:
+                mem.settlers.remove(self.flush)
+
+    def materialise(self) -> None:
+        """The packets sent so far, replayed on the mesh; the channel goes on per packet."""
+        ch, mesh, seg, plan, gen = self.ch, self.mesh, self.seg, self.plan, self.gen
+        if self.event is not None:
+            self.event.cancel()
+        self.release()
+        ch.flow = None
+        ch.pending = None
+        kernel = ch.kernel
+        now = kernel.now
+        # mesh-priority work (the flow's completions among it) is done up to this cycle
+        through_now = not kernel.firing or self.in_event
+        mesh_done = now if through_now else now - 1
+        live = False
+        issued: list[_Chunk] = []
+
+        def callback(chunk: _Chunk) -> Callable[[int], None]:
+            def delivered(cycle: int) -> None:
+                if live:
+                    ch._delivered(gen, chunk, cycle)
+                else:  # completed on the flow already
+                    chunk.in_flight -= 1
+
+            return delivered
+
+        def sends(at: Callable[[int], None]) -> None:
+            prev = None
+            for cp in plan.chunks:
+                resumed = prev is not None and prev.resume_at is not None
+                if cp.issued_at > (mesh_done if resumed else now):
+                    break
+                chunk = _Chunk(cp.offset, cp.length)
+                issued.append(chunk)
+                for due, size, flits in plan.sends(cp):
+                    if due > now:
+                        break
+                    at(due)
+                    chunk.sent += size
+                    chunk.in_flight += 1
+                    mesh.send(seg.src_node, seg.dst_node, flits, callback(chunk))
+                prev = cp
+
+        mesh.replay(plan.start, sends, through_now)
+        live = True
+        open_chunks = [c for c in issued if c.in_flight or c.sent < c.length]
+        seg.issued = sum(c.length for c in issued)
+        seg.outstanding = len(open_chunks)
+        assert seg.completed == seg.issued - sum(c.length for c in open_chunks)
+        last = plan.chunks[len(issued) - 1]
+        seg.base_time, seg.base_bytes = last.base_time, last.base_bytes
+        tail = issued[-1]
+        seg.stalled = tail.sent == tail.length and seg.issued < seg.length
+        if tail.sent < tail.length:
+            ch._packet(gen, mesh, seg, tail)

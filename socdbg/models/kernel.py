@@ -33,6 +33,9 @@ class Kernel:
         self._seq = itertools.count()
         self._tickers: dict[int, Callable[[int], None]] = {}
         self._ticker_ids = itertools.count()
+        #: True while an event's action runs (models that settle deferred work ask whether
+        #: the rest of the current cycle is still to come).
+        self.firing = False
 
     # --- scheduling ----------------------------------------------------------------------
     def schedule(self, delay: int, action: Callable[[], None], priority: int = 0) -> Event:
@@ -64,7 +67,9 @@ class Kernel:
         while heap and heap[0].time <= self.now:
             ev = heapq.heappop(heap)
             if not ev.cancelled:
+                self.firing = True
                 ev.action()
+                self.firing = False
 
     def step(self, cycles: int = 1) -> None:
         """Advance ``cycles`` cycles, firing every event due on the way."""

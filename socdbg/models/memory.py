@@ -3,6 +3,8 @@ as zero, and copies move whole slices (never a Python loop per byte)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 PAGE_BITS = 16
 PAGE = 1 << PAGE_BITS
 
@@ -12,6 +14,9 @@ class SparseMemory:
         self.base = base
         self.size = size
         self._pages: dict[int, bytearray] = {}
+        #: Work to finish before any access (a DMA flow's copies not yet made): called, in
+        #: order, by every read and write.
+        self.settlers: list[Callable[[], None]] = []
 
     def _spans(self, offset: int, length: int) -> list[tuple[int, int, int, int]]:
         """(page, start in page, length, start in buffer) for a byte range."""
@@ -26,6 +31,8 @@ class SparseMemory:
         return out
 
     def read(self, address: int, length: int) -> bytes:
+        if self.settlers:
+            self.settle()
         offset = address - self.base
         if length <= 0:
             return b""
@@ -39,6 +46,8 @@ class SparseMemory:
         return bytes(out)
 
     def write(self, address: int, data: bytes | bytearray | memoryview) -> None:
+        if self.settlers:
+            self.settle()
         offset = address - self.base
         if offset < 0 or offset + len(data) > self.size:
             raise IndexError(address)
@@ -52,4 +61,41 @@ class SparseMemory:
     @property
     def resident(self) -> int:
         """Bytes of backing storage allocated so far."""
+        if self.settlers:
+            self.settle()
         return len(self._pages) * PAGE
+
+    def settle(self) -> None:
+        for settler in tuple(self.settlers):
+            settler()
+
+    def copy_from(self, src: SparseMemory, src_address: int, address: int, length: int) -> None:
+        """Copy ``length`` bytes from ``src`` (``src`` may be this memory, the ranges must not
+        overlap) page slice to page slice, with no intermediate buffer."""
+        if src.settlers:
+            src.settle()
+        if self.settlers:
+            self.settle()
+        soff = src_address - src.base
+        doff = address - self.base
+        if length <= 0:
+            return
+        if soff < 0 or soff + length > src.size or doff < 0 or doff + length > self.size:
+            raise IndexError(address)
+        done = 0
+        while done < length:
+            sp, ss = (soff + done) >> PAGE_BITS, (soff + done) & (PAGE - 1)
+            dp, ds = (doff + done) >> PAGE_BITS, (doff + done) & (PAGE - 1)
+            n = min(PAGE - ss, PAGE - ds, length - done)
+            sbuf = src._pages.get(sp)
+            dbuf = self._pages.get(dp)
+            if dbuf is None:
+                if sbuf is None:
+                    done += n
+                    continue
+                dbuf = self._pages[dp] = bytearray(PAGE)
+            if sbuf is None:
+                dbuf[ds : ds + n] = bytes(n)
+            else:
+                dbuf[ds : ds + n] = memoryview(sbuf)[ss : ss + n]
+            done += n

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from socdbg.models.events import SimEvents
 from socdbg.regmap import Access, Field, OnRead, OnWrite, Register, RegMap
 
 
@@ -88,15 +89,17 @@ class _State:
 class RegisterFile:
     """The values of every register of a map, with software semantics and hardware hooks."""
 
-    def __init__(self, regmap: RegMap) -> None:
+    def __init__(self, regmap: RegMap, events: SimEvents | None = None) -> None:
         self.regmap = regmap
+        #: Where every software write is reported (``events.reg_write``), after the
+        #: register's own hooks.
+        self.events = events if events is not None else SimEvents()
         self._state: dict[str, _State] = {}
         self._write_hooks: dict[str, list[WriteHook]] = {}
         self._read_hooks: dict[str, list[ReadHook]] = {}
         self._slopes: dict[str, Callable[[], int | None]] = {}
-        #: Observers of every software write, to any register (a waveform tracer): called
-        #: like an ``on_write`` hook, after the register's own hooks. Append and remove freely.
-        self.write_observers: list[WriteHook] = []
+        #: Per register: the bits a read returns when reading has no side effects, else -1.
+        self._plain_reads: dict[str, int] = {}
 
     # --- state ---------------------------------------------------------------------------
     def _st(self, reg: Register) -> _State:
@@ -195,6 +198,12 @@ class RegisterFile:
         for hook in self._read_hooks.get(reg.path, ()):
             hook(reg)
         st = self._st(reg)
+        plain = self._plain_reads.get(reg.path)
+        if plain is None:
+            bits = self.readable_bits(reg)
+            plain = self._plain_reads[reg.path] = -1 if bits is None else bits
+        if plain >= 0:  # no read side effects: the readable bits of the stored value
+            return st.value & plain if lanes is None else st.value & plain & lanes
         lanes = ((1 << reg.width) - 1) if lanes is None else lanes
         seen = 0
         for fld in reg.fields:
@@ -228,8 +237,8 @@ class RegisterFile:
         st.value = new
         for hook in self._write_hooks.get(reg.path, ()):
             hook(reg, old, new)
-        for observer in self.write_observers:
-            observer(reg, old, new)
+        if self.events.reg_write:
+            self.events.reg_write.emit(reg, old, new)
         pulses = _pulse_mask(reg.fields)
         if pulses:
             st.value &= ~pulses

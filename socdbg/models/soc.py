@@ -7,29 +7,27 @@ Timings are in core clock cycles and documented in docs/models.md.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
+from socdbg.models.context import Behaviour, SimContext
 from socdbg.models.kernel import Event
 from socdbg.regmap import Register, RegMap
 
 if TYPE_CHECKING:
-    from socdbg.models.noc import Mesh
-    from socdbg.targets.sim import SimTarget
+    from socdbg.models.noc import Mesh, MeshRegisters
+
+__all__ = ["Behaviour", "SimContext", "attach", "attach_mesh"]
 
 PLL_LOCK_CYCLES = 2000
 HBM_PHASE_CYCLES = 500
 PCIE_STATE_CYCLES = 1000
 
 
-class Behaviour(Protocol):
-    def reset(self) -> None: ...
-
-
 def _has(regmap: RegMap, *paths: str) -> bool:
     return all(regmap.find(p) is not None for p in paths)
 
 
-def _field(sim: SimTarget, path: str, name: str) -> int:
+def _field(sim: SimContext, path: str, name: str) -> int:
     return sim.regs.field(path, name)
 
 
@@ -39,7 +37,7 @@ class CycleCounter:
 
     PATH = "sysctrl.cycle"
 
-    def __init__(self, sim: SimTarget, pll: Pll | None) -> None:
+    def __init__(self, sim: SimContext, pll: Pll | None) -> None:
         self.sim = sim
         self.pll = pll
         self.origin = sim.kernel.now
@@ -64,7 +62,7 @@ class CycleCounter:
 class Interrupts:
     """``intc``: sources set w1c status bits; pending = status & enable; test_set injects."""
 
-    def __init__(self, sim: SimTarget) -> None:
+    def __init__(self, sim: SimContext) -> None:
         self.sim = sim
         regs = sim.regs
         regs.on_write("intc.status", lambda *_: self.update())
@@ -96,7 +94,7 @@ class Pll:
     """``sysctrl.pll_ctrl.en`` 0->1 locks the PLL ``PLL_LOCK_CYCLES`` later; 1->0 unlocks
     (counting a lost lock if it was locked)."""
 
-    def __init__(self, sim: SimTarget) -> None:
+    def __init__(self, sim: SimContext) -> None:
         self.sim = sim
         self._pending: Event | None = None
         self.locked_at: int | None = None
@@ -137,7 +135,7 @@ class Pll:
         self.held = 0
 
 
-def _in_reset(sim: SimTarget, block: str) -> bool:
+def _in_reset(sim: SimContext, block: str) -> bool:
     if sim.regmap.find("sysctrl.rst_ctrl") is None:
         return False
     return bool(_field(sim, "sysctrl.rst_ctrl", f"{block}_rst"))
@@ -150,7 +148,7 @@ class HbmTraining:
 
     PHASES = 7  # PHY_INIT .. LANE_REPAIR, then DONE (8)
 
-    def __init__(self, sim: SimTarget, irq: Interrupts | None) -> None:
+    def __init__(self, sim: SimContext, irq: Interrupts | None) -> None:
         self.sim = sim
         self.irq = irq
         self._pending: Event | None = None
@@ -200,7 +198,7 @@ class PcieLink:
     """Releasing ``pcie_rst`` trains the link through DETECT, POLLING, CONFIG to L0
     (``PCIE_STATE_CYCLES`` each) at x16 and the target speed; raises intc ``pcie_link``."""
 
-    def __init__(self, sim: SimTarget, irq: Interrupts | None) -> None:
+    def __init__(self, sim: SimContext, irq: Interrupts | None) -> None:
         self.sim = sim
         self.irq = irq
         self._pending: Event | None = None
@@ -252,7 +250,7 @@ class PcieLink:
 class Mailbox:
     """A doorbell write sets the matching sticky ``doorbell_status`` bit and raises intc."""
 
-    def __init__(self, sim: SimTarget, irq: Interrupts | None) -> None:
+    def __init__(self, sim: SimContext, irq: Interrupts | None) -> None:
         self.sim = sim
         self.irq = irq
         sim.regs.on_write("mailbox.doorbell", self._rang)
@@ -271,7 +269,7 @@ class Mailbox:
 class NocCoordinates:
     """Each router's ``coord`` is tied off to its mesh position (row-major, x fastest)."""
 
-    def __init__(self, sim: SimTarget) -> None:
+    def __init__(self, sim: SimContext) -> None:
         self.sim = sim
         self.reset()
 
@@ -288,10 +286,11 @@ class NocCoordinates:
             i += 1
 
 
-def attach(sim: SimTarget) -> list[Behaviour]:
-    """The behaviours whose registers this map has."""
+def attach(sim: SimContext) -> list[Behaviour]:
+    """Attach the behaviours whose registers this map has to ``sim`` (``sim.behaviours``,
+    ``sim.dma``, ``sim.mesh``); returns the behaviours."""
     rmap = sim.regmap
-    out: list[Behaviour] = []
+    out = sim.behaviours
     irq = Interrupts(sim) if _has(rmap, "intc.status", "intc.enable", "intc.pending",
                                   "intc.test_set") else None
     if irq is not None:
@@ -309,41 +308,29 @@ def attach(sim: SimTarget) -> list[Behaviour]:
         out.append(Mailbox(sim, irq))
     if _has(rmap, "noc.mesh_dim", "noc.router[0].coord"):
         out.append(NocCoordinates(sim))
-    mesh = None
     if _has(rmap, "noc.mesh_dim", "noc.router[0].coord", "noc.ctrl"):
-        mesh = attach_mesh(sim)
-        out.append(MeshBehaviour(mesh))
+        sim.mesh, registers = attach_mesh(sim)
+        out.append(registers)  # chip reset empties the mesh
     if _has(rmap, "dma.global_ctrl", "dma.global_status", "dma.ch[0].ctrl"):
         from socdbg.models.dma import DmaEngine
 
-        coarse = sim.options.get("noc") == "coarse"
-        out.append(DmaEngine(sim, irq=irq, noc=None if coarse else mesh,
-                             bytes_per_cycle=int(sim.options.get("dma_bw", 32))))
+        coarse = sim.options.noc == "coarse"
+        sim.dma = DmaEngine(sim, irq=irq, noc=None if coarse else sim.mesh,
+                            bytes_per_cycle=sim.options.dma_bw)
+        out.append(sim.dma)
     return out
 
 
-def attach_mesh(sim: SimTarget) -> Mesh:
+def attach_mesh(sim: SimContext) -> tuple[Mesh, MeshRegisters]:
     """The NoC mesh of the size in ``noc.mesh_dim``, on the sim's clock, its counters behind
     the ``noc.router[i].port[p]`` registers (recomputed when software reads them)."""
-    from socdbg.models.noc import DEFAULT_BUFFER_DEPTH, Mesh
+    from socdbg.models.noc import Mesh
 
     dim = sim.regmap.get("noc.mesh_dim")
     size_x = max(1, sim.regs.field(dim.path, "x"))
     size_y = max(1, sim.regs.field(dim.path, "y"))
     routing = "YX" if sim.regs.field("noc.ctrl", "routing") == 1 else "XY"
-    mesh = Mesh(size_x, size_y, buffer_depth=int(sim.options.get("noc_buf",
-                                                                 DEFAULT_BUFFER_DEPTH)),
-                routing=routing)
+    mesh = Mesh(size_x, size_y, buffer_depth=sim.options.noc_buf, routing=routing,
+                events=sim.events)
     mesh.attach(sim.kernel)
-    mesh.bind(sim.regs)
-    return mesh
-
-
-class MeshBehaviour:
-    """Chip reset empties the mesh."""
-
-    def __init__(self, mesh: Mesh) -> None:
-        self.mesh = mesh
-
-    def reset(self) -> None:
-        self.mesh.reset()
+    return mesh, mesh.bind(sim.regs)

@@ -91,6 +91,54 @@ PATTERNS: dict[str, Callable[[Pattern, Mesh, random.Random], Callable[[int], int
 }
 
 
+def channel_load_bound(mesh: Mesh, pattern: Pattern, routing: str | None = None) -> float:
+    """The channel-load bound of ``pattern`` on ``mesh``: the offered rate (flits per node per
+    cycle) at which the busiest channel, injection and ejection channels included, carries one
+    flit per cycle, with the mesh's dimension-order routes. Uniform traffic on a k x k mesh with
+    k even gives ``4 / k``; transpose on 8x8 with XY routes ``1 / 7``; a hotspot taking
+    fraction ``h`` of the packets ``1 / (N * h + 1 - h)``, about ``1 / (N * h)``."""
+    pattern.check(mesh)
+    order = routing or mesh.routing
+    sx, sy, nodes = mesh.size_x, mesh.size_y, mesh.nodes
+    load = [0.0] * (nodes * PORTS)
+    share = 1.0
+    if pattern.name in ("uniform", "hotspot"):
+        # uniform, in closed form: a link between columns c and c + 1 carries the flits of
+        # the c + 1 nodes on one side of its row (of its column, for the second leg: every
+        # node whose flits turn into it) to the X - c - 1 columns on the other
+        share = 1.0 - pattern.fraction if pattern.name == "hotspot" else 1.0
+        for node in range(nodes):
+            x, y = node % sx, node // sx
+            base = node * PORTS
+            if x + 1 < sx:
+                load[base + 1] = share * (x + 1) * (sx - x - 1) / sx  # E
+                load[base + PORTS + 3] = load[base + 1]  # W, from the node to the east
+            if y + 1 < sy:
+                load[base + 2] = share * (y + 1) * (sy - y - 1) / sy  # S
+                load[base + sx * PORTS + 0] = load[base + 2]  # N, from the node below
+            load[base + LOCAL] = share
+    pairs: list[tuple[int, int, float]] = []
+    if pattern.name == "transpose":
+        k = sx
+        pairs = [(src, (src % k) * k + src // k, 1.0) for src in range(nodes)]
+    elif pattern.name == "hotspot":
+        pairs = [(src, pattern.hotspot, pattern.fraction) for src in range(nodes)]
+    for src, dst, p in pairs:
+        x, y = src % sx, src // sx
+        x1, y1 = dst % sx, dst // sx
+        legs = ((0, x1), (1, y1)) if order == "XY" else ((1, y1), (0, x1))
+        for axis, goal in legs:
+            while (x if axis == 0 else y) != goal:
+                here = y * sx + x
+                if axis == 0:
+                    port, x = (1, x + 1) if goal > x else (3, x - 1)  # E / W
+                else:
+                    port, y = (2, y + 1) if goal > y else (0, y - 1)  # S / N
+                load[here * PORTS + port] += p
+        load[dst * PORTS + LOCAL] += p
+    return 1.0 / max(1.0, max(load))  # each injection channel carries the offered rate
+
+
 def uniform() -> Pattern:
     return Pattern("uniform")
 

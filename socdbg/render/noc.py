@@ -193,7 +193,7 @@ class TrafficReport:
         table.add_row("accepted", f"{s['accepted']:.3f}", "flits/node/cycle, ejected in the "
                       "window")
         table.add_row("bound", f"{s['bound']:.3f}",
-                      f"channel-load bound min(1, 4/k), k = {s['k']}")
+                      f"channel-load bound of {s['pattern']} traffic on these routes")
         table.add_row("accepted/bound", Text(f"{pct:.1f}%", style="bold"), "")
         table.add_row("latency mean", f"{s['latency_mean']:.1f}",
                       f"cycles, over {s['packets']:,} packets")

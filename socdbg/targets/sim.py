@@ -11,10 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from socdbg.errors import TargetError
-from socdbg.models.kernel import GapSolver, Kernel, Unknown
+from socdbg.models.context import Behaviour, SimContext
+from socdbg.models.kernel import GapSolver, Unknown
 from socdbg.models.memory import SparseMemory
-from socdbg.models.regfile import RegisterFile
-from socdbg.regmap import Memory, Register, RegMap
+from socdbg.models.options import KNOWN_OPTIONS, SimOptions
+from socdbg.regmap import Register, RegMap
 from socdbg.targets.base import (
     CAP_COALESCE,
     CAP_RESET,
@@ -26,7 +27,6 @@ from socdbg.targets.base import (
 )
 
 if TYPE_CHECKING:
-    from socdbg.models.soc import Behaviour
     from socdbg.regmap.conditions import Condition
 
 _SIZES = (1, 2, 4, 8)
@@ -36,24 +36,28 @@ class SimTarget:
     """Registers with map-driven semantics, sparse memories and a cycle clock."""
 
     def __init__(self, regmap: RegMap, spec: str = "sim",
-                 options: Mapping[str, str] | None = None) -> None:
+                 options: SimOptions | Mapping[str, str] | None = None) -> None:
         self.spec = spec
         self.regmap = regmap
-        self.options = dict(options or {})
+        if not isinstance(options, SimOptions):
+            options = SimOptions.parse(options or {})
+        self.options = options
         self.capabilities = frozenset({CAP_TIME, CAP_SIMULATOR, CAP_COALESCE, CAP_WRITE,
                                        CAP_RESET})
-        self.kernel = Kernel()
+        #: What the models see: registers, kernel, memories, options, events.
+        self.context = SimContext(regmap, options)
+        self.kernel = self.context.kernel
+        self.regs = self.context.regs
+        self.memories = self.context.memories
         self.reset_at = 0  # the cycle of the last chip reset (noc counts rates from it)
-        self.regs = RegisterFile(regmap)
-        self.memories: list[tuple[Memory, SparseMemory]] = [
-            (m, SparseMemory(m.address, m.size)) for m in regmap.memories]
-        self.models: list[Behaviour] = []
-        self._attach_models()
-
-    def _attach_models(self) -> None:
         from socdbg.models.soc import attach
 
-        self.models = attach(self)
+        attach(self.context)
+
+    @property
+    def models(self) -> list[Behaviour]:
+        """The behaviours attached (chip reset resets them in this order)."""
+        return self.context.behaviours
 
     # --- SimTime ---------------------------------------------------------------------------
     @property
@@ -110,16 +114,11 @@ class SimTarget:
         self.reset_at = self.kernel.now
         self.regs.reset()
         for model in self.models:
-            reset = getattr(model, "reset", None)
-            if reset is not None:
-                reset()
+            model.reset()
 
     # --- memory ----------------------------------------------------------------------------
     def memory_at(self, address: int) -> SparseMemory | None:
-        for m, store in self.memories:
-            if m.contains(address):
-                return store
-        return None
+        return self.context.memory_at(address)
 
     def _memory_span(self, address: int, size: int) -> SparseMemory | None:
         store = self.memory_at(address)
@@ -236,36 +235,16 @@ def parse_options(arg: str) -> tuple[str | None, dict[str, str]]:
 
 
 def mesh_defines(options: Mapping[str, str]) -> dict[str, str]:
-    mesh = options.get("mesh")
-    if mesh is None:
-        return {}
-    x, sep, y = mesh.lower().partition("x")
-    if not (sep and x.isdigit() and y.isdigit()) or not (1 <= int(x) <= 16 and
-                                                         1 <= int(y) <= 16):
-        raise TargetError(f"sim target: mesh '{mesh}' is not XxY with sides 1..16",
-                          "for example sim:mesh=8x8 or sim:mesh=4x2")
-    return {"MESH_X": str(int(x)), "MESH_Y": str(int(y))}
+    return SimOptions.parse({"mesh": options["mesh"]} if "mesh" in options else {}).defines()
 
 
-KNOWN_OPTIONS = ("mesh", "dma_bw", "noc", "noc_buf")
+__all__ = ["KNOWN_OPTIONS", "SimTarget", "open_sim", "parse_options"]
 
 
 def open_sim(arg: str, load_map: MapLoader) -> SimTarget:
-    path, options = parse_options(arg)
-    unknown = [k for k in options if k not in KNOWN_OPTIONS]
-    if unknown:
-        raise TargetError(f"sim target: unknown option '{unknown[0]}'",
-                          "options: " + ", ".join(KNOWN_OPTIONS))
-    defines = mesh_defines(options)
-    bw = options.get("dma_bw")
-    if bw is not None and not (bw.isdigit() and 1 <= int(bw) <= 4096):
-        raise TargetError(f"sim target: dma_bw '{bw}' is not 1..4096 bytes per cycle")
-    if options.get("noc", "mesh") not in ("mesh", "coarse"):
-        raise TargetError(f"sim target: noc '{options['noc']}' is not mesh or coarse",
-                          "noc=coarse moves DMA data without simulating the mesh")
-    buf = options.get("noc_buf")
-    if buf is not None and not (buf.isdigit() and 1 <= int(buf) <= 64):
-        raise TargetError(f"sim target: noc_buf '{buf}' is not 1..64 flits")
+    path, raw = parse_options(arg)
+    options = SimOptions.parse(raw)  # checked once, before any map is loaded
+    defines = options.defines()
     files: Sequence[str] | None = [path] if path else None
     regmap = load_map(files, defines) if (files or defines) else load_map()
     spec = "sim" + (":" + arg if arg else "")

@@ -56,7 +56,7 @@ Simulation
 ----------
 Event driven and exact (the tests check it flit for flit, counters included, against a
 cycle-by-cycle reference): the only decisions taken in time order are output grants, one event
-per worm per router, kept in a calendar of per-cycle event lists. Everything else (the cycle
+per worm per router, gathered per cycle into one kernel event. Everything else (the cycle
 each flit leaves each router) is a max-plus recurrence on values already known::
 
     leave[h][j] = max(arrive[h][j] + R, leave[h][j-1] + 1, credit[h][j])   (body flits)
@@ -68,49 +68,58 @@ per cycle. When an input is not known yet (a credit from a worm still blocked do
 the computation parks and is resumed by whatever makes it known. Counters are kept as totals
 that may include cycles ahead; ``counters()`` subtracts whatever lies after the current cycle.
 
-Kernel integration: ``attach(kernel)`` makes the mesh follow ``kernel.now`` and registers a
-ticker only while it has events pending, so an idle mesh costs nothing and ``run_until`` jumps.
-``send`` is the port other models use; ``on_delivered(cycle)`` runs from the ticker in the
-ejection cycle. Without a kernel, ``run(cycles)`` / ``run_to(cycle)`` drive the mesh.
+Kernel integration: the mesh has no clock or ticker of its own. Each cycle with work pending
+(requests, grants, deliveries) is one event on the kernel's heap, at ``MESH_PRIORITY`` so it
+runs after the cycle's ordinary events; the kernel jumps from event to event even while
+packets are in flight. ``attach(kernel)`` puts the work on the simulator's kernel; a
+standalone mesh has a kernel of its own, driven by ``run(cycles)`` / ``run_to(cycle)``.
+``send`` is the port other models use; ``on_delivered(cycle)`` runs in the ejection cycle.
+
+Flows: a model that has the mesh to itself may time a stream of packets in closed form instead
+of sending them (``flow_ready``, ``begin_flow``; the DMA engine does, socdbg.models.dma_flow).
+Whatever uses or observes the mesh first settles the flow: the model replays the packets it
+has sent so far (``replay``), so the mesh holds exactly what it would have. A flow delivered
+whole is folded into the mesh's state by ``end_flow``.
 Not modelled: ``noc.ctrl.en`` (the mesh always forwards), ``noc.status.err``.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
+
+from socdbg.models.kernel import Event, Kernel
+from socdbg.models.noc.binding import MeshRegisters
+from socdbg.models.noc.counters import NocCounters, counters_at
+from socdbg.models.noc.geometry import (
+    _RR_ORDER,
+    DEFAULT_BUFFER_DEPTH,
+    LOCAL,
+    NEVER,
+    OPPOSITE,
+    PORTS,
+    ROUTINGS,
+    Geometry,
+    _check_int,
+    _check_routing,
+)
 
 if TYPE_CHECKING:
-    from socdbg.models.kernel import Kernel
+    from socdbg.models.events import SimEvents
     from socdbg.models.regfile import RegisterFile
-    from socdbg.regmap import Register
-
-N: Final = 0
-E: Final = 1
-S: Final = 2
-W: Final = 3
-LOCAL: Final = 4
-PORTS: Final = 5
-PORT_NAMES: Final = ("N", "E", "S", "W", "LOCAL")
-#: The input port a flit arrives on after leaving through output port ``p``.
-OPPOSITE: Final = (S, W, N, E, LOCAL)
-ROUTINGS: Final = ("XY", "YX")
-MAX_DIM: Final = 16
-#: Leaving cycle of the flits before the first (their slots have always been free).
-NEVER: Final = -(1 << 40)
 
 
-_RR_ORDER: Final = tuple(tuple((start + k) % PORTS for k in range(PORTS))
-                         for start in range(PORTS))
+class Flow(Protocol):
+    """A model's closed-form stream of packets on an otherwise idle mesh."""
 
+    def materialise(self) -> None:
+        """Turn the stream into the packets the mesh would hold now (with :meth:`Mesh.send`
+        on a replay kernel, see :meth:`Mesh.replay`), and go on packet by packet."""
 
-#: Input buffer depth in flits. Eight, not four: with 4-flit buffers a single-channel
-#: wormhole router saturates at 58% of the 8x8 channel-load bound (head-of-line blocking);
-#: with 8 it reaches 67%, inside the 60-100% band the reference SoC is specified for.
-DEFAULT_BUFFER_DEPTH = 8
+#: Kernel priority of the mesh's per-cycle work: after every ordinary event of the cycle (a
+#: DMA sending a packet in cycle t is seen by the mesh's work of cycle t).
+MESH_PRIORITY: Final = 1 << 20
 
 
 class _Buffer:
@@ -200,71 +209,31 @@ class _Source:
         self.last_inj = -1
 
 
-@dataclass(frozen=True)
-class NocCounters:
-    """The per-router, per-port counters at the end of ``cycle``, indexed ``[router][port]``.
-
-    ``flits``: flits that left through that output port. ``stalls``: cycles the flit at the
-    front of that input port's buffer had finished its router delay but could not leave (its
-    output held by another worm or lost arbitration, or no downstream credit). ``buf_occ``:
-    flits in that input port's buffer.
-    """
-
-    cycle: int
-    flits: tuple[tuple[int, ...], ...]
-    stalls: tuple[tuple[int, ...], ...]
-    buf_occ: tuple[tuple[int, ...], ...]
-
-    @property
-    def idle(self) -> bool:
-        """No flit buffered anywhere."""
-        return not any(any(row) for row in self.buf_occ)
-
-    def total_flits(self) -> int:
-        return sum(sum(row) for row in self.flits)
-
-
-def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, not {value!r}")
-    if value < low or (high is not None and value > high):
-        span = f"{low}..{high}" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be {span}, got {value}")
-    return value
-
-
-def _check_routing(routing: str) -> str:
-    name = routing.upper() if isinstance(routing, str) else routing
-    if name not in ROUTINGS:
-        raise ValueError(f"routing must be 'XY' or 'YX', not {routing!r}")
-    return str(name)
-
-
-class Mesh:
+class Mesh(Geometry):
     """A ``size_x`` by ``size_y`` wormhole mesh (see the module docstring for the timing)."""
 
     def __init__(self, size_x: int, size_y: int, router_delay: int = 1, link_delay: int = 1,
-                 buffer_depth: int = DEFAULT_BUFFER_DEPTH, routing: str = "XY") -> None:
-        _check_int("size_x", size_x, 1)
-        _check_int("size_y", size_y, 1)
-        if size_x > MAX_DIM or size_y > MAX_DIM:
-            raise ValueError(f"mesh {size_x}x{size_y} is larger than the NoC supports "
-                             f"({MAX_DIM}x{MAX_DIM} at most)")
-        self.size_x = size_x
-        self.size_y = size_y
-        self.nodes = size_x * size_y
+                 buffer_depth: int = DEFAULT_BUFFER_DEPTH, routing: str = "XY",
+                 events: SimEvents | None = None) -> None:
+        super().__init__(size_x, size_y, routing)
         self.router_delay = _check_int("router_delay", router_delay, 1)
         self.link_delay = _check_int("link_delay", link_delay, 1)
         self.buffer_depth = _check_int("buffer_depth", buffer_depth, 1)
-        self._routing = _check_routing(routing)
-        #: Observer of flit departures (a waveform tracer), when set: ``on_depart(router,
-        #: port, cycles)`` gets the cycles, ascending, in which flits leave ``router`` through
-        #: output ``port``, as soon as they are known: possibly ahead of ``now``, never behind.
-        self.on_depart: Callable[[int, int, list[int]], None] | None = None
-        self._kernel: Kernel | None = None
-        self._ticker: int | None = None
-        self._now = 0
+        if events is None:
+            from socdbg.models.events import SimEvents
+
+            events = SimEvents()
+        #: ``events.noc_depart`` reports flit departures (see socdbg.models.events).
+        self.events = events
+        #: The kernel the mesh's work is scheduled on: its own until :meth:`attach`.
+        self._kernel = Kernel()
+        self._attached = False
         self._version = 0
+        self._registers: MeshRegisters | None = None
+        #: A stream of packets another model times in closed form while it has the mesh to
+        #: itself (see :meth:`begin_flow`); settled back into packets before anything else
+        #: looks at or uses the mesh.
+        self._flow: Flow | None = None
         self._clear()
 
     def _clear(self) -> None:
@@ -274,72 +243,12 @@ class Mesh:
         self._sources = [_Source() for _ in range(self.nodes)]
         self._routes: dict[str, list[tuple[tuple[_Buffer, ...], tuple[_Output, ...]] | None]] = {
             name: [None] * (self.nodes * self.nodes) for name in ROUTINGS}
-        # the event calendar: cycle -> its events, and a heap of the cycles that have any
-        self._cal: dict[int, _Cycle] = {}
-        self._times: list[int] = []
+        # the cycles with work pending: cycle -> its work and the kernel event that runs it
+        self._cal: dict[int, tuple[_Cycle, Event]] = {}
         self._inflight: dict[_Worm, None] = {}
         self._sent = 0
         self._delivered = 0
         self._version += 1
-        self._counter_cache: tuple[tuple[int, int], NocCounters] | None = None
-
-    # --- geometry --------------------------------------------------------------------------
-    def node(self, x: int, y: int) -> int:
-        """The node at column ``x``, row ``y``."""
-        if not (0 <= x < self.size_x and 0 <= y < self.size_y):
-            raise ValueError(f"({x}, {y}) is outside the {self.size_x}x{self.size_y} mesh")
-        return y * self.size_x + x
-
-    def coords(self, node: int) -> tuple[int, int]:
-        """(x, y) of ``node``."""
-        self._check_node("node", node)
-        return node % self.size_x, node // self.size_x
-
-    def neighbour(self, node: int, port: int) -> int | None:
-        """The router on the other side of output ``port`` (None at the edge or for LOCAL)."""
-        x, y = self.coords(node)
-        if port == N:
-            return node - self.size_x if y > 0 else None
-        if port == S:
-            return node + self.size_x if y < self.size_y - 1 else None
-        if port == E:
-            return node + 1 if x < self.size_x - 1 else None
-        if port == W:
-            return node - 1 if x > 0 else None
-        return None
-
-    def hops(self, src: int, dst: int) -> int:
-        """Routers a packet from ``src`` to ``dst`` crosses: Manhattan distance + 1."""
-        (sx, sy), (dx, dy) = self.coords(src), self.coords(dst)
-        return abs(sx - dx) + abs(sy - dy) + 1
-
-    def route(self, src: int, dst: int, routing: str | None = None) -> list[tuple[int, int]]:
-        """The (router, output port) pairs a packet crosses, ending with (dst, LOCAL)."""
-        self._check_node("src_node", src)
-        self._check_node("dst_node", dst)
-        order = self._routing if routing is None else _check_routing(routing)
-        x, y = src % self.size_x, src // self.size_x
-        dx, dy = dst % self.size_x, dst // self.size_x
-        out: list[tuple[int, int]] = []
-        while True:
-            node = y * self.size_x + x
-            if order == "XY":
-                port = (E if dx > x else W) if x != dx else (S if dy > y else N) if y != dy \
-                    else LOCAL
-            else:
-                port = (S if dy > y else N) if y != dy else (E if dx > x else W) if x != dx \
-                    else LOCAL
-            out.append((node, port))
-            if port == LOCAL:
-                return out
-            if port == E:
-                x += 1
-            elif port == W:
-                x -= 1
-            elif port == S:
-                y += 1
-            else:
-                y -= 1
 
     def _route(self, src: int, dst: int) -> tuple[tuple[_Buffer, ...], tuple[_Output, ...]]:
         """The input buffers and outputs of the route, cached per routing."""
@@ -354,20 +263,16 @@ class Mesh:
         self._routes[self._routing][src * self.nodes + dst] = found
         return found
 
-    def _check_node(self, name: str, node: object) -> None:
-        if isinstance(node, bool) or not isinstance(node, int):
-            raise ValueError(f"{name} must be a node number, not {node!r}")
-        if not 0 <= node < self.nodes:
-            raise ValueError(f"{name} {node} is out of range: the {self.size_x}x{self.size_y} "
-                             f"mesh has nodes 0..{self.nodes - 1}")
-
-    # --- state -----------------------------------------------------------------------------
+    # --- state ---------------------------------------------------------------------------
     @property
     def now(self) -> int:
-        """The current cycle: the kernel's when attached, else the last cycle run to."""
-        if self._kernel is not None:
-            return max(self._kernel.now, self._now)
-        return self._now
+        """The current cycle: the kernel's (the mesh's own kernel when standalone)."""
+        return self._kernel.now
+
+    @property
+    def version(self) -> int:
+        """Changes whenever the mesh's state may have changed (a counter cache's key)."""
+        return self._version
 
     @property
     def routing(self) -> str:
@@ -377,6 +282,7 @@ class Mesh:
     @routing.setter
     def routing(self, value: str) -> None:
         name = _check_routing(value)
+        self.settle()
         if name != self._routing and self._inflight:
             raise RuntimeError(f"cannot switch routing to {name} with {len(self._inflight)} "
                                "packets in flight; wait until the mesh is idle")
@@ -385,30 +291,50 @@ class Mesh:
     @property
     def in_flight(self) -> int:
         """Packets sent and not yet delivered (source queues included)."""
+        self.settle()
         return len(self._inflight)
 
     @property
     def busy(self) -> bool:
+        self.settle()
         return bool(self._inflight)
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing in flight, scheduled or moving as a flow: the counters hold until the next
+        kernel event. Asked without settling a flow (a condition check must not)."""
+        return self._flow is None and not self._inflight and not self._cal
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether the mesh has work scheduled on its kernel (an idle mesh has none, so the
+        kernel jumps from event to event)."""
+        self.settle()
+        return bool(self._cal)
 
     @property
     def deadlocked(self) -> bool:
         """Packets in flight and nothing left that could move them (mixed routings can do
         this; pure XY or pure YX cannot)."""
-        return bool(self._inflight) and not self._times
+        self.settle()
+        return bool(self._inflight) and not self._cal
 
     @property
     def sent(self) -> int:
+        self.settle()
         return self._sent
 
     @property
     def delivered(self) -> int:
+        self.settle()
         return self._delivered
 
     def reset(self) -> None:
         """Drop every packet (their ``on_delivered`` never runs) and zero the counters."""
+        self._flow = None  # its packets go with the rest
+        for _, ev in self._cal.values():
+            ev.cancel()
         self._clear()
-        self._sync_ticker()
 
     # --- sending ---------------------------------------------------------------------------
     def send(self, src_node: int, dst_node: int, flits: int,
@@ -427,13 +353,12 @@ class Mesh:
             raise ValueError(f"a packet needs at least one flit, got flits={flits!r}")
         if on_delivered is not None and not callable(on_delivered):
             raise ValueError("on_delivered must be callable")
-        kernel = self._kernel
-        if kernel is not None and kernel.now > self._now:
-            self._now = kernel.now
+        if self._flow is not None:
+            self.settle()
         route = self._routes[self._routing][src_node * nodes + dst_node]
         if route is None:
             route = self._route(src_node, dst_node)
-        w = _Worm(src_node, dst_node, flits, self._now, on_delivered, route)
+        w = _Worm(src_node, dst_node, flits, self._kernel.now, on_delivered, route)
         self._inflight[w] = None
         self._sent += 1
         self._version += 1
@@ -444,138 +369,225 @@ class Mesh:
             w.base[0] = lb.seq
             lb.seq += flits
             self._run(w, -1)
-        if kernel is not None:
-            self._sync_ticker()
 
     # --- running ---------------------------------------------------------------------------
     def run_to(self, cycle: int) -> None:
         """Run every event up to and including ``cycle`` (standalone use)."""
-        if self._kernel is not None:
+        if self._attached:
             raise RuntimeError("the mesh is attached to a kernel: step the kernel instead")
-        if cycle < self._now:
-            raise ValueError(f"cycle {cycle} is in the past (now {self._now})")
-        self._advance(cycle)
+        if cycle < self.now:
+            raise ValueError(f"cycle {cycle} is in the past (now {self.now})")
+        self._kernel.step(cycle - self.now)
 
     def run(self, cycles: int) -> None:
         """Run ``cycles`` more cycles (standalone use)."""
-        self.run_to(self._now + _check_int("cycles", cycles, 0))
+        self.run_to(self.now + _check_int("cycles", cycles, 0))
 
     def run_until_idle(self, max_cycles: int = 1_000_000) -> bool:
         """Run until every packet is delivered or ``max_cycles`` pass; returns whether idle."""
-        limit = self._now + max_cycles
-        while self._inflight and self._times and self._times[0] <= limit:
-            self.run_to(self._times[0])
+        limit = self.now + max_cycles
+        self.settle()
+        while self._inflight and self._cal:
+            nxt = min(self._cal)
+            if nxt > limit:
+                break
+            self.run_to(nxt)
         if not self._inflight:
             return True
         self.run_to(limit)
         return not self._inflight
 
     def call_at(self, cycle: int, action: Callable[[], None]) -> None:
-        """Run ``action()`` in ``cycle`` (standalone drivers such as traffic generators)."""
+        """Run ``action()`` in ``cycle``, with the mesh's work of that cycle (standalone
+        drivers such as traffic generators)."""
         if cycle < self.now:
             raise ValueError(f"cycle {cycle} is in the past (now {self.now})")
+        self.settle()
         self._cycle(cycle).call.append(action)
-        self._sync_ticker()
 
     def _cycle(self, t: int) -> _Cycle:
-        """The events of cycle ``t`` (created on first use)."""
-        c = self._cal.get(t)
-        if c is None:
-            c = self._cal[t] = _Cycle()
-            heapq.heappush(self._times, t)
-        return c
+        """The work of cycle ``t`` (created, and scheduled on the kernel, on first use)."""
+        entry = self._cal.get(t)
+        if entry is None:
+            c = _Cycle()
+            kernel = self._kernel
+            self._cal[t] = (c, kernel.schedule(t - kernel.now, self._worker(t),
+                                               MESH_PRIORITY))
+            return c
+        return entry[0]
 
-    def _advance(self, until: int) -> None:
-        times = self._times
-        if not times or times[0] > until:
-            if until > self._now:
-                self._now = until
-            return
+    def _worker(self, t: int) -> Callable[[], None]:
+        return lambda: self._work(t)
+
+    def _work(self, t: int) -> None:
+        """Cycle ``t``'s work, in this order: heads requesting outputs, grants of outputs
+        freed this cycle, plain calls, deliveries."""
         self._version += 1
-        cal = self._cal
-        pop = heapq.heappop
-        while times and times[0] <= until:
-            t = times[0]
-            self._now = t
-            c = cal[t]
-            if c.request:
-                ready: list[_Output] = []  # outputs free now that got a request
-                for entry in c.request:
-                    w, h = entry
-                    o = w.outs[h]
-                    o.req[w.bufs[h].port] = entry
-                    o.nreq += 1
-                    if o.holder is None:
-                        at = o.free_at
-                        if at <= t:
-                            if o.arb_at != t:
-                                o.arb_at = t
-                                ready.append(o)
-                        elif o.arb_at != at:
-                            o.arb_at = at
-                            self._cycle(at).arbitrate.append(o)
-                # every request of cycle t is in: grant (outputs are independent)
-                for o in ready:
-                    self._arbitrate(t, o)
-            for o in c.arbitrate:
+        c = self._cal[t][0]
+        if c.request:
+            ready: list[_Output] = []  # outputs free now that got a request
+            for entry in c.request:
+                w, h = entry
+                o = w.outs[h]
+                o.req[w.bufs[h].port] = entry
+                o.nreq += 1
+                if o.holder is None:
+                    at = o.free_at
+                    if at <= t:
+                        if o.arb_at != t:
+                            o.arb_at = t
+                            ready.append(o)
+                    elif o.arb_at != at:
+                        o.arb_at = at
+                        self._cycle(at).arbitrate.append(o)
+            # every request of cycle t is in: grant (outputs are independent)
+            for o in ready:
                 self._arbitrate(t, o)
-            calls = c.call
-            i = 0
-            while i < len(calls):  # a call may schedule another for this cycle
-                calls[i]()
-                i += 1
-            for w in c.deliver:
-                self._deliver(t, w)
-            while i < len(calls):  # ... and so may a delivery
-                calls[i]()
-                i += 1
-            pop(times)
-            del cal[t]
-        if until > self._now:
-            self._now = until
+        for o in c.arbitrate:
+            self._arbitrate(t, o)
+        calls = c.call
+        i = 0
+        while i < len(calls):  # a call may schedule another for this cycle
+            calls[i]()
+            i += 1
+        for w in c.deliver:
+            self._deliver(t, w)
+        while i < len(calls):  # ... and so may a delivery
+            calls[i]()
+            i += 1
+        if self._cal.get(t, (None,))[0] is c:  # (unless a reset in a callback dropped it)
+            del self._cal[t]
 
     # --- kernel ----------------------------------------------------------------------------
     def attach(self, kernel: Kernel) -> None:
-        """Follow ``kernel`` time from now on; a ticker runs only while events are pending."""
-        if self._kernel is not None:
+        """Schedule the mesh's work on ``kernel`` from now on (work pending on the mesh's own
+        kernel moves over; its clock catches up with ``kernel`` first)."""
+        if self._attached:
             raise RuntimeError("the mesh is already attached to a kernel")
-        if kernel.now < self._now and self._times:
-            raise ValueError(f"kernel time {kernel.now} is behind the mesh ({self._now})")
-        if kernel.now > self._now:
-            self._advance(kernel.now)  # catch up with whatever ran standalone
+        self.settle()
+        own = self._kernel
+        if kernel.now < own.now and self._cal:
+            raise ValueError(f"kernel time {kernel.now} is behind the mesh ({own.now})")
+        if kernel.now > own.now:
+            own.step(kernel.now - own.now)  # catch up with whatever ran standalone
+        pending = sorted(self._cal.items())
         self._kernel = kernel
-        self._now = max(self._now, kernel.now)
-        self._sync_ticker()
+        self._attached = True
+        self._cal = {}
+        for t, (c, ev) in pending:
+            ev.cancel()
+            self._cal[t] = (c, kernel.schedule(max(0, t - kernel.now), self._worker(t),
+                                               MESH_PRIORITY))
 
-    def detach(self) -> None:
-        if self._kernel is not None and self._ticker is not None:
-            self._kernel.remove_ticker(self._ticker)
-        self._ticker = None
-        self._kernel = None
+    # --- flows -----------------------------------------------------------------------------
+    def flow_ready(self) -> bool:
+        """Whether a model may time a stream of packets in closed form from now on: nothing
+        in flight or scheduled, no other flow, nobody watching departures, and buffers deep
+        enough that a lone stream is never throttled (``buffer_depth >= R + 2L``)."""
+        return (self._flow is None and not self._inflight and not self._cal
+                and not self.events.noc_depart
+                and self.buffer_depth >= self.router_delay + 2 * self.link_delay)
 
-    @property
-    def ticking(self) -> bool:
-        """Whether the mesh has a ticker registered with its kernel."""
-        return self._ticker is not None
+    def begin_flow(self, flow: Flow) -> None:
+        """``flow`` has the mesh to itself until it ends (:meth:`end_flow`) or anything else
+        uses or observes the mesh, which first calls ``flow.materialise()``."""
+        assert self.flow_ready()
+        self._flow = flow
 
-    def _sync_ticker(self) -> None:
-        kernel = self._kernel
-        if kernel is None:
-            return
-        if self._times and self._ticker is None:
-            self._ticker = kernel.add_ticker(self._tick)
-        elif not self._times and self._ticker is not None:
-            kernel.remove_ticker(self._ticker)
-            self._ticker = None
+    def settle(self) -> None:
+        """Turn an active flow into packets (before anything else sees the mesh)."""
+        flow = self._flow
+        if flow is not None:
+            self._flow = None
+            flow.materialise()
 
-    def _tick(self, cycle: int) -> None:
-        times = self._times
-        if times and times[0] <= cycle:
-            self._advance(cycle)
-        elif cycle > self._now:
-            self._now = cycle
-        if not times:
-            self._sync_ticker()
+    def replay(self, start: int, sends: Callable[[Callable[[int], None]], None],
+               through_now: bool | None = None) -> None:
+        """Rebuild the packets of a flow that began at cycle ``start`` (when the mesh was
+        idle): ``sends(at)`` calls ``at(cycle)`` before each :meth:`send` to move a replay
+        kernel to that cycle; then the replay runs up to now (through the current cycle's
+        work unless the kernel is inside an event of this cycle; ``through_now`` overrides
+        that) and its pending work moves to the real kernel. Deliveries up to then happen
+        during the replay."""
+        real = self._kernel
+        now = real.now
+        assert self._flow is None and not self._cal
+        replay = Kernel()
+        replay.now = start
+        self._kernel = replay
+
+        def at(cycle: int) -> None:
+            if cycle > replay.now:
+                if cycle - 1 > replay.now:
+                    replay.step(cycle - 1 - replay.now)
+                replay._fire_due()
+                replay.now = cycle
+
+        sends(at)
+        if through_now is None:
+            through_now = not real.firing
+        if not through_now:  # the rest of this cycle (the mesh's work included) is to come
+            at(now)
+        else:
+            replay.step(now - replay.now)
+        pending = sorted(self._cal.items())
+        self._kernel = real
+        self._cal = {}
+        for t, (c, ev) in pending:
+            ev.cancel()
+            self._cal[t] = (c, real.schedule(t - now, self._worker(t), MESH_PRIORITY))
+
+    def end_flow(self, src: int, dst: int, packets: int, flits: int,
+                 tail: list[tuple[int, int]]) -> None:
+        """A flow's stream was delivered whole: put the mesh in the state the packets would
+        have left it in. ``packets``/``flits``: totals; ``tail``: (injection cycle of the head,
+        flits) of the last packets, covering at least ``buffer_depth`` flits (or all)."""
+        self._flow = None
+        R, L, B = self.router_delay, self.link_delay, self.buffer_depth
+        route = self._routes[self._routing][src * self.nodes + dst]
+        if route is None:
+            route = self._route(src, dst)
+        bufs, outs = route
+        inj: list[int] = []
+        for head, n in tail:
+            inj.extend(range(head, head + n))
+        inj = inj[-B:]
+        last_head = tail[-1][0]
+        for h, (buf, out) in enumerate(zip(bufs, outs, strict=True)):
+            shift = R + h * (R + L)
+            base = buf.seq + flits - len(inj)
+            for k, t in enumerate(inj):
+                buf.ring[(base + k) % B] = t + shift
+            buf.seq += flits
+            buf.ndep += flits
+            buf.last = inj[-1] + shift
+            out.flits += flits
+            out.free_at = buf.last + 1
+            out.rr = (buf.port + 1) % PORTS
+            out.arb_at = last_head + shift
+        self._sources[src].last_inj = inj[-1]
+        self._sent += packets
+        self._delivered += packets
+        self._version += 1
+
+    # --- counters and registers ------------------------------------------------------------
+    def counters(self) -> NocCounters:
+        """Every router's port counters as of the end of the current cycle."""
+        self.settle()
+        return counters_at(self)
+
+    def bind(self, regs: RegisterFile) -> MeshRegisters:
+        """Put the counters behind ``regs`` (see :class:`MeshRegisters`)."""
+        self._registers = MeshRegisters(self, regs)
+        self._registers.bind()
+        return self._registers
+
+    def publish(self, regs: RegisterFile) -> None:
+        """Write every counter register now (through ``regs.hw_write``)."""
+        registers = self._registers
+        if registers is None or registers.regs is not regs:
+            registers = MeshRegisters(self, regs)
+        registers.publish()
 
     # --- the router model ------------------------------------------------------------------
     def _arbitrate(self, t: int, o: _Output) -> None:
@@ -614,12 +626,15 @@ class Mesh:
             b.head_waiters.append((w, h))
 
     def _head_ready(self, w: _Worm, h: int) -> None:
+        """The head of ``w`` is at the front of hop ``h``'s buffer: it requests its output
+        once its router delay is over and the flit ahead of it has left."""
         b = w.bufs[h]
         q = (w.deps[h - 1][0] + self.link_delay if h else w.inj[0]) + self.router_delay
         if b.last >= q:
             q = b.last + 1
         w.q[h] = q
-        self._cycle(q).request.append((w, h))
+        entry = self._cal.get(q)
+        (entry[0] if entry is not None else self._cycle(q)).request.append((w, h))
 
     def _run(self, w: _Worm, h: int) -> None:
         """Compute every leaving cycle that has become computable, starting at (w, h).
@@ -632,9 +647,10 @@ class Mesh:
         R = self.router_delay
         L = self.link_delay
         B = self.buffer_depth
-        cal = self._cal
         cycle = self._cycle
-        depart = self.on_depart
+        head_ready = self._head_ready
+        head_arrive = self._head_arrive
+        depart = self.events.noc_depart if self.events.noc_depart.subscribers else None
         work = [(w, h)]
         pop = work.pop
         push = work.append
@@ -727,7 +743,7 @@ class Mesh:
             o = w.outs[h]
             o.flits += k
             if depart is not None:
-                depart(o.index // PORTS, o.index % PORTS, deps[j0:j])
+                depart.emit(o.index // PORTS, o.index % PORTS, deps[j0:j])
             waiter = buf.credit_waiter
             if waiter is not None:
                 buf.credit_waiter = None
@@ -737,29 +753,10 @@ class Mesh:
                 w2, h2 = hw[0]
                 if w2.base[h2] == nd:  # the worm behind this one now heads the FIFO
                     hw.popleft()
-                    q = (w2.deps[h2 - 1][0] + L if h2 else w2.inj[0]) + R
-                    if last >= q:
-                        q = last + 1
-                    w2.q[h2] = q
-                    ev = cal.get(q)
-                    if ev is None:
-                        ev = cycle(q)
-                    ev.request.append((w2, h2))
+                    head_ready(w2, h2)
             if h < w.last:
                 if j0 == 0:  # the head reached the next router
-                    h1 = h + 1
-                    b1 = w.bufs[h1]
-                    if b1.ndep == w.base[h1]:
-                        q = deps[0] + L + R
-                        if b1.last >= q:
-                            q = b1.last + 1
-                        w.q[h1] = q
-                        ev = cal.get(q)
-                        if ev is None:
-                            ev = cycle(q)
-                        ev.request.append((w, h1))
-                    else:
-                        b1.head_waiters.append((w, h1))
+                    head_arrive(w, h + 1)
                 elif w.alloc[h + 1] >= 0:
                     push((w, h + 1))
             if j == F:  # the tail has crossed: release the output
@@ -823,135 +820,3 @@ class Mesh:
                 lb.seq += nxt.flits
                 push((nxt, -1))
 
-    # --- counters --------------------------------------------------------------------------
-    def counters(self) -> NocCounters:
-        """Every router's port counters as of the end of the current cycle."""
-        t = self.now
-        flits = [o.flits for o in self._outs]
-        stalls = [b.stall for b in self._bufs]
-        occ = [0] * len(self._bufs)
-        R = self.router_delay
-        L = self.link_delay
-        for w in self._inflight:
-            for h in range(w.last + 1):
-                if h:
-                    arr = w.deps[h - 1]
-                    lat = L
-                else:
-                    arr = w.inj
-                    lat = 0
-                na = len(arr)
-                if not na:
-                    break
-                deps = w.deps[h]
-                k = len(deps)
-                b = w.bufs[h].index
-                o = w.outs[h].index
-                arrived = na
-                while arrived and arr[arrived - 1] + lat > t:
-                    arrived -= 1
-                gone = k
-                while gone and deps[gone - 1] > t:
-                    gone -= 1
-                occ[b] += arrived - gone
-                for j in range(gone, k):  # crossings after t: take them back out
-                    d = deps[j]
-                    r = w.q[h] if j == 0 else max(arr[j] + lat + R, deps[j - 1] + 1)
-                    flits[o] -= 1
-                    stalls[b] -= d - r - max(0, min(d, t + 1) - r)
-                if k < na:  # the first flit still waiting here
-                    if k == 0:
-                        r = w.q[h]
-                        if r < 0:
-                            continue
-                    else:
-                        r = max(arr[k] + lat + R, deps[k - 1] + 1)
-                    if r <= t:
-                        stalls[b] += t + 1 - r
-        X = PORTS
-        rows = range(self.nodes)
-        return NocCounters(
-            cycle=t,
-            flits=tuple(tuple(flits[i * X:(i + 1) * X]) for i in rows),
-            stalls=tuple(tuple(stalls[i * X:(i + 1) * X]) for i in rows),
-            buf_occ=tuple(tuple(occ[i * X:(i + 1) * X]) for i in rows),
-        )
-
-    def _cached_counters(self) -> NocCounters:
-        key = (self.now, self._version)
-        if self._counter_cache is None or self._counter_cache[0] != key:
-            self._counter_cache = (key, self.counters())
-        return self._counter_cache[1]
-
-    # --- registers -------------------------------------------------------------------------
-    def publish(self, regs: RegisterFile) -> None:
-        """Write every ``noc.router[i].port[p].flits/stalls/buf_occ`` and ``noc.status.idle``
-        from the current counters (through ``regs.hw_write``)."""
-        c = self._cached_counters()
-        for i in range(self.nodes):
-            for p in range(PORTS):
-                base = f"noc.router[{i}].port[{p}]"
-                regs.hw_write(f"{base}.flits", c.flits[i][p] & 0xFFFF_FFFF)
-                regs.hw_write(f"{base}.stalls", c.stalls[i][p] & 0xFFFF_FFFF)
-                regs.hw_write(f"{base}.buf_occ", min(c.buf_occ[i][p], 0x1F))
-        if regs.regmap.find("noc.status") is not None:
-            self._write_idle(regs, regs.regmap.get("noc.status"), c)
-
-    def bind(self, regs: RegisterFile) -> None:
-        """Refresh the counter registers lazily: each ``noc.router[i].port[p].*`` register and
-        ``noc.status`` is recomputed when software reads it (an ``on_read`` hook), never per
-        cycle. A software write of ``noc.ctrl.routing`` switches routing for packets sent
-        afterwards (as the hardware does; with traffic in flight that can deadlock)."""
-        rmap = regs.regmap
-        dim = rmap.find("noc.mesh_dim")
-        if dim is not None:
-            mx, my = dim.layout.reset & 0xFF, (dim.layout.reset >> 8) & 0xFF
-            if (mx, my) != (self.size_x, self.size_y):
-                raise ValueError(f"the register map describes a {mx}x{my} mesh, the model is "
-                                 f"{self.size_x}x{self.size_y}")
-        kinds = ("flits", "stalls", "buf_occ")
-        for i in range(self.nodes):
-            for p in range(PORTS):
-                for kind in kinds:
-                    path = f"noc.router[{i}].port[{p}].{kind}"
-                    if rmap.find(path) is None:
-                        raise ValueError(f"the register map has no {path}")
-                    regs.on_read(path, self._reader(regs, kind, i, p), slope=self._slope)
-        if rmap.find("noc.status") is not None:
-            regs.on_read("noc.status", lambda reg: self._write_idle(
-                regs, reg, self._cached_counters()), slope=self._slope)
-        ctrl = rmap.find("noc.ctrl")
-        if ctrl is not None and ctrl.field("routing") is not None:
-            regs.on_write("noc.ctrl", self._ctrl_written)
-
-    def _slope(self) -> int | None:
-        """Between kernel events the counters hold while no ticker runs (nothing in flight);
-        with traffic in flight the kernel checks every cycle anyway."""
-        return None if self.ticking else 0
-
-    def _reader(self, regs: RegisterFile, kind: str, i: int, p: int
-                ) -> Callable[[Register], None]:
-        def refresh(reg: Register) -> None:
-            c = self._cached_counters()
-            if kind == "flits":
-                value = c.flits[i][p] & 0xFFFF_FFFF
-            elif kind == "stalls":
-                value = c.stalls[i][p] & 0xFFFF_FFFF
-            else:
-                value = min(c.buf_occ[i][p], 0x1F)
-            regs.hw_write(reg, value)
-
-        return refresh
-
-    @staticmethod
-    def _write_idle(regs: RegisterFile, reg: Register, c: NocCounters) -> None:
-        fld = reg.field("idle")
-        if fld is not None:
-            regs.hw_write(reg, fld.insert(0, int(c.idle)), fld.mask)
-
-    def _ctrl_written(self, reg: Register, old: int, new: int) -> None:
-        fld = reg.field("routing")
-        assert fld is not None
-        value = fld.extract(new)
-        if value < len(ROUTINGS):
-            self._routing = ROUTINGS[value]

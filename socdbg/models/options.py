@@ -1,0 +1,66 @@
+"""The ``sim:`` target's options, parsed and checked once into a typed object.
+
+``sim:my.rdl,mesh=8x8,dma_bw=64,noc=coarse,noc_buf=4``: every model reads the typed
+:class:`SimOptions`, never the option strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from socdbg.errors import TargetError
+
+KNOWN_OPTIONS = ("mesh", "dma_bw", "noc", "noc_buf")
+#: The NoC's default input buffer depth in flits (socdbg.models.noc.DEFAULT_BUFFER_DEPTH).
+DEFAULT_NOC_BUF = 8
+MAX_MESH_SIDE = 16
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    """``mesh``: (x, y) when given (the map is generated with that NoC size). ``dma_bw``: the
+    DMA port's bytes per cycle. ``noc``: ``"mesh"`` (DMA data crosses the simulated mesh) or
+    ``"coarse"`` (the engine's own timing, no mesh). ``noc_buf``: router input buffer depth in
+    flits."""
+
+    mesh: tuple[int, int] | None = None
+    dma_bw: int = 32
+    noc: Literal["mesh", "coarse"] = "mesh"
+    noc_buf: int = DEFAULT_NOC_BUF
+
+    @classmethod
+    def parse(cls, options: Mapping[str, str]) -> SimOptions:
+        """Check every option; a bad one is a TargetError naming it, with a hint."""
+        unknown = [k for k in options if k not in KNOWN_OPTIONS]
+        if unknown:
+            raise TargetError(f"sim target: unknown option '{unknown[0]}'",
+                              "options: " + ", ".join(KNOWN_OPTIONS))
+        mesh: tuple[int, int] | None = None
+        text = options.get("mesh")
+        if text is not None:
+            x, sep, y = text.lower().partition("x")
+            if not (sep and x.isdigit() and y.isdigit()) or not (
+                    1 <= int(x) <= MAX_MESH_SIDE and 1 <= int(y) <= MAX_MESH_SIDE):
+                raise TargetError(f"sim target: mesh '{text}' is not XxY with sides 1..16",
+                                  "for example sim:mesh=8x8 or sim:mesh=4x2")
+            mesh = (int(x), int(y))
+        bw = options.get("dma_bw", "32")
+        if not (bw.isdigit() and 1 <= int(bw) <= 4096):
+            raise TargetError(f"sim target: dma_bw '{bw}' is not 1..4096 bytes per cycle")
+        noc = options.get("noc", "mesh")
+        if noc not in ("mesh", "coarse"):
+            raise TargetError(f"sim target: noc '{noc}' is not mesh or coarse",
+                              "noc=coarse moves DMA data without simulating the mesh")
+        buf = options.get("noc_buf", str(DEFAULT_NOC_BUF))
+        if not (buf.isdigit() and 1 <= int(buf) <= 64):
+            raise TargetError(f"sim target: noc_buf '{buf}' is not 1..64 flits")
+        return cls(mesh=mesh, dma_bw=int(bw), noc="coarse" if noc == "coarse" else "mesh",
+                   noc_buf=int(buf))
+
+    def defines(self) -> dict[str, str]:
+        """The map generator's defines these options ask for (the NoC size)."""
+        if self.mesh is None:
+            return {}
+        return {"MESH_X": str(self.mesh[0]), "MESH_Y": str(self.mesh[1])}
