@@ -132,3 +132,43 @@ def test_noc_traffic_reports_progress_and_where_it_stopped(session: Session) -> 
             execute(session, "noc traffic uniform 0.1 --cycles 10000 --warmup 1000")
     finally:
         traffic.run_traffic = real  # type: ignore[assignment]
+
+
+class _Untimed:
+    """A target with no simulated time (as a gdb stub or silicon): the sim's registers only."""
+
+    def __init__(self, sim: SimTarget, interrupt_at: int) -> None:
+        self.spec, self.capabilities = "untimed", frozenset({"write"})
+        self._sim, self._left = sim, interrupt_at
+
+    def read(self, address: int, size: int) -> bytes:
+        self._left -= 1
+        if self._left == 0:
+            raise KeyboardInterrupt
+        return self._sim.read(address, size)
+
+    def write(self, address: int, data: bytes) -> None:
+        self._sim.write(address, data)
+
+    def read_block(self, address: int, size: int) -> bytes:
+        return self.read(address, size)
+
+    def write_block(self, address: int, data: bytes) -> None:
+        self.write(address, data)
+
+    def close(self) -> None:
+        pass
+
+
+def test_poll_on_hardware_reports_where_ctrl_c_stopped_it(session: Session) -> None:
+    """Without simulated time poll waits in wall time; Ctrl-C says how long it waited, how
+    many reads it made and the last value it saw."""
+    from socdbg.commands.dispatch import execute
+
+    sim = session.target
+    assert isinstance(sim, SimTarget)
+    session.use_target(_Untimed(sim, interrupt_at=4))  # type: ignore[arg-type]
+    with pytest.raises(Stopped, match=r"^poll: stopped after \d+\.\d{3} s and 3 reads of "
+                       r"sysctrl\.scratch; last read: expected sysctrl\.scratch == 5, "
+                       r"got 0 \(value=0\)$"):
+        execute(session, "poll sysctrl.scratch == 5 --timeout 60 --interval 0.001")

@@ -21,6 +21,8 @@ from socdbg.commands.conditions import evaluate, parse_condition, wait_for
 from socdbg.commands.registry import Effects, Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
+from socdbg.regmap import Decoded
+from socdbg.render.progress import Stopped
 from socdbg.targets.base import SimTime, has_time
 
 #: Simulated core clock used to turn seconds into cycles (1 GHz: 1 cycle = 1 ns).
@@ -78,11 +80,19 @@ def poll_cmd(session: Session, condition: tuple[str, ...], timeout: str, interva
         spent = f"{target.now - start:,} cycles"
     else:
         t0 = time.monotonic()
-        while True:
-            held, decoded = evaluate(target, cond)
-            if held or time.monotonic() - t0 >= limit:
-                break
-            time.sleep(every)
+        seen: Decoded | None = None
+        reads = 0
+        try:
+            while True:
+                held, decoded = evaluate(target, cond)
+                seen, reads = decoded, reads + 1
+                if held or time.monotonic() - t0 >= limit:
+                    break
+                time.sleep(every)
+        except KeyboardInterrupt:  # say where it stopped: time, reads, the last value seen
+            last = f"; last read: {cond.failure(seen)}" if seen is not None else ""
+            raise Stopped(f"poll: stopped after {time.monotonic() - t0:.3f} s and {reads:,} "
+                          f"reads of {cond.register.path}{last}") from None
         spent = f"{time.monotonic() - t0:.3f} s"
     data = {"condition": cond.text, "held": held, "waited": spent}
     if held:
