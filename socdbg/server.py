@@ -29,6 +29,7 @@ from socdbg.errors import SocdbgError, TargetError, UsageError
 from socdbg.safety import is_live, read_only_error, unsafe_in_range
 from socdbg.targets.base import (
     CAP_COALESCE,
+    CAP_RESET,
     CAP_WRITE,
     CoreRegisters,
     CpuDescription,
@@ -42,6 +43,7 @@ from socdbg.targets.gdb import (
     COALESCE_FEATURE,
     CPU_FEATURE,
     READONLY_FEATURE,
+    RESET_FEATURE,
     TIME_FEATURE,
 )
 from socdbg.targets.readonly import ReadOnlyTarget
@@ -305,6 +307,8 @@ class RspServer:
                 feats.append(f"{COALESCE_FEATURE}+")
             if has_time(self.target):
                 feats.append(f"{TIME_FEATURE}+")
+            if self.allow_writes and CAP_RESET in self.target.capabilities:
+                feats.append(f"{RESET_FEATURE}+")
             feats.append(f"{BATCH_FEATURE}+")
             return ";".join(feats).encode()
         if p == b"QStartNoAckMode":

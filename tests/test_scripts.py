@@ -72,12 +72,14 @@ def test_a_typo_stops_the_script_before_any_access(tmp_path: Path) -> None:
 #: serve (reads, writes, memory, time, checks, variables, nested scripts, views, dumps, diff,
 #: stubs, butr), recorded with record start/stop. Not here: load/sym (need a cross-built
 #: ELF: tests/test_firmware_load.py), halt/resume/stepi/core/monitor/reconnect (a CPU behind
-#: gdb: tests/test_gdb_qemu.py), trace and noc traffic (a local simulator only), reset
-#: (the gdb target resets through the stub's own monitor command; tests/test_gdb_serve.py).
+#: gdb: tests/test_gdb_qemu.py), trace and noc traffic (a local simulator only).
 SESSION = r"""record start rec.sdbg
 read sysctrl.chip_id
 read sysctrl.chip_id.part
 read dma.ch[*].status
+write sysctrl.scratch 7
+reset
+expect sysctrl.scratch == 0
 write sysctrl.scratch "8'h2a"
 write sysctrl.pll_ctrl en=1
 step 10

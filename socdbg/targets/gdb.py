@@ -50,6 +50,8 @@ CPU_FEATURE = "socdbg-cpu"
 TIME_FEATURE = "socdbg-time"
 #: ... and that it reads a list of address ranges in one packet (qSocdbg.read).
 BATCH_FEATURE = "socdbg-batch"
+#: ... and that its target can be reset (``monitor reset``; a read-only server does not say it).
+RESET_FEATURE = "socdbg-reset"
 
 
 @dataclass(frozen=True)
@@ -173,8 +175,8 @@ class GdbTarget:
             caps.add(CAP_COALESCE)
         if self.features.get(TIME_FEATURE) == "+":
             caps.add(CAP_TIME)
-        if self.features.get("qemu.PhyMemMode"):  # QEMU: reset through system_reset
-            caps.add(CAP_RESET)
+        if self.features.get("qemu.PhyMemMode") or self.features.get(RESET_FEATURE) == "+":
+            caps.add(CAP_RESET)  # QEMU: system_reset; a socdbg server: its reset command
         self.capabilities = frozenset(caps)
 
     def _probe_binary_write(self) -> bool:
@@ -447,8 +449,9 @@ class GdbTarget:
         return text
 
     def reset(self) -> None:
-        """System reset through the stub's monitor (QEMU: system_reset)."""
-        self.monitor("system_reset")
+        """System reset through the stub's monitor: ``reset`` on a socdbg server (its monitor
+        runs socdbg commands), ``system_reset`` on QEMU."""
+        self.monitor("reset" if self.features.get(RESET_FEATURE) == "+" else "system_reset")
 
     # --- simulated time behind socdbg serve ----------------------------------------------
     def _time_request(self, payload: bytes, timeout: float | None = None) -> bytes:
