@@ -29,7 +29,10 @@ Rules (docs/architecture.md, "Executable documentation", says why):
   (code the page tells you to write) are shown and not run; no other reason is accepted.
 * ``console background port=P[,P2]`` holds one ``$`` line that starts a server the reader
   leaves running in another terminal (``socdbg serve``, QEMU). It is started when the page
-  reaches it, waited for until it accepts connections, and stopped when the page ends. ``port``
+  reaches it, waited for until it accepts connections on its ports, and stopped when the page
+  ends. A background block on a port a running server of the page holds stops that one first
+  (the reader's Ctrl-C: a server restarted with other flags, a new QEMU). A socdbg session open
+  before a background block goes on after it (``reconnect`` to a restarted QEMU). ``port``
   (on any console block) names port numbers the page uses: each run picks a free port for each
   and writes it in the commands, and the output shows the page's number again.
 * ``console tty`` holds ``$ socdbg ... shell``, the greeting and the first prompt: it runs
@@ -63,11 +66,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Pages whose sessions are not converted yet, and why (each one is a known gap, not a rule).
-NOT_YET = {
-    "docs/gdb.md": "its sessions span terminals the runner cannot choreograph yet: a server "
-                   "restarted with other flags, QEMU killed and restarted in the middle of one "
-                   "shell session (reconnect); its gdb output is being changed on h5-gdb",
-}
+NOT_YET: dict[str, str] = {}
 PAGES = tuple(p for p in (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
               if str(p.relative_to(ROOT)) not in NOT_YET)
 NORUN_REASONS = ("terminal", "hardware", "example")
@@ -258,17 +257,45 @@ def _run_blocks(page_blocks: Sequence[Block], workdir: Path, env: dict[str, str]
                 ports: dict[str, str], servers: list[Background],
                 local: Callable[[str], str],
                 as_documented: Callable[[list[str]], list[str]]) -> None:
-    pending: list[Command] = []  # shell lines of the current socdbg session
+    pending: list[Command] = []  # shell lines of the current socdbg session, not run yet
+    shell: ShellSession | None = None  # the session, once a background block made it start
+    last: list[Command] = []  # the last line typed into the current session
     bash: Bash | None = None
     shell_argv: list[str] = []  # from a `$ socdbg ... shell` line, for the next session
+    running: dict[str, Background] = {}  # port written on the page -> its server
+
+    def advance() -> None:
+        """Type the pending lines into the session (started if need be); it stays open."""
+        nonlocal shell
+        if not pending:
+            return
+        if shell is None:
+            argv = list(shell_argv) or ["socdbg", "-t", local(pending[0].target), "shell"]
+            shell = ShellSession(argv, workdir, env)
+        shell.run(pending, local)
+        for c in pending:
+            c.actual = as_documented(c.actual or [])
+        last[:] = pending[-1:]
+        pending.clear()
 
     def flush() -> None:
-        if pending:
+        nonlocal shell
+        if not pending and shell is None:
+            return
+        if pending and shell is None:
             run_shell(pending, workdir, env, local, shell_argv)
             for c in pending:
                 c.actual = as_documented(c.actual or [])
+            last[:] = pending[-1:]
             pending.clear()
-            shell_argv.clear()
+        advance()
+        if shell is not None:
+            rest = shell.close()
+            if rest and last:
+                last[0].actual = [*(last[0].actual or []), *as_documented(rest)]
+            shell = None
+        shell_argv.clear()
+        last.clear()
 
     for block in page_blocks:
         if "port" in block.attrs:
@@ -290,18 +317,26 @@ def _run_blocks(page_blocks: Sequence[Block], workdir: Path, env: dict[str, str]
             run_tty(block, workdir, env, local)
             continue
         if "background" in block.attrs:
-            flush()
+            # started in another terminal: a socdbg session of this one goes on across it
+            advance()
             if len(block.commands) != 1 or block.commands[0].kind != "$":
                 raise DocError(f"{block.name}: a background block holds one $ command")
+            own = block.attrs.get("port", "").split(",") if block.attrs.get("port") else []
+            for doc_port in own:  # the reader stops (Ctrl-C) what holds the port, restarts it
+                if doc_port in running:
+                    running.pop(doc_port).stop()
             cmd = block.commands[0]
-            server = Background(local(cmd.text), workdir, env, [int(p) for p in ports.values()])
+            server = Background(local(cmd.text), workdir, env,
+                                [int(ports[p]) for p in own] or [int(p) for p in ports.values()])
             servers.append(server)
+            running.update(dict.fromkeys(own, server))
             cmd.actual = as_documented(server.wait_ready(len(cmd.expected)))
             continue
         for cmd in block.commands:
             if cmd.kind == "socdbg":
-                if pending and cmd.target != pending[-1].target and not re.match(
-                        r"target\s", pending[-1].text):
+                previous = (pending or last)[-1:]
+                if previous and cmd.target != previous[0].target and not re.match(
+                        r"target\s", previous[0].text):
                     flush()  # another target's prompt, not reached with `target`: a new shell
                 pending.append(cmd)
                 continue
@@ -481,6 +516,59 @@ def run_shell(cmds: Sequence[Command], workdir: Path, env: dict[str, str],
         cmd.actual = _clean(parts[i]) if i < len(parts) else ["<the shell stopped here>"]
     if len(parts) > len(cmds) + 1 or (len(parts) == len(cmds) + 1 and parts[-1].strip()):
         cmds[-1].actual = [*(cmds[-1].actual or []), *_clean(_MARK.join(parts[len(cmds):]))]
+
+
+class ShellSession:
+    """A ``socdbg shell`` on a pipe that stays open while the page goes on in another
+    terminal (a ``background`` block between two of its blocks: QEMU restarted under it)."""
+
+    def __init__(self, argv: Sequence[str], workdir: Path, env: dict[str, str]) -> None:
+        # unbuffered, so that each line's output arrives before the next line is typed
+        self.proc = subprocess.Popen(list(argv), cwd=workdir, env=dict(env, PYTHONUNBUFFERED="1"),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.out = b""
+
+    def run(self, cmds: Sequence[Command], local: Callable[[str], str]) -> None:
+        import select
+        import time
+
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        mark = (_MARK + "\n").encode()
+        fd = self.proc.stdout.fileno()
+        for cmd in cmds:
+            try:
+                self.proc.stdin.write(f"{local(cmd.text)}\necho {_MARK}\n".encode())
+                self.proc.stdin.flush()
+            except BrokenPipeError:
+                cmd.actual = ["<the shell stopped here>"]
+                continue
+            deadline = time.monotonic() + TIMEOUT
+            while mark not in self.out:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([fd], [], [], left)[0]:
+                    break
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                self.out += chunk
+            if mark not in self.out:
+                cmd.actual = [*_clean(self.out.decode(errors="replace")),
+                              "<the shell stopped here>"]
+                self.out = b""
+                continue
+            head, self.out = self.out.split(mark, 1)
+            cmd.actual = _clean(head.decode(errors="replace"))
+
+    def close(self) -> list[str]:
+        """End of input; what the shell printed after the last line's output."""
+        assert self.proc.stdout is not None
+        try:
+            rest, _ = self.proc.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rest, _ = self.proc.communicate()
+        return _clean((self.out + (rest or b"")).decode(errors="replace"))
 
 
 # --- comparing -------------------------------------------------------------------------------

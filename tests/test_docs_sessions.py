@@ -194,3 +194,30 @@ def test_a_tty_block_checks_the_greeting_on_a_terminal(tmp_path: Path) -> None:
     assert ds.differences(page_blocks[0]) == []
     (problem,) = ds.differences(page_blocks[1])
     assert "-socdbg 0.0.0" in problem and f"+socdbg {__version__}  type help" in problem
+
+
+@needs_socdbg
+@pytest.mark.slow
+def test_a_server_restarted_on_its_port_under_an_open_shell_session(tmp_path: Path) -> None:
+    """A background block on a port a running server of the page holds stops that one first
+    (the reader's Ctrl-C), and the socdbg session typed before it goes on after it."""
+    page = _page(tmp_path, (
+        "```console background port=3401\n$ socdbg serve --port 3401\n"
+        "serving sim on 127.0.0.1:3401 (read-only); Ctrl-C stops\n```\n\n"
+        "```console\n$ socdbg -t gdb://127.0.0.1:3401 shell\n"
+        "socdbg:gdb://127.0.0.1:3401> set who me\nwho = me\n"
+        "socdbg:gdb://127.0.0.1:3401> write sysctrl.scratch 1\n"
+        "error: write: target gdb://127.0.0.1:3401 is read-only ...\n```\n\n"
+        "```console background port=3401\n$ socdbg serve --port 3401 --allow-writes\n"
+        "serving sim on 127.0.0.1:3401 (read-write); Ctrl-C stops\n```\n\n"
+        "```console\nsocdbg:gdb://127.0.0.1:3401> echo ${who}\nme\n"
+        "socdbg:gdb://127.0.0.1:3401> read sysctrl.scratch.value\n"
+        "error: gdb://127.0.0.1:3401: the stub closed the connection ...\n"
+        "socdbg:gdb://127.0.0.1:3401> reconnect\nreconnected to gdb://127.0.0.1:3401 ...\n"
+        "socdbg:gdb://127.0.0.1:3401> write sysctrl.scratch 1\n"
+        "sysctrl.scratch <- 0x00000001  (value=1)\n```\n"))
+    page_blocks = ds.blocks(page)
+    work = tmp_path / "work"
+    work.mkdir()
+    ds.run_page(page_blocks, work)
+    assert [ds.differences(b) for b in page_blocks] == [[], [], [], []]
