@@ -40,10 +40,6 @@ class Effects:
     writes_files: tuple[str, ...] = ()
 
     @property
-    def changes_target(self) -> bool:
-        return self.writes or self.controls or self.time
-
-    @property
     def host_files(self) -> tuple[str, ...]:
         return self.reads_files + self.writes_files
 
