@@ -9,8 +9,9 @@
 #    isolation (so the build backend comes from the lock too). It is rebuilt when the lock, the
 #    Python or pyproject.toml changed, and left alone otherwise. Nothing of the system Python's
 #    packages is used, whatever it has installed.
-# 3. ruff, mypy and pytest run from that environment, with its bin/ first on PATH so that tests
-#    starting `socdbg` or `python3 -m socdbg` run the same interpreter.
+# 3. ruff, mypy, lint-imports (the layers contract) and pytest run from that environment, with
+#    its bin/ first on PATH so that tests starting `socdbg` or `python3 -m socdbg` run the same
+#    interpreter.
 #
 # Arguments go to pytest: bash scripts/test.sh -x tests/test_regmap_loader.py
 set -euo pipefail
@@ -83,4 +84,5 @@ unset PYTHONPATH PYTHONHOME PYTHONSTARTUP
 
 echo "== ruff"; ruff check .
 echo "== mypy"; mypy
+echo "== import-linter (the layers, docs/architecture.md)"; lint-imports --no-cache
 echo "== pytest"; python -m pytest -q "$@"

@@ -6,7 +6,7 @@ first use so the command line starts fast.
 
 from typing import Any
 
-__version__ = "0.1.0"
+from socdbg.version import __version__ as __version__
 
 
 def connect(target: str = "sim", map: Any = None, debug: bool = False,

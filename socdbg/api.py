@@ -22,22 +22,9 @@ from socdbg.access import read_register
 from socdbg.commands.session import Session
 from socdbg.errors import did_you_mean
 from socdbg.regmap import Decoded, Field, FieldValue, Register, RegMap, decode
+from socdbg.stubs import RESERVED, py_name
 
 T = TypeVar("T")
-
-
-#: Attribute names the API itself uses on registers, values and blocks: a field or register
-#: of the same name is reached with a trailing underscore, as Python keywords are.
-RESERVED = frozenset({"read", "write", "address", "path", "register", "fields", "decoded",
-                      "field", "name", "numerator", "denominator", "real", "imag",
-                      "conjugate", "bit_length", "bit_count", "to_bytes", "from_bytes",
-                      "as_integer_ratio", "is_integer", "session", "map", "node", "close"})
-
-
-def py_name(name: str) -> str:
-    """A map name as a Python identifier: keywords and the API's own attribute names get a
-    trailing underscore (``in_``, ``address_``)."""
-    return name + "_" if keyword.iskeyword(name) or name in RESERVED else name
 
 
 def connect(target: str = "sim", map: str | Sequence[str] | None = None,

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from socdbg import __version__
 from socdbg.errors import SocdbgError, TargetError
 from socdbg.regmap import Register, RegMap
-from socdbg.targets.base import CAP_COALESCE, CAP_TIME, SimTime, Target
+from socdbg.targets.base import CAP_COALESCE, Target, has_time
+from socdbg.version import __version__
 
 FORMAT = "socdbg-dump"
 VERSION = 1
@@ -250,7 +250,7 @@ def _read_pipelined(read_accesses: Callable[[list[tuple[int, int]]], list[Any]],
 
 
 def _cycle(target: Target) -> int | None:
-    if CAP_TIME not in target.capabilities or not isinstance(target, SimTime):
+    if not has_time(target):
         return None
     try:
         return target.now

@@ -34,7 +34,6 @@ from socdbg.targets.base import (
     CoreRegisters,
     CpuDescription,
     RunControl,
-    SimTime,
     Target,
     has_time,
 )
@@ -440,8 +439,9 @@ class RspServer:
         """``qSocdbg.now`` -> cycle; ``QSocdbg.step:N`` -> OK; ``QSocdbg.until:MAX:HEXCOND``
         -> ``1`` or ``0`` (held or not). Numbers in hex, the condition as hex text.
         Advancing time changes the target's state: a read-only server refuses it."""
-        target = self.target
-        if not has_time(target) or not isinstance(target, SimTime):
+        current = self.target
+        target = current if has_time(current) else None
+        if target is None:
             return b""
         verb, _, arg = p[len(b"qSocdbg."):].partition(b":")
         if verb == b"now":

@@ -9,13 +9,27 @@ register or field (and a write to a read-only field) in a user's script.
 
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import dataclass, field
 
-from socdbg.api import py_name
 from socdbg.regmap import Register, RegMap
 
 _INDEX = re.compile(r"\[\d+\]")
+
+
+#: Attribute names the API itself uses on registers, values and blocks: a field or register
+#: of the same name is reached with a trailing underscore, as Python keywords are.
+RESERVED = frozenset({"read", "write", "address", "path", "register", "fields", "decoded",
+                      "field", "name", "numerator", "denominator", "real", "imag",
+                      "conjugate", "bit_length", "bit_count", "to_bytes", "from_bytes",
+                      "as_integer_ratio", "is_integer", "session", "map", "node", "close"})
+
+
+def py_name(name: str) -> str:
+    """A map name as a Python identifier: keywords and the API's own attribute names get a
+    trailing underscore (``in_``, ``address_``)."""
+    return name + "_" if keyword.iskeyword(name) or name in RESERVED else name
 
 
 @dataclass

@@ -85,7 +85,7 @@ class VcdTrace:
         self.late = 0  # changes that would have gone back in time (written at the latest)
         self.closed = False
         self._fh: TextIO = path.open("w", encoding="utf-8")
-        from socdbg import __version__
+        from socdbg.version import __version__
 
         self._writer = VCDWriter(self._fh, timescale=TIMESCALE, init_timestamp=self.started,
                                  comment=COMMENT, version=f"socdbg {__version__}",

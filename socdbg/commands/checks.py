@@ -23,7 +23,7 @@ from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 from socdbg.regmap import Decoded
 from socdbg.render.progress import Stopped
-from socdbg.targets.base import SimTime, has_time
+from socdbg.targets.base import has_time
 
 #: Simulated core clock used to turn seconds into cycles (1 GHz: 1 cycle = 1 ns).
 SIM_HZ = 1_000_000_000
@@ -73,11 +73,12 @@ def poll_cmd(session: Session, condition: tuple[str, ...], timeout: str, interva
         note = "holds now" if held else f"would wait: {cond.failure(decoded)}"
         return Output(data={"condition": cond.text, "dry_run": True, "held": held},
                       text=f"dry-run: poll {cond.text}: {note}")
-    if has_time(target) and isinstance(target, SimTime):
-        start = target.now
-        wait_for(target, cond, max(1, int(limit * SIM_HZ)), session)
+    clock = target if has_time(target) else None
+    if clock is not None:
+        start = clock.now
+        wait_for(clock, cond, max(1, int(limit * SIM_HZ)), session)
         held, decoded = evaluate(target, cond)
-        spent = f"{target.now - start:,} cycles"
+        spent = f"{clock.now - start:,} cycles"
     else:
         t0 = time.monotonic()
         seen: Decoded | None = None
@@ -195,7 +196,7 @@ def echo_cmd(session: Session, text: tuple[str, ...]) -> Output:
 def sleep_cmd(session: Session, duration: str) -> Output:
     secs = seconds(duration, "sleep")
     target = session.target
-    if has_time(target) and isinstance(target, SimTime):
+    if has_time(target):
         cycles = int(secs * SIM_HZ)
         target.step(cycles)
         return Output(data={"cycles": cycles}, text=f"slept {cycles:,} cycles")

@@ -8,7 +8,7 @@ from socdbg.access import read_register
 from socdbg.regmap import Decoded, decode
 from socdbg.regmap.conditions import Condition, parse_condition
 from socdbg.render.progress import Stopped, progress
-from socdbg.targets.base import SimTime, Target, has_time
+from socdbg.targets.base import SimTime, Target
 
 if TYPE_CHECKING:
     from socdbg.commands.session import Session
@@ -27,13 +27,12 @@ def evaluate(target: Target, cond: Condition) -> tuple[bool, Decoded]:
     return cond.holds(raw), decode(cond.register, raw)
 
 
-def wait_for(target: Target, cond: Condition, max_cycles: int,
+def wait_for(target: SimTime, cond: Condition, max_cycles: int,
              session: Session | None = None) -> bool:
     """Advance simulated time until ``cond`` holds (at most ``max_cycles``); the simulator
     evaluates the condition itself, locally or behind socdbg serve. With a ``session``, a
     long run goes in slices with a progress bar on a terminal, and Ctrl-C says where it
     stopped (:class:`Stopped`)."""
-    assert has_time(target) and isinstance(target, SimTime)
     run = target.run_until_text
     if session is None or max_cycles <= SLICE:
         return bool(run(cond.text, max_cycles))

@@ -418,7 +418,7 @@ def find_cmd(session: Session, text: tuple[str, ...], as_json: bool) -> Output:
 @json_option
 @session_command
 def info_cmd(session: Session, as_json: bool) -> Output:
-    from socdbg.targets.base import SimTime, has_time
+    from socdbg.targets.base import has_time
 
     target = session.target
     rmap = session.map
@@ -433,7 +433,7 @@ def info_cmd(session: Session, as_json: bool) -> Output:
         "memories": [{"path": m.path, "address": m.address, "size": m.size}
                      for m in rmap.memories],
     }
-    if has_time(target) and isinstance(target, SimTime):
+    if has_time(target):
         data["cycle"] = target.now
     lines = [f"target       {data['target']}",
              f"capabilities {', '.join(data['capabilities'])}",

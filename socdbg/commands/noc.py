@@ -30,7 +30,7 @@ from socdbg.commands.registry import Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import TargetError, UsageError, did_you_mean
 from socdbg.regmap import Register, RegMap, parse_int
-from socdbg.targets.base import CAP_COALESCE, SimTime, Target, has_time
+from socdbg.targets.base import CAP_COALESCE, Target, has_time
 
 if TYPE_CHECKING:
     from socdbg.models.noc import Mesh
@@ -126,7 +126,7 @@ def read_values(target: Target, regs: Sequence[Register]) -> dict[str, int]:
 
 def _cycles(session: Session) -> int | None:
     target = session.target
-    if has_time(target) and isinstance(target, SimTime):
+    if has_time(target):
         return target.now
     return None
 

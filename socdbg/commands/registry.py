@@ -13,11 +13,16 @@ command policy and the help grouping derive from that, never from the raw text o
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from socdbg.commands.meta import CATEGORIES as CATEGORIES
+from socdbg.commands.meta import Effects as Effects
+from socdbg.commands.meta import Meta as Meta
+from socdbg.commands.meta import Parsed as Parsed
+from socdbg.commands.output import Output as Output
 
 if TYPE_CHECKING:
     from socdbg.commands.session import Session
@@ -26,116 +31,6 @@ _REGISTRY: dict[str, click.Command] = {}
 _META: dict[str, Meta] = {}
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass
-class Output:
-    """What a command produced: ``render()`` builds a rich renderable (rich is imported only
-    then), ``data`` is the plain JSON-able value, ``ok`` False makes scripts and the CLI fail."""
-
-    data: Any = None
-    render: Callable[[], Any] | None = None
-    ok: bool = True
-    text: str | None = None
-    as_json: bool = False
-    #: lines shown as they are produced (``peek``); iterating again replays them, and the
-    #: work done while iterating completes ``data``
-    stream: Iterable[str] | None = None
-
-    def settle(self) -> None:
-        """Finish a streamed output's work without showing it, so ``data`` is complete."""
-        if self.stream is not None:
-            for _ in self.stream:
-                pass
-
-
-#: Help categories, in the order ``help`` and docs/commands.md list them.
-CATEGORIES: dict[str, str] = {
-    "registers": "Registers and memory",
-    "map": "The register map",
-    "simulation": "Simulated time",
-    "views": "Views",
-    "checks": "Checks and scripts",
-    "firmware": "Firmware",
-    "cpu": "CPU and connection",
-    "postmortem": "Dumps and tests",
-    "session": "Session",
-}
-
-
-@dataclass(frozen=True)
-class Effects:
-    """What one parsed command line does besides reading the target.
-
-    ``writes``: writes target memory or registers (through ``Target.write``, so a dry run's
-    wrapper can report them); ``controls``: any other change of the target's state (reset,
-    CPU run control or CPU registers, reconnecting, switching the target, the stub's own
-    monitor); ``time``: advances simulated time on a target that has it; ``reads_files`` /
-    ``writes_files``: host paths the command reads / writes."""
-
-    writes: bool = False
-    controls: bool = False
-    time: bool = False
-    reads_files: tuple[str, ...] = ()
-    writes_files: tuple[str, ...] = ()
-
-    @property
-    def changes_target(self) -> bool:
-        return self.writes or self.controls or self.time
-
-    @property
-    def host_files(self) -> tuple[str, ...]:
-        return self.reads_files + self.writes_files
-
-    def __or__(self, other: Effects) -> Effects:
-        return Effects(self.writes or other.writes, self.controls or other.controls,
-                       self.time or other.time, self.reads_files + other.reads_files,
-                       self.writes_files + other.writes_files)
-
-
-Decide = Callable[[Mapping[str, Any]], Effects]
-
-
-@dataclass(frozen=True)
-class Meta:
-    """A command's metadata, declared when it is registered.
-
-    ``writes``/``controls``/``time`` hold whatever the parameters (see :class:`Effects`);
-    ``reads_files``/``writes_files`` name the PARAMETERS (click's param names, e.g.
-    ``"junit"``) whose values are host paths read/written when given; ``decide`` adds what
-    depends on parameter values (``expect mem ADDR == FILE``, ``core NAME VALUE``);
-    ``subcommands`` holds the metadata of a group's subcommands (the group's own is added).
-    ``own_dry_run``: the command handles ``socdbg run --dry-run`` itself and changes nothing
-    then (``poll`` reads once instead of waiting)."""
-
-    category: str
-    writes: bool = False
-    controls: bool = False
-    time: bool = False
-    reads_files: tuple[str, ...] = ()
-    writes_files: tuple[str, ...] = ()
-    decide: Decide | None = None
-    subcommands: Mapping[str, Meta] = field(default_factory=dict)
-    own_dry_run: bool = False
-
-    def effects(self, params: Mapping[str, Any]) -> Effects:
-        """The effects of one invocation with these parsed parameters."""
-        out = Effects(self.writes, self.controls, self.time,
-                      _paths(params, self.reads_files), _paths(params, self.writes_files))
-        if self.decide is not None:
-            out = out | self.decide(params)
-        return out
-
-
-def _paths(params: Mapping[str, Any], names: Iterable[str]) -> tuple[str, ...]:
-    out: list[str] = []
-    for name in names:
-        value = params.get(name)
-        if isinstance(value, tuple | list):
-            out += [str(v) for v in value if v]
-        elif value:
-            out.append(str(value))
-    return tuple(out)
 
 
 def register(cmd: click.Command, meta: Meta) -> click.Command:
@@ -171,21 +66,6 @@ def metadata(name: str) -> Meta | None:
     """The metadata a command was registered with (None: no such command)."""
     _load()
     return _META.get(name)
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """One command line parsed by click without running it: the command path (``["trace",
-    "start"]``), each level's parameters, and what the line would do."""
-
-    path: tuple[str, ...]
-    params: tuple[Mapping[str, Any], ...]
-    effects: Effects
-    metas: tuple[Meta, ...]
-
-    @property
-    def name(self) -> str:
-        return " ".join(self.path)
 
 
 def parse(words: list[str]) -> Parsed:

@@ -20,7 +20,8 @@ from socdbg.errors import MapError, SocdbgError, TargetError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from socdbg.commands.registry import Output, Parsed
+    from socdbg.commands.meta import Parsed
+    from socdbg.commands.output import Output
     from socdbg.regmap import RegMap
     from socdbg.targets.base import Target
 

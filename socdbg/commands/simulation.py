@@ -18,10 +18,10 @@ DEFAULT_MAX_CYCLES = 10_000_000
 
 def sim_target(session: Session, command: str) -> SimTime:
     target = session.target
-    if not has_time(target) or not isinstance(target, SimTime):
-        raise UsageError(f"{command}: target {session.target_spec} has no simulated time",
-                         "it works on sim targets")
-    return target
+    if has_time(target):
+        return target
+    raise UsageError(f"{command}: target {session.target_spec} has no simulated time",
+                     "it works on sim targets")
 
 
 def cycles_arg(text: str, what: str = "cycle count") -> int:
@@ -70,7 +70,7 @@ def step_cmd(session: Session, until: str | None, max_cycles: str,
         return Output(data={"condition": cond.text, "dry_run": True, "held": held_now},
                       text=f"dry-run: step --until {cond.text}: {note}")
     start = target.now
-    held = wait_for(sim, cond, limit, session)
+    held = wait_for(target, cond, limit, session)
     ok, decoded = evaluate(sim, cond)
     elapsed = target.now - start
     data = {"condition": cond.text, "held": held and ok, "cycle": target.now,

@@ -322,7 +322,6 @@ class Channel:
         self.f_count = _fld(self.r_count, "count")
         self.f_head = _fld(self.r_head, "head")
         self.f_tail = _fld(self.r_tail, "tail")
-        self.f_bytes = _fld(self.r_bytes, "bytes")
         self.state = _State.IDLE
         self.mode = Mode.SINGLE
         self.gen = 0  # bumped by start and abort: stale callbacks see another generation

@@ -58,13 +58,6 @@ class SparseMemory:
                 buf = self._pages[page] = bytearray(PAGE)
             buf[start : start + n] = view[at : at + n]
 
-    @property
-    def resident(self) -> int:
-        """Bytes of backing storage allocated so far."""
-        if self.settlers:
-            self.settle()
-        return len(self._pages) * PAGE
-
     def settle(self) -> None:
         for settler in tuple(self.settlers):
             settler()

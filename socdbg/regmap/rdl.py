@@ -47,19 +47,6 @@ MAX_MACRO_TEXT = 16 << 20
 _POLICY: ContextVar[tuple[bool, tuple[str, ...] | None]] = ContextVar(
     "socdbg_rdl_policy", default=(True, None))
 
-def compile_rdl(
-    sources: Sequence[Path],
-    include_paths: Sequence[Path] = (),
-    defines: Mapping[str, str] | None = None,
-    top: str | None = None,
-    source: MapSource | None = None,
-) -> RegMap:
-    """Compile and elaborate SystemRDL sources into a :class:`RegMap`.
-
-    A compile error becomes one :class:`MapError` naming file:line and the compiler's message.
-    """
-    return compile_rdl_files(sources, include_paths, defines, top, source)[0]
-
 
 def compile_rdl_files(
     sources: Sequence[Path],
@@ -71,8 +58,10 @@ def compile_rdl_files(
     allow_perl: bool = True,
     confine: Sequence[Path] | None = None,
 ) -> tuple[RegMap, list[Path]]:
-    """:func:`compile_rdl`, plus every file the compiler read (sources, then the files the
-    preprocessor included, as the compiler itself resolved them).
+    """Compile and elaborate SystemRDL sources into a :class:`RegMap`, and list every file
+    the compiler read (sources, then the files the preprocessor included, as the compiler
+    itself resolved them). A compile error becomes one :class:`MapError` naming file:line and
+    the compiler's message.
 
     ``allow_perl=False`` refuses the Perl preprocessor (``<% ... %>``) with a compile error
     instead of running Perl; ``confine`` refuses an include outside those folders before it is

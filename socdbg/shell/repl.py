@@ -238,7 +238,7 @@ class Shell:
         return f"socdbg:{short_target(self.session.target_spec)}> "
 
     def toolbar(self) -> str:
-        from socdbg.targets.base import SimTime, has_time
+        from socdbg.targets.base import has_time
 
         parts = [f" target: {self.session.target_spec}"]
         if self.session.has_target:
@@ -246,7 +246,7 @@ class Shell:
                 rmap = self.session.map
                 parts.append(f"map: {rmap.name} ({len(rmap)} regs)")
                 target = self.session.target
-                if has_time(target) and isinstance(target, SimTime):
+                if has_time(target):
                     parts.append(f"cycle: {target.now:,}")
             except SocdbgError:
                 pass

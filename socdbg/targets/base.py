@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeGuard, runtime_checkable
 
 from socdbg.errors import TargetError, did_you_mean
 
@@ -76,8 +76,9 @@ class SimTime(Protocol):
     def run_until_text(self, condition: str, max_cycles: int) -> bool: ...
 
 
-def has_time(target: object) -> bool:
-    """True for targets whose time is simulated (local or behind socdbg serve)."""
+def has_time(target: object) -> TypeGuard[SimTime]:
+    """True for targets whose time is simulated (local or behind socdbg serve): a
+    :class:`SimTime` that says so in its capabilities."""
     caps: frozenset[str] = getattr(target, "capabilities", frozenset())
     return CAP_TIME in caps and isinstance(target, SimTime)
 

@@ -138,10 +138,6 @@ class RspConnection:
                     "the stub is hung; reconnect")) from None
             raise self._lost(f"connection lost while sending ({exc.strerror or exc})") from None
 
-    def flush_acks(self) -> None:
-        if self._owed and self.broken is None:
-            self.send_raw(b"")
-
     def _fill(self, deadline: float) -> None:
         """Wait for bytes until ``deadline`` and decode them into the pending packets."""
         while True:

@@ -187,15 +187,14 @@ class _Worm:
 
 class _Cycle:
     """The events of one cycle, run in this order: heads requesting outputs (one per worm per
-    router), then grants of outputs freed this cycle, then plain calls, then deliveries.
+    router), then grants of outputs freed this cycle, then deliveries.
     Each list runs in the order its events were scheduled."""
 
-    __slots__ = ("arbitrate", "call", "deliver", "request")
+    __slots__ = ("arbitrate", "deliver", "request")
 
     def __init__(self) -> None:
         self.request: list[tuple[_Worm, int]] = []
         self.arbitrate: list[_Output] = []
-        self.call: list[Callable[[], None]] = []
         self.deliver: list[_Worm] = []
 
 
@@ -313,13 +312,6 @@ class Mesh(Geometry):
         return bool(self._cal)
 
     @property
-    def deadlocked(self) -> bool:
-        """Packets in flight and nothing left that could move them (mixed routings can do
-        this; pure XY or pure YX cannot)."""
-        self.settle()
-        return bool(self._inflight) and not self._cal
-
-    @property
     def sent(self) -> int:
         self.settle()
         return self._sent
@@ -397,14 +389,6 @@ class Mesh(Geometry):
         self.run_to(limit)
         return not self._inflight
 
-    def call_at(self, cycle: int, action: Callable[[], None]) -> None:
-        """Run ``action()`` in ``cycle``, with the mesh's work of that cycle (standalone
-        drivers such as traffic generators)."""
-        if cycle < self.now:
-            raise ValueError(f"cycle {cycle} is in the past (now {self.now})")
-        self.settle()
-        self._cycle(cycle).call.append(action)
-
     def _cycle(self, t: int) -> _Cycle:
         """The work of cycle ``t`` (created, and scheduled on the kernel, on first use)."""
         entry = self._cal.get(t)
@@ -421,7 +405,7 @@ class Mesh(Geometry):
 
     def _work(self, t: int) -> None:
         """Cycle ``t``'s work, in this order: heads requesting outputs, grants of outputs
-        freed this cycle, plain calls, deliveries."""
+        freed this cycle, deliveries."""
         self._version += 1
         c = self._cal[t][0]
         if c.request:
@@ -445,16 +429,8 @@ class Mesh(Geometry):
                 self._arbitrate(t, o)
         for o in c.arbitrate:
             self._arbitrate(t, o)
-        calls = c.call
-        i = 0
-        while i < len(calls):  # a call may schedule another for this cycle
-            calls[i]()
-            i += 1
         for w in c.deliver:
             self._deliver(t, w)
-        while i < len(calls):  # ... and so may a delivery
-            calls[i]()
-            i += 1
         if self._cal.get(t, (None,))[0] is c:  # (unless a reset in a callback dropped it)
             del self._cal[t]
 
