@@ -82,5 +82,6 @@ def test_one_shot_dump_imports_only_its_command_module(tmp_path: Path) -> None:
     for unused in ("socdbg.commands.core", "socdbg.commands.regs", "socdbg.commands.noc",
                    "socdbg.commands.views", "socdbg.commands.script", "socdbg.commands.cpu",
                    "socdbg.commands.firmware", "socdbg.commands.butr", "rich",
-                   "prompt_toolkit", "socdbg.targets.gdb", "socdbg.targets.mmio"):
+                   "prompt_toolkit", "socdbg.targets.gdb", "socdbg.targets.mmio",
+                   "socdbg.pager"):
         assert unused not in mods, unused
