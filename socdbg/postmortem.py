@@ -82,6 +82,37 @@ class Dump:
         return not self.failed
 
     def to_json(self) -> dict[str, Any]:
+        doc = self._document()
+        doc["memories"] = [{"address": addr, "size": len(data),
+                            "zlib_base64": base64.b64encode(_deflate(data)).decode()}
+                           for addr, data in self.memories]
+        return doc
+
+    def json_chunks(self) -> list[bytes]:
+        """``json.dumps(self.to_json(), separators=(",", ":")).encode()``, byte for byte, in
+        pieces: each memory's base64 text is the bytes b64encode made (ASCII that JSON never
+        escapes), not copied into a str, scanned for escapes and encoded again (a MiB of
+        memory is 1.4 MB of text)."""
+        out: list[bytes] = []
+        sep = b"{"
+        for key, value in self._document().items():
+            out.append(sep + json.dumps(key).encode() + b":")
+            sep = b","
+            if key != "memories":
+                out.append(json.dumps(value, separators=(",", ":")).encode())
+                continue
+            out.append(b"[")
+            for i, (addr, data) in enumerate(self.memories):
+                out.append(b'%s{"address":%d,"size":%d,"zlib_base64":"'
+                           % (b"," if i else b"", addr, len(data)))
+                out.append(base64.b64encode(_deflate(data)))
+                out.append(b'"}')
+            out.append(b"]")
+        out.append(b"}")
+        return out
+
+    def _document(self) -> dict[str, Any]:
+        """The document without its memories (``"memories"`` holds its place, None)."""
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -95,9 +126,7 @@ class Dump:
             "cycle": self.cycle,
             "registers": [[path, addr, size, f"{value:#x}"]
                           for path, (addr, size, value) in self.registers.items()],
-            "memories": [{"address": addr, "size": len(data),
-                          "zlib_base64": base64.b64encode(_deflate(data)).decode()}
-                         for addr, data in self.memories],
+            "memories": None,
             "failed": [[start, end, why] for start, end, why in self.failed],
             "skipped": [[path, why] for path, why in self.skipped],
         }
@@ -342,16 +371,17 @@ def write_dump(dump: Dump, path: str | Path) -> None:
     from socdbg.regmap.cache import write_atomic
 
     out = Path(path)
-    data = json.dumps(dump.to_json(), separators=(",", ":")).encode()
-    if len(data) > MAX_DOCUMENT:
-        raise DumpError(f"{out}: the dump would be {len(data) >> 20} MiB of JSON, more than "
+    chunks = dump.json_chunks()
+    size = sum(len(c) for c in chunks)
+    if size > MAX_DOCUMENT:
+        raise DumpError(f"{out}: the dump would be {size >> 20} MiB of JSON, more than "
                         f"socdbg reads ({MAX_DOCUMENT >> 20} MiB)", "capture less --memory")
     if out.suffix == ".gz":
-        data = gzip.compress(data, 6)
+        chunks = [gzip.compress(b"".join(chunks), 6)]
     umask = os.umask(0)
     os.umask(umask)
     try:  # as an ordinary new file, not mkstemp's 0600
-        write_atomic(out, [data], mode=0o666 & ~umask)
+        write_atomic(out, chunks, mode=0o666 & ~umask)
     except OSError as exc:
         raise DumpError(f"{out}: cannot write: {exc.strerror or exc}") from None
 

@@ -590,3 +590,34 @@ def test_json_mutations_of_a_real_dump(good_doc: dict[str, Any], tmp_path: Path,
             parent.pop(where[-1])
     _accepts_or_dump_error(json.dumps(doc).encode(), tmp_path)
 
+
+
+_TEXT = st.text(max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(registers=st.dictionaries(_TEXT, st.tuples(st.integers(0, 1 << 64),
+                                                  st.integers(1, 8),
+                                                  st.integers(0, (1 << 64) - 1)),
+                                 max_size=4),
+       memories=st.lists(st.tuples(st.integers(0, 1 << 64),
+                                   st.one_of(st.binary(max_size=300),
+                                             st.integers(0, 70000).map(bytes))),
+                         max_size=3),
+       failed=st.lists(st.tuples(st.integers(0, 1 << 64), st.integers(0, 1 << 64), _TEXT),
+                       max_size=2),
+       skipped=st.lists(st.tuples(_TEXT, _TEXT), max_size=2),
+       defines=st.dictionaries(_TEXT, _TEXT, max_size=2),
+       sources=st.lists(st.fixed_dictionaries({"name": _TEXT, "text": _TEXT}), max_size=2),
+       cycle=st.one_of(st.none(), st.integers(0, 1 << 64)), name=_TEXT)
+def test_json_chunks_are_the_json_document_byte_for_byte(
+        registers: dict[str, tuple[int, int, int]], memories: list[tuple[int, bytes]],
+        failed: list[tuple[int, int, str]], skipped: list[tuple[str, str]],
+        defines: dict[str, str], sources: list[dict[str, str]], cycle: int | None,
+        name: str) -> None:
+    dump = Dump(map_name=name, map_identity="0" * 64, map_sources=sources,
+                map_defines=defines, map_top=name, target=f"sim:{name}", wall_time=name,
+                cycle=cycle, registers=registers, memories=memories, failed=failed,
+                skipped=skipped)
+    want = json.dumps(dump.to_json(), separators=(",", ":")).encode()
+    assert b"".join(dump.json_chunks()) == want

@@ -61,3 +61,27 @@ def test_backend_by_name_and_unknown_names() -> None:
     assert set(BUILTIN) <= set(backends())
     with pytest.raises(TargetError, match="did you mean 'sim'"):
         open_target("simm", lambda files=None, defines=None: None)  # type: ignore[arg-type,return-value]
+
+
+def test_command_homes_are_exact() -> None:
+    from socdbg.commands.registry import HOMES, commands
+
+    table = commands()
+    assert {name: cmd.callback.__module__.rsplit(".", 1)[-1]
+            for name, cmd in table.items()} == HOMES
+
+
+def test_one_shot_dump_imports_only_its_command_module(tmp_path: Path) -> None:
+    out_file = tmp_path / "d.json"
+    args = ("-t", "sim", "dump", "--exclude", "*", "--memory", "0x10000000+0x100", "-o",
+            str(out_file), "--force")
+    modules_after(*args)  # warms the map cache
+    out, mods = modules_after(*args)
+    assert "256 bytes of memory" in out and out_file.is_file()
+    assert "socdbg.commands.postmortem" in mods
+    for unused in ("socdbg.commands.core", "socdbg.commands.regs", "socdbg.commands.noc",
+                   "socdbg.commands.views", "socdbg.commands.script", "socdbg.commands.cpu",
+                   "socdbg.commands.firmware", "socdbg.commands.butr", "rich",
+                   "prompt_toolkit", "socdbg.targets.gdb", "socdbg.targets.mmio",
+                   "socdbg.pager"):
+        assert unused not in mods, unused

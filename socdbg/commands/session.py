@@ -282,10 +282,10 @@ class Session:
     def _show(self, lines: Iterable[str], stream: TextIO) -> None:
         """Plain lines: through the pager when they outgrow the terminal, else as they are
         (into a pipe: no trailing spaces)."""
-        from socdbg.pager import pager_command, show
-
-        if stream.isatty():
+        if stream.isatty():  # the pager (and subprocess) only for a terminal
             import shutil
+
+            from socdbg.pager import pager_command, show
 
             height = shutil.get_terminal_size().lines - 1
             show(lines, stream, height, pager_command(not self.pager))
