@@ -102,12 +102,13 @@ def loader_version(fmt: str) -> str:
     """What an entry of format ``fmt`` was built with; a different value rebuilds it.
 
     SystemRDL: systemrdl-compiler's version (as always). SVD: socdbg's SVD loader and the
-    Python. IP-XACT: systemrdl-compiler, peakrdl-ipxact and socdbg's importer and walker."""
+    Python. IP-XACT: socdbg's IP-XACT reader, its expression evaluator and the SVD loader
+    it shares helpers with."""
     if fmt == "svd":
         return f"svd:{_module_version('svd')}:py{sys.version_info[0]}.{sys.version_info[1]}"
     if fmt == "ipxact":
-        return (f"ipxact:{compiler_version()}:{_package_version('peakrdl_ipxact')}:"
-                f"{_module_version('ipxact')}:{_module_version('rdl')}")
+        return (f"ipxact:{_module_version('ipxact')}:{_module_version('sv_expr')}:"
+                f"{_module_version('svd')}:py{sys.version_info[0]}.{sys.version_info[1]}")
     return compiler_version()
 
 
