@@ -113,6 +113,18 @@ def element_path(el: Element) -> str:
     return "/".join(reversed(parts)) or str(el.tag)
 
 
+def _attr(el: Element, name: str) -> str | None:
+    """An attribute by its local name: 2014 writes ``usage``, 2009 ``spirit:usage``."""
+    found = el.get(name)
+    if found is not None:
+        return str(found)
+    tail = "}" + name
+    for key, value in el.attrib.items():
+        if str(key).endswith(tail):
+            return str(value)
+    return None
+
+
 def _text(el: Element | None) -> str:
     return "" if el is None else (el.text or "").strip()
 
@@ -127,7 +139,7 @@ class _Params:
     def __init__(self, root: Element) -> None:
         self.by_key: dict[str, Element] = {}
         for p in root.iter("parameter"):
-            pid = p.get("parameterId")
+            pid = _attr(p, "parameterId")
             if pid:
                 self.by_key.setdefault(pid, p)
         for p in root.iter("parameter"):
@@ -230,7 +242,7 @@ class _Reader:
 
     def bank(self, el: Element, base: int | None, prefix: str) -> None:
         at = self.need(el, "baseAddress") * self.unit() if base is None else base
-        serial = (el.get("bankAlignment") or "").strip().lower() != "parallel"
+        serial = (_attr(el, "bankAlignment") or "").strip().lower() != "parallel"
         access = el.find("access")
         for child in el:
             if child.tag not in ("addressBlock", "bank"):
@@ -244,7 +256,7 @@ class _Reader:
                 at += span
 
     def _bank_span(self, el: Element) -> int:
-        serial = (el.get("bankAlignment") or "").strip().lower() != "parallel"
+        serial = (_attr(el, "bankAlignment") or "").strip().lower() != "parallel"
         spans = [self._bank_span(c) if c.tag == "bank" else self.need(c, "range") * self.unit()
                  for c in el if c.tag in ("addressBlock", "bank")]
         return sum(spans) if serial else max(spans, default=0)
@@ -417,7 +429,7 @@ class _Reader:
         if resets is not None:  # 1685-2014: the field's own reset, with an optional mask
             chosen = None
             for r in resets.findall("reset"):
-                ref = (r.get("resetTypeRef") or "").strip().upper()
+                ref = (_attr(r, "resetTypeRef") or "").strip().upper()
                 if not ref or ref == "HARD":
                     chosen = r
                     break
@@ -460,7 +472,7 @@ class _Reader:
         decodes to the first name of a value; a write accepts every name."""
         entries: list[tuple[int, int, EnumMember]] = []
         for n, ev in enumerate(evs.findall("enumeratedValue")):
-            usage = (ev.get("usage") or "read-write").strip().lower()
+            usage = (_attr(ev, "usage") or "read-write").strip().lower()
             order = _USAGE_ORDER.get(usage)
             if order is None:
                 raise _Bad(ev, f"unknown usage '{usage}'", "one of read, write, read-write")
@@ -482,7 +494,7 @@ class _Reader:
                 members.append(m)
         if not members:
             return None
-        return FieldEnum(evs.get("name") or _text(evs.find("name")) or field_name,
+        return FieldEnum(_attr(evs, "name") or _text(evs.find("name")) or field_name,
                          tuple(members))
 
 
