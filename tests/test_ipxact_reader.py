@@ -61,6 +61,14 @@ def test_2014_layout(uart: RegMap) -> None:
                      ("regs.ch[3].win[1].lim[0]", 0x4000_0178),
                      ("regs.ch[3].win[1].lim[1]", 0x4000_017C)]
     assert len(uart) == 5 + 4 * 6
+    assert "regs.debug" not in {r.path for r in uart}  # isPresent DEBUG = 1'b0
+
+
+def test_is_present_true_keeps_the_register(tmp_path: Path) -> None:
+    path = tmp_path / "debug.xml"
+    path.write_text(UART.read_text().replace("<ipxact:value>1'b0</ipxact:value>",
+                                             "<ipxact:value>1'b1</ipxact:value>"))
+    assert load_map([path], use_cache=False).get("regs.debug").address == 0x4000_0010
 
 
 def test_2014_fields_expressions_and_reset_masks(uart: RegMap) -> None:

@@ -194,6 +194,11 @@ class _Reader:
         except ExprError as exc:
             raise _Bad(el, str(exc)) from None
 
+    def present(self, el: Element) -> bool:
+        """False for an element whose 2014 ``isPresent`` expression is 0."""
+        found = el.find("isPresent")
+        return found is None or self.number(found) != 0
+
     def opt(self, parent: Element, tag: str, default: int | None = None) -> int | None:
         el = parent.find(tag)
         return default if el is None else self.number(el)
@@ -232,6 +237,8 @@ class _Reader:
                 raise _Bad(aub_el, f"addressUnitBits {self.aub} is not a multiple of 8 "
                                    f"(8 to {MAX_REGISTER_BITS})")
         for child in mm:
+            if not self.present(child):
+                continue
             if child.tag == "addressBlock":
                 self.block(child, None)
             elif child.tag == "bank":
@@ -245,7 +252,7 @@ class _Reader:
         serial = (_attr(el, "bankAlignment") or "").strip().lower() != "parallel"
         access = el.find("access")
         for child in el:
-            if child.tag not in ("addressBlock", "bank"):
+            if child.tag not in ("addressBlock", "bank") or not self.present(child):
                 continue
             if child.tag == "bank":
                 self.bank(child, at, prefix)
@@ -281,7 +288,7 @@ class _Reader:
         access = self.access(access_el if access_el is not None else bank_access, Access.RW)
         if usage == "reserved":
             return span
-        items = [c for c in el if c.tag in ("register", "registerFile")]
+        items = [c for c in el if c.tag in ("register", "registerFile") and self.present(c)]
         if usage == "memory" and not items:
             bits = span * 8
             if width % 8 or bits % width:
@@ -346,7 +353,7 @@ class _Reader:
         stride = self.need(el, "range") * self.unit()
         if stride < 0:
             raise _Bad(el, f"{name}: negative range")
-        children = [c for c in el if c.tag in ("register", "registerFile")]
+        children = [c for c in el if c.tag in ("register", "registerFile") and self.present(c)]
         access = self.access(el.find("access"), access)
         for path, at in self._elements(el, name, base, stride):
             self.items(children, prefix + path + ".", at, access, bus)
@@ -366,6 +373,8 @@ class _Reader:
             self.addrs.append(at)
             self.lidx.append(idx)
         for alt in el.iter("alternateRegister"):
+            if not self.present(alt):
+                continue
             alt_name = self.name(alt)
             alt_idx = self.layout(alt, alt_name, width, stored,
                                   self.access(alt.find("access"), access), bus)
@@ -392,6 +401,8 @@ class _Reader:
             reset_mask = self.opt(reset_el, "mask", (1 << width) - 1) or 0
         fields: list[Field] = []
         for f_el in el.findall("field"):
+            if not self.present(f_el):
+                continue
             fields.append(self.field(f_el, width, access, reset_value, reset_mask))
         if not fields:
             full = (1 << width) - 1
