@@ -114,7 +114,7 @@ def loader_version(fmt: str) -> str:
 
 # --- formats ----------------------------------------------------------------------------------
 FORMATS = ("rdl", "svd", "ipxact")
-#: IP-XACT and its SPIRIT predecessors, as peakrdl-ipxact accepts them.
+#: IP-XACT and its SPIRIT predecessors (socdbg's reader is tested on 1685-2009 and 2014).
 _IPXACT_NS = re.compile(r"https?://www\.(spiritconsortium\.org/XMLSchema/SPIRIT|accellera\.org/"
                         r"XMLSchema/(spirit/1685-2009|IPXACT))", re.IGNORECASE)
 _PROLOG = re.compile(r"\s*(<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(\[.*?\])?\s*>)", re.DOTALL)
