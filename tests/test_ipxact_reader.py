@@ -223,6 +223,22 @@ def test_error_line_is_the_elements_line(tmp_path: Path) -> None:
                                  "1024")
 
 
+def test_nested_empty_arrays_count_against_the_limit(tmp_path: Path) -> None:
+    """Register files of a million elements in one of a million hold no registers, but
+    walking them would take hours: refused at once."""
+    text = UART.read_text()
+    old = "<ipxact:dim>2</ipxact:dim>\n            <ipxact:addressOffset>'h10"
+    assert old in text
+    text = text.replace("<ipxact:dim>NCH</ipxact:dim>", "<ipxact:dim>1000000</ipxact:dim>")
+    text = text.replace(old, old.replace(">2<", ">1000000<"))
+    bad = tmp_path / "nested.xml"
+    bad.write_text(text)
+    with pytest.raises(MapError) as exc:
+        load_map([bad], use_cache=False)
+    assert "more than the limit of 1,000,000" in exc.value.message, exc.value.message
+    assert re.match(re.escape(str(bad)) + r":\d+: ", exc.value.message)
+
+
 # --- the expression evaluator ---------------------------------------------------------------
 
 @pytest.mark.parametrize(("text", "value"), [

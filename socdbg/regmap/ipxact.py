@@ -186,6 +186,9 @@ class _Reader:
         self.mems: list[Memory] = []
         self.aub = 8
         self.limit = max_registers()
+        #: elements of the register files around the current item, multiplied: an empty
+        #: array of arrays still costs a loop per element, so it counts against the limit
+        self.outer = 1
 
     # --- numbers --------------------------------------------------------------------------
     def number(self, el: Element) -> int:
@@ -331,8 +334,9 @@ class _Reader:
         if start + count * stride > ADDRESS_LIMIT:
             raise _Bad(offset_el, f"{name} at 0x{start:x} ends beyond the 64-bit address "
                                   "space")
-        if len(self.paths) + count > self.limit:
-            message = too_many(len(self.paths) + count, f"{el.tag} {name}")
+        total = max(len(self.paths) + count, self.outer * count)
+        if total > self.limit:
+            message = too_many(total, f"{el.tag} {name}")
             raise _Bad(el, message or "too many registers", LIMIT_HINT)
         if not dims:
             return [(name, start)]
@@ -355,8 +359,14 @@ class _Reader:
             raise _Bad(el, f"{name}: negative range")
         children = [c for c in el if c.tag in ("register", "registerFile") and self.present(c)]
         access = self.access(el.find("access"), access)
-        for path, at in self._elements(el, name, base, stride):
-            self.items(children, prefix + path + ".", at, access, bus)
+        elements = self._elements(el, name, base, stride)
+        outer = self.outer
+        self.outer = outer * len(elements)
+        try:
+            for path, at in elements:
+                self.items(children, prefix + path + ".", at, access, bus)
+        finally:
+            self.outer = outer
 
     def register(self, el: Element, prefix: str, base: int, access: Access, bus: int) -> None:
         name = self.name(el)
