@@ -87,9 +87,6 @@ CASES = [
      "<lsb>5</lsb><msb>2</msb>", "<lsb>", f"{F}/msb", "msb 2 is below lsb 5"),
     ("field-outside-register", "<bitOffset>0</bitOffset>", "<bitOffset>30</bitOffset>",
      "<field>", F, "bits [33:30] do not fit the 32-bit register"),
-    ("address-unit-bits", "<addressUnitBits>8</addressUnitBits>",
-     "<addressUnitBits>16</addressUnitBits>", "<addressUnitBits>", "/device/addressUnitBits",
-     "addressUnitBits 16 is not supported"),
     # unknown words
     ("unknown-access", "<access>read-write</access>", "<access>sometimes</access>",
      "<access>", f"{R}/access", "unknown access 'sometimes'"),
@@ -195,6 +192,33 @@ def test_malformed_file_through_the_cache_is_not_cached(tmp_path: Path,
     assert not cache.exists() or list(cache.glob("map-*.map")) == []
     src.write_text(BASE)
     assert load_map([src]).get("P.R").address == 0x1004
+
+
+def test_address_unit_bits_32_loads_with_a_warning_kept_by_the_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Espressif's SVDs say addressUnitBits 32 and give byte offsets: read as bytes, as other
+    tools read them, with a warning naming file:line that a warm load still carries."""
+    from click.testing import CliRunner
+
+    from socdbg.cli import cli
+
+    monkeypatch.setenv("SOCDBG_CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "esp.svd"
+    text = BASE.replace("<addressUnitBits>8<", "<addressUnitBits>32<")
+    src.write_text(text)
+    line = _line_of(text, "<addressUnitBits>")
+    want = (f"{src}:{line}: /device/addressUnitBits: addressUnitBits 32: offsets and sizes "
+            "are read as bytes (addressUnitBits 8), as other tools read them")
+    for _ in range(2):  # cold, then warm from the cache
+        m = load_map([src])
+        assert m.get("P.R").address == 0x1004
+        assert m.warnings == (want,)
+    result = CliRunner().invoke(cli, ["--map", str(src), "info"])
+    assert result.exit_code == 0, result.output
+    assert f"warning      {want}" in result.stdout
+    assert result.stderr.count(f"warning: {want}") == 1  # said once when the map loads
+    src.write_text(BASE)
+    assert load_map([src]).warnings == ()
 
 
 def test_missing_file(tmp_path: Path) -> None:

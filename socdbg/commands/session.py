@@ -95,6 +95,7 @@ class Session:
                 self._map = tgt.regmap if isinstance(tgt, HasMap) else self.load_map()
             else:
                 self._map = self.load_map()
+            _announce(self._map)
         return self._map
 
     def _target_defines(self) -> dict[str, str]:
@@ -143,6 +144,7 @@ class Session:
 
     def _base_map(self) -> RegMap:
         self._map = self.load_map()
+        _announce(self._map)
         return self._map
 
     def _check_unlocked(self) -> None:
@@ -340,3 +342,10 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def _announce(regmap: RegMap) -> None:
+    """Say on stderr, once per map a session loads, what its loader repaired or approximated
+    (``info`` lists it again)."""
+    for warning in regmap.warnings:
+        print(f"warning: {warning}", file=sys.stderr)

@@ -357,6 +357,7 @@ def _encode(regmap: RegMap) -> list[tuple[str, bytes]]:
                       m.unsafe_read, m.unsafe_write] for m in state["memories"]],
         "lower": state["lower"],
         "max_size": state["max_size"],
+        "warnings": list(state["warnings"]),
     }
     out: list[tuple[str, bytes]] = []
     layouts = state["layouts"]
@@ -493,6 +494,7 @@ def _decode(sections: dict[str, memoryview]) -> RegMap | None:
         "name": _str(meta["name"]), "source": source, "layouts": layouts, "paths": blob,
         "lower": _bool(meta["lower"]), "addrs": addrs, "lidx": lidx, "memories": memories,
         "lc_order": lc_order, "aidx": aidx, "max_size": _int(meta["max_size"]),
+        "warnings": tuple(map(_str, meta.get("warnings", []))),
     })
     return regmap if len(regmap._spaths) == n else None
 

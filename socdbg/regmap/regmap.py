@@ -126,6 +126,9 @@ class RegMap:
         self._aidx = array("I", bytes(4 * len(by_name)))  # address position -> sorted
         for k, i in enumerate(by_name):
             self._aidx[i] = k
+        #: What the loader repaired or approximated in the source, one line each
+        #: (``FILE:LINE: element: what``); kept in the cache, shown by ``info``.
+        self.warnings: tuple[str, ...] = ()
 
     # --- pickling: columns only, so a warm load is a handful of flat objects --------------
     # Paths travel as one newline-joined string: unpickling one 3 MB string and splitting it
@@ -143,6 +146,7 @@ class RegMap:
             "lc_order": self._lc_order,
             "aidx": self._aidx,
             "max_size": self._max_size,
+            "warnings": self.warnings,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -160,6 +164,7 @@ class RegMap:
         self._lc_order = state["lc_order"]
         self._aidx = state["aidx"]
         self._max_size = state["max_size"]
+        self.warnings = tuple(state.get("warnings", ()))
 
     # --- iteration ----------------------------------------------------------------------
     def __len__(self) -> int:

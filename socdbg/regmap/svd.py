@@ -514,6 +514,11 @@ class _Loader:
         self._enums: dict[tuple[object, ...], int] = {}
         self._index: dict[str, dict[str, list[Element]]] = {}
         self._peripherals: dict[str, Element] = {}
+        self.warnings: list[tuple[Element, str]] = []
+
+    def warn(self, el: Element, message: str) -> None:
+        """Note something repaired or approximated; the map carries it as a warning."""
+        self.warnings.append((el, message))
 
     # --- derivedFrom ----------------------------------------------------------------------
     def view(self, el: Element) -> _View:
@@ -587,7 +592,9 @@ class _Loader:
         name = _text(_required(kids, "name", root))
         aub = kids.get("addressUnitBits")
         if aub is not None and _number(aub) != 8:
-            raise _Bad(aub, f"addressUnitBits {_text(aub)} is not supported (only 8)")
+            # Espressif's files say 32 and give byte offsets; other tools read them as bytes
+            self.warn(aub, f"addressUnitBits {_text(aub)}: offsets and sizes are read as "
+                           "bytes (addressUnitBits 8), as other tools read them")
         props = self.props(kids, _Props(None, None, None, None))
         holder = _required(kids, "peripherals", root)
         periphs = list(holder.iterchildren("peripheral"))
@@ -1107,6 +1114,8 @@ def load_svd(path: Path | str, source: MapSource | None = None) -> RegMap:
             raise MapError(f"{path}:{exc.el.sourceline}: {element_path(exc.el)}: "
                            f"{exc.message}", exc.hint) from None
         _rename_duplicates(paths)
+        warnings = tuple(f"{path}:{el.sourceline}: {element_path(el)}: {message}"
+                         for el, message in loader.warnings)
         layouts = loader.packer.packed()
         del loader, root, tree
     finally:
@@ -1114,6 +1123,7 @@ def load_svd(path: Path | str, source: MapSource | None = None) -> RegMap:
             gc.enable()
     regmap = RegMap(name, [], paths, addrs, lidx, [], source or MapSource((str(path),), ""))
     _use_packed(regmap, layouts)
+    regmap.warnings = warnings
     return regmap
 
 
