@@ -13,7 +13,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from socdbg.errors import PathError, close_matches, did_you_mean
+from socdbg.errors import MapError, PathError, close_matches, did_you_mean
 from socdbg.regmap.model import Field, Layout, MapSource, Memory, Register
 
 _WS = re.compile(r"\s+")
@@ -165,6 +165,19 @@ class RegMap:
         self._aidx = state["aidx"]
         self._max_size = state["max_size"]
         self.warnings = tuple(state.get("warnings", ()))
+
+    def repairs(self) -> list[str]:
+        """The warnings about vendor slips the loader repaired (lenient SVD reading): what
+        ``--strict`` and BUTR refuse."""
+        return [w for w in self.warnings if " repaired: " in w]
+
+    def refuse_repairs(self, why: str) -> None:
+        """Raise :class:`MapError` naming the first repair, if the loader made any."""
+        found = self.repairs()
+        if found:
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            raise MapError(found[0] + more, f"{why}; fix the file, or load it without --strict "
+                                            "to have socdbg repair it")
 
     # --- iteration ----------------------------------------------------------------------
     def __len__(self) -> int:
