@@ -54,17 +54,20 @@ class _Group(click.Group):
 @click.option("--force-unsafe", is_flag=True,
               help="Allow writes to registers the map marks unsafe_write without the extra "
                    "confirmation.")
+@click.option("--strict", is_flag=True,
+              help="Refuse a map with vendor slips socdbg would repair (a field wider than its "
+                   "register, bitRange [7:8], ...) instead of loading it with warnings.")
 @click.option("--no-pager", is_flag=True,
               help="Never page long output on a terminal (also: SOCDBG_PAGER=off).")
 @click.version_option(__version__, prog_name="socdbg")
 @click.pass_context
 def cli(ctx: click.Context, target: str | None, map_files: tuple[str, ...],
         map_format: str | None, debug: bool, allow_writes: bool, yes: bool,
-        force_unsafe: bool, no_pager: bool) -> None:
+        force_unsafe: bool, strict: bool, no_pager: bool) -> None:
     """socdbg: a register-level debug shell for SoC bring-up."""
     ctx.obj = Session(target=target, map_files=list(map_files) or None, debug=debug,
                       allow_writes=allow_writes, yes=yes, force_unsafe=force_unsafe,
-                      map_format=map_format, pager=not no_pager)
+                      map_format=map_format, pager=not no_pager, strict=strict)
     if ctx.invoked_subcommand not in ("shell", "serve", "run"):
         ctx.obj.state["one_shot"] = True  # record start / trace start cannot outlive it
     ctx.call_on_close(ctx.obj.close)

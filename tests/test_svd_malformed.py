@@ -69,27 +69,14 @@ CASES = [
      "<addressOffset>", f"{R}/addressOffset", "'0x4Q' is not a number"),
     ("bad-decimal", "<bitOffset>0</bitOffset>", "<bitOffset>two</bitOffset>", "<bitOffset>",
      f"{F}/bitOffset", "'two' is not a number"),
-    ("empty-hex", "<access>read-write</access>", "<resetValue>0x</resetValue>", "<resetValue>",
-     f"{R}/resetValue", "'0x' is not a number"),
+    ("empty-hex", "<access>read-write</access>", "<resetMask>0x</resetMask>", "<resetMask>",
+     f"{R}/resetMask", "'0x' is not a number"),
     ("negative", "<baseAddress>0x1000</baseAddress>", "<baseAddress>-16</baseAddress>",
      "<baseAddress>", f"{P}/baseAddress", "'-16' is not a number"),
     ("bad-enum-value", "<value>0</value>", "<value>#12</value>", "<value>",
      f"{F}/enumeratedValues[f_t]/enumeratedValue[ZERO]/value", "'#12' is not a value"),
-    ("odd-size", "<access>read-write</access>", "<size>12</size>", "<size>", f"{R}/size",
-     "size 12 is not a whole number of bytes"),
-    ("zero-width", "<bitWidth>4</bitWidth>", "<bitWidth>0</bitWidth>", "<bitWidth>",
-     f"{F}/bitWidth", "bitWidth 0 is not positive"),
-    ("bit-range-backwards", "<bitOffset>0</bitOffset>\n              <bitWidth>4</bitWidth>",
-     "<bitRange>[0:3]</bitRange>", "<bitRange>", f"{F}/bitRange", "has msb below lsb"),
     ("bit-range-syntax", "<bitOffset>0</bitOffset>\n              <bitWidth>4</bitWidth>",
      "<bitRange>3..0</bitRange>", "<bitRange>", f"{F}/bitRange", "is not [msb:lsb]"),
-    ("msb-below-lsb", "<bitOffset>0</bitOffset>\n              <bitWidth>4</bitWidth>",
-     "<lsb>5</lsb><msb>2</msb>", "<lsb>", f"{F}/msb", "msb 2 is below lsb 5"),
-    ("field-outside-register", "<bitOffset>0</bitOffset>", "<bitOffset>30</bitOffset>",
-     "<field>", F, "bits [33:30] do not fit the 32-bit register"),
-    ("address-unit-bits", "<addressUnitBits>8</addressUnitBits>",
-     "<addressUnitBits>16</addressUnitBits>", "<addressUnitBits>", "/device/addressUnitBits",
-     "addressUnitBits 16 is not supported"),
     # unknown words
     ("unknown-access", "<access>read-write</access>", "<access>sometimes</access>",
      "<access>", f"{R}/access", "unknown access 'sometimes'"),
@@ -195,6 +182,88 @@ def test_malformed_file_through_the_cache_is_not_cached(tmp_path: Path,
     assert not cache.exists() or list(cache.glob("map-*.map")) == []
     src.write_text(BASE)
     assert load_map([src]).get("P.R").address == 0x1004
+
+
+def test_address_unit_bits_32_loads_with_a_warning_kept_by_the_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Espressif's SVDs say addressUnitBits 32 and give byte offsets: read as bytes, as other
+    tools read them, with a warning naming file:line that a warm load still carries."""
+    from click.testing import CliRunner
+
+    from socdbg.cli import cli
+
+    monkeypatch.setenv("SOCDBG_CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "esp.svd"
+    text = BASE.replace("<addressUnitBits>8<", "<addressUnitBits>32<")
+    src.write_text(text)
+    line = _line_of(text, "<addressUnitBits>")
+    want = (f"{src}:{line}: /device/addressUnitBits: addressUnitBits 32: offsets and sizes "
+            "are read as bytes (addressUnitBits 8), as other tools read them")
+    for _ in range(2):  # cold, then warm from the cache
+        m = load_map([src])
+        assert m.get("P.R").address == 0x1004
+        assert m.warnings == (want,)
+    result = CliRunner().invoke(cli, ["--map", str(src), "info"])
+    assert result.exit_code == 0, result.output
+    assert f"warning      {want}" in result.stdout
+    assert result.stderr.count(f"warning: {want}") == 1  # said once when the map loads
+    src.write_text(BASE)
+    assert load_map([src]).warnings == ()
+
+
+#: (id, text replaced, replacement, line marker, element path, what the warning says, the
+#: field F (or None: left out) as loaded)
+SLIPS = [
+    ("odd-size", "<access>read-write</access>", "<size>12</size>", "<size>", f"{R}/size",
+     "size 12 is not a whole number of bytes: read as 16", (0, 3)),
+    ("zero-width", "<bitWidth>4</bitWidth>", "<bitWidth>0</bitWidth>", "<bitWidth>",
+     f"{F}/bitWidth", "bitWidth 0: field left out", None),
+    ("bit-range-backwards", "<bitOffset>0</bitOffset>\n              <bitWidth>4</bitWidth>",
+     "<bitRange>[7:8]</bitRange>", "<bitRange>", f"{F}/bitRange",
+     "bitRange '[7:8]' has msb below lsb: read as [8:7]", (7, 8)),
+    ("msb-below-lsb", "<bitOffset>0</bitOffset>\n              <bitWidth>4</bitWidth>",
+     "<lsb>5</lsb><msb>2</msb>", "<lsb>", f"{F}/msb", "msb 2 is below lsb 5: read as bits [5:2]",
+     (2, 5)),
+    ("field-wider-than-register", "<bitOffset>0</bitOffset>", "<bitOffset>30</bitOffset>",
+     "<field>", F, "bits [33:30] do not fit the 32-bit register: read as [31:30]", (30, 31)),
+    ("field-outside-register", "<bitOffset>0</bitOffset>", "<bitOffset>40</bitOffset>",
+     "<field>", F, "bits [43:40] are outside the 32-bit register: field left out", None),
+    ("reset-value-0x", "<access>read-write</access>",
+     "<access>read-write</access><resetValue>0x</resetValue>", "<resetValue>",
+     f"{R}/resetValue", "resetValue '0x' has no digits: read as 0", (0, 3)),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "marker", "where", "says", "bits"),
+                         [c[1:] for c in SLIPS], ids=[c[0] for c in SLIPS])
+def test_vendor_slips_load_repaired_with_a_warning_and_strict_refuses(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str, marker: str,
+        where: str, says: str, bits: tuple[int, int] | None) -> None:
+    """Lenient by default (the map loads, each repair a warning naming file:line and the
+    element); --strict and BUTR refuse it with that warning."""
+    from click.testing import CliRunner
+
+    from socdbg.cli import cli
+
+    monkeypatch.setenv("SOCDBG_CACHE_DIR", str(tmp_path / "cache"))
+    assert old in BASE
+    text = BASE.replace(old, new)
+    src = tmp_path / "slip.svd"
+    src.write_text(text)
+    want = f"{src}:{_line_of(text, marker)}: {where}: repaired: {says}"
+    m = load_map([src])
+    assert m.warnings == (want,) and m.repairs() == [want]
+    f = m.get("P.R").field("F")
+    assert (None if f is None else (f.lsb, f.msb)) == bits
+    ok = CliRunner().invoke(cli, ["--map", str(src), "info"])
+    assert ok.exit_code == 0 and f"warning: {want}" in ok.stderr
+    for args in (["--strict", "--map", str(src), "info"], ["--map", str(src), "butr"]):
+        refused = CliRunner().invoke(cli, args)
+        assert refused.exit_code != 0, args
+        assert isinstance(refused.exception, MapError) or want in refused.output, args
+        message = str(refused.exception) if isinstance(refused.exception, MapError) \
+            else refused.output
+        assert want in message, (args, message)
 
 
 def test_missing_file(tmp_path: Path) -> None:

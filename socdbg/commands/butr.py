@@ -55,6 +55,8 @@ def butr_cmd(session: Session, patterns: tuple[str, ...], target_opt: str | None
 
     with session.scoped_target(target_opt):
         rmap = session.map
+        rmap.refuse_repairs("BUTR checks the map as written, so it refuses what socdbg "
+                            "repaired")
         regs, named = _scope(rmap, patterns)
         target = session.target
         runner = Butr(target, allow_writes=allow_writes, skip_reset=skip_reset,

@@ -432,6 +432,7 @@ def info_cmd(session: Session, as_json: bool) -> Output:
         "registers": len(rmap),
         "memories": [{"path": m.path, "address": m.address, "size": m.size}
                      for m in rmap.memories],
+        "map_warnings": list(rmap.warnings),
     }
     if has_time(target):
         data["cycle"] = target.now
@@ -446,6 +447,7 @@ def info_cmd(session: Session, as_json: bool) -> Output:
         lines.append(f"memory       {m.path} {m.address:#x}..{m.end - 1:#x}")
     if "cycle" in data:
         lines.append(f"cycle        {data['cycle']}")
+    lines.extend(f"warning      {w}" for w in rmap.warnings)
     return Output(data=data, text="\n".join(lines))
 
 

@@ -33,7 +33,7 @@ class Session:
                  debug: bool = False, out: TextIO | None = None, width: int | None = None,
                  color: bool | None = None, allow_writes: bool = False, yes: bool = False,
                  force_unsafe: bool = False, map_format: str | None = None,
-                 pager: bool = True) -> None:
+                 pager: bool = True, strict: bool = False) -> None:
         self.target_spec = target or DEFAULT_TARGET
         self.pager = pager  # long output on a terminal goes through a pager (socdbg/pager.py)
         # the live-target write policy (socdbg/safety.py): --allow-writes, --yes,
@@ -44,6 +44,7 @@ class Session:
         self.ask: Callable[[str, str], str] | None = None
         self.map_files = list(map_files) if map_files else None
         self.map_format = map_format  # --format: rdl, svd or ipxact; None guesses per file
+        self.strict = strict  # --strict: a map the loader had to repair is refused
         self.debug = debug
         self._out = out
         self._width = width
@@ -88,15 +89,23 @@ class Session:
         how a model (or a chip) is checked against the map under test."""
         if self._map is None:
             if self.map_files is not None:
-                self._map = self.load_map(None, self._target_defines())
+                loaded = self.load_map(None, self._target_defines())
             elif self._target_names_map():
                 from socdbg.targets.base import HasMap
 
                 tgt = self.target
-                self._map = tgt.regmap if isinstance(tgt, HasMap) else self.load_map()
+                loaded = tgt.regmap if isinstance(tgt, HasMap) else self.load_map()
             else:
-                self._map = self.load_map()
+                loaded = self.load_map()
+            self._check(loaded)
+            self._map = loaded
         return self._map
+
+    def _check(self, regmap: RegMap) -> None:
+        """Refuse a repaired map under --strict; else say its warnings once."""
+        if self.strict:
+            regmap.refuse_repairs("--strict refuses what socdbg would repair")
+        _announce(regmap)
 
     def _target_defines(self) -> dict[str, str]:
         from socdbg.targets.base import split_spec
@@ -143,7 +152,9 @@ class Session:
         return self.map if self._map is not None else self._base_map()
 
     def _base_map(self) -> RegMap:
-        self._map = self.load_map()
+        loaded = self.load_map()
+        self._check(loaded)
+        self._map = loaded
         return self._map
 
     def _check_unlocked(self) -> None:
@@ -201,7 +212,8 @@ class Session:
         Closing it leaves the target open."""
         child = Session(self.target_spec, self.map_files, self.debug,
                         allow_writes=self.allow_writes, yes=self.yes,
-                        force_unsafe=self.force_unsafe, map_format=self.map_format)
+                        force_unsafe=self.force_unsafe, map_format=self.map_format,
+                        strict=self.strict)
         child._map = self.map
         child._target = self.target
         child._owns_target = False
@@ -341,3 +353,10 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def _announce(regmap: RegMap) -> None:
+    """Say on stderr, once per map a session loads, what its loader repaired or approximated
+    (``info`` lists it again)."""
+    for warning in regmap.warnings:
+        print(f"warning: {warning}", file=sys.stderr)

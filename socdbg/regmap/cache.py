@@ -102,18 +102,19 @@ def loader_version(fmt: str) -> str:
     """What an entry of format ``fmt`` was built with; a different value rebuilds it.
 
     SystemRDL: systemrdl-compiler's version (as always). SVD: socdbg's SVD loader and the
-    Python. IP-XACT: systemrdl-compiler, peakrdl-ipxact and socdbg's importer and walker."""
+    Python. IP-XACT: socdbg's IP-XACT reader, its expression evaluator and the SVD loader
+    it shares helpers with."""
     if fmt == "svd":
         return f"svd:{_module_version('svd')}:py{sys.version_info[0]}.{sys.version_info[1]}"
     if fmt == "ipxact":
-        return (f"ipxact:{compiler_version()}:{_package_version('peakrdl_ipxact')}:"
-                f"{_module_version('ipxact')}:{_module_version('rdl')}")
+        return (f"ipxact:{_module_version('ipxact')}:{_module_version('sv_expr')}:"
+                f"{_module_version('svd')}:py{sys.version_info[0]}.{sys.version_info[1]}")
     return compiler_version()
 
 
 # --- formats ----------------------------------------------------------------------------------
 FORMATS = ("rdl", "svd", "ipxact")
-#: IP-XACT and its SPIRIT predecessors, as peakrdl-ipxact accepts them.
+#: IP-XACT and its SPIRIT predecessors (socdbg's reader is tested on 1685-2009 and 2014).
 _IPXACT_NS = re.compile(r"https?://www\.(spiritconsortium\.org/XMLSchema/SPIRIT|accellera\.org/"
                         r"XMLSchema/(spirit/1685-2009|IPXACT))", re.IGNORECASE)
 _PROLOG = re.compile(r"\s*(<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(\[.*?\])?\s*>)", re.DOTALL)
@@ -356,6 +357,7 @@ def _encode(regmap: RegMap) -> list[tuple[str, bytes]]:
                       m.unsafe_read, m.unsafe_write] for m in state["memories"]],
         "lower": state["lower"],
         "max_size": state["max_size"],
+        "warnings": list(state["warnings"]),
     }
     out: list[tuple[str, bytes]] = []
     layouts = state["layouts"]
@@ -492,6 +494,7 @@ def _decode(sections: dict[str, memoryview]) -> RegMap | None:
         "name": _str(meta["name"]), "source": source, "layouts": layouts, "paths": blob,
         "lower": _bool(meta["lower"]), "addrs": addrs, "lidx": lidx, "memories": memories,
         "lc_order": lc_order, "aidx": aidx, "max_size": _int(meta["max_size"]),
+        "warnings": tuple(map(_str, meta.get("warnings", []))),
     })
     return regmap if len(regmap._spaths) == n else None
 

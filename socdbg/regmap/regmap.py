@@ -13,7 +13,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from socdbg.errors import PathError, close_matches, did_you_mean
+from socdbg.errors import MapError, PathError, close_matches, did_you_mean
 from socdbg.regmap.model import Field, Layout, MapSource, Memory, Register
 
 _WS = re.compile(r"\s+")
@@ -126,6 +126,9 @@ class RegMap:
         self._aidx = array("I", bytes(4 * len(by_name)))  # address position -> sorted
         for k, i in enumerate(by_name):
             self._aidx[i] = k
+        #: What the loader repaired or approximated in the source, one line each
+        #: (``FILE:LINE: element: what``); kept in the cache, shown by ``info``.
+        self.warnings: tuple[str, ...] = ()
 
     # --- pickling: columns only, so a warm load is a handful of flat objects --------------
     # Paths travel as one newline-joined string: unpickling one 3 MB string and splitting it
@@ -143,6 +146,7 @@ class RegMap:
             "lc_order": self._lc_order,
             "aidx": self._aidx,
             "max_size": self._max_size,
+            "warnings": self.warnings,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -160,6 +164,20 @@ class RegMap:
         self._lc_order = state["lc_order"]
         self._aidx = state["aidx"]
         self._max_size = state["max_size"]
+        self.warnings = tuple(state.get("warnings", ()))
+
+    def repairs(self) -> list[str]:
+        """The warnings about vendor slips the loader repaired (lenient SVD reading): what
+        ``--strict`` and BUTR refuse."""
+        return [w for w in self.warnings if " repaired: " in w]
+
+    def refuse_repairs(self, why: str) -> None:
+        """Raise :class:`MapError` naming the first repair, if the loader made any."""
+        found = self.repairs()
+        if found:
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            raise MapError(found[0] + more, f"{why}; fix the file, or load it without --strict "
+                                            "to have socdbg repair it")
 
     # --- iteration ----------------------------------------------------------------------
     def __len__(self) -> int:

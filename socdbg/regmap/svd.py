@@ -39,7 +39,7 @@ import itertools
 import json
 import re
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, overload
 
@@ -71,6 +71,9 @@ MAX_DONT_CARE_BITS = 8
 #: An ``isDefault`` enumerated value is expanded into one member per value the others leave
 #: unnamed when there are at most this many such values; otherwise it is dropped.
 MAX_DEFAULT_MEMBERS = 16
+#: The first word of a warning about a vendor slip socdbg repaired; ``--strict`` (and BUTR)
+#: refuse a map with any.
+REPAIRED = "repaired:"
 #: The longest chain of ``derivedFrom`` one element may sit at the end of.
 MAX_DERIVED_DEPTH = 64
 
@@ -514,6 +517,11 @@ class _Loader:
         self._enums: dict[tuple[object, ...], int] = {}
         self._index: dict[str, dict[str, list[Element]]] = {}
         self._peripherals: dict[str, Element] = {}
+        self.warnings: list[tuple[Element, str]] = []
+
+    def warn(self, el: Element, message: str) -> None:
+        """Note something repaired or approximated; the map carries it as a warning."""
+        self.warnings.append((el, message))
 
     # --- derivedFrom ----------------------------------------------------------------------
     def view(self, el: Element) -> _View:
@@ -587,7 +595,9 @@ class _Loader:
         name = _text(_required(kids, "name", root))
         aub = kids.get("addressUnitBits")
         if aub is not None and _number(aub) != 8:
-            raise _Bad(aub, f"addressUnitBits {_text(aub)} is not supported (only 8)")
+            # Espressif's files say 32 and give byte offsets; other tools read them as bytes
+            self.warn(aub, f"addressUnitBits {_text(aub)}: offsets and sizes are read as "
+                           "bytes (addressUnitBits 8), as other tools read them")
         props = self.props(kids, _Props(None, None, None, None))
         holder = _required(kids, "peripherals", root)
         periphs = list(holder.iterchildren("peripheral"))
@@ -633,8 +643,13 @@ class _Loader:
         el = kids.get("size")
         if el is not None:
             size = _number(el)
-            if size <= 0 or size % 8:
+            if size <= 0:
                 raise _Bad(el, f"size {size} is not a whole number of bytes")
+            if size % 8:
+                rounded = size + 8 - size % 8
+                self.warn(el, f"{REPAIRED} size {size} is not a whole number of bytes: read as "
+                              f"{rounded}")
+                size = rounded
             if size > MAX_REGISTER_BITS:
                 raise _Bad(el, f"size {size} is wider than {MAX_REGISTER_BITS} bits")
         el = kids.get("access")
@@ -642,7 +657,11 @@ class _Loader:
             access = _access(el)
         el = kids.get("resetValue")
         if el is not None:
-            value = _number(el)
+            if _text(el).lower() == "0x":
+                self.warn(el, f"{REPAIRED} resetValue '0x' has no digits: read as 0")
+                value = 0
+            else:
+                value = _number(el)
         el = kids.get("resetMask")
         if el is not None:
             mask = _number(el)
@@ -854,7 +873,18 @@ class _Loader:
         if name_el is None:
             raise _Bad(el, "<field> has no <name>")
         name = _text(name_el)
-        lsb, msb = _bits(view)
+        bits = _bits(view, self.warn)
+        if bits is None:
+            return
+        lsb, msb = bits
+        if msb >= width and lsb < width and "dim" not in kids:
+            self.warn(el, f"{REPAIRED} bits [{msb}:{lsb}] do not fit the {width}-bit register: "
+                          f"read as [{width - 1}:{lsb}]")
+            msb = width - 1
+        elif lsb >= width:
+            self.warn(el, f"{REPAIRED} bits [{msb}:{lsb}] are outside the {width}-bit "
+                          "register: field left out")
+            return
         found = kids.get("access")
         if found is not None:
             text = _ACCESS_TEXT.get((found.text or "").strip().lower())
@@ -1014,22 +1044,28 @@ def _onread(el: Element) -> str:
     return found.value
 
 
-def _bits(view: _View) -> tuple[int, int]:
-    """(lsb, msb) from bitOffset/bitWidth, lsb/msb or bitRange ``[msb:lsb]``."""
+def _bits(view: _View, warn: Callable[[Element, str], None]) -> tuple[int, int] | None:
+    """(lsb, msb) from bitOffset/bitWidth, lsb/msb or bitRange ``[msb:lsb]``; None for a field
+    of no bits (``bitWidth 0``: left out, with a warning)."""
     kids = view.kids
     off = kids.get("bitOffset")
     if off is not None:
         wid = kids.get("bitWidth")
         lsb = _number(off)
         width = _number(wid) if wid is not None else 1
-        if width < 1:
+        if width < 0:
             raise _Bad(wid if wid is not None else off, f"bitWidth {width} is not positive")
+        if width == 0:
+            warn(wid if wid is not None else off, f"{REPAIRED} bitWidth 0: field left out")
+            return None
         return lsb, lsb + width - 1
     lsb_el, msb_el = kids.get("lsb"), kids.get("msb")
     if lsb_el is not None and msb_el is not None:
         lsb, msb = _number(lsb_el), _number(msb_el)
         if msb < lsb:
-            raise _Bad(msb_el, f"msb {msb} is below lsb {lsb}")
+            warn(msb_el, f"{REPAIRED} msb {msb} is below lsb {lsb}: read as bits "
+                         f"[{lsb}:{msb}]")
+            lsb, msb = msb, lsb
         return lsb, msb
     rng = kids.get("bitRange")
     if rng is not None:
@@ -1038,7 +1074,9 @@ def _bits(view: _View) -> tuple[int, int]:
             raise _Bad(rng, f"bitRange '{_text(rng)}' is not [msb:lsb]")
         msb, lsb = int(m.group(1)), int(m.group(2))
         if msb < lsb:
-            raise _Bad(rng, f"bitRange '{_text(rng)}' has msb below lsb")
+            warn(rng, f"{REPAIRED} bitRange '{_text(rng)}' has msb below lsb: read as "
+                      f"[{lsb}:{msb}]")
+            lsb, msb = msb, lsb
         return lsb, msb
     raise _Bad(view.el, "<field> has no bit position",
                "give bitOffset and bitWidth, lsb and msb, or bitRange [msb:lsb]")
@@ -1107,6 +1145,8 @@ def load_svd(path: Path | str, source: MapSource | None = None) -> RegMap:
             raise MapError(f"{path}:{exc.el.sourceline}: {element_path(exc.el)}: "
                            f"{exc.message}", exc.hint) from None
         _rename_duplicates(paths)
+        warnings = tuple(f"{path}:{el.sourceline}: {element_path(el)}: {message}"
+                         for el, message in loader.warnings)
         layouts = loader.packer.packed()
         del loader, root, tree
     finally:
@@ -1114,6 +1154,7 @@ def load_svd(path: Path | str, source: MapSource | None = None) -> RegMap:
             gc.enable()
     regmap = RegMap(name, [], paths, addrs, lidx, [], source or MapSource((str(path),), ""))
     _use_packed(regmap, layouts)
+    regmap.warnings = warnings
     return regmap
 
 
