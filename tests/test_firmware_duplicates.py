@@ -135,6 +135,7 @@ def test_sym_addr_names_the_file(fw: fb.Images, session: Session) -> None:
     out = run(session, f"sym {address + 2:#x}")
     assert (out.data["symbol"], out.data["offset"], out.data["file"]) == ("init", 2, "spi.c")
     assert out.text == f"{address + 2:#x} = init+0x2  (func in .text, fw_dup.elf, spi.c)"
+    assert run(session, "sym spi.c::init+0x2").data == out.data  # an expression of one
 
 
 def test_a_global_beside_a_static_is_not_ambiguous(fw: fb.Images) -> None:

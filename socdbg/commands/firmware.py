@@ -43,7 +43,7 @@ def find_symbol(session: Session, name: str) -> Symbol | None:
 
 #: gdb's way to name a file-local symbol: 'uart.c'::init (the quotes are optional here, and
 #: the shell's own quoting may already have removed them)
-_QUALIFIED = re.compile(r"^'?(?P<file>[^':]+)'?::(?P<name>[^:]+)$")
+_QUALIFIED = re.compile(r"^'?(?P<file>[^':]+)'?::(?P<name>[^:+\-\s]+)$")
 
 
 def _where(sym: Symbol) -> str:
