@@ -364,14 +364,19 @@ def bench_symtab_vs_nm(quick: bool, count: int = SYMBOLS, pythonpath: str | None
                     f"sys.exit(0 if n == {count} else 3)", str(path)]
         nm_cmd = [nm, "-S", str(path)]
 
+        bare_cmd = [sys.executable, "-c", "pass"]
+
         def run(cmd: list[str]) -> float:
             t0 = time.perf_counter()
-            subprocess.run(cmd, stdout=subprocess.DEVNULL, env=env, check=True, timeout=120)
+            # cwd: the temporary folder, so `python -c` (which puts the current folder first
+            # on sys.path) imports socdbg from PYTHONPATH, not from wherever this runs
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, env=env, check=True, timeout=120,
+                           cwd=tmp)
             return time.perf_counter() - t0
 
         run(ours_cmd)  # page cache, .pyc files
         run(nm_cmd)
-        ours, theirs, ratios = [], [], []
+        ours, theirs, bare, ratios = [], [], [], []
         for i in range(pairs):
             if i % 2:  # alternate which goes first
                 b = run(nm_cmd)
@@ -382,6 +387,7 @@ def bench_symtab_vs_nm(quick: bool, count: int = SYMBOLS, pythonpath: str | None
             ours.append(a * 1e3)
             theirs.append(b * 1e3)
             ratios.append(a / b)
+            bare.append(run(bare_cmd) * 1e3)
     n = f"{count:,}"
     return [
         _row("firmware.symtab_100k.vs_nm", ratios, "x", VS_NM_TARGET,
@@ -391,6 +397,8 @@ def bench_symtab_vs_nm(quick: bool, count: int = SYMBOLS, pythonpath: str | None
              "python -c 'read_elf(FILE)': interpreter start, imports, read"),
         _row("firmware.symtab_100k.nm", theirs, "ms", None,
              f"{Path(nm).name} -S FILE > /dev/null"),
+        _row("firmware.symtab_100k.python_startup", bare, "ms", None,
+             "python -c pass: the interpreter alone, the floor under the process row"),
     ]
 
 

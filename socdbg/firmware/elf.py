@@ -17,7 +17,7 @@ import bisect
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate, compress
+from itertools import accumulate, compress, repeat
 from operator import add, eq, itemgetter
 from pathlib import Path
 from typing import TypeVar
@@ -41,6 +41,7 @@ _LOCATED = (0, 1, 2)  # notype, object, func: the kinds an address resolves to
 _MACHINES = {0: "EM_NONE", 3: "EM_386", 8: "EM_MIPS", 20: "EM_PPC", 21: "EM_PPC64",
              40: "EM_ARM", 62: "EM_X86_64", 183: "EM_AARCH64", 243: "EM_RISCV"}
 _NONZERO = bytes([0] + [1] * 255)
+_ZERO = bytes([1] + [0] * 255)  # 0/1 flags inverted
 _WANTED = bytes(0 if b & 0xF in (STT_SECTION, STT_FILE) else 1 for b in range(256))
 _LOCATED_TYPES = bytes(1 if b & 0xF in _LOCATED else 0 for b in range(256))
 _FILES = bytes(1 if b & 0xF == STT_FILE else 0 for b in range(256))
@@ -105,7 +106,7 @@ class SymbolTable:
     (sorted, bisect). ``Symbol`` objects are built per lookup."""
 
     def __init__(self, names: list[str], values: list[int], sizes: list[int],
-                 infos: list[int], shndx: list[int], file_of: list[str],
+                 infos: list[int], shndx: list[int], file_of: Sequence[str] | _Files,
                  section_names: list[str], image: str,
                  located: list[int] | None = None) -> None:
         self._names, self._values, self._sizes = names, values, sizes
@@ -402,37 +403,51 @@ def _symbols(raw: bytes, is64: bool, end: str, sections: list[_Section], shstrnd
     defined = _any_nonzero(count, body[at_shndx::entsize], body[at_shndx + 1 :: entsize])
     wanted = _both(count, _both(count, named, defined), info_col.translate(_WANTED))
     wanted = b"\0" + wanted[1:]  # entry 0 is the null symbol
+    by_offset = _strings(strings)
+    got = by_offset.get
+    offsets = list(compress(nidx, wanted))
+    names: list[str] = list(map(got, offsets))  # type: ignore[arg-type]
+    if None in names:  # a merged suffix, or an offset outside the table (an error)
+        names = [n if n is not None else _string_at(strings, at, name)
+                 for n, at in zip(names, offsets, strict=True)]
+    if strings.startswith(b"$") or b"\0$" in strings:  # mapping symbols ($x, $d): hidden
+        dollar = bytes(map(str.startswith, names, repeat("$")))
+        if any(dollar):
+            hidden = bytearray(wanted)
+            for r in compress(compress(range(count), wanted), dollar):
+                hidden[r] = 0
+            wanted = bytes(hidden)
+            names = list(compress(names, dollar.translate(_ZERO)))
     keep = list(compress(range(count), wanted))
     located = list(compress(range(len(keep)), compress(info_col.translate(_LOCATED_TYPES),
                                                        wanted)))
     # locals belong to the STT_FILE symbol before them; sh_info is the first global
     first_global = min(table.info, count)
     file_rows = list(compress(range(first_global), info_col[:first_global].translate(_FILES)))
-    by_offset = _strings(strings)
-    got = by_offset.get
-    offsets = _pick(nidx, keep)
-    names: list[str] = list(map(got, offsets))  # type: ignore[arg-type]
-    if None in names:  # a merged suffix, or an offset outside the table (an error)
-        names = [n if n is not None else _string_at(strings, at, name)
-                 for n, at in zip(names, offsets, strict=True)]
-    if strings.startswith(b"$") or b"\0$" in strings:  # mapping symbols ($x, $d): hidden
-        shown = [i for i, n in enumerate(names) if not n.startswith("$")]
-        if len(shown) != len(names):
-            renumber = {old: new for new, old in enumerate(shown)}
-            located = [renumber[i] for i in located if i in renumber]
-            keep, names = _pick(keep, shown), _pick(names, shown)
-    file_of: list[str]
-    if file_rows:
-        file_names = [got(nidx[r]) or _string_at(strings, nidx[r], name) if nidx[r] else ""
-                      for r in file_rows]
-        file_of = []
-        for r in keep:
-            i = bisect.bisect_right(file_rows, r) - 1 if r < first_global else -1
-            file_of.append(file_names[i] if i >= 0 else "")
-    else:
-        file_of = [""] * len(keep)
-    return SymbolTable(names, _pick(values, keep), _pick(sizes, keep), _pick(infos, keep),
-                       _pick(shndx, keep), file_of, names_of_sections, image, located)
+    files = _Files(file_rows, [got(nidx[r]) or _string_at(strings, nidx[r], name)
+                               if nidx[r] else "" for r in file_rows], keep, first_global)
+    return SymbolTable(names, list(compress(values, wanted)), list(compress(sizes, wanted)),
+                       list(compress(infos, wanted)), list(compress(shndx, wanted)), files,
+                       names_of_sections, image, located)
+
+
+class _Files:
+    """The source file of each symbol (by table row), looked up when a Symbol is made: the
+    STT_FILE symbol before a local one."""
+
+    __slots__ = ("_first_global", "_keep", "_names", "_rows")
+
+    def __init__(self, rows: list[int], names: list[str], keep: list[int],
+                 first_global: int) -> None:
+        self._rows, self._names, self._keep = rows, names, keep
+        self._first_global = first_global
+
+    def __getitem__(self, row: int) -> str:
+        r = self._keep[row]
+        if not self._rows or r >= self._first_global:
+            return ""
+        i = bisect.bisect_right(self._rows, r) - 1
+        return self._names[i] if i >= 0 else ""
 
 
 def _any_nonzero(count: int, *columns: bytes) -> bytes:
