@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from itertools import accumulate, compress, repeat
 from operator import add, eq, itemgetter
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from socdbg.errors import SocdbgError
 
@@ -40,6 +40,8 @@ SHN_UNDEF, SHN_ABS = 0, 0xFFF1
 _LOCATED = (0, 1, 2)  # notype, object, func: the kinds an address resolves to
 _MACHINES = {0: "EM_NONE", 3: "EM_386", 8: "EM_MIPS", 20: "EM_PPC", 21: "EM_PPC64",
              40: "EM_ARM", 62: "EM_X86_64", 183: "EM_AARCH64", 243: "EM_RISCV"}
+_KINDS = tuple(STT_NAMES.get(t, str(t)) for t in range(16))
+_BINDS = tuple(STB_NAMES.get(b, str(b)) for b in range(16))
 _NONZERO = bytes([0] + [1] * 255)
 _ZERO = bytes([1] + [0] * 255)  # 0/1 flags inverted
 _WANTED = bytes(0 if b & 0xF in (STT_SECTION, STT_FILE) else 1 for b in range(256))
@@ -70,8 +72,9 @@ class Segment:
                                                                     ("x", 1)))
 
 
-@dataclass(frozen=True, slots=True)
-class Symbol:
+class Symbol(NamedTuple):
+    """One symbol (a NamedTuple: made per lookup, so cheap to build)."""
+
     name: str
     address: int
     size: int
@@ -112,6 +115,8 @@ class SymbolTable:
         self._names, self._values, self._sizes = names, values, sizes
         self._infos, self._shndx, self._file_of = infos, shndx, file_of
         self._section_names, self._image = section_names, image
+        self._made: dict[int, Symbol] = {}  # row -> the Symbol made for it
+        self._named: dict[str, Symbol] = {}  # name -> what lookup(name) gave
         rows = range(len(names))
         index = dict(zip(names, rows, strict=True))
         self._index = index
@@ -145,24 +150,34 @@ class SymbolTable:
             i = j + 1
         self._syms = located
         self._addrs = addrs
+        self._ssizes = _pick(sizes, located)  # sizes in address order
 
     def __len__(self) -> int:
         return len(self._index)
 
     def _symbol(self, row: int) -> Symbol:
+        sym = self._made.get(row)
+        if sym is not None:
+            return sym
         info, shndx = self._infos[row], self._shndx[row]
         section = ("*ABS*" if shndx == SHN_ABS else self._section_names[shndx]
                    if shndx < len(self._section_names) else "?")
-        return Symbol(self._names[row], self._values[row], self._sizes[row],
-                      STT_NAMES.get(info & 0xF, str(info & 0xF)),
-                      STB_NAMES.get(info >> 4, str(info >> 4)), section, self._image,
-                      self._file_of[row])
+        sym = Symbol(self._names[row], self._values[row], self._sizes[row],
+                     _KINDS[info & 0xF], _BINDS[info >> 4], section, self._image,
+                     self._file_of[row])
+        self._made[row] = sym
+        return sym
 
     def lookup(self, name: str) -> Symbol | None:
         """The symbol a bare ``name`` means: the global one when there is one (else the
         sized one); :meth:`candidates` says whether others share the name."""
-        row = self._index.get(name)
-        return None if row is None else self._symbol(row)
+        sym = self._named.get(name)
+        if sym is None:
+            row = self._index.get(name)
+            if row is None:
+                return None
+            sym = self._named[name] = self._symbol(row)
+        return sym
 
     def candidates(self, name: str) -> list[Symbol]:
         """Every symbol called ``name``, the one :meth:`lookup` gives first."""
@@ -198,20 +213,22 @@ class SymbolTable:
     def containing(self, address: int) -> tuple[Symbol, int] | None:
         """The symbol whose [address, address+size) holds ``address`` (or, for unsized
         symbols, the nearest one at or below it) and the offset into it."""
-        i = bisect.bisect_right(self._addrs, address) - 1
+        addrs = self._addrs
+        i = bisect.bisect_right(addrs, address) - 1
         best = -1
-        sizes, values, syms = self._sizes, self._values, self._syms
+        sizes = self._ssizes
         j = i
         while j >= 0 and j > i - 64:
-            r = syms[j]
-            size = sizes[r]
-            if size and values[r] <= address < values[r] + size:
-                return self._symbol(r), address - values[r]
+            size = sizes[j]
+            if size and address < addrs[j] + size:  # addrs[j] <= address by the bisect
+                r = self._syms[j]
+                return self._made.get(r) or self._symbol(r), address - addrs[j]
             if best < 0 and not size:
-                best = r
+                best = j
             j -= 1
-        if best >= 0 and i >= 0 and values[best] == self._addrs[i]:
-            return self._symbol(best), address - values[best]
+        if best >= 0 and addrs[best] == addrs[i]:
+            r = self._syms[best]
+            return self._symbol(r), address - addrs[best]
         return None
 
     def names(self) -> list[str]:
