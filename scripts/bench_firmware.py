@@ -23,6 +23,12 @@ need no cross toolchain:
   read by ``socdbg.firmware.read_elf``, beside pyelftools' own ``iter_symbols()`` on the same
   file (the naive path: a Symbol object per entry), and the ratio; then address-to-symbol
   lookups (``SymbolTable.containing``, a bisect) at random addresses, in µs.
+* ``firmware.symtab_100k.vs_nm``: the same file read by a whole ``python -c read_elf(FILE)``
+  process against a whole ``nm -S FILE`` process (binutils, output to /dev/null): paired
+  alternating runs, the median of the per-pair ratios; target 2x. Beside it the two medians
+  in ms, and name-to-symbol lookups (``SymbolTable.lookup``) in µs.
+  ``python scripts/bench_firmware.py --nm-only --pythonpath DIR`` runs just this comparison
+  with the socdbg package found in DIR (to measure another checkout).
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ LOAD_BYTES = 16 << 20
 LOAD_TARGET_MBPS = 500.0  # a lower bound
 SYMBOLS = 100_000
 SYMTAB_TARGET_S = 0.5
+VS_NM_TARGET = 2.0  # read_elf process / nm -S process, an upper bound
 EM_RISCV = 243
 
 # --------------------------------------------------------------------------------------------
@@ -299,6 +306,14 @@ def bench_symtab_100k(quick: bool, count: int = SYMBOLS) -> list[dict[str, Any]]
             table.containing(a)
         per_call.append((time.perf_counter() - t0) / len(addrs) * 1e6)
 
+    names = [p[1] for p in probes]
+    by_name = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        for name in names:
+            table.lookup(name)
+        by_name.append((time.perf_counter() - t0) / len(names) * 1e6)
+
     n = f"{count:,}"
     ours_row = _row("firmware.symtab_100k.read_elf", ours, "s", SYMTAB_TARGET_S,
                     f"read_elf of {n} symbols (struct.iter_unpack)")
@@ -314,6 +329,76 @@ def bench_symtab_100k(quick: bool, count: int = SYMBOLS) -> list[dict[str, Any]]
         _row("firmware.symtab_100k.containing", per_call, "µs", None,
              f"SymbolTable.containing at {lookups:,} random addresses inside sized symbols "
              "(bisect)"),
+        _row("firmware.symtab_100k.lookup", by_name, "µs", None,
+             f"SymbolTable.lookup of {lookups:,} random names (a dict)"),
+    ]
+
+
+def _nm() -> str:
+    import shutil
+
+    for name in ("riscv64-unknown-elf-nm", "nm"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise RuntimeError("no nm on PATH (binutils)")
+
+
+def bench_symtab_vs_nm(quick: bool, count: int = SYMBOLS, pythonpath: str | None = None
+                       ) -> list[dict[str, Any]]:
+    """Whole process against whole process: ``python -c 'read_elf(FILE)'`` and ``nm -S FILE``
+    on the same 100,000-symbol file, alternating, one ratio per pair."""
+    import subprocess
+
+    pairs = 7 if quick else 21
+    nm = _nm()
+    env = dict(os.environ)
+    root = pythonpath or str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
+                                else "")
+    with tempfile.TemporaryDirectory(prefix="socdbg-bench-fw-") as tmp:
+        path = Path(tmp) / f"symtab{count}.elf"
+        symtab_image(path, count)
+        ours_cmd = [sys.executable, "-c", "import sys; from socdbg.firmware import read_elf; "
+                    "n = len(read_elf(sys.argv[1]).symbols); "
+                    f"sys.exit(0 if n == {count} else 3)", str(path)]
+        nm_cmd = [nm, "-S", str(path)]
+
+        bare_cmd = [sys.executable, "-c", "pass"]
+
+        def run(cmd: list[str]) -> float:
+            t0 = time.perf_counter()
+            # cwd: the temporary folder, so `python -c` (which puts the current folder first
+            # on sys.path) imports socdbg from PYTHONPATH, not from wherever this runs
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, env=env, check=True, timeout=120,
+                           cwd=tmp)
+            return time.perf_counter() - t0
+
+        run(ours_cmd)  # page cache, .pyc files
+        run(nm_cmd)
+        ours, theirs, bare, ratios = [], [], [], []
+        for i in range(pairs):
+            if i % 2:  # alternate which goes first
+                b = run(nm_cmd)
+                a = run(ours_cmd)
+            else:
+                a = run(ours_cmd)
+                b = run(nm_cmd)
+            ours.append(a * 1e3)
+            theirs.append(b * 1e3)
+            ratios.append(a / b)
+            bare.append(run(bare_cmd) * 1e3)
+    n = f"{count:,}"
+    return [
+        _row("firmware.symtab_100k.vs_nm", ratios, "x", VS_NM_TARGET,
+             f"whole process: python -c read_elf / nm -S, {pairs} alternating pairs, median "
+             f"of the per-pair ratios ({n} symbols)"),
+        _row("firmware.symtab_100k.process", ours, "ms", None,
+             "python -c 'read_elf(FILE)': interpreter start, imports, read"),
+        _row("firmware.symtab_100k.nm", theirs, "ms", None,
+             f"{Path(nm).name} -S FILE > /dev/null"),
+        _row("firmware.symtab_100k.python_startup", bare, "ms", None,
+             "python -c pass: the interpreter alone, the floor under the process row"),
     ]
 
 
@@ -322,8 +407,18 @@ def bench_symtab_100k(quick: bool, count: int = SYMBOLS) -> list[dict[str, Any]]
 
 def main(argv: list[str] | None = None) -> int:
     _ensure_cache()
-    return standalone(__doc__ or "",
-                      lambda quick: bench_load_16mb(quick) + bench_symtab_100k(quick), argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--nm-only" in args:
+        args.remove("--nm-only")
+        pythonpath = None
+        if "--pythonpath" in args:
+            at = args.index("--pythonpath")
+            pythonpath = args[at + 1]
+            del args[at : at + 2]
+        return standalone(__doc__ or "", lambda quick: bench_symtab_vs_nm(
+            quick, pythonpath=pythonpath), args)
+    return standalone(__doc__ or "", lambda quick: bench_load_16mb(quick)
+                      + bench_symtab_100k(quick) + bench_symtab_vs_nm(quick), args)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ IMAGES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "fw_split.elf": ("link_split.ld", FLAGS_64, ("start.S", "main.c", "vars.c")),
     # the virt image plus 3 MiB of .bss: large enough for the progress bar
     "fw_big.elf": ("link_virt.ld", FLAGS_64, ("start.S", "main.c", "big.c")),
+    # uart.c and spi.c both define `static init` and `static state`: same names, two files
+    "fw_dup.elf": ("link_soc.ld", FLAGS_64, ("start.S", "main.c", "uart.c", "spi.c")),
     # a 32-bit (ELFCLASS32) build for sram: the other symbol-table layout
     "fw_soc32.elf": ("link_soc.ld", FLAGS_32, ("start32.S", "main.c")),
 }
@@ -196,6 +198,10 @@ class Images:
     @property
     def big(self) -> Firmware:
         return self.by_name["fw_big.elf"]
+
+    @property
+    def dup(self) -> Firmware:
+        return self.by_name["fw_dup.elf"]
 
     @property
     def soc32(self) -> Firmware:

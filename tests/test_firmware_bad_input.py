@@ -244,7 +244,12 @@ def mutated(draw: st.DrawFn, raw: bytes) -> bytes:
 @given(data=st.data())
 def test_mutated_elf_parses_or_raises_firmware_error(fw: fb.Images, data: st.DataObject
                                                      ) -> None:
-    raw = data.draw(mutated(fw.soc.raw), label="elf")
+    source = data.draw(st.sampled_from([fw.soc.raw, fw.dup.raw]), label="source")
+    raw = data.draw(mutated(source), label="elf")
+    _parses_or_one_line(raw, data)
+
+
+def _parses_or_one_line(raw: bytes, data: st.DataObject) -> None:
     try:
         image = parse_elf(raw, "mutant.elf")
     except FirmwareError as exc:
@@ -252,7 +257,50 @@ def test_mutated_elf_parses_or_raises_firmware_error(fw: fb.Images, data: st.Dat
         assert "\n" not in str(exc)
         return
     assert isinstance(image, ElfImage)
+    assert image.machine
     for seg in image.segments:  # whatever parsed is self-consistent
         assert len(seg.data) <= seg.memsz
-    for name in image.symbols.names():
-        assert image.symbols.lookup(name) is not None
+    table = image.symbols
+    for name in table.names():
+        sym = table.lookup(name)
+        assert sym is not None and sym.name == name
+        cands = table.candidates(name)
+        assert cands[0] == sym and all(c.name == name for c in cands)
+        table.ambiguous(name)
+        for c in cands:
+            if c.file:
+                assert table.in_file(c.file, name) is not None
+    for _ in range(8):
+        hit = table.containing(data.draw(st.integers(0, 2**64 - 1), label="address"))
+        assert hit is None or hit[1] >= 0
+
+
+#: ELF64 header fields (offset, size) a table's place and size come from
+_EHDR_FIELDS = [(0x20, 8), (0x28, 8), (0x36, 2), (0x38, 2), (0x3A, 2), (0x3C, 2), (0x3E, 2)]
+#: Elf64_Shdr fields: name, type, offset, size, link, info, entsize
+_SHDR_FIELDS = [(0, 4), (4, 4), (24, 8), (32, 8), (40, 4), (44, 4), (56, 8)]
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_header_fields_set_to_anything_give_one_error_line(fw: fb.Images,
+                                                            data: st.DataObject) -> None:
+    """The fields every offset, size and count comes from, set to edge values: the bounds
+    and checks, not luck, keep the reader inside the file."""
+    raw = bytearray(data.draw(st.sampled_from([fw.soc.raw, fw.dup.raw]), label="source"))
+    shoff, = struct.unpack_from("<Q", raw, 0x28)
+    shnum, = struct.unpack_from("<H", raw, 0x3C)
+    edge = st.one_of(st.sampled_from([0, 1, 7, 0x18, 0x40, len(raw) - 1, len(raw),
+                                      len(raw) + 1, 0xFFFF, 0xFFFF_FFFF, 2**63, 2**64 - 1]),
+                     st.integers(0, 2**64 - 1))
+    for _ in range(data.draw(st.integers(1, 4), label="edits")):
+        if data.draw(st.booleans(), label="in section header"):
+            at = shoff + 64 * data.draw(st.integers(0, shnum - 1), label="section")
+            off, size = data.draw(st.sampled_from(_SHDR_FIELDS), label="field")
+            at += off
+        else:
+            at, size = data.draw(st.sampled_from(_EHDR_FIELDS), label="field")
+        value = data.draw(edge, label="value") % (1 << (8 * size))
+        raw[at : at + size] = value.to_bytes(size, "little")
+    _parses_or_one_line(bytes(raw), data)

@@ -87,7 +87,17 @@ def test_bench_load_rows(bench: ModuleType, monkeypatch: pytest.MonkeyPatch) -> 
 def test_bench_symtab_rows(bench: ModuleType) -> None:
     rows = bench.bench_symtab_100k(quick=True, count=3000)
     _check_rows(rows, ["firmware.symtab_100k.read_elf", "firmware.symtab_100k.pyelftools",
-                       "firmware.symtab_100k.speedup", "firmware.symtab_100k.containing"])
+                       "firmware.symtab_100k.speedup", "firmware.symtab_100k.containing",
+                       "firmware.symtab_100k.lookup"])
     assert (rows[0]["unit"], rows[0]["target"]) == ("s", 0.5)
     assert rows[2]["value"] == pytest.approx(rows[1]["value"] / rows[0]["value"])
-    assert rows[3]["unit"] == "µs"
+    assert rows[3]["unit"] == rows[4]["unit"] == "µs"
+
+
+def test_bench_symtab_vs_nm_rows(bench: ModuleType) -> None:
+    """Whole processes, paired: the child reads the file and checks the symbol count."""
+    rows = bench.bench_symtab_vs_nm(quick=True, count=3000)
+    _check_rows(rows, ["firmware.symtab_100k.vs_nm", "firmware.symtab_100k.process",
+                       "firmware.symtab_100k.nm", "firmware.symtab_100k.python_startup"])
+    assert (rows[0]["unit"], rows[0]["target"], rows[0]["runs"]) == ("x", 2.0, 7)
+    assert rows[1]["unit"] == rows[2]["unit"] == rows[3]["unit"] == "ms"

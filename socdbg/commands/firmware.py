@@ -6,6 +6,7 @@ Loaded images live in the session; every address argument accepts their symbols
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -40,6 +41,57 @@ def find_symbol(session: Session, name: str) -> Symbol | None:
     return None
 
 
+#: gdb's way to name a file-local symbol: 'uart.c'::init (the quotes are optional here, and
+#: the shell's own quoting may already have removed them)
+_QUALIFIED = re.compile(r"^'?(?P<file>[^':]+)'?::(?P<name>[^:+\-\s]+)$")
+
+
+def _where(sym: Symbol) -> str:
+    return f"{sym.name} in {sym.file or sym.image} ({sym.address:#x})"
+
+
+def _hint(cands: list[Symbol]) -> str:
+    named = [s.qualified for s in cands if s.file and s.bind == "local"]
+    if len(named) == len(cands):
+        return "say which: " + " or ".join(named)
+    return "say which by address" + (f", or as {' or '.join(named)}" if named else "")
+
+
+class AmbiguousSymbol(UsageError):
+    """A bare name that several file-local symbols share."""
+
+
+def resolve_symbol(session: Session, text: str) -> Symbol | None:
+    """The one symbol ``text`` names: ``name``, or ``'file.c'::name`` for a file-local one.
+
+    A bare name that several symbols share (statics in different files, none global) is a
+    UsageError listing them; None when nothing has the name."""
+    m = _QUALIFIED.match(text.strip())
+    if m is not None:
+        file, name = m.group("file").strip(), m.group("name").strip()
+        images = [i for i in reversed(loaded_images(session)) if i.symbols.lookup(name)]
+        for image in images:
+            sym = image.symbols.in_file(file, name)
+            if sym is not None:
+                return sym
+        if images:
+            files = sorted({f for i in images for f in i.symbols.files(name)})
+            raise UsageError(f"no symbol '{name}' local to '{file}'",
+                             f"{name} is in {', '.join(files)}" if files else
+                             f"'{name}' is not file-local: name it without a file")
+        return None
+    for image in reversed(loaded_images(session)):
+        sym = image.symbols.lookup(text)
+        if sym is None:
+            continue
+        cands = image.symbols.ambiguous(text)
+        if cands:
+            raise AmbiguousSymbol(f"'{text}' is ambiguous in {image.name}: "
+                             + "; ".join(_where(s) for s in cands), _hint(cands))
+        return sym
+    return None
+
+
 def symbol_names(session: Session) -> list[str]:
     seen: dict[str, None] = {}
     for image in loaded_images(session):
@@ -62,7 +114,7 @@ def symbol_at(session: Session, address: int, exact: bool = False) -> str | None
 
 
 def _resolve_symbol(session: Session, name: str) -> tuple[int, int | None] | None:
-    sym = find_symbol(session, name)
+    sym = resolve_symbol(session, name)
     if sym is None:
         return None
     return sym.address, sym.size if sym.kind == "object" else None
@@ -158,17 +210,35 @@ def sym_cmd(session: Session, what: str, as_json: bool) -> Output:
     images = loaded_images(session)
     if not images:
         raise UsageError("no image loaded", "load FILE.elf (or load --symbols-only FILE.elf)")
-    name = what[1:] if what.startswith("&") else what
-    sym = find_symbol(session, name)
-    if sym is not None:
-        data = {"name": sym.name, "address": sym.address, "size": sym.size, "type": sym.kind,
-                "bind": sym.bind, "section": sym.section, "image": sym.image}
-        return Output(data=data, text=f"{sym.name} = {sym.address:#x}  size {sym.size}  "
-                      f"{sym.bind} {sym.kind}  {sym.section}  ({sym.image})")
+    name = what[1:].strip() if what.startswith("&") else what
+    m = _QUALIFIED.match(name)
+    if m is not None:
+        sym = resolve_symbol(session, name)
+        if sym is None:
+            raise UsageError(f"no symbol '{m.group('name')}' in "
+                             f"{', '.join(i.name for i in images)}",
+                             did_you_mean(m.group("name"), symbol_names(session)))
+        return Output(data=_sym_data(sym), text=_sym_line(sym))
+    image, cands = _candidates(session, name)
+    if len(cands) == 1:
+        return Output(data=_sym_data(cands[0]), text=_sym_line(cands[0]))
+    if image is not None and cands:  # several share the name: all of them, with their files
+        ambiguous = bool(image.symbols.ambiguous(name))
+        data: dict[str, Any] = {"name": name, "ambiguous": ambiguous,
+                                "candidates": [_sym_data(c) for c in cands]}
+        head = (f"{name}: {len(cands)} symbols, none global: name one as "
+                + " or ".join(c.qualified for c in cands)) if ambiguous else \
+            f"{name}: {len(cands)} symbols; {name} alone means the first"
+        if not ambiguous:
+            data.update(_sym_data(cands[0]))
+        return Output(data=data, text="\n".join([head] + ["  " + _sym_line(c)
+                                                          for c in cands]))
     number = parse_int(what)
     if number is None:
         try:
             number = resolve_address(session, what).value
+        except AmbiguousSymbol:
+            raise
         except Exception:
             raise UsageError(f"no symbol '{name}' in {', '.join(i.name for i in images)}",
                              did_you_mean(name, symbol_names(session))) from None
@@ -179,11 +249,31 @@ def sym_cmd(session: Session, what: str, as_json: bool) -> Output:
         if hit is not None:
             s, off = hit
             text = f"{number:#x} = {s.name}" + (f"+{off:#x}" if off else "") + \
-                f"  ({s.kind} in {s.section}, {s.image})"
+                f"  ({s.kind} in {s.section}, {s.image}" + (f", {s.file}" if s.file else "") \
+                + ")"
             return Output(data={"address": number, "symbol": s.name, "offset": off,
-                                "image": s.image}, text=text)
+                                "image": s.image, "file": s.file}, text=text)
     return Output(data={"address": number, "symbol": None}, ok=False,
                   text=f"{number:#x}: no symbol contains this address")
+
+
+def _candidates(session: Session, name: str) -> tuple[ElfImage | None, list[Symbol]]:
+    """Every symbol called ``name`` in the most recently loaded image that has one."""
+    for image in reversed(loaded_images(session)):
+        cands = image.symbols.candidates(name)
+        if cands:
+            return image, cands
+    return None, []
+
+
+def _sym_data(sym: Symbol) -> dict[str, Any]:
+    return {"name": sym.name, "address": sym.address, "size": sym.size, "type": sym.kind,
+            "bind": sym.bind, "section": sym.section, "image": sym.image, "file": sym.file}
+
+
+def _sym_line(sym: Symbol) -> str:
+    return (f"{sym.name} = {sym.address:#x}  size {sym.size}  {sym.bind} {sym.kind}  "
+            f"{sym.section}  ({sym.image}" + (f", {sym.file}" if sym.file else "") + ")")
 
 
 register(load_cmd, Meta("firmware", reads_files=("path",), decide=lambda p: Effects(

@@ -1,27 +1,53 @@
 """ELF images: loadable segments and the symbol table.
 
-pyelftools reads the headers and section table; the symbol table is decoded in bulk with
-``struct.iter_unpack`` (pyelftools' per-symbol objects cost ~25 us each, so a 100,000-symbol
-table would take seconds). Any malformed input becomes one :class:`FirmwareError` line.
+The headers, program headers and section headers are read with ``struct`` (no pyelftools on
+this path: importing it costs more than reading a 100,000-symbol table). The symbol table is
+decoded with one ``struct.unpack`` into columns; :class:`Symbol` objects are made only for the
+symbols a lookup returns. Every size, offset and count read from the file is checked against
+the file before it is used; any malformed input becomes one :class:`FirmwareError` line.
+
+Local symbols carry the source file they come from: the ``STT_FILE`` symbol that precedes them
+in the symbol table (as the assembler and linker order them), so two ``static`` functions with
+one name can be told apart (``'uart.c'::init``).
 """
 
 from __future__ import annotations
 
 import bisect
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate, compress, repeat
+from operator import add, eq, itemgetter
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple, TypeVar
 
 from socdbg.errors import SocdbgError
 
+_T = TypeVar("_T")
+
 SHT_SYMTAB = 2
 SHT_DYNSYM = 11
+SHT_NOBITS = 8
+PT_LOAD = 1
 STT_NAMES = {0: "notype", 1: "object", 2: "func", 3: "section", 4: "file", 5: "common",
              6: "tls", 10: "ifunc"}
+STT_SECTION, STT_FILE = 3, 4
 _SYM64 = "IBBHQQ"  # Elf64_Sym: name, info, other, shndx, value, size
 _SYM32 = "IIIBBH"  # Elf32_Sym: name, value, size, info, other, shndx
 STB_NAMES = {0: "local", 1: "global", 2: "weak", 10: "unique"}
+SHN_UNDEF, SHN_ABS = 0, 0xFFF1
+_LOCATED = (0, 1, 2)  # notype, object, func: the kinds an address resolves to
+_MACHINES = {0: "EM_NONE", 3: "EM_386", 8: "EM_MIPS", 20: "EM_PPC", 21: "EM_PPC64",
+             40: "EM_ARM", 62: "EM_X86_64", 183: "EM_AARCH64", 243: "EM_RISCV"}
+_KINDS = tuple(STT_NAMES.get(t, str(t)) for t in range(16))
+_BINDS = tuple(STB_NAMES.get(b, str(b)) for b in range(16))
+_NONZERO = bytes([0] + [1] * 255)
+_ZERO = bytes([1] + [0] * 255)  # 0/1 flags inverted
+_WANTED = bytes(0 if b & 0xF in (STT_SECTION, STT_FILE) else 1 for b in range(256))
+_LOCATED_TYPES = bytes(1 if b & 0xF in _LOCATED else 0 for b in range(256))
+_FILES = bytes(1 if b & 0xF == STT_FILE else 0 for b in range(256))
+MAX_HEADERS = 65535  # e_phnum / e_shnum are 16-bit; extended numbering is refused
 
 
 class FirmwareError(SocdbgError):
@@ -46,8 +72,9 @@ class Segment:
                                                                     ("x", 1)))
 
 
-@dataclass(frozen=True, slots=True)
-class Symbol:
+class Symbol(NamedTuple):
+    """One symbol (a NamedTuple: made per lookup, so cheap to build)."""
+
     name: str
     address: int
     size: int
@@ -55,49 +82,162 @@ class Symbol:
     bind: str
     section: str
     image: str
+    file: str = ""  # source file of a local symbol (its STT_FILE), "" when unknown or global
+
+    @property
+    def qualified(self) -> str:
+        """``'file.c'::name`` for a local symbol with a known file, else ``name``."""
+        return f"'{self.file}'::{self.name}" if self.file and self.bind == "local" \
+            else self.name
+
+
+def _rank(bind: int, size: int) -> int:
+    """Which of several same-named symbols a bare name means: global or weak over local,
+    then sized over unsized."""
+    return (0 if bind == 0 else 2) + (1 if size else 0)
+
+
+def _pick(column: Sequence[_T], rows: list[int]) -> list[_T]:
+    """``[column[r] for r in rows]`` at C speed."""
+    if len(rows) < 2:
+        return [column[r] for r in rows]
+    return list(itemgetter(*rows)(column))
 
 
 class SymbolTable:
-    """Symbols of one image: by name (dict) and by address (sorted, bisect)."""
+    """Symbols of one image, held as columns: by name (dict of row numbers) and by address
+    (sorted, bisect). ``Symbol`` objects are built per lookup."""
 
-    def __init__(self, symbols: list[Symbol]) -> None:
-        self.by_name: dict[str, Symbol] = {}
-        for s in symbols:
-            current = self.by_name.get(s.name)
-            # prefer global over local and sized over unsized when names repeat
-            if current is None or (current.bind == "local" and s.bind != "local") or (
-                    current.size == 0 and s.size > 0 and current.bind == s.bind):
-                self.by_name[s.name] = s
-        located = sorted((s for s in symbols if s.kind in ("object", "func", "notype")
-                          and s.name), key=lambda s: (s.address, -s.size))
-        self._addrs = [s.address for s in located]
+    def __init__(self, names: list[str], values: list[int], sizes: list[int],
+                 infos: list[int], shndx: list[int], file_of: Sequence[str] | _Files,
+                 section_names: list[str], image: str,
+                 located: list[int] | None = None) -> None:
+        self._names, self._values, self._sizes = names, values, sizes
+        self._infos, self._shndx, self._file_of = infos, shndx, file_of
+        self._section_names, self._image = section_names, image
+        self._made: dict[int, Symbol] = {}  # row -> the Symbol made for it
+        self._named: dict[str, Symbol] = {}  # name -> what lookup(name) gave
+        rows = range(len(names))
+        index = dict(zip(names, rows, strict=True))
+        self._index = index
+        #: name -> every row with that name, only for names that repeat
+        self._repeats: dict[str, list[int]] = {}
+        if len(index) != len(names):
+            for name, row in zip(names, rows, strict=True):
+                if index[name] != row:
+                    self._repeats.setdefault(name, []).append(row)
+            for name, more in self._repeats.items():
+                more.append(index[name])
+                more.sort()
+                index[name] = max(more, key=lambda r: (_rank(infos[r] >> 4, sizes[r]), -r))
+        # by address: only data and code symbols with a name
+        if located is None:
+            located = [r for r, info in zip(rows, infos, strict=True) if info & 0xF in _LOCATED]
+        if "" in index:
+            located = [r for r in located if names[r]]
+        # (address, -size) order: sort by address, then the few runs of equal addresses by
+        # size, largest first
+        located.sort(key=values.__getitem__)
+        addrs = _pick(values, located)
+        ties = list(compress(range(1, len(addrs)), map(eq, addrs[1:], addrs)))
+        i = 0
+        while i < len(ties):
+            j = i
+            while j + 1 < len(ties) and ties[j + 1] == ties[j] + 1:
+                j += 1
+            start, stop = ties[i] - 1, ties[j] + 1
+            located[start:stop] = sorted(located[start:stop], key=lambda r: -sizes[r])
+            i = j + 1
         self._syms = located
+        self._addrs = addrs
+        self._ssizes = _pick(sizes, located)  # sizes in address order
 
     def __len__(self) -> int:
-        return len(self.by_name)
+        return len(self._index)
+
+    def _symbol(self, row: int) -> Symbol:
+        sym = self._made.get(row)
+        if sym is not None:
+            return sym
+        info, shndx = self._infos[row], self._shndx[row]
+        section = ("*ABS*" if shndx == SHN_ABS else self._section_names[shndx]
+                   if shndx < len(self._section_names) else "?")
+        sym = Symbol(self._names[row], self._values[row], self._sizes[row],
+                     _KINDS[info & 0xF], _BINDS[info >> 4], section, self._image,
+                     self._file_of[row])
+        self._made[row] = sym
+        return sym
 
     def lookup(self, name: str) -> Symbol | None:
-        return self.by_name.get(name)
+        """The symbol a bare ``name`` means: the global one when there is one (else the
+        sized one); :meth:`candidates` says whether others share the name."""
+        sym = self._named.get(name)
+        if sym is None:
+            row = self._index.get(name)
+            if row is None:
+                return None
+            sym = self._named[name] = self._symbol(row)
+        return sym
+
+    def candidates(self, name: str) -> list[Symbol]:
+        """Every symbol called ``name``, the one :meth:`lookup` gives first."""
+        rows = self._repeats.get(name)
+        if rows is None:
+            row = self._index.get(name)
+            return [] if row is None else [self._symbol(row)]
+        first = self._index[name]
+        return [self._symbol(r) for r in [first] + [r for r in rows if r != first]]
+
+    def ambiguous(self, name: str) -> list[Symbol]:
+        """The candidates when a bare ``name`` cannot say which symbol it means: several
+        symbols at different addresses and no single global among them; else []."""
+        rows = self._repeats.get(name)
+        if rows is None:
+            return []
+        globals_ = [r for r in rows if self._infos[r] >> 4 != 0]
+        if len(globals_) == 1 or len({self._values[r] for r in rows}) == 1:
+            return []
+        return self.candidates(name)
+
+    def in_file(self, file: str, name: str) -> Symbol | None:
+        """The symbol ``name`` local to source ``file`` (its full name, or its last path
+        component)."""
+        for sym in self.candidates(name):
+            if sym.file and (sym.file == file or Path(sym.file).name == file):
+                return sym
+        return None
+
+    def files(self, name: str) -> list[str]:
+        return [s.file for s in self.candidates(name) if s.file]
 
     def containing(self, address: int) -> tuple[Symbol, int] | None:
         """The symbol whose [address, address+size) holds ``address`` (or, for unsized
         symbols, the nearest one at or below it) and the offset into it."""
-        i = bisect.bisect_right(self._addrs, address) - 1
-        best: Symbol | None = None
+        addrs = self._addrs
+        i = bisect.bisect_right(addrs, address) - 1
+        best = -1
+        sizes = self._ssizes
         j = i
         while j >= 0 and j > i - 64:
-            s = self._syms[j]
-            if s.size and s.address <= address < s.address + s.size:
-                return s, address - s.address
-            if best is None and not s.size:
-                best = s
+            size = sizes[j]
+            if size and address < addrs[j] + size:  # addrs[j] <= address by the bisect
+                r = self._syms[j]
+                return self._made.get(r) or self._symbol(r), address - addrs[j]
+            if best < 0 and not size:
+                best = j
             j -= 1
-        if best is not None and i >= 0 and best.address == self._syms[i].address:
-            return best, address - best.address
+        if best >= 0 and addrs[best] == addrs[i]:
+            r = self._syms[best]
+            return self._symbol(r), address - addrs[best]
         return None
 
     def names(self) -> list[str]:
-        return list(self.by_name)
+        return list(self._index)
+
+    @property
+    def by_name(self) -> dict[str, Symbol]:
+        """name -> the symbol :meth:`lookup` gives (builds every Symbol: for tests/tools)."""
+        return {n: self._symbol(r) for n, r in self._index.items()}
 
 
 @dataclass(frozen=True)
@@ -106,10 +246,21 @@ class ElfImage:
     name: str
     elfclass: int
     little_endian: bool
-    machine: str
+    e_machine: int
     entry: int
     segments: tuple[Segment, ...]
     symbols: SymbolTable
+
+    @property
+    def machine(self) -> str:
+        """``EM_RISCV``: pyelftools' name for ``e_machine``."""
+        known = _MACHINES.get(self.e_machine)
+        if known is not None:
+            return known
+        from elftools.elf.enums import ENUM_E_MACHINE
+
+        return next((k for k, v in ENUM_E_MACHINE.items() if v == self.e_machine),
+                    str(self.e_machine))
 
     @property
     def size(self) -> int:
@@ -141,98 +292,204 @@ def parse_elf(raw: bytes, name: str) -> ElfImage:
         raise FirmwareError(f"{name}: unsupported ELF class {raw[4]} (expected 32- or 64-bit)")
     if raw[5] not in (1, 2):
         raise FirmwareError(f"{name}: unsupported ELF data encoding {raw[5]}")
-    from elftools.common.exceptions import ELFError
-    from elftools.construct.core import ConstructError
-
     try:
         return _parse(raw, name)
-    except (ELFError, ConstructError, struct.error, ValueError, IndexError, KeyError,
-            OverflowError, EOFError) as exc:  # what pyelftools raises on corrupt input
+    except (struct.error, ValueError, IndexError, KeyError, OverflowError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FirmwareError(f"{name}: corrupt or truncated ELF ({detail[:120]})") from None
 
 
+def _table(raw: bytes, name: str, what: str, off: int, num: int, entsize: int,
+           need: int) -> list[int]:
+    """Offsets of ``num`` entries of ``entsize`` bytes at ``off``, all inside the file."""
+    if num == 0:
+        return []
+    if num > MAX_HEADERS or entsize < need:
+        raise FirmwareError(f"{name}: corrupt or truncated ELF ({what}: {num} entries of "
+                            f"{entsize} bytes)")
+    if off + num * entsize > len(raw):
+        raise FirmwareError(f"{name}: corrupt or truncated ELF ({what} run past the end of "
+                            f"the file)")
+    return [off + i * entsize for i in range(num)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    name: int
+    type: int
+    offset: int
+    size: int
+    link: int
+    info: int
+
+
 def _parse(raw: bytes, name: str) -> ElfImage:
-    import io
-
-    from elftools.elf.elffile import ELFFile
-
-    elf = ELFFile(io.BytesIO(raw))
+    is64 = raw[4] == 2
+    end = "<" if raw[5] == 1 else ">"
+    ehdr = end + ("16sHHIQQQIHHHHHH" if is64 else "16sHHIIIIIHHHHHH")
+    if len(raw) < struct.calcsize(ehdr):
+        raise FirmwareError(f"{name}: corrupt or truncated ELF (file ends inside the ELF "
+                            f"header)")
+    (_ident, _type, machine, _version, entry, phoff, shoff, _flags, _ehsize, phentsize, phnum,
+     shentsize, shnum, shstrndx) = struct.unpack_from(ehdr, raw)
+    ph_fmt = end + ("IIQQQQQQ" if is64 else "IIIIIIII")
     segments = []
-    for i in range(elf.num_segments()):
-        seg = elf.get_segment(i)
-        if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
+    for i, at in enumerate(_table(raw, name, "program headers", phoff, phnum, phentsize,
+                                  struct.calcsize(ph_fmt))):
+        if is64:
+            p_type, flags, off, _vaddr, paddr, filesz, memsz, _align = \
+                struct.unpack_from(ph_fmt, raw, at)
+        else:
+            p_type, off, _vaddr, paddr, filesz, memsz, flags, _align = \
+                struct.unpack_from(ph_fmt, raw, at)
+        if p_type != PT_LOAD or memsz == 0:
             continue
-        off, filesz, memsz = seg["p_offset"], seg["p_filesz"], seg["p_memsz"]
         if filesz > memsz:
             raise FirmwareError(f"{name}: segment {i} has p_filesz {filesz:#x} > p_memsz "
                                 f"{memsz:#x}")
         if off + filesz > len(raw):
             raise FirmwareError(f"{name}: segment {i} runs past the end of the file "
                                 f"(truncated?)")
-        segments.append(Segment(i, seg["p_paddr"], raw[off : off + filesz], memsz,
-                                seg["p_flags"]))
+        segments.append(Segment(i, paddr, raw[off : off + filesz], memsz, flags))
+    sh_fmt = end + ("IIQQQQIIQQ" if is64 else "IIIIIIIIII")
+    sections: list[_Section] = []
+    for at in _table(raw, name, "section headers", shoff, shnum, shentsize,
+                     struct.calcsize(sh_fmt)):
+        sh_name, sh_type, _f, _a, off, size, link, info, _al, _es = \
+            struct.unpack_from(sh_fmt, raw, at)
+        if sh_type != SHT_NOBITS and off + size > len(raw):
+            raise FirmwareError(f"{name}: corrupt or truncated ELF (section {len(sections)} "
+                                f"runs past the end of the file)")
+        sections.append(_Section(sh_name, sh_type, off, size, link, info))
     image = Path(name).name
-    symbols = _symbols(elf, raw, name, image)
-    return ElfImage(name, image, elf.elfclass, elf.little_endian,
-                    str(elf["e_machine"]), elf["e_entry"], tuple(segments), symbols)
+    symbols = _symbols(raw, is64, end, sections, shstrndx, name, image)
+    return ElfImage(name, image, 64 if is64 else 32, end == "<", machine, entry,
+                    tuple(segments), symbols)
 
 
-def _symbols(elf: Any, raw: bytes, name: str, image: str) -> SymbolTable:
-    sections = [elf.get_section(i).header for i in range(elf.num_sections())]
-    table = next((s for s in sections if s["sh_type"] in ("SHT_SYMTAB", SHT_SYMTAB)), None)
+def _strings(data: bytes) -> dict[int, str]:
+    """Offset -> string for every NUL-terminated string of a string table (a name that
+    starts inside another, a linker-merged suffix, is found with :func:`_string_at`)."""
+    parts = data.split(b"\0")
+    parts.pop()  # after the last NUL: empty, or an unterminated tail that names nothing
+    # the i-th string starts after the i strings and i NULs before it
+    starts = map(add, accumulate(map(len, parts), initial=0), range(len(parts)))
+    if data.isascii():
+        text = data.decode("ascii").split("\0")
+        return dict(zip(starts, text, strict=False))
+    return {at: p.decode("utf-8", "replace") for at, p in zip(starts, parts, strict=False)}
+
+
+def _string_at(data: bytes, at: int, name: str) -> str:
+    stop = data.find(b"\0", at)
+    if at >= len(data) or stop < 0:
+        raise FirmwareError(f"{name}: symbol name runs past the string table")
+    return data[at:stop].decode("utf-8", "replace")
+
+
+def _symbols(raw: bytes, is64: bool, end: str, sections: list[_Section], shstrndx: int,
+             name: str, image: str) -> SymbolTable:
+    table = next((s for s in sections if s.type == SHT_SYMTAB), None)
     if table is None:
-        table = next((s for s in sections if s["sh_type"] in ("SHT_DYNSYM", SHT_DYNSYM)), None)
+        table = next((s for s in sections if s.type == SHT_DYNSYM), None)
+    names_of_sections = _section_names(raw, sections, shstrndx)
     if table is None:
-        return SymbolTable([])
-    link = table["sh_link"]
-    if not 0 <= link < len(sections):
-        raise FirmwareError(f"{name}: symbol table links to missing section {link}")
-    strtab = sections[link]
-    s_off, s_size = strtab["sh_offset"], strtab["sh_size"]
-    t_off, t_size = table["sh_offset"], table["sh_size"]
-    if s_off + s_size > len(raw) or t_off + t_size > len(raw):
+        return SymbolTable([], [], [], [], [], [], names_of_sections, image)
+    if not 0 <= table.link < len(sections):
+        raise FirmwareError(f"{name}: corrupt or truncated ELF (symbol table links to "
+                            f"missing section {table.link})")
+    strtab = sections[table.link]
+    if strtab.offset + strtab.size > len(raw) or table.offset + table.size > len(raw):
         raise FirmwareError(f"{name}: symbol table runs past the end of the file (truncated?)")
-    strings = raw[s_off : s_off + s_size]
-    names_of_sections = _section_names(elf, raw, sections)
-    end = "<" if elf.little_endian else ">"
-    fmt = end + (_SYM64 if elf.elfclass == 64 else _SYM32)
-    entsize = struct.calcsize(fmt)
-    body = raw[t_off : t_off + (t_size // entsize) * entsize]
-    out: list[Symbol] = []
-    for entry in struct.iter_unpack(fmt, body):
-        if elf.elfclass == 64:
-            nidx, info, _other, shndx, value, size = entry
-        else:
-            nidx, value, size, info, _other, shndx = entry
-        if not nidx:
-            continue
-        stop = strings.find(b"\0", nidx)
-        if stop < 0:
-            raise FirmwareError(f"{name}: symbol name runs past the string table")
-        kind = STT_NAMES.get(info & 0xF, str(info & 0xF))
-        if kind in ("file", "section"):
-            continue
-        if strings[nidx : nidx + 1] == b"$":  # mapping symbols ($x, $d, $xrv64i...): hidden
-            continue
-        section = ("*ABS*" if shndx == 0xFFF1 else "*UND*" if shndx == 0 else
-                   names_of_sections[shndx] if shndx < len(names_of_sections) else "?")
-        if section == "*UND*":
-            continue
-        out.append(Symbol(strings[nidx:stop].decode("utf-8", "replace"), value, size, kind,
-                          STB_NAMES.get(info >> 4, str(info >> 4)), section, image))
-    return SymbolTable(out)
+    strings = raw[strtab.offset : strtab.offset + strtab.size]
+    fmt = _SYM64 if is64 else _SYM32
+    entsize = struct.calcsize("<" + fmt)
+    count = table.size // entsize  # bounded by the file's size (checked above)
+    flat = struct.unpack_from(end + fmt * count, raw, table.offset) if count else ()
+    if is64:
+        nidx, infos, shndx, values, sizes = flat[0::6], flat[1::6], flat[3::6], flat[4::6], \
+            flat[5::6]
+    else:
+        nidx, values, sizes, infos, shndx = flat[0::6], flat[1::6], flat[2::6], flat[3::6], \
+            flat[5::6]
+    # filters as byte columns (one byte per entry), so no Python loop runs per symbol
+    body = raw[table.offset : table.offset + count * entsize]
+    at_name, at_info, at_shndx = (0, 4, 6) if is64 else (0, 12, 14)
+    info_col = body[at_info::entsize]
+    named = _any_nonzero(count, *(body[at_name + k :: entsize] for k in range(4)))
+    defined = _any_nonzero(count, body[at_shndx::entsize], body[at_shndx + 1 :: entsize])
+    wanted = _both(count, _both(count, named, defined), info_col.translate(_WANTED))
+    wanted = b"\0" + wanted[1:]  # entry 0 is the null symbol
+    by_offset = _strings(strings)
+    got = by_offset.get
+    offsets = list(compress(nidx, wanted))
+    names: list[str] = list(map(got, offsets))  # type: ignore[arg-type]
+    if None in names:  # a merged suffix, or an offset outside the table (an error)
+        names = [n if n is not None else _string_at(strings, at, name)
+                 for n, at in zip(names, offsets, strict=True)]
+    if strings.startswith(b"$") or b"\0$" in strings:  # mapping symbols ($x, $d): hidden
+        dollar = bytes(map(str.startswith, names, repeat("$")))
+        if any(dollar):
+            hidden = bytearray(wanted)
+            for r in compress(compress(range(count), wanted), dollar):
+                hidden[r] = 0
+            wanted = bytes(hidden)
+            names = list(compress(names, dollar.translate(_ZERO)))
+    keep = list(compress(range(count), wanted))
+    located = list(compress(range(len(keep)), compress(info_col.translate(_LOCATED_TYPES),
+                                                       wanted)))
+    # locals belong to the STT_FILE symbol before them; sh_info is the first global
+    first_global = min(table.info, count)
+    file_rows = list(compress(range(first_global), info_col[:first_global].translate(_FILES)))
+    files = _Files(file_rows, [got(nidx[r]) or _string_at(strings, nidx[r], name)
+                               if nidx[r] else "" for r in file_rows], keep, first_global)
+    return SymbolTable(names, list(compress(values, wanted)), list(compress(sizes, wanted)),
+                       list(compress(infos, wanted)), list(compress(shndx, wanted)), files,
+                       names_of_sections, image, located)
 
 
-def _section_names(elf: Any, raw: bytes, sections: list[Any]) -> list[str]:
-    idx = elf["e_shstrndx"]
+class _Files:
+    """The source file of each symbol (by table row), looked up when a Symbol is made: the
+    STT_FILE symbol before a local one."""
+
+    __slots__ = ("_first_global", "_keep", "_names", "_rows")
+
+    def __init__(self, rows: list[int], names: list[str], keep: list[int],
+                 first_global: int) -> None:
+        self._rows, self._names, self._keep = rows, names, keep
+        self._first_global = first_global
+
+    def __getitem__(self, row: int) -> str:
+        r = self._keep[row]
+        if not self._rows or r >= self._first_global:
+            return ""
+        i = bisect.bisect_right(self._rows, r) - 1
+        return self._names[i] if i >= 0 else ""
+
+
+def _any_nonzero(count: int, *columns: bytes) -> bytes:
+    """One byte per entry: 1 where any of the byte ``columns`` is non-zero."""
+    acc = 0
+    for col in columns:
+        acc |= int.from_bytes(col, "big")
+    return acc.to_bytes(count, "big").translate(_NONZERO)
+
+
+def _both(count: int, a: bytes, b: bytes) -> bytes:
+    """Bytewise AND of two 0/1 columns."""
+    return (int.from_bytes(a, "big") & int.from_bytes(b, "big")).to_bytes(count, "big")
+
+
+def _section_names(raw: bytes, sections: list[_Section], idx: int) -> list[str]:
     if not 0 <= idx < len(sections):
         return ["?"] * len(sections)
     hdr = sections[idx]
-    data = raw[hdr["sh_offset"] : hdr["sh_offset"] + hdr["sh_size"]]
+    if hdr.offset + hdr.size > len(raw):
+        return ["?"] * len(sections)
+    data = raw[hdr.offset : hdr.offset + hdr.size]
     names = []
     for s in sections:
-        start = s["sh_name"]
-        stop = data.find(b"\0", start)
+        start = s.name
+        stop = data.find(b"\0", start) if start < len(data) else -1
         names.append(data[start:stop].decode("utf-8", "replace") if stop >= 0 else "?")
     return names
