@@ -32,15 +32,6 @@ def loaded_images(session: Session) -> list[ElfImage]:
     return images
 
 
-def find_symbol(session: Session, name: str) -> Symbol | None:
-    """The symbol ``name`` from the most recently loaded image that defines it."""
-    for image in reversed(loaded_images(session)):
-        sym = image.symbols.lookup(name)
-        if sym is not None:
-            return sym
-    return None
-
-
 #: gdb's way to name a file-local symbol: 'uart.c'::init (the quotes are optional here, and
 #: the shell's own quoting may already have removed them)
 _QUALIFIED = re.compile(r"^'?(?P<file>[^':]+)'?::(?P<name>[^:+\-\s]+)$")
