@@ -174,10 +174,10 @@ def bench_dump_serve(quick: bool) -> list[dict[str, Any]]:
             out_a, out_b = Path(tmp) / "coalesced.json", Path(tmp) / "single.json"
 
             def dump_a() -> None:
-                execute(coalesced, f"dump -o {out_a}")
+                execute(coalesced, f"dump -o {out_a} --force")
 
             def dump_b() -> None:
-                execute(single, f"dump -o {out_b}")
+                execute(single, f"dump -o {out_b} --force")
 
             dump_a()  # warm: imports, map sources read, connection
             dump_b()
@@ -253,16 +253,16 @@ def bench_dump_100k(quick: bool) -> list[dict[str, Any]]:
         session = Session(target=f"sim:{rdl}", out=io.StringIO())
         _ = session.target  # map loaded and simulator built before timing
         gz, plain = Path(tmp) / "big.json.gz", Path(tmp) / "big.json"
-        out = execute(session, f"dump -o {gz}")  # warm-up and check
+        out = execute(session, f"dump -o {gz} --force")  # warm-up and check
         if out is None or not out.ok or out.data["registers"] != n:
             raise RuntimeError(f"the dump of the big map is not complete: "
                                f"{out.data if out else None}")
         t_gz, cpu_gz, t_plain, t_read, t_open = [], [], [], [], []
         for _ in range(runs):
             cpu0 = time.process_time()
-            t_gz.append(_timed(lambda: execute(session, f"dump -o {gz}")))
+            t_gz.append(_timed(lambda: execute(session, f"dump -o {gz} --force")))
             cpu_gz.append(time.process_time() - cpu0)
-            t_plain.append(_timed(lambda: execute(session, f"dump -o {plain}")))
+            t_plain.append(_timed(lambda: execute(session, f"dump -o {plain} --force")))
             t_read.append(_timed(lambda: read_dump(gz)))
             t_open.append(_timed(lambda: open_dump(str(gz), None)))  # type: ignore[arg-type]
         if len(read_dump(gz).registers) != n:
