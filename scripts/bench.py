@@ -703,7 +703,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", metavar="NAME[,NAME]",
                     help="run only these benchmarks (a name, a group such as 'map', or a glob)")
-    ap.add_argument("--quick", action="store_true", help="fewer repetitions (about 15 s)")
+    ap.add_argument("--quick", action="store_true",
+                    help="fewer repetitions (minutes: the cmsis-svd and NoC rows dominate)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
     ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     ap.add_argument("--keep", action="store_true",
