@@ -343,3 +343,26 @@ def test_coarse_and_mesh_agree_on_the_port(ref_map: RegMap, bw: int, length: int
         assert extra == (7 if bw <= 32 else -(-256 // bw) - 1)
     else:  # a short last packet may queue behind the one before it: at most one packet
         assert 0 <= extra <= 256 // 32
+
+
+def test_noc_timing_options_reach_the_mesh_and_the_dma(ref_map: RegMap) -> None:
+    """sim:noc_router_delay/link_delay/inject_delay/eject_delay set the mesh's timing; a lone
+    DMA transfer pays them as the zero-load formula says (no flow: the packet path)."""
+    opts = {"noc_router_delay": "3", "noc_link_delay": "2", "noc_inject_delay": "1",
+            "noc_eject_delay": "1", "noc_buf": "8"}
+    sim = SimTarget(ref_map, "sim", opts)
+    m = sim.context.mesh
+    assert m is not None
+    assert (m.router_delay, m.link_delay, m.inject_delay, m.eject_delay) == (3, 2, 1, 1)
+    base = _lone_transfer(ref_map, "mesh", 32, SRAM, DRAM, 4 * KiB)
+    sim = SimTarget(ref_map, "sim", opts)
+    write_register(sim, ref_map.get("sysctrl.rst_ctrl"), 0)
+    write_register(sim, ref_map.get("dma.global_ctrl"), 1)
+    start = sim.now
+    for path, value in [("src", SRAM), ("dst", DRAM), ("len", 4 * KiB), ("ctrl", 0b11)]:
+        write_register(sim, ref_map.get(f"dma.ch[0].{path}"), value)
+    assert sim.context.dma is not None and sim.context.dma.channels[0].flow is None
+    assert sim.run_until_text("dma.ch[0].status.busy == 0", 1 << 30)
+    hops = len(m.route(0, m.nodes - 1))
+    assert base == 128 + 7 + hops * 2
+    assert sim.now - start == 128 + 7 + 1 + hops * (3 + 2) + 1

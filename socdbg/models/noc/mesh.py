@@ -29,11 +29,12 @@ Timing, in cycles (``R`` = ``router_delay``, ``L`` = ``link_delay``, both >= 1):
   ``c`` is usable upstream from cycle ``c + L`` (credits travel back over the link). A flit
   leaving in cycle ``c`` enters the downstream buffer in cycle ``c + L``.
 * The LOCAL output (ejection) always accepts: a flit leaving onto it in cycle ``c`` is ejected
-  (delivered to the tile) in cycle ``c + L``.
+  in cycle ``c + L`` and delivered to the tile ``eject_delay`` (default 0) cycles later.
 * Injection: each node has an unbounded source queue of packets; the network interface writes
   at most one flit per cycle into the LOCAL input buffer, packets in order, a packet's head no
-  earlier than the cycle it was sent, and only into a free slot (a slot freed in cycle ``c`` is
-  reusable in cycle ``c + 1``). "Injected" means written into that buffer.
+  earlier than ``inject_delay`` (default 0) cycles after it was sent, and only into a free
+  slot (a slot freed in cycle ``c`` is reusable in cycle ``c + 1``). "Injected" means written
+  into that buffer.
 
 Routing is dimension order, XY (all of X first, then Y) or YX, fixed per packet when it is sent.
 
@@ -46,6 +47,8 @@ destination plus one (the destination router, whose output is the ejection link)
 one router delay and one link delay. For a packet alone in the mesh, **exactly**::
 
     latency = (D + 1) * (router_delay + link_delay) + (flits - 1)
+
+(plus ``inject_delay + eject_delay``, the network interface's channels)
 
 provided ``buffer_depth >= router_delay + 2 * link_delay`` (the credit round trip); with
 shallower buffers a stream of flits is throttled to ``buffer_depth`` flits per round trip and
@@ -214,10 +217,16 @@ class Mesh(Geometry):
 
     def __init__(self, size_x: int, size_y: int, router_delay: int = 1, link_delay: int = 1,
                  buffer_depth: int = DEFAULT_BUFFER_DEPTH, routing: str = "XY",
-                 events: SimEvents | None = None) -> None:
+                 events: SimEvents | None = None, inject_delay: int = 0,
+                 eject_delay: int = 0) -> None:
         super().__init__(size_x, size_y, routing)
         self.router_delay = _check_int("router_delay", router_delay, 1)
         self.link_delay = _check_int("link_delay", link_delay, 1)
+        #: Network-interface channel latencies (BookSim2's injection and ejection channels):
+        #: a packet's head is injected no earlier than ``inject_delay`` cycles after it is
+        #: sent, and a tail is delivered ``eject_delay`` cycles after it is ejected.
+        self.inject_delay = _check_int("inject_delay", inject_delay, 0)
+        self.eject_delay = _check_int("eject_delay", eject_delay, 0)
         self.buffer_depth = _check_int("buffer_depth", buffer_depth, 1)
         if events is None:
             from socdbg.models.events import SimEvents
@@ -483,9 +492,11 @@ class Mesh(Geometry):
     def flow_ready(self) -> bool:
         """Whether a model may time a stream of packets in closed form from now on: nothing
         in flight or scheduled, no other flow, nobody watching departures, and buffers deep
-        enough that a lone stream is never throttled (``buffer_depth >= R + 2L``)."""
+        enough that a lone stream is never throttled (``buffer_depth >= R + 2L``), and no
+        network-interface latency (flows are timed without it)."""
         return (self._flow is None and not self._inflight and not self._cal
-                and not self.events.noc_depart
+                and not self.events.noc_depart and not self.inject_delay
+                and not self.eject_delay
                 and self.buffer_depth >= self.router_delay + 2 * self.link_delay)
 
     def begin_flow(self, flow: Flow) -> None:
@@ -766,7 +777,7 @@ class Mesh(Geometry):
                     o.arb_at = last + 1
                     cycle(last + 1).arbitrate.append(o)
                 if h == w.last:
-                    cycle(last + L).deliver.append(w)
+                    cycle(last + L + self.eject_delay).deliver.append(w)
 
     def _inject(self, w: _Worm, push: Callable[[tuple[_Worm, int]], None]) -> None:
         """The network interface writes ``w``'s flits into the LOCAL input buffer."""
@@ -793,8 +804,8 @@ class Mesh(Geometry):
             t = ring[mofs % B] + 1
             if t <= t_last:
                 t = t_last + 1
-            if t < w.created:
-                t = w.created
+            if t < w.created + self.inject_delay:
+                t = w.created + self.inject_delay
             inj.append(t)
             t_last = t
             j = 1
