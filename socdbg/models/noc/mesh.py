@@ -164,6 +164,10 @@ class _Output:
         self.flits = 0  # flits whose crossing cycle is known
 
 
+#: A lazy source's refill (see Mesh.set_source): node -> (dst, flits, created, on_delivered).
+Refill = Callable[[int], "tuple[int, int, int, Callable[[int], None] | None] | None"]
+
+
 class _Worm:
     """A packet in flight, and the cycles its flits cross each router on its route."""
 
@@ -255,6 +259,7 @@ class Mesh(Geometry):
         # the cycles with work pending: cycle -> its work and the kernel event that runs it
         self._cal: dict[int, tuple[_Cycle, Event]] = {}
         self._inflight: dict[_Worm, None] = {}
+        self._refill: Refill | None = None
         self._sent = 0
         self._delivered = 0
         self._version += 1
@@ -364,20 +369,39 @@ class Mesh(Geometry):
             raise ValueError("on_delivered must be callable")
         if self._flow is not None:
             self.settle()
-        route = self._routes[self._routing][src_node * nodes + dst_node]
-        if route is None:
-            route = self._route(src_node, dst_node)
-        w = _Worm(src_node, dst_node, flits, self._kernel.now, on_delivered, route)
-        self._inflight[w] = None
-        self._sent += 1
-        self._version += 1
+        w = self._worm(src_node, dst_node, flits, self._kernel.now, on_delivered)
         queue = self._sources[src_node].queue
         queue.append(w)
         if len(queue) == 1:
-            lb = route[0][0]
+            lb = w.bufs[0]
             w.base[0] = lb.seq
             lb.seq += flits
             self._run(w, -1)
+
+    def _worm(self, src: int, dst: int, flits: int, created: int,
+              on_delivered: Callable[[int], None] | None) -> _Worm:
+        route = self._routes[self._routing][src * self.nodes + dst]
+        if route is None:
+            route = self._route(src, dst)
+        w = _Worm(src, dst, flits, created, on_delivered, route)
+        self._inflight[w] = None
+        self._sent += 1
+        self._version += 1
+        return w
+
+    def queued(self, node: int) -> int:
+        """Packets in ``node``'s source queue (sent, not wholly injected)."""
+        return len(self._sources[node].queue)
+
+    def set_source(self, refill: Refill | None) -> None:
+        """A lazy source, as BookSim2 generates traffic: when a node's source queue empties
+        (its last packet wholly injected), ``refill(node)`` may hand over the node's next
+        packet, ``(dst, flits, created, on_delivered)`` with ``created`` no later than now,
+        and it is queued exactly as if ``send`` had been called in cycle ``created``. So a
+        generator keeps the packets that could not be injected yet to itself instead of the
+        mesh holding every one (past saturation, an unbounded number). It stays set until
+        replaced, or the mesh is reset; the caller checks what it returns."""
+        self._refill = refill
 
     # --- running ---------------------------------------------------------------------------
     def run_to(self, cycle: int) -> None:
@@ -825,6 +849,14 @@ class Mesh(Geometry):
         if j == F:
             queue = src.queue
             queue.popleft()
+            if not queue and self._refill is not None:
+                more = self._refill(w.src)
+                if more is not None:
+                    dst, flits, created, cb = more
+                    if created > self._kernel.now:
+                        raise ValueError(f"a refilled packet was created in the future "
+                                         f"({created} > {self._kernel.now})")
+                    queue.append(self._worm(w.src, dst, flits, created, cb))
             if queue:
                 nxt = queue[0]
                 nxt.base[0] = lb.seq
