@@ -134,9 +134,12 @@ class RefMesh:
 
 
 def _compare(x: int, y: int, r: int, lk: int, b: int, routing: str, packets: int,
-             horizon: int, max_flits: int, seed: int, hot: int | None = None) -> int:
+             horizon: int, max_flits: int, seed: int, hot: int | None = None,
+             inj: int = 0, ej: int = 0) -> int:
     """Run the same random packets through both models; every ejection cycle and, every few
-    cycles, every counter must agree. Returns the number of cycles simulated."""
+    cycles, every counter must agree. Returns the number of cycles simulated. ``inj``/``ej``: the
+    mesh's network-interface latencies, which must act as sending ``inj`` cycles later and
+    delivering ``ej`` cycles later."""
     rng = random.Random(seed)
     todo = []
     for pid in range(packets):
@@ -145,15 +148,16 @@ def _compare(x: int, y: int, r: int, lk: int, b: int, routing: str, packets: int
         todo.append((rng.randrange(horizon), pid, src, dst, rng.randint(1, max_flits)))
     todo.sort()
     ref = RefMesh(x, y, r, lk, b, routing)
-    mesh = Mesh(x, y, r, lk, b, routing)
+    mesh = Mesh(x, y, r, lk, b, routing, inject_delay=inj, eject_delay=ej)
     got: dict[int, list[int]] = {}
     i = t = 0
-    while i < len(todo) or mesh.busy or len(ref.eject) < packets or ref.t < max(ref.eject.values()):
+    while (i < len(todo) or mesh.busy or len(ref.eject) < packets
+           or ref.t < max(ref.eject.values()) + ej):
         mesh.run_to(t)
         while i < len(todo) and todo[i][0] == t:
             _, pid, src, dst, flits = todo[i]
             mesh.send(src, dst, flits, lambda c, pid=pid: got.setdefault(pid, []).append(c))
-            ref.send(pid, src, dst, flits, t)
+            ref.send(pid, src, dst, flits, t + inj)
             i += 1
         ref.step()
         if t % 5 == 0:
@@ -162,7 +166,7 @@ def _compare(x: int, y: int, r: int, lk: int, b: int, routing: str, packets: int
             assert (c.flits, c.stalls, c.buf_occ) == ref.counters(), f"cycle {t}"
         t += 1
         assert t < 100_000, "did not drain"
-    assert got == {pid: [c] for pid, c in ref.eject.items()}
+    assert got == {pid: [c + ej] for pid, c in ref.eject.items()}
     return t
 
 
@@ -183,6 +187,18 @@ def test_matches_cycle_by_cycle_reference(x: int, y: int, r: int, lk: int, b: in
 
 def test_matches_reference_under_hotspot_traffic() -> None:
     _compare(4, 4, 1, 1, 4, "XY", 300, 200, 5, seed=7, hot=5)
+
+
+@pytest.mark.parametrize(("r", "lk", "b", "inj", "ej"), [
+    (1, 1, 4, 1, 1),  # BookSim2's network-interface channels on the default router
+    (3, 1, 5, 2, 0),
+    (2, 2, 3, 0, 3),  # shallow buffers
+])
+def test_interface_latency_matches_the_reference_shifted(r: int, lk: int, b: int, inj: int,
+                                                         ej: int) -> None:
+    """Injection/ejection channel latency under load: every delivery and counter as the
+    reference's with each packet sent ``inj`` cycles later, delivered ``ej`` cycles later."""
+    _compare(4, 4, r, lk, b, "XY", 250, 200, 6, seed=31 + inj, inj=inj, ej=ej)
 
 
 # --- lone packets --------------------------------------------------------------------------
@@ -224,6 +240,23 @@ def test_lone_packet_latency_random(size_x: int, size_y: int, r: int, lk: int, e
     c = mesh.counters()
     assert c.total_flits() == flits * (distance + 1)  # flit-hops, ejection included
     assert c.idle and not any(any(row) for row in c.stalls)
+
+
+@settings(max_examples=60, deadline=None)
+@given(size_x=st.integers(1, 16), size_y=st.integers(1, 16), r=st.integers(1, 6),
+       lk=st.integers(1, 4), inj=st.integers(0, 4), ej=st.integers(0, 4),
+       flits=st.integers(1, 12), data=st.data())
+def test_zero_load_latency_with_the_fidelity_knobs(size_x: int, size_y: int, r: int, lk: int,
+                                                   inj: int, ej: int, flits: int,
+                                                   data: st.DataObject) -> None:
+    """latency = inject + (D + 1) * (R + L) + (flits - 1) + eject, exactly (docs/models.md,
+    Matching BookSim2)."""
+    mesh = Mesh(size_x, size_y, r, lk, r + 2 * lk, inject_delay=inj, eject_delay=ej)
+    src = data.draw(st.integers(0, mesh.nodes - 1))
+    dst = data.draw(st.integers(0, mesh.nodes - 1))
+    hops = mesh.hops(src, dst)
+    assert _lone_latency(mesh, src, dst, flits) == [inj + hops * (r + lk) + flits - 1 + ej]
+    assert not mesh.flow_ready() or (inj == ej == 0)
 
 
 def test_shallow_buffers_throttle_a_lone_stream() -> None:
@@ -598,3 +631,35 @@ def test_channel_load_bounds_per_pattern() -> None:
     # odd sides: the middle link carries (k - 1) / 2 * (k + 1) / 2 / k flits per unit offered
     assert channel_load_bound(Mesh(7, 7), uniform()) == pytest.approx(7 / 12)
     assert channel_load_bound(Mesh(9, 9), uniform()) == pytest.approx(9 / 20)
+
+
+@pytest.mark.parametrize(("pattern", "rate", "flits"), [
+    ("uniform", 0.8, 1), ("uniform", 0.8, 4), ("uniform", 0.3, 4), ("uniform", 0.1, 1),
+    ("transpose", 0.5, 2), (hotspot(5, 0.3), 0.4, 3),
+])
+def test_lazy_sources_change_nothing_but_the_queues(pattern: Pattern | str, rate: float,
+                                                    flits: int) -> None:
+    """BookSim2-style lazy generation (packets handed over when the source queue empties)
+    gives the same statistics, counters and cycles as handing every packet over when it is
+    created; past saturation the mesh then holds at most one packet per source queue."""
+    got = []
+    for lazy in (True, False):
+        mesh = Mesh(6, 6)
+        stats = run_traffic(mesh, pattern, rate, cycles=200, warmup=50, packet_flits=flits,
+                            seed=3, lazy=lazy)
+        queued = max(mesh.queued(n) for n in range(mesh.nodes))
+        in_flight = mesh.in_flight
+        assert mesh.run_until_idle(10**6)
+        got.append((stats, mesh.counters().flits, mesh.now, mesh.sent, mesh.delivered))
+        if lazy:
+            assert queued <= 1
+        elif rate >= 0.8:
+            assert queued > 1 and in_flight > 2 * mesh.nodes
+    assert got[0] == got[1]
+
+
+def test_a_lazy_source_cannot_refill_from_the_future() -> None:
+    mesh = Mesh(2, 1)
+    mesh.set_source(lambda node: (1, 1, mesh.now + 5, None))
+    with pytest.raises(ValueError, match="future"):
+        mesh.send(0, 1, 1)  # injected at once: the refill comes in the same cycle

@@ -42,9 +42,15 @@ def test_options_are_parsed_once_into_a_typed_object(ref_map: object) -> None:
     assert opts == SimOptions(mesh=(2, 3), dma_bw=64, noc="coarse", noc_buf=4)
     assert opts.defines() == {"MESH_X": "2", "MESH_Y": "3"}
     assert SimOptions.parse({}) == SimOptions()
+    knobs = SimOptions.parse({"noc_router_delay": "4", "noc_link_delay": "2",
+                              "noc_inject_delay": "1", "noc_eject_delay": "1"})
+    assert (knobs.noc_router_delay, knobs.noc_link_delay, knobs.noc_inject_delay,
+            knobs.noc_eject_delay) == (4, 2, 1, 1)
     for bad, word in [({"dma_bw": "0"}, "dma_bw"), ({"noc": "fast"}, "noc"),
                       ({"noc_buf": "65"}, "noc_buf"), ({"mesh": "17x1"}, "mesh"),
-                      ({"speed": "1"}, "unknown option")]:
+                      ({"speed": "1"}, "unknown option"), ({"noc_router_delay": "0"},
+                      "noc_router_delay"), ({"noc_eject_delay": "17"}, "noc_eject_delay"),
+                      ({"noc_link_delay": "x"}, "noc_link_delay")]:
         with pytest.raises(TargetError, match=word):
             SimOptions.parse(bad)
 

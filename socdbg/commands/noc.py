@@ -345,6 +345,8 @@ def traffic_data(stats: TrafficStats, mesh: Mesh, params: dict[str, Any],
         "buffer_depth": mesh.buffer_depth,
         "router_delay": mesh.router_delay,
         "link_delay": mesh.link_delay,
+        "inject_delay": mesh.inject_delay,
+        "eject_delay": mesh.eject_delay,
         **params,
         "offered": stats.offered,
         "injected": stats.injected,
@@ -410,7 +412,8 @@ def noc_traffic(session: Session, pattern: str, rate: str, cycles: str, warmup: 
     chip = sim_mesh(session, "noc traffic")
     mesh = Mesh(chip.size_x, chip.size_y, router_delay=chip.router_delay,
                 link_delay=chip.link_delay, buffer_depth=chip.buffer_depth,
-                routing=chip.routing)
+                routing=chip.routing, inject_delay=chip.inject_delay,
+                eject_delay=chip.eject_delay)
     pat = Pattern(pattern, hot, frac)
     try:
         pat.check(mesh)

@@ -138,6 +138,10 @@ class DmaEngine:
         self.chunk_bytes = chunk_bytes
         self.packet_bytes = packet_bytes
         self.flit_bytes = flit_bytes
+        #: Coarse mode's model of the engine's tile link (one flit of ``flit_bytes`` a
+        #: cycle, shared by every channel, as the mesh's injection port is): the cycle it
+        #: is next free. See :meth:`link_reserve`.
+        self.link_free = 0
         self.node_of = node_of or default_node_of(sim)
         #: Whether a segment may move as a flow (closed-form timing) while its channel has
         #: the mesh to itself; off, every segment goes packet by packet (the reference).
@@ -243,6 +247,23 @@ class DmaEngine:
         self.refresh_gates()
         self.update_status()
         self.note(-1, "soft_rst" if channels_only else "dma_rst")
+
+    def link_flits(self, n: int) -> int:
+        """Flits the ``n`` bytes of a chunk take as packets of ``packet_bytes``."""
+        per_packet = -(-self.packet_bytes // self.flit_bytes)
+        full, rest = divmod(n, self.packet_bytes)
+        return full * per_packet + -(-rest // self.flit_bytes)
+
+    def link_reserve(self, now: int, n: int) -> int:
+        """Coarse mode: the cycle the engine's link has carried a chunk of ``n`` bytes
+        issued at ``now``. The port model is one decision for both paths: each channel's
+        port reads at ``bytes_per_cycle``, and all channels leave the tile over one link of
+        one flit a cycle (over the mesh that link is the router's injection port), so a
+        lone transfer moves at ``min(bytes_per_cycle, flit_bytes)`` bytes a cycle either
+        way. Chunks share the link first come, first served."""
+        end = max(now, self.link_free) + self.link_flits(n)
+        self.link_free = end
+        return end
 
     def reset(self) -> None:
         """Chip reset (the register file has already gone back to its reset values)."""
@@ -610,8 +631,10 @@ class Channel:
         seg.outstanding += 1
         gen = self.gen
         if noc is None:
-            self.pending = self.kernel.schedule(self._read_end(seg, offset + n),
-                                                lambda: self._chunk_done(gen, offset, n))
+            now = self.kernel.now
+            delay = max(self._read_end(seg, offset + n),
+                        self.engine.link_reserve(now, n) - now)
+            self.pending = self.kernel.schedule(delay, lambda: self._chunk_done(gen, offset, n))
         else:
             self._packet(gen, noc, seg, _Chunk(offset, n))
 

@@ -12,7 +12,15 @@ from typing import Literal
 
 from socdbg.errors import TargetError
 
-KNOWN_OPTIONS = ("mesh", "dma_bw", "noc", "noc_buf")
+KNOWN_OPTIONS = ("mesh", "dma_bw", "noc", "noc_buf", "noc_router_delay", "noc_link_delay",
+                 "noc_inject_delay", "noc_eject_delay")
+#: The NoC timing knobs: option -> (default, low, high, what it is).
+NOC_DELAYS = {
+    "noc_router_delay": (1, 1, 16, "router pipeline depth in cycles"),
+    "noc_link_delay": (1, 1, 16, "link (channel) latency in cycles"),
+    "noc_inject_delay": (0, 0, 16, "injection channel latency in cycles"),
+    "noc_eject_delay": (0, 0, 16, "ejection channel latency in cycles"),
+}
 #: The NoC's default input buffer depth in flits (socdbg.models.noc.DEFAULT_BUFFER_DEPTH).
 DEFAULT_NOC_BUF = 8
 MAX_MESH_SIDE = 16
@@ -23,12 +31,17 @@ class SimOptions:
     """``mesh``: (x, y) when given (the map is generated with that NoC size). ``dma_bw``: the
     DMA port's bytes per cycle. ``noc``: ``"mesh"`` (DMA data crosses the simulated mesh) or
     ``"coarse"`` (the engine's own timing, no mesh). ``noc_buf``: router input buffer depth in
-    flits."""
+    flits. ``noc_router_delay``, ``noc_link_delay``, ``noc_inject_delay``,
+    ``noc_eject_delay``: the mesh's timing (docs/models.md, Matching BookSim2)."""
 
     mesh: tuple[int, int] | None = None
     dma_bw: int = 32
     noc: Literal["mesh", "coarse"] = "mesh"
     noc_buf: int = DEFAULT_NOC_BUF
+    noc_router_delay: int = 1
+    noc_link_delay: int = 1
+    noc_inject_delay: int = 0
+    noc_eject_delay: int = 0
 
     @classmethod
     def parse(cls, options: Mapping[str, str]) -> SimOptions:
@@ -56,8 +69,18 @@ class SimOptions:
         buf = options.get("noc_buf", str(DEFAULT_NOC_BUF))
         if not (buf.isdigit() and 1 <= int(buf) <= 64):
             raise TargetError(f"sim target: noc_buf '{buf}' is not 1..64 flits")
+        delays: dict[str, int] = {}
+        for name, (default, low, high, what) in NOC_DELAYS.items():
+            text = options.get(name, str(default))
+            if not (text.isdigit() and low <= int(text) <= high):
+                raise TargetError(f"sim target: {name} '{text}' is not {low}..{high}",
+                                  f"{name} is the NoC's {what}")
+            delays[name] = int(text)
         return cls(mesh=mesh, dma_bw=int(bw), noc="coarse" if noc == "coarse" else "mesh",
-                   noc_buf=int(buf))
+                   noc_buf=int(buf), noc_router_delay=delays["noc_router_delay"],
+                   noc_link_delay=delays["noc_link_delay"],
+                   noc_inject_delay=delays["noc_inject_delay"],
+                   noc_eject_delay=delays["noc_eject_delay"])
 
     def defines(self) -> dict[str, str]:
         """The map generator's defines these options ask for (the NoC size)."""

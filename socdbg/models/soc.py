@@ -330,7 +330,10 @@ def attach_mesh(sim: SimContext) -> tuple[Mesh, MeshRegisters]:
     size_x = max(1, sim.regs.field(dim.path, "x"))
     size_y = max(1, sim.regs.field(dim.path, "y"))
     routing = "YX" if sim.regs.field("noc.ctrl", "routing") == 1 else "XY"
-    mesh = Mesh(size_x, size_y, buffer_depth=sim.options.noc_buf, routing=routing,
-                events=sim.events)
+    opts = sim.options
+    mesh = Mesh(size_x, size_y, router_delay=opts.noc_router_delay,
+                link_delay=opts.noc_link_delay, buffer_depth=opts.noc_buf, routing=routing,
+                events=sim.events, inject_delay=opts.noc_inject_delay,
+                eject_delay=opts.noc_eject_delay)
     mesh.attach(sim.kernel)
     return mesh, mesh.bind(sim.regs)

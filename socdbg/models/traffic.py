@@ -4,7 +4,11 @@ Every node is an independent Bernoulli source: in each cycle it creates a packet
 ``packet_flits`` flits with probability ``rate / packet_flits`` (so ``rate`` is the offered load
 in flits per node per cycle, at most 1), drawn as geometric gaps between packets from one seeded
 ``random.Random``. Packets wait in the node's unbounded source queue until the network accepts
-them, so the latency of a packet counts from the cycle it was created.
+them, so the latency of a packet counts from the cycle it was created. As in BookSim2, the
+queue is lazy: the generator keeps the waiting packets (creation cycle and destination) and
+hands the next one to the mesh when the node's previous packet is wholly injected
+(``Mesh.set_source``), with the same cycles and statistics, so a run past saturation does not
+build a mesh worm for every packet it cannot inject.
 
 Destinations come from a :class:`Pattern`: ``uniform()`` (any node, the source included, with
 equal probability: the traffic the channel-load bound ``4 / k`` of a k x k mesh is derived
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -190,11 +195,16 @@ def percentile(sorted_values: list[int], pct: float) -> int:
 
 def run_traffic(mesh: Mesh, pattern: Pattern | str, rate: float, cycles: int, warmup: int,
                 packet_flits: int = 4, seed: int = 0, drain: int | None = None,
-                on_cycle: Callable[[int], None] | None = None) -> TrafficStats:
+                on_cycle: Callable[[int], None] | None = None,
+                lazy: bool = True) -> TrafficStats:
     """Offer ``rate`` flits/node/cycle of ``pattern`` traffic to an idle, standalone ``mesh``
     for ``warmup + cycles`` cycles and measure the last ``cycles`` (see the module docstring).
     The mesh keeps the traffic still in flight at the end (``mesh.run_until_idle()``).
-    ``on_cycle(cycles_run)`` is told about progress now and then (a progress bar)."""
+    ``on_cycle(cycles_run)`` is told about progress now and then (a progress bar).
+    ``lazy``: a node's packets are handed to the mesh only when its source queue empties, as
+    BookSim2 generates them (``Mesh.set_source``: the same cycles, counters and statistics as
+    handing every packet over when it is created, which ``lazy=False`` does; past saturation
+    the mesh then holds at most one packet per node's source queue)."""
     pat = Pattern(pattern) if isinstance(pattern, str) else pattern
     if isinstance(packet_flits, bool) or not isinstance(packet_flits, int) or packet_flits < 1:
         raise ValueError(f"a packet needs at least one flit, got packet_flits={packet_flits!r}")
@@ -237,6 +247,19 @@ def run_traffic(mesh: Mesh, pattern: Pattern | str, rate: float, cycles: int, wa
     measured = 0
     base = mesh.counters()
     send = mesh.send
+    queued = mesh.queued
+    pending: list[deque[tuple[int, int, Callable[[int], None] | None]]] = [
+        deque() for _ in range(nodes)]
+
+    def refill(node: int) -> tuple[int, int, int, Callable[[int], None] | None] | None:
+        q = pending[node]
+        if not q:
+            return None
+        created, dst, cb = q.popleft()
+        return dst, packet_flits, created, cb
+
+    if lazy:
+        mesh.set_source(refill)
     run_to = mesh.run_to
     slot = advance_slot(t0 * nodes - 1)
     stage = 0  # 0 warm-up, 1 measuring, 2 draining
@@ -263,11 +286,15 @@ def run_traffic(mesh: Mesh, pattern: Pattern | str, rate: float, cycles: int, wa
             if on_cycle is not None and t >= told + 1024:
                 told = t
                 on_cycle(t - t0)
+        dst = pick(node)
+        cb: Callable[[int], None] | None = None
         if stage == 1:
             measured += 1
-            send(node, pick(node), packet_flits, recorder(t))
+            cb = recorder(t)
+        if lazy and (pending[node] or queued(node)):
+            pending[node].append((t, dst, cb))
         else:
-            send(node, pick(node), packet_flits)
+            send(node, dst, packet_flits, cb)
         slot = advance_slot(slot)
     if stage < 1:
         run_to(max(mesh.now, start - 1))

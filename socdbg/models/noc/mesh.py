@@ -29,11 +29,12 @@ Timing, in cycles (``R`` = ``router_delay``, ``L`` = ``link_delay``, both >= 1):
   ``c`` is usable upstream from cycle ``c + L`` (credits travel back over the link). A flit
   leaving in cycle ``c`` enters the downstream buffer in cycle ``c + L``.
 * The LOCAL output (ejection) always accepts: a flit leaving onto it in cycle ``c`` is ejected
-  (delivered to the tile) in cycle ``c + L``.
+  in cycle ``c + L`` and delivered to the tile ``eject_delay`` (default 0) cycles later.
 * Injection: each node has an unbounded source queue of packets; the network interface writes
   at most one flit per cycle into the LOCAL input buffer, packets in order, a packet's head no
-  earlier than the cycle it was sent, and only into a free slot (a slot freed in cycle ``c`` is
-  reusable in cycle ``c + 1``). "Injected" means written into that buffer.
+  earlier than ``inject_delay`` (default 0) cycles after it was sent, and only into a free
+  slot (a slot freed in cycle ``c`` is reusable in cycle ``c + 1``). "Injected" means written
+  into that buffer.
 
 Routing is dimension order, XY (all of X first, then Y) or YX, fixed per packet when it is sent.
 
@@ -46,6 +47,8 @@ destination plus one (the destination router, whose output is the ejection link)
 one router delay and one link delay. For a packet alone in the mesh, **exactly**::
 
     latency = (D + 1) * (router_delay + link_delay) + (flits - 1)
+
+(plus ``inject_delay + eject_delay``, the network interface's channels)
 
 provided ``buffer_depth >= router_delay + 2 * link_delay`` (the credit round trip); with
 shallower buffers a stream of flits is throttled to ``buffer_depth`` flits per round trip and
@@ -161,6 +164,10 @@ class _Output:
         self.flits = 0  # flits whose crossing cycle is known
 
 
+#: A lazy source's refill (see Mesh.set_source): node -> (dst, flits, created, on_delivered).
+Refill = Callable[[int], "tuple[int, int, int, Callable[[int], None] | None] | None"]
+
+
 class _Worm:
     """A packet in flight, and the cycles its flits cross each router on its route."""
 
@@ -213,10 +220,16 @@ class Mesh(Geometry):
 
     def __init__(self, size_x: int, size_y: int, router_delay: int = 1, link_delay: int = 1,
                  buffer_depth: int = DEFAULT_BUFFER_DEPTH, routing: str = "XY",
-                 events: SimEvents | None = None) -> None:
+                 events: SimEvents | None = None, inject_delay: int = 0,
+                 eject_delay: int = 0) -> None:
         super().__init__(size_x, size_y, routing)
         self.router_delay = _check_int("router_delay", router_delay, 1)
         self.link_delay = _check_int("link_delay", link_delay, 1)
+        #: Network-interface channel latencies (BookSim2's injection and ejection channels):
+        #: a packet's head is injected no earlier than ``inject_delay`` cycles after it is
+        #: sent, and a tail is delivered ``eject_delay`` cycles after it is ejected.
+        self.inject_delay = _check_int("inject_delay", inject_delay, 0)
+        self.eject_delay = _check_int("eject_delay", eject_delay, 0)
         self.buffer_depth = _check_int("buffer_depth", buffer_depth, 1)
         if events is None:
             from socdbg.models.events import SimEvents
@@ -245,6 +258,7 @@ class Mesh(Geometry):
         # the cycles with work pending: cycle -> its work and the kernel event that runs it
         self._cal: dict[int, tuple[_Cycle, Event]] = {}
         self._inflight: dict[_Worm, None] = {}
+        self._refill: Refill | None = None
         self._sent = 0
         self._delivered = 0
         self._version += 1
@@ -347,20 +361,39 @@ class Mesh(Geometry):
             raise ValueError("on_delivered must be callable")
         if self._flow is not None:
             self.settle()
-        route = self._routes[self._routing][src_node * nodes + dst_node]
-        if route is None:
-            route = self._route(src_node, dst_node)
-        w = _Worm(src_node, dst_node, flits, self._kernel.now, on_delivered, route)
-        self._inflight[w] = None
-        self._sent += 1
-        self._version += 1
+        w = self._worm(src_node, dst_node, flits, self._kernel.now, on_delivered)
         queue = self._sources[src_node].queue
         queue.append(w)
         if len(queue) == 1:
-            lb = route[0][0]
+            lb = w.bufs[0]
             w.base[0] = lb.seq
             lb.seq += flits
             self._run(w, -1)
+
+    def _worm(self, src: int, dst: int, flits: int, created: int,
+              on_delivered: Callable[[int], None] | None) -> _Worm:
+        route = self._routes[self._routing][src * self.nodes + dst]
+        if route is None:
+            route = self._route(src, dst)
+        w = _Worm(src, dst, flits, created, on_delivered, route)
+        self._inflight[w] = None
+        self._sent += 1
+        self._version += 1
+        return w
+
+    def queued(self, node: int) -> int:
+        """Packets in ``node``'s source queue (sent, not wholly injected)."""
+        return len(self._sources[node].queue)
+
+    def set_source(self, refill: Refill | None) -> None:
+        """A lazy source, as BookSim2 generates traffic: when a node's source queue empties
+        (its last packet wholly injected), ``refill(node)`` may hand over the node's next
+        packet, ``(dst, flits, created, on_delivered)`` with ``created`` no later than now,
+        and it is queued exactly as if ``send`` had been called in cycle ``created``. So a
+        generator keeps the packets that could not be injected yet to itself instead of the
+        mesh holding every one (past saturation, an unbounded number). It stays set until
+        replaced, or the mesh is reset; the caller checks what it returns."""
+        self._refill = refill
 
     # --- running ---------------------------------------------------------------------------
     def run_to(self, cycle: int) -> None:
@@ -459,9 +492,11 @@ class Mesh(Geometry):
     def flow_ready(self) -> bool:
         """Whether a model may time a stream of packets in closed form from now on: nothing
         in flight or scheduled, no other flow, nobody watching departures, and buffers deep
-        enough that a lone stream is never throttled (``buffer_depth >= R + 2L``)."""
+        enough that a lone stream is never throttled (``buffer_depth >= R + 2L``), and no
+        network-interface latency (flows are timed without it)."""
         return (self._flow is None and not self._inflight and not self._cal
-                and not self.events.noc_depart
+                and not self.events.noc_depart and not self.inject_delay
+                and not self.eject_delay
                 and self.buffer_depth >= self.router_delay + 2 * self.link_delay)
 
     def begin_flow(self, flow: Flow) -> None:
@@ -742,7 +777,7 @@ class Mesh(Geometry):
                     o.arb_at = last + 1
                     cycle(last + 1).arbitrate.append(o)
                 if h == w.last:
-                    cycle(last + L).deliver.append(w)
+                    cycle(last + L + self.eject_delay).deliver.append(w)
 
     def _inject(self, w: _Worm, push: Callable[[tuple[_Worm, int]], None]) -> None:
         """The network interface writes ``w``'s flits into the LOCAL input buffer."""
@@ -769,8 +804,8 @@ class Mesh(Geometry):
             t = ring[mofs % B] + 1
             if t <= t_last:
                 t = t_last + 1
-            if t < w.created:
-                t = w.created
+            if t < w.created + self.inject_delay:
+                t = w.created + self.inject_delay
             inj.append(t)
             t_last = t
             j = 1
@@ -790,6 +825,14 @@ class Mesh(Geometry):
         if j == F:
             queue = src.queue
             queue.popleft()
+            if not queue and self._refill is not None:
+                more = self._refill(w.src)
+                if more is not None:
+                    dst, flits, created, cb = more
+                    if created > self._kernel.now:
+                        raise ValueError(f"a refilled packet was created in the future "
+                                         f"({created} > {self._kernel.now})")
+                    queue.append(self._worm(w.src, dst, flits, created, cb))
             if queue:
                 nxt = queue[0]
                 nxt.base[0] = lb.seq
