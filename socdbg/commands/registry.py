@@ -68,6 +68,16 @@ def metadata(name: str) -> Meta | None:
     return _META.get(name)
 
 
+def group_rest(ctx: click.Context) -> list[str]:
+    """A group's words after its own options: the subcommand's name and arguments. click 8.1
+    keeps the name in ``protected_args``, 8.2 to 8.x in ``_protected_args`` (the public name
+    is a deprecated property there, so the instance's own attributes are read), click 9 in
+    ``args``."""
+    own = vars(ctx)
+    protected = own.get("_protected_args", own.get("protected_args", ()))
+    return [*protected, *ctx.args]
+
+
 def parse(words: list[str]) -> Parsed:
     """Parse ``words`` (a split command line) with click, as running it would, and work out
     its effects from the metadata. Raises click's usage errors (and ``click.exceptions.Exit``
@@ -81,9 +91,7 @@ def parse(words: list[str]) -> Parsed:
     while True:
         with cmd.make_context(path[-1], args, resilient_parsing=False) as ctx:
             values = dict(ctx.params)
-            # click < 9 keeps the subcommand name apart; click 9 leaves it in args
-            rest = [*getattr(ctx, "_protected_args", ()), *ctx.args] if isinstance(
-                cmd, click.Group) else []
+            rest = group_rest(ctx) if isinstance(cmd, click.Group) else []
         params.append(values)
         effects = effects | meta.effects(values)
         if not isinstance(cmd, click.Group) or not rest:

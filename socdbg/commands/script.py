@@ -22,7 +22,15 @@ import click
 from socdbg.commands.dispatch import _NO_ARGS_IS_HELP, execute, split_line, variables
 from socdbg.commands.lexer import BLANKS, Deferred
 from socdbg.commands.params import target_files
-from socdbg.commands.registry import Effects, Meta, Output, commands, register, session_command
+from socdbg.commands.registry import (
+    Effects,
+    Meta,
+    Output,
+    commands,
+    group_rest,
+    register,
+    session_command,
+)
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError, TargetError, UsageError, did_you_mean
 
@@ -391,16 +399,17 @@ def _parse_only(cmd: click.Command, words: list[str]) -> dict[str, Any] | None:
     ``"_sub"`` as ``(NAME, PARAMS)`` (None for ``--help``)."""
     try:
         with cmd.make_context(words[0], list(words[1:]), resilient_parsing=False) as ctx:
-            if isinstance(cmd, click.Group) and ctx.protected_args:
-                sub = cmd.get_command(ctx, ctx.protected_args[0])
+            rest = group_rest(ctx) if isinstance(cmd, click.Group) else []
+            if isinstance(cmd, click.Group) and rest:
+                sub = cmd.get_command(ctx, rest[0])
                 if sub is None:
-                    raise UsageError(f"{words[0]}: no subcommand '{ctx.protected_args[0]}'",
-                                     did_you_mean(ctx.protected_args[0], cmd.commands)
+                    raise UsageError(f"{words[0]}: no subcommand '{rest[0]}'",
+                                     did_you_mean(rest[0], cmd.commands)
                                      or f"help {words[0]} lists them")
-                inner = _parse_only(sub, [ctx.protected_args[0], *ctx.args])
+                inner = _parse_only(sub, rest)
                 if inner is None:
                     return None
-                return {**ctx.params, "_sub": (ctx.protected_args[0], inner)}
+                return {**ctx.params, "_sub": (rest[0], inner)}
             return dict(ctx.params)
     except click.exceptions.Exit:
         return None
