@@ -27,7 +27,7 @@ import socket
 import struct
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from socdbg.errors import TargetError
 from socdbg.targets.rsp import Decoder, Packet, frame
@@ -119,6 +119,22 @@ class RspConnection:
         self.broken = self.broken or why
         return exc
 
+    @contextlib.contextmanager
+    def _exchange(self, why: Callable[[], str], silence: str, hint: str) -> Iterator[None]:
+        """Around one exchange: silence past its deadline (``why()`` says what was left
+        unanswered), a stub error, or Ctrl-C (replies may still be on their way) marks the
+        connection out of step, so no later request takes a reply meant for this one."""
+        try:
+            yield
+        except _NoAnswer:
+            raise self._fail(why(), TargetError(f"{self.where}: {silence}", hint)) from None
+        except TargetError as exc:
+            self._fail(exc.message.removeprefix(self.where + ": "), exc)
+            raise
+        except BaseException:
+            self.broken = self.broken or "an exchange was interrupted"
+            raise
+
     def _lost(self, text: str) -> TargetError:
         self.lost = True
         return self._fail("the connection was lost",
@@ -207,7 +223,13 @@ class RspConnection:
         n = len(payloads)
         replies: list[bytes] = []
         sent = acked = naks = damaged = 0
-        try:
+
+        def unanswered() -> str:
+            left = "a request" if n == 1 else f"{n - len(replies)} of {n} pipelined requests"
+            return f"{left} timed out"
+
+        with self._exchange(unanswered, f"no answer within {wait:g} s",
+                            "the stub is hung, busy or not a GDB stub"):
             if not self.ack_mode:
                 self._sweep()
             deadline = time.monotonic() + wait
@@ -281,17 +303,6 @@ class RspConnection:
                     replies.append(payload)
                     damaged = 0
                     deadline = time.monotonic() + wait
-        except _NoAnswer:
-            what = "a request" if n == 1 else f"{n - len(replies)} of {n} pipelined requests"
-            raise self._fail(f"{what} timed out", TargetError(
-                f"{self.where}: no answer within {wait:g} s",
-                "the stub is hung, busy or not a GDB stub")) from None
-        except TargetError as exc:
-            self._fail(exc.message.removeprefix(self.where + ": "), exc)
-            raise
-        except BaseException:  # Ctrl-C, or a bug: replies may still be on their way
-            self.broken = self.broken or "an exchange was interrupted"
-            raise
         return replies
 
     def request(self, payload: bytes, on_output: Callable[[bytes], None] | None = None,
@@ -310,7 +321,9 @@ class RspConnection:
         for its acknowledgement (and send it again on ``-``). What follows the ack stays
         pending for the reader (the stop reply of a ``c``)."""
         self._check()
-        try:
+        with self._exchange(lambda: "a packet was not acknowledged",
+                            f"no answer within {self.timeout:g} s",
+                            "the stub is hung, busy or not a GDB stub"):
             if not self.ack_mode:
                 self._sweep()
             self.send_raw(frame(payload))
@@ -332,16 +345,6 @@ class RspConnection:
                     self.send_raw(frame(payload))
                 elif pkt.payload is not None:
                     self._stray(pkt.payload)
-        except _NoAnswer:
-            raise self._fail("a packet was not acknowledged", TargetError(
-                f"{self.where}: no answer within {self.timeout:g} s",
-                "the stub is hung, busy or not a GDB stub")) from None
-        except TargetError as exc:
-            self._fail(exc.message.removeprefix(self.where + ": "), exc)
-            raise
-        except BaseException:
-            self.broken = self.broken or "an exchange was interrupted"
-            raise
 
     def take_stop(self) -> bytes | None:
         """A stop reply that has arrived (decoded, or waiting on the socket), else None.
@@ -364,7 +367,9 @@ class RspConnection:
         self._check()
         wait = timeout or self.timeout
         deadline = time.monotonic() + wait
-        try:
+        with self._exchange(lambda: "a stop reply did not come",
+                            f"no stop reply within {wait:g} s",
+                            "the stub is hung or the CPU does not stop"):
             while not self.stops:
                 if not self._pending:
                     self._fill(deadline)
@@ -373,16 +378,6 @@ class RspConnection:
                     self.send_raw(b"-")
                 elif pkt.payload is not None:
                     self._stray(pkt.payload)
-        except _NoAnswer:
-            raise self._fail("a stop reply did not come", TargetError(
-                f"{self.where}: no stop reply within {wait:g} s",
-                "the stub is hung or the CPU does not stop")) from None
-        except TargetError as exc:
-            self._fail(exc.message.removeprefix(self.where + ": "), exc)
-            raise
-        except BaseException:
-            self.broken = self.broken or "an exchange was interrupted"
-            raise
         return self.stops.pop(0)
 
 
