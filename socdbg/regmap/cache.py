@@ -50,6 +50,7 @@ from socdbg.regmap.model import (
     OnWrite,
 )
 from socdbg.regmap.regmap import RegMap
+from socdbg.regmap.stored import as_bool, as_int, as_str
 
 #: Bump when the stored model changes shape (7: data-only entries; fields with swacc
 #: read as OnRead.SWACC).
@@ -407,40 +408,22 @@ def _layout_records(layouts: Sequence[Layout]) -> tuple[list[Any], list[Any]]:
     return records, enums
 
 
-def _str(v: object) -> str:
-    if not isinstance(v, str):
-        raise TypeError("not a string")
-    return v
-
-
-def _int(v: object, low: int = 0) -> int:
-    if not isinstance(v, int) or isinstance(v, bool) or v < low:
-        raise TypeError("not an integer in range")
-    return v
-
-
-def _bool(v: object) -> bool:
-    if not isinstance(v, bool):
-        raise TypeError("not a boolean")
-    return v
-
-
 def _layouts_from(records: list[Any], enum_records: list[Any]) -> tuple[Layout, ...]:
-    enums = [FieldEnum(_str(name), tuple(EnumMember(_str(n), _int(v, -(1 << 64)), _str(d))
+    enums = [FieldEnum(as_str(name), tuple(EnumMember(as_str(n), as_int(v, -(1 << 64)), as_str(d))
                                          for n, v, d in members))
              for name, members in enum_records]
     out = []
     for name, width, accesswidth, desc, ur, uw, we, fields in records:
         out.append(Layout(
-            _str(name), _int(width), _int(accesswidth),
-            tuple(Field(_str(fn), _int(lsb), _int(msb), Access(sw), Access(hw),
+            as_str(name), as_int(width), as_int(accesswidth),
+            tuple(Field(as_str(fn), as_int(lsb), as_int(msb), Access(sw), Access(hw),
                         None if onr is None else OnRead(onr),
                         None if onw is None else OnWrite(onw),
-                        _bool(sp), _bool(counter), None if reset is None else _int(reset),
-                        None if _int(eid, -1) < 0 else enums[eid], _str(fdesc), _bool(msb0))
+                        as_bool(sp), as_bool(counter), None if reset is None else as_int(reset),
+                        None if as_int(eid, -1) < 0 else enums[eid], as_str(fdesc), as_bool(msb0))
                   for fn, lsb, msb, sw, hw, onr, onw, sp, counter, reset, eid, fdesc, msb0
                   in fields),
-            _str(desc), _bool(ur), _bool(uw), _bool(we)))
+            as_str(desc), as_bool(ur), as_bool(uw), as_bool(we)))
     return tuple(out)
 
 
@@ -465,11 +448,11 @@ def _below(column: array[int], raw: bytes | memoryview, bound: int) -> bool:
 def _decode(sections: dict[str, memoryview]) -> RegMap | None:
     meta = json.loads(bytes(sections["meta"]))
     files, identity, defines, top, deps = meta["source"]
-    source = MapSource(tuple(map(_str, files)), _str(identity),
-                       tuple((_str(k), _str(v)) for k, v in defines), _str(top),
-                       tuple(map(_str, deps)))
-    memories = tuple(Memory(_str(p), _int(a), _int(e), _int(w), Access(sw), _str(d),
-                            _bool(ur), _bool(uw))
+    source = MapSource(tuple(map(as_str, files)), as_str(identity),
+                       tuple((as_str(k), as_str(v)) for k, v in defines), as_str(top),
+                       tuple(map(as_str, deps)))
+    memories = tuple(Memory(as_str(p), as_int(a), as_int(e), as_int(w), Access(sw), as_str(d),
+                            as_bool(ur), as_bool(uw))
                      for p, a, e, w, sw, d, ur, uw in meta["memories"])
     layouts: Sequence[Layout]
     if "packed" in meta:
@@ -478,7 +461,7 @@ def _decode(sections: dict[str, memoryview]) -> RegMap | None:
         layouts = PackedLayouts.from_columns(
             bytes(sections["layouts"]), _column(sections["layout_ends"], "Q"),
             bytes(sections["enums"]),
-            _column(sections["enum_ends"], "Q"), _int(meta["packed"]))
+            _column(sections["enum_ends"], "Q"), as_int(meta["packed"]))
     else:
         layouts = _layouts_from(meta["layouts"], meta["enums"])
     blob = str(sections["paths"], "utf-8")
@@ -491,10 +474,10 @@ def _decode(sections: dict[str, memoryview]) -> RegMap | None:
         return None
     regmap = RegMap.__new__(RegMap)
     regmap.__setstate__({
-        "name": _str(meta["name"]), "source": source, "layouts": layouts, "paths": blob,
-        "lower": _bool(meta["lower"]), "addrs": addrs, "lidx": lidx, "memories": memories,
-        "lc_order": lc_order, "aidx": aidx, "max_size": _int(meta["max_size"]),
-        "warnings": tuple(map(_str, meta.get("warnings", []))),
+        "name": as_str(meta["name"]), "source": source, "layouts": layouts, "paths": blob,
+        "lower": as_bool(meta["lower"]), "addrs": addrs, "lidx": lidx, "memories": memories,
+        "lc_order": lc_order, "aidx": aidx, "max_size": as_int(meta["max_size"]),
+        "warnings": tuple(map(as_str, meta.get("warnings", []))),
     })
     return regmap if len(regmap._spaths) == n else None
 

@@ -60,6 +60,7 @@ from socdbg.regmap.model import (
     too_many,
 )
 from socdbg.regmap.regmap import RegMap
+from socdbg.regmap.stored import as_int, as_str
 
 if TYPE_CHECKING:
     from lxml.etree import _Element as Element
@@ -339,14 +340,15 @@ class PackedLayouts(Sequence[Layout]):
         start = self._ends[i - 1] if i else 0
         try:
             name, width, desc, fields = json.loads(self._blob[start:self._ends[i]])
-            return Layout(name=_s(name), width=_n(width), accesswidth=_n(width),
-                          description=_s(desc), fields=tuple(
-                              Field(name=_s(f[0]), lsb=_n(f[1]), msb=_n(f[2]), sw=Access(f[3]),
+            return Layout(name=as_str(name), width=as_int(width), accesswidth=as_int(width),
+                          description=as_str(desc), fields=tuple(
+                              Field(name=as_str(f[0]), lsb=as_int(f[1]), msb=as_int(f[2]),
+                                    sw=Access(f[3]),
                                     onread=OnRead(f[4]) if f[4] else None,
                                     onwrite=OnWrite(f[5]) if f[5] else None,
-                                    reset=None if f[6] is None else _n(f[6]),
-                                    enum=self._enum(f[7]) if _n(f[7], -1) >= 0 else None,
-                                    description=_s(f[8]))
+                                    reset=None if f[6] is None else as_int(f[6]),
+                                    enum=self._enum(f[7]) if as_int(f[7], -1) >= 0 else None,
+                                    description=as_str(f[8]))
                               for f in fields))
         except (ValueError, TypeError, IndexError, KeyError, RecursionError):
             raise MapError(f"layout {i} of the cached map is corrupt",
@@ -357,7 +359,7 @@ class PackedLayouts(Sequence[Layout]):
         if found is None:
             start = self._enum_ends[i - 1] if i else 0
             name, members = json.loads(self._enum_blob[start:self._enum_ends[i]])
-            found = FieldEnum(_s(name), tuple(EnumMember(_s(n), _n(v), _s(d))
+            found = FieldEnum(as_str(name), tuple(EnumMember(as_str(n), as_int(v), as_str(d))
                                               for n, v, d in members))
             self._enums[i] = found
         return found
@@ -378,18 +380,6 @@ class PackedLayouts(Sequence[Layout]):
         if not 0 <= max_size <= 1 << 16:
             raise ValueError("packed layouts: bad largest size")
         return cls(blob, ends, enum_blob, enum_ends, max_size)
-
-
-def _s(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError("not a string")
-    return value
-
-
-def _n(value: object, low: int = 0) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise TypeError("not a non-negative integer")
-    return value
 
 
 class _Packer:
