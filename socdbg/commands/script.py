@@ -189,15 +189,21 @@ def enter_script(session: Session, path: Path, where: str) -> None:
     """Push ``path`` on the session's script stack, refusing cycles and deep nesting."""
     stack = script_stack(session)
     resolved = path.resolve()
-    if resolved in stack:
-        chain = " -> ".join(p.name for p in [*stack, resolved])
-        raise ScriptError(f"{where}: include cycle: {chain}",
-                          "a script cannot source or run itself, directly or not")
-    if len(stack) >= MAX_DEPTH:
-        raise ScriptError(f"{where}: scripts nested more than {MAX_DEPTH} deep "
-                          f"({stack[0].name} -> ... -> {resolved.name})",
-                          "source and run nest at most this deep")
+    check_nesting(stack, resolved, where)
     stack.append(resolved)
+
+
+def check_nesting(chain: list[Path], resolved: Path, where: str) -> None:
+    """Refuse ``resolved`` below ``chain`` (the scripts it runs inside) when it is one of
+    them or nests too deep: the one rule for the pre-run check and the running script."""
+    if resolved in chain:
+        names = " -> ".join(p.name for p in [*chain, resolved])
+        raise ScriptError(f"{where}: include cycle: {names}",
+                          "a script cannot source or run itself, directly or not")
+    if len(chain) >= MAX_DEPTH:
+        raise ScriptError(f"{where}: scripts nested more than {MAX_DEPTH} deep "
+                          f"({chain[0].name} -> ... -> {resolved.name})",
+                          "source and run nest at most this deep")
 
 
 class ScriptRunner:
@@ -256,13 +262,7 @@ class ScriptRunner:
             if nested is None:
                 continue
             resolved = nested.resolve()
-            if resolved in chain:
-                names = " -> ".join(p.name for p in [*chain, resolved])
-                raise ScriptError(f"{line.where}: include cycle: {names}",
-                                  "a script cannot source or run itself, directly or not")
-            if len(chain) >= MAX_DEPTH:
-                raise ScriptError(f"{line.where}: scripts nested more than {MAX_DEPTH} deep",
-                                  "source and run nest at most this deep")
+            check_nesting(chain, resolved, line.where)
             below = self._precheck(resolved, [*chain, resolved], line.where)
             if len(chain) + below > MAX_DEPTH:
                 raise ScriptError(f"{line.where}: scripts nested more than {MAX_DEPTH} deep",
