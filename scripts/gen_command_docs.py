@@ -249,10 +249,10 @@ def _walk(cmd: click.Command, ctx: click.Context, level: int) -> Iterator[str]:
 def render() -> str:
     """The full text of docs/commands.md."""
     from socdbg.cli import cli
-    from socdbg.commands.registry import CATEGORIES, categories, commands
+    from socdbg.commands.registry import CATEGORIES, categories, cli_commands, commands
 
     table = commands()
-    cli_only = {n: c for n, c in cli.commands.items() if n not in table}
+    cli_only = cli_commands()  # Meta(cli_only=True): shell, serve
     root = click.Context(cli, info_name="socdbg", **cli.context_settings)
 
     lines = [

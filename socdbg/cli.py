@@ -10,19 +10,20 @@ import click
 
 from socdbg import __version__
 from socdbg.commands.dispatch import _NO_ARGS_IS_HELP
-from socdbg.commands.registry import Output, commands, lookup
+from socdbg.commands.registry import Meta, Output, cli_commands, commands, lookup, register
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError
 
 
 class _Group(click.Group):
-    """Subcommands come from the registry (loaded on demand) plus the CLI-only ones."""
+    """Subcommands come from the registry (loaded on demand), the CLI-only ones included:
+    they are registered there too (``Meta(cli_only=True)``), so no name can mean two things."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(commands()))
+        return sorted(set(cli_commands()) | set(commands()))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        return super().get_command(ctx, name) or lookup(name)
+        return cli_commands().get(name) or lookup(name)
 
     def resolve_command(self, ctx: click.Context, args: list[str]
                         ) -> tuple[str | None, click.Command | None, list[str]]:
@@ -82,7 +83,7 @@ def _emit(ctx: click.Context, /, result: Any, **_: Any) -> None:
             ctx.exit(1)
 
 
-@cli.command("shell", help="Start the interactive shell.")
+@click.command("shell", help="Start the interactive shell.")
 @click.pass_obj
 def shell_cmd(session: Session) -> None:
     from socdbg.shell.repl import Shell
@@ -90,7 +91,7 @@ def shell_cmd(session: Session) -> None:
     raise SystemExit(Shell(session).run())
 
 
-@cli.command("serve", help="Serve the target over the GDB Remote Serial Protocol, for "
+@click.command("serve", help="Serve the target over the GDB Remote Serial Protocol, for "
              "gdb-multiarch (target remote HOST:PORT) and socdbg (-t gdb://HOST:PORT).")
 @click.option("--port", type=click.IntRange(0, 65535), default=3333, show_default=True,
               help="TCP port (0 picks a free one).")
@@ -121,6 +122,11 @@ def serve_cmd(session: Session, port: int, bind: str, allow_writes: bool,
                            max_request=max_request, packet_size=packet_size,
                            monitor_timeout=monitor_timeout)
     serve(session, bind, port, options=options, announce=lambda m: click.echo(m, err=True))
+
+
+# the command line's own commands: in the registry's one table of names, never in the shell
+register(shell_cmd, Meta("session", cli_only=True))
+register(serve_cmd, Meta("session", cli_only=True))
 
 
 def main(argv: list[str] | None = None) -> None:

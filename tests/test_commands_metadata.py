@@ -118,3 +118,66 @@ def test_dry_run_skips_state_changes_other_than_writes() -> None:
         assert read is not None and read.ok
     finally:
         session.close()
+
+
+def _json_options(cmd: click.Command) -> list[click.Parameter]:
+    return [p for p in cmd.params if "--json" in getattr(p, "opts", ())]
+
+
+def test_json_option_comes_from_the_metadata_once() -> None:
+    """register() adds --json to exactly the commands whose Meta says json=True."""
+    def check(cmd: click.Command, meta: Meta, where: str) -> None:
+        assert len(_json_options(cmd)) == (1 if meta.json else 0), where
+        for sub_name, sub in getattr(cmd, "commands", {}).items():
+            check(sub, meta.subcommands[sub_name], f"{where} {sub_name}")
+
+    table = commands()
+    for name, cmd in table.items():
+        meta = metadata(name)
+        assert meta is not None
+        check(cmd, meta, name)
+    assert metadata("read").json and not metadata("poke").json  # type: ignore[union-attr]
+
+
+def test_register_refuses_a_command_that_declares_its_own_json() -> None:
+    @click.command("zz-ownjson")
+    @click.option("--json", "as_json", is_flag=True)
+    def own(as_json: bool) -> None:
+        pass
+
+    with pytest.raises(RuntimeError, match="declares its own --json"):
+        register(own, Meta("session"))
+    assert "zz-ownjson" not in commands()
+
+
+def test_json_flag_reaches_the_output_without_the_callback_taking_it() -> None:
+    out = io.StringIO()
+    session = Session(out=out)
+    try:
+        res = execute(session, "read sysctrl.chip_id --json")
+        assert res is not None and res.as_json
+        res = execute(session, "read sysctrl.chip_id")
+        assert res is not None and not res.as_json
+    finally:
+        session.close()
+    with pytest.raises(Exception, match="No such option"):
+        execute(Session(), "regs --json list")
+
+
+def test_cli_commands_share_the_registry_and_shadow_no_command() -> None:
+    from socdbg.cli import cli
+
+    own = registry.cli_commands()
+    assert {"shell", "serve"} <= set(own)
+    assert not set(own) & set(commands())  # none of them is a shell/script command
+    root = click.Context(cli)
+    for name in own:
+        assert cli.get_command(root, name) is own[name]
+    for name in commands():
+        assert cli.get_command(root, name) is commands()[name]
+    with pytest.raises(RuntimeError, match="registered twice"):
+        register(click.Command("read"), Meta("session", cli_only=True))
+    with pytest.raises(RuntimeError, match="registered twice"):
+        register(click.Command("shell"), Meta("session"))
+    with pytest.raises(Exception, match="unknown command 'shell'"):
+        execute(Session(), "shell")

@@ -45,11 +45,9 @@ def _scope(rmap: RegMap, patterns: tuple[str, ...]) -> tuple[list[Register], set
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report.")
 @click.option("--all", "show_all", is_flag=True,
               help="List passing and skipped checks too, not only failures.")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @session_command
 def butr_cmd(session: Session, patterns: tuple[str, ...], target_opt: str | None,
-             allow_writes: bool, skip_reset: bool, junit: str | None, show_all: bool,
-             as_json: bool) -> Output:
+             allow_writes: bool, skip_reset: bool, junit: str | None, show_all: bool) -> Output:
     from socdbg.butr import Butr
     from socdbg.butr import junit as junit_xml
 
@@ -99,5 +97,5 @@ def _safety_hook(target: object, force_unsafe: bool
 
 # BUTR writes registers of a simulator, and of other targets with --allow-writes; a
 # read-only target (a read-only server) makes it skip those checks instead.
-register(butr_cmd, Meta("postmortem", writes_files=("junit",), decide=lambda p: Effects(
+register(butr_cmd, Meta("postmortem", json=True, writes_files=("junit",), decide=lambda p: Effects(
     writes=bool(p.get("allow_writes")), reads_files=target_files(p.get("target_opt")))))

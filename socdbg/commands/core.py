@@ -20,7 +20,6 @@ from socdbg.commands.params import (
     REGISTER_GLOB,
     TARGET,
     WIDTH,
-    json_option,
     target_files,
 )
 from socdbg.commands.registry import (
@@ -79,9 +78,8 @@ def _write_only(session: Session, reg: Register) -> UsageError:
 @click.command("read", help="Read and decode registers: a path, a glob (dma.ch[*].status) "
                "or a block (dma). Globs skip registers whose reads have side effects.")
 @click.argument("pattern", type=REGISTER_GLOB)
-@json_option
 @session_command
-def read_cmd(session: Session, pattern: str, as_json: bool) -> Output:
+def read_cmd(session: Session, pattern: str) -> Output:
     selected, fld, exact = session.map.select_with_field(pattern)
     to_read: list[Register] = []
     skipped: list[tuple[Register, str]] = []
@@ -121,9 +119,8 @@ def read_cmd(session: Session, pattern: str, as_json: bool) -> Output:
                "(dma.ch[0].ctrl.en 1).", context_settings={"ignore_unknown_options": True})
 @click.argument("pattern", type=REGISTER_GLOB)
 @click.argument("values", nargs=-1, required=True, type=ASSIGNMENT)
-@json_option
 @session_command
-def write_cmd(session: Session, pattern: str, values: tuple[str, ...], as_json: bool
+def write_cmd(session: Session, pattern: str, values: tuple[str, ...]
               ) -> Output:
     done = perform_write(session, pattern, values)
     data = [decoded_json(d) for d in done]
@@ -235,7 +232,6 @@ def _width_bytes(width: str | None, default: int) -> int:
 @click.argument("address", type=ADDRESS)
 @click.argument("count", required=False, default="1")
 @click.option("--width", "-w", type=WIDTH, default=None, help="Access width in bits.")
-@json_option
 @session_command
 def peek_cmd(session: Session, address: str, count: str, width: str | None, as_json: bool
              ) -> Output:
@@ -408,16 +404,14 @@ def _poke_change(session: Session, address: int, size: int, value: int) -> Chang
 # --------------------------------------------------------------------------------------------
 @click.command("find", help="Find registers by name, description, field or enum name.")
 @click.argument("text", nargs=-1, required=True)
-@json_option
 @session_command
-def find_cmd(session: Session, text: tuple[str, ...], as_json: bool) -> Output:
+def find_cmd(session: Session, text: tuple[str, ...]) -> Output:
     return find_output(session, " ".join(text))
 
 
 @click.command("info", help="Show the target, its capabilities, the map and simulated time.")
-@json_option
 @session_command
-def info_cmd(session: Session, as_json: bool) -> Output:
+def info_cmd(session: Session) -> Output:
     from socdbg.targets.base import has_time
 
     target = session.target
@@ -511,12 +505,12 @@ def command_help(table: dict[str, click.Command], words: list[str]) -> str:
     return "\n\n".join(parts)
 
 
-register(read_cmd, Meta("registers"))
-register(write_cmd, Meta("registers", writes=True))
-register(peek_cmd, Meta("registers"))
+register(read_cmd, Meta("registers", json=True))
+register(write_cmd, Meta("registers", writes=True, json=True))
+register(peek_cmd, Meta("registers", json=True))
 register(poke_cmd, Meta("registers", writes=True))
-register(find_cmd, Meta("map"))
-register(info_cmd, Meta("session"))
+register(find_cmd, Meta("map", json=True))
+register(info_cmd, Meta("session", json=True))
 # switching the target changes what every later command touches; a target string can name
 # host files (dump:FILE, sim:MAP.rdl)
 register(target_cmd, Meta("session", decide=lambda p: Effects(

@@ -84,9 +84,8 @@ def stepi_cmd(session: Session, count: str) -> Output:
                "(core pc 0x80000000).")
 @click.argument("name", required=False)
 @click.argument("value", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @session_command
-def core_cmd(session: Session, name: str | None, value: str | None, as_json: bool) -> Output:
+def core_cmd(session: Session, name: str | None, value: str | None) -> Output:
     target = _needs(session, CoreRegisters, "core", "CPU registers", CAP_CORE_REGS)
     if value is not None:
         v = parse_int(value)
@@ -142,7 +141,8 @@ def reset_cmd(session: Session) -> Output:
 register(halt_cmd, Meta("cpu", controls=True))
 register(resume_cmd, Meta("cpu", controls=True))
 register(stepi_cmd, Meta("cpu", controls=True))
-register(core_cmd, Meta("cpu", decide=lambda p: Effects(controls=p.get("value") is not None)))
+register(core_cmd, Meta("cpu", json=True,
+                        decide=lambda p: Effects(controls=p.get("value") is not None)))
 # the stub's own monitor can do anything the stub can (QEMU: system_reset)
 register(monitor_cmd, Meta("cpu", controls=True))
 register(reconnect_cmd, Meta("cpu", controls=True))

@@ -195,9 +195,8 @@ def load_cmd(session: Session, path: str, verify: bool, set_pc: bool, symbols_on
 @click.command("sym", help="Look up a symbol by NAME (address, size, type, section, image), "
                "or the symbol containing an ADDR (symbol+offset).")
 @click.argument("what", type=ADDRESS)
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @session_command
-def sym_cmd(session: Session, what: str, as_json: bool) -> Output:
+def sym_cmd(session: Session, what: str) -> Output:
     images = loaded_images(session)
     if not images:
         raise UsageError("no image loaded", "load FILE.elf (or load --symbols-only FILE.elf)")
@@ -269,4 +268,4 @@ def _sym_line(sym: Symbol) -> str:
 
 register(load_cmd, Meta("firmware", reads_files=("path",), decide=lambda p: Effects(
     writes=not p.get("symbols_only"), controls=bool(p.get("set_pc")))))
-register(sym_cmd, Meta("firmware"))
+register(sym_cmd, Meta("firmware", json=True))

@@ -62,7 +62,11 @@ class Meta:
     depends on parameter values (``expect mem ADDR == FILE``, ``core NAME VALUE``);
     ``subcommands`` holds the metadata of a group's subcommands (the group's own is added).
     ``own_dry_run``: the command handles ``socdbg run --dry-run`` itself and changes nothing
-    then (``poll`` reads once instead of waiting)."""
+    then (``poll`` reads once instead of waiting). ``json``: the command's Output carries
+    JSON-able ``data``, so :func:`~socdbg.commands.registry.register` gives it ``--json``
+    (a command never declares that option itself). ``cli_only``: a command of the
+    ``socdbg`` command line alone (``shell``, ``serve``), not of the shell or scripts; it is
+    registered in the same table so no two commands share a name."""
 
     category: str
     writes: bool = False
@@ -73,6 +77,8 @@ class Meta:
     decide: Decide | None = None
     subcommands: Mapping[str, Meta] = field(default_factory=dict)
     own_dry_run: bool = False
+    json: bool = False
+    cli_only: bool = False
 
     def effects(self, params: Mapping[str, Any]) -> Effects:
         """The effects of one invocation with these parsed parameters."""

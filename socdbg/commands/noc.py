@@ -154,9 +154,8 @@ def heat_map(size_x: int, size_y: int, links: dict[tuple[int, str], float],
               help="Rates over the cycles since CYCLE (from the newest view of the counters "
               "at or before it), since the last reset, or since the last noc (default: the "
               "last noc in this session, else the last reset).")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @session_command
-def noc(session: Session, metric: str, since: str | None, as_json: bool) -> Output | None:
+def noc(session: Session, metric: str, since: str | None) -> Output | None:
     if click.get_current_context().invoked_subcommand is not None:
         return None
     rmap = session.map
@@ -383,10 +382,9 @@ def traffic_data(stats: TrafficStats, mesh: Mesh, params: dict[str, Any],
 @click.option("--node", default=None, metavar="N", help="hotspot: the hot node.")
 @click.option("--fraction", default=None, metavar="F",
               help="hotspot: the fraction of packets sent to it, 0..1.")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @session_command
 def noc_traffic(session: Session, pattern: str, rate: str, cycles: str, warmup: str,
-                packet: str, seed: str, node: str | None, fraction: str | None, as_json: bool
+                packet: str, seed: str, node: str | None, fraction: str | None
                 ) -> Output:
     from socdbg.models.noc import Mesh
     from socdbg.models.traffic import Pattern, run_traffic
@@ -470,9 +468,8 @@ def _trace_data(tracer: VcdTrace) -> dict[str, Any]:
              help="A VCD waveform of a simulator run, for GTKWave: software register writes, "
              "DMA channel state and bytes_done, a busy bit per NoC link; timestamps are "
              "simulated cycles (1 ns = 1 cycle). trace alone shows whether one is open.")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @session_command
-def trace(session: Session, as_json: bool) -> Output | None:
+def trace(session: Session) -> Output | None:
     if click.get_current_context().invoked_subcommand is not None:
         return None
     tracer: VcdTrace | None = session.state.get("trace")
@@ -489,9 +486,8 @@ def trace(session: Session, as_json: bool) -> Output | None:
 @click.argument("path", metavar="FILE.vcd", type=click.Path(dir_okay=False))
 @click.option("--include", multiple=True, type=REGISTER_GLOB,
               help="Trace only these registers (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @session_command
-def trace_start(session: Session, path: str, include: tuple[str, ...], as_json: bool
+def trace_start(session: Session, path: str, include: tuple[str, ...]
                 ) -> Output:
     if session.state.get("one_shot") and not session.state.get("script_stack"):
         raise UsageError("trace start: a one-shot command ends with its process, so the "
@@ -539,9 +535,8 @@ def _closer(session: Session, tracer: VcdTrace) -> Callable[[], None]:
 
 
 @trace.command("stop", help="Stop the trace and close its file.")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @session_command
-def trace_stop(session: Session, as_json: bool) -> Output:
+def trace_stop(session: Session) -> Output:
     tracer: VcdTrace | None = session.state.pop("trace", None)
     session.state.get("on_close", {}).pop("trace", None)
     if tracer is None:
@@ -557,7 +552,7 @@ def trace_stop(session: Session, as_json: bool) -> Output:
 
 
 # noc traffic runs on a standalone copy of the mesh: the chip's state is not touched
-register(noc, Meta("views", subcommands={"traffic": Meta("views")}))
-register(trace, Meta("simulation", subcommands={"start": Meta("simulation",
+register(noc, Meta("views", json=True, subcommands={"traffic": Meta("views", json=True)}))
+register(trace, Meta("simulation", json=True, subcommands={"start": Meta("simulation", json=True,
                                                                writes_files=("path",)),
-                                                "stop": Meta("simulation")}))
+                                                "stop": Meta("simulation", json=True)}))

@@ -76,6 +76,3 @@ def target_files(spec: str | None) -> tuple[str, ...]:
 
 
 WIDTH = click.Choice(["8", "16", "32", "64"])
-
-json_option = click.option("--json", "as_json", is_flag=True,
-                           help="Print machine-readable JSON instead of a table.")

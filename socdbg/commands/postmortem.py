@@ -124,10 +124,8 @@ def check_output(session: Session, output: str | None, force: bool) -> None:
 @click.argument("first", type=click.Path(dir_okay=False))
 @click.argument("second", required=False, type=click.Path(dir_okay=False))
 @click.option("--target", "-t", "target_opt", type=TARGET, help="Compare with this target.")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @session_command
-def diff_cmd(session: Session, first: str, second: str | None, target_opt: str | None,
-             as_json: bool) -> Output:
+def diff_cmd(session: Session, first: str, second: str | None, target_opt: str | None) -> Output:
     from socdbg.postmortem import diff_values, dump_map, read_dump
     from socdbg.regmap import load_map
 
@@ -221,5 +219,5 @@ def _live_values(session: Session, rmap: RegMap, old: dict[str, int]
 register(dump_cmd, Meta("postmortem", decide=lambda p: Effects(
     reads_files=target_files(p.get("target_opt")),
     writes_files=(str(p.get("output") or "socdbg-dump-DATE.json.gz"),))))
-register(diff_cmd, Meta("postmortem", reads_files=("first", "second"), decide=lambda p: Effects(
-    reads_files=target_files(p.get("target_opt")))))
+register(diff_cmd, Meta("postmortem", json=True, reads_files=("first", "second"),
+                        decide=lambda p: Effects(reads_files=target_files(p.get("target_opt")))))

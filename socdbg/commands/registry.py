@@ -5,9 +5,11 @@ by name and invoke them with the same session object. A duplicate name fails at 
 A command returns an :class:`Output`: something to render for people and data for ``--json``.
 
 Every command also declares :class:`Meta`: its help category, whether it changes the target's
-state, and which of its parameters name files on the host. :func:`effects` turns a PARSED
-command (click's params) into :class:`Effects`; the server's read-only policy, the dry run's
-command policy and the help grouping derive from that, never from the raw text of a line.
+state, which of its parameters name files on the host, and whether it answers ``--json``
+(:func:`register` adds that option from the metadata; no command declares it itself).
+:func:`parse` turns a command line into click's params and :class:`Effects`; the server's
+read-only policy, the dry run's command policy, the help grouping and docs/commands.md derive
+from the metadata, never from the raw text of a line.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def register(cmd: click.Command, meta: Meta) -> click.Command:
         raise RuntimeError(f"command '{cmd.name}' is registered twice")
     _check_meta(cmd, meta)
     _help_flags(cmd)
+    _json_flags(cmd, meta)
     _REGISTRY[cmd.name] = cmd
     _META[cmd.name] = meta
     return cmd
@@ -50,6 +53,9 @@ def _check_meta(cmd: click.Command, meta: Meta) -> None:
     if meta.category not in CATEGORIES:
         raise RuntimeError(f"command '{cmd.name}': unknown category '{meta.category}'")
     names = {p.name for p in cmd.params}
+    if "as_json" in names or any("--json" in getattr(p, "opts", ()) for p in cmd.params):
+        raise RuntimeError(f"command '{cmd.name}' declares its own --json: say "
+                           "Meta(json=True) and register() adds it")
     for pname in (*meta.reads_files, *meta.writes_files):
         if pname not in names:
             raise RuntimeError(f"command '{cmd.name}': metadata names no parameter '{pname}'")
@@ -60,6 +66,19 @@ def _check_meta(cmd: click.Command, meta: Meta) -> None:
                                f"{', '.join(sorted(missing))}")
         for sub_name, sub in cmd.commands.items():
             _check_meta(sub, meta.subcommands[sub_name])
+
+
+#: The one ``--json`` option, added by :func:`register` to every command (and subcommand)
+#: whose metadata says ``json=True``.
+JSON_HELP = "Print machine-readable JSON."
+
+
+def _json_flags(cmd: click.Command, meta: Meta) -> None:
+    if meta.json:
+        cmd.params.append(click.Option(["--json", "as_json"], is_flag=True, help=JSON_HELP))
+    if isinstance(cmd, click.Group):
+        for sub_name, sub in cmd.commands.items():
+            _json_flags(sub, meta.subcommands[sub_name])
 
 
 def metadata(name: str) -> Meta | None:
@@ -135,6 +154,12 @@ HOMES = {
 }
 
 
+def cli_commands() -> dict[str, click.Command]:
+    """The commands only the ``socdbg`` command line has (``Meta(cli_only=True)``: ``shell``,
+    ``serve``), registered by socdbg.cli in the same table as the rest."""
+    return {name: cmd for name, cmd in _REGISTRY.items() if _META[name].cli_only}
+
+
 def categories() -> dict[str, list[str]]:
     """Command names by help category, in the order of :data:`CATEGORIES` and of
     :func:`commands`; categories without commands are left out."""
@@ -150,7 +175,7 @@ def categories() -> dict[str, list[str]]:
 def commands() -> dict[str, click.Command]:
     """Every registered command, by name (imports the command modules on first use)."""
     _load()
-    names = list(_REGISTRY)
+    names = [name for name in _REGISTRY if not _META[name].cli_only]
 
     def rank(name: str) -> tuple[int, int]:
         module = (_REGISTRY[name].callback.__module__ if _REGISTRY[name].callback else "")
@@ -162,7 +187,13 @@ def commands() -> dict[str, click.Command]:
 
 def get(name: str) -> click.Command | None:
     _load()
-    return _REGISTRY.get(name)
+    return _visible(name)
+
+
+def _visible(name: str) -> click.Command | None:
+    """``name``'s command unless it belongs to the command line alone."""
+    meta = _META.get(name)
+    return None if meta is None or meta.cli_only else _REGISTRY[name]
 
 
 def lookup(name: str) -> click.Command | None:
@@ -178,7 +209,7 @@ def lookup(name: str) -> click.Command | None:
         if name in _REGISTRY:
             break
         importlib.import_module(f"socdbg.commands.{module}")
-    return _REGISTRY.get(name)
+    return _visible(name)
 
 
 @functools.cache
@@ -192,15 +223,23 @@ def _load() -> None:
 
 def session_command(fn: F) -> F:
     """Decorator for a click callback: pass the :class:`Session` first and hand its Output
-    back to the caller (click's ``standalone_mode=False`` returns the callback's value)."""
+    back to the caller (click's ``standalone_mode=False`` returns the callback's value).
+
+    The ``--json`` flag :func:`register` adds is handled here: the Output is marked for JSON;
+    only a callback with an ``as_json`` parameter (``peek``, which does not stream then) is
+    told."""
+    import inspect
+
+    wants_json = "as_json" in inspect.signature(fn).parameters
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         session = click.get_current_context().find_object(_session_type())
         if session is None:  # pragma: no cover - a wiring bug
             raise RuntimeError("command invoked without a session")
+        as_json = kwargs.pop("as_json", False) if not wants_json else kwargs.get("as_json")
         result = fn(session, *args, **kwargs)
-        if isinstance(result, Output) and kwargs.get("as_json"):
+        if isinstance(result, Output) and as_json:
             result.as_json = True
         return result
 

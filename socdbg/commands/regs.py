@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from socdbg.commands.params import REGISTER_GLOB, REGISTER_PATH, json_option
+from socdbg.commands.params import REGISTER_GLOB, REGISTER_PATH
 from socdbg.commands.registry import Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.regmap import RegMap
@@ -32,9 +32,8 @@ def _map(session: Session) -> RegMap:
 @click.argument("glob", required=False, type=REGISTER_GLOB)
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Show at most N registers.")
-@json_option
 @session_command
-def regs_list(session: Session, glob: str | None, limit: int | None, as_json: bool) -> Output:
+def regs_list(session: Session, glob: str | None, limit: int | None) -> Output:
     from socdbg.render.plain import memory_json, register_json
 
     rmap = _map(session)
@@ -57,9 +56,8 @@ def regs_list(session: Session, glob: str | None, limit: int | None, as_json: bo
 
 @regs.command("show", help="Show a register's layout: address, width, reset and fields.")
 @click.argument("path", type=REGISTER_PATH)
-@json_option
 @session_command
-def regs_show(session: Session, path: str, as_json: bool) -> Output:
+def regs_show(session: Session, path: str) -> Output:
     from socdbg.render.plain import register_json
 
     reg, _ = _map(session).resolve(path)
@@ -74,9 +72,8 @@ def regs_show(session: Session, path: str, as_json: bool) -> Output:
 
 @regs.command("find", help="Find registers by name, description, field or enum name.")
 @click.argument("text", nargs=-1, required=True)
-@json_option
 @session_command
-def regs_find(session: Session, text: tuple[str, ...], as_json: bool) -> Output:
+def regs_find(session: Session, text: tuple[str, ...]) -> Output:
     return find_output(session, " ".join(text))
 
 
@@ -100,4 +97,6 @@ def find_output(session: Session, text: str) -> Output:
 
 
 register(regs, Meta("map", reads_files=("map_file",),
-                   subcommands={"list": Meta("map"), "show": Meta("map"), "find": Meta("map")}))
+                   subcommands={"list": Meta("map", json=True),
+                                "show": Meta("map", json=True),
+                                "find": Meta("map", json=True)}))

@@ -53,9 +53,8 @@ def _blocked(ch: dict[str, Any], engine_on: bool | None) -> str | None:
 
 @click.command("dma", help="The DMA channels: state, mode, source, destination, progress, "
                "error, and why a start would be ignored.")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @session_command
-def dma_cmd(session: Session, as_json: bool) -> Output:
+def dma_cmd(session: Session) -> Output:
     rmap = session.map
     if rmap.find("dma.ch[0].ctrl") is None:
         raise UsageError("this map has no dma block with channels (dma.ch[N])")
@@ -102,4 +101,4 @@ def dma_cmd(session: Session, as_json: bool) -> Output:
     return Output(data=channels, render=render)
 
 
-register(dma_cmd, Meta("views"))
+register(dma_cmd, Meta("views", json=True))
