@@ -53,7 +53,7 @@ def _one_run() -> tuple[float, float, int]:
         session = Session(out=out, color=False)
         execute(session, "peek dram 2")  # opens the simulator and loads the map: not timed
         t0 = time.perf_counter()
-        session.emit(execute(session, COMMAND, stream=True))
+        session.presenter.emit(execute(session, COMMAND, stream=True))
         out.flush()
         t1 = time.perf_counter()
         session.close()

@@ -70,7 +70,7 @@ def cli(ctx: click.Context, target: str | None, map_files: tuple[str, ...],
                       allow_writes=allow_writes, yes=yes, force_unsafe=force_unsafe,
                       map_format=map_format, pager=not no_pager, strict=strict)
     if ctx.invoked_subcommand not in ("shell", "serve", "run"):
-        ctx.obj.state["one_shot"] = True  # record start / trace start cannot outlive it
+        ctx.obj.one_shot = True  # record start / trace start cannot outlive it
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -78,7 +78,7 @@ def cli(ctx: click.Context, target: str | None, map_files: tuple[str, ...],
 @click.pass_context
 def _emit(ctx: click.Context, /, result: Any, **_: Any) -> None:
     if isinstance(result, Output):
-        ctx.obj.emit(result)
+        ctx.obj.presenter.emit(result)
         if not result.ok:
             ctx.exit(1)
 

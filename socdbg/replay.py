@@ -30,11 +30,11 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, str]:
 def run_script(session: Session, script: str, defines: tuple[str, ...], keep_going: bool,
                dry_run: bool, check: bool, junit: str | None, quiet: bool) -> int:
     """Run ``script``; returns the exit status (0 passed, 1 failed)."""
-    session.state.setdefault("vars", {}).update(parse_defines(defines))
+    session.variables.update(parse_defines(defines))
     if not dry_run:
         return _run(session, Path(script), keep_going, check, junit, quiet)
     saved = session.target
-    was_dry = session.state.get("dry_run")
+    was_dry = session.dry_run
     saved_wrap, saved_guard = session.wrap_target, session.command_guard
     try:
         writes = _dry_run(session)
@@ -42,8 +42,7 @@ def run_script(session: Session, script: str, defines: tuple[str, ...], keep_goi
     finally:  # the shell goes on with the real target
         session.use_target(saved)
         session.wrap_target, session.command_guard = saved_wrap, saved_guard
-        if was_dry is None:
-            session.state.pop("dry_run", None)
+        session.dry_run = was_dry
 
 
 def _dry_run(session: Session) -> list[str]:
@@ -71,14 +70,14 @@ def _dry_run(session: Session) -> list[str]:
 
     session.use_target(dry(session.target))
     session.wrap_target = dry  # and every target a script opens (target, --target)
-    session.state["dry_run"] = True
+    session.dry_run = True
     session.command_guard = dry_run_guard(session)
     return writes
 
 
 def _run(session: Session, path: Path, keep_going: bool, check: bool, junit: str | None,
          quiet: bool, writes: list[str] | None = None) -> int:
-    console = session.console
+    console = session.presenter.console
 
     def show(outcome: Outcome, output: Output | None) -> None:
         if writes:  # a dry run: the writes the line would do, once, instead of its output
@@ -87,7 +86,7 @@ def _run(session: Session, path: Path, keep_going: bool, check: bool, junit: str
                     console.print(line, style="yellow", markup=False, highlight=False)
             writes.clear()
         elif not quiet and outcome.ok:
-            session.emit(output)
+            session.presenter.emit(output)
         if not outcome.ok:
             console.print(f"[bold red]{outcome.where}:[/bold red] {outcome.message}",
                           markup=True, highlight=False)
@@ -123,7 +122,7 @@ def _mismatches(session: Session, outcomes: list[Outcome]) -> None:
         rows.append(Mismatch(o.where, d["register"], d.get("field"), d["expected"],
                              d["value"] if d.get("field") is None else _field(session, d)))
     if rows:
-        session.console.print(MismatchTable(session.map, rows))
+        session.presenter.console.print(MismatchTable(session.map, rows))
 
 
 def _field(session: Session, d: dict[str, object]) -> int:

@@ -593,11 +593,11 @@ def run_monitor(session: Session, line: str, limit: int | None = None,
                 seconds: float | None = None) -> tuple[str, bool]:
     """Run one socdbg command line for ``monitor``; (printed text, succeeded). At most
     ``limit`` characters of output are kept; target accesses stop after ``seconds``."""
-    with session.capture(limit=limit) as buf, _client_output(buf):
+    with session.presenter.capture(limit=limit) as buf, _client_output(buf):
         try:
             with _deadline(seconds) if seconds is not None else contextlib.nullcontext():
                 output = execute(session, line)
-                session.emit(output)
+                session.presenter.emit(output)
             ok = output is None or output.ok
         except SocdbgError as exc:
             buf.write(f"error: {exc}\n")

@@ -144,7 +144,7 @@ def test_the_butr_class_finds_the_same_defect(defect: str) -> None:
 def test_the_report_shows_register_check_field_expected_observed() -> None:
     buf = io.StringIO()
     session = session_for("wrong_reset", buf)
-    session.emit(execute(session, "butr"))
+    session.presenter.emit(execute(session, "butr"))
     session.close()
     lines = buf.getvalue().splitlines()
     assert lines[0].split() == ["register", "check", "result", "field", "expected",
@@ -159,7 +159,7 @@ def test_the_report_shows_register_check_field_expected_observed() -> None:
 def test_all_lists_passes_and_skips_with_reasons() -> None:
     buf = io.StringIO()
     session = session_for("right", buf)
-    session.emit(execute(session, "butr --all"))
+    session.presenter.emit(execute(session, "butr --all"))
     session.close()
     text = buf.getvalue()
     assert "walk div" in text and "16 patterns" in text

@@ -296,7 +296,7 @@ def test_butr_on_a_dump_reads_and_never_writes(dump_file: Path) -> None:
     buf = io.StringIO()
     shown = Session(out=buf, width=200)
     shown.use_target(session.target)
-    shown.emit(execute(shown, "butr"))
+    shown.presenter.emit(execute(shown, "butr"))
     assert re.fullmatch(r"11 checks passed, 0 failed \(8 registers tested, 9 skipped; "
                         r"--all .*\)\n",
                         buf.getvalue())

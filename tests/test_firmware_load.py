@@ -280,9 +280,9 @@ def test_progress_bar_on_a_terminal_for_a_large_image(fw: fb.Images) -> None:
     assert sum(s.memsz for s in fw.big.loads) >= PROGRESS_MIN
     out = io.StringIO()
     session = Session(out=out, color=True)  # a terminal: rich's force_terminal
-    assert session.console.is_terminal
+    assert session.presenter.console.is_terminal
     result = execute(session, f"load --verify {fw.big.path}")
-    session.emit(result)
+    session.presenter.emit(result)
     shown = out.getvalue()
     assert "load fw_big.elf" in shown and "verify fw_big.elf" in shown
     assert "━" in shown  # the bar
@@ -292,10 +292,10 @@ def test_progress_bar_on_a_terminal_for_a_large_image(fw: fb.Images) -> None:
 def test_no_progress_bar_when_not_a_terminal(fw: fb.Images) -> None:
     out = io.StringIO()
     session = Session(out=out)  # a StringIO: not a terminal
-    assert not session.console.is_terminal
+    assert not session.presenter.console.is_terminal
     result = execute(session, f"load --verify {fw.big.path}")
     assert result is not None and result.text is not None
-    session.emit(result)
+    session.presenter.emit(result)
     assert out.getvalue() == result.text + "\n"  # exactly the report, nothing else
     assert "\x1b" not in out.getvalue() and "━" not in out.getvalue()
 

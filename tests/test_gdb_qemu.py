@@ -276,7 +276,7 @@ class _Script:
 def test_killing_qemu_mid_session_is_one_error_line_and_the_shell_goes_on(
         machine: gs.Qemu, capsys: pytest.CaptureFixture[str]) -> None:
     session = open_session(machine)
-    out = session._out
+    out = session.presenter.out
     assert isinstance(out, io.StringIO)
     try:
         rc = Shell(session, stdin=_Script(  # type: ignore[arg-type]

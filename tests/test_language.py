@@ -25,7 +25,7 @@ def session() -> Session:
 
 
 def out_of(session: Session) -> str:
-    stream = session._out
+    stream = session.presenter.out
     assert isinstance(stream, io.StringIO)
     return stream.getvalue()
 
@@ -47,7 +47,7 @@ def test_run_in_the_shell_with_dry_run_keeps_the_real_target(session: Session,
     script.write_text("write sysctrl.scratch 0x1234\n")
     real = session.target
     execute(session, f"run --dry-run {script}")
-    assert session.target is real and "dry_run" not in session.state
+    assert session.target is real and not session.dry_run
     read = execute(session, "read sysctrl.scratch --json")
     assert read is not None and read.data["value"] == 0
 

@@ -74,7 +74,7 @@ def test_the_shell_says_where_ctrl_c_stopped(session: Session) -> None:
     interrupt_after(sim, "step", 2)
     shell = Shell(session)
     assert shell.run_line(f"step {5 * SLICE}")
-    text = session._out.getvalue()  # type: ignore[union-attr]
+    text = session.presenter.out.getvalue()  # type: ignore[union-attr]
     assert f"cancelled: stopped at cycle {SLICE:,} after {SLICE:,} of {5 * SLICE:,} cycles" \
         in text
 
@@ -83,7 +83,7 @@ def test_progress_turns_ctrl_c_into_how_far_the_work_got(session: Session) -> No
     from socdbg.render.progress import progress
 
     with (pytest.raises(Stopped, match=r"^load fw.elf: stopped after 3,072 of 8,192 bytes$"),
-          progress(session.console, 8192, "load fw.elf", 1, "bytes") as moved):
+          progress(session.presenter.console, 8192, "load fw.elf", 1, "bytes") as moved):
         for _ in range(3):
             moved(1024)
         raise KeyboardInterrupt

@@ -51,11 +51,11 @@ def data(session: Session, line: str) -> Any:
 
 
 def shown(session: Session, line: str) -> str:
-    out = session._out
+    out = session.presenter.out
     assert isinstance(out, io.StringIO)
     out.seek(0)
     out.truncate()
-    session.emit(run(session, line))
+    session.presenter.emit(run(session, line))
     return out.getvalue()
 
 

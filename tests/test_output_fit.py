@@ -122,9 +122,9 @@ class Tty(io.StringIO):
 def test_no_color_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     s = Session(out=Tty())
-    s.emit(execute(s, "read sysctrl.chip_id"))
-    assert "\x1b[3" not in s._out.getvalue()  # type: ignore[union-attr]
-    assert not s.color_lines
+    s.presenter.emit(execute(s, "read sysctrl.chip_id"))
+    assert "\x1b[3" not in s.presenter.out.getvalue()  # type: ignore[union-attr]
+    assert not s.presenter.color_lines
 
 
 def paged(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, line: str, pager: bool = True
@@ -137,7 +137,7 @@ def paged(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, line: str, pager: boo
     out = Tty()
     s = Session(out=out, pager=pager, target="sim:mesh=16x16")
     try:
-        s.emit(execute(s, line, stream=True))
+        s.presenter.emit(execute(s, line, stream=True))
     finally:
         s.close()
     return out.getvalue(), got.read_text() if got.exists() else ""
@@ -160,7 +160,7 @@ def test_short_output_and_no_pager_print_directly(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("SOCDBG_PAGER", "off")
     out = Tty()
     s = Session(out=out)
-    s.emit(execute(s, "peek -w 32 sram 4096", stream=True))
+    s.presenter.emit(execute(s, "peek -w 32 sram 4096", stream=True))
     assert out.getvalue().count("\n") == 1024
 
 

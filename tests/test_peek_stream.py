@@ -61,7 +61,7 @@ def test_first_line_is_printed_before_the_read_completes(
     session, log, out = timeline
     output = execute(session, "peek -w 32 dram 65536", stream=True)  # 256 KiB: several chunks
     assert log == []  # nothing read yet: the reads happen as the rows are shown
-    session.emit(output)
+    session.presenter.emit(output)
     assert log.count("read") >= 4
     assert log.index("line") < len(log) - 1 - log[::-1].index("read")
     lines = out.getvalue().splitlines()
@@ -79,7 +79,7 @@ def test_without_streaming_the_data_is_complete(
     reads = log.count("read")
     text = io.StringIO()
     shown = Session(out=text, color=False)
-    shown.emit(output)  # shows the rows from what was read: no second read
+    shown.presenter.emit(output)  # shows the rows from what was read: no second read
     assert log.count("read") == reads
     assert text.getvalue().splitlines()[0] == (
         "0x80000000  0x44434241  0x48474645  0x00000000  0x00000000  ABCDEFGH........  dram+0x0")
@@ -102,16 +102,16 @@ def test_colour_only_when_asked() -> None:
 
 
 def test_no_colour_on_a_pipe_and_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Session(out=io.StringIO()).color_lines is False
+    assert Session(out=io.StringIO()).presenter.color_lines is False
     monkeypatch.setenv("NO_COLOR", "1")
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 
-    assert Session(out=Tty()).color_lines is False
+    assert Session(out=Tty()).presenter.color_lines is False
     monkeypatch.delenv("NO_COLOR")
-    assert Session(out=Tty()).color_lines is True
+    assert Session(out=Tty()).presenter.color_lines is True
 
 
 @given(st.sampled_from([1, 2, 4, 8]), st.binary(max_size=96))

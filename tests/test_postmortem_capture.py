@@ -469,7 +469,7 @@ def test_dump_and_diff_around_a_dma_transfer(ref_map: RegMap, tmp_path: Path,
         text = io.StringIO()
         shown = Session(out=text, width=120)
         out = execute(shown, f"diff {before} {after}")
-        shown.emit(out)
+        shown.presenter.emit(out)
         lines = text.getvalue().splitlines()
         assert lines[0].startswith("A = ") and lines[1].startswith("B = ")
         assert "register(s) differ" in lines[2]

@@ -91,7 +91,7 @@ def test_identical_dumps(here: Path) -> None:
     out = run(session, "diff up.json up.json")
     assert out.ok and out.data["differ"] is False
     assert out.data["changes"] == [] and out.data["only_in_a"] == out.data["only_in_b"] == []
-    session.emit(out)
+    session.presenter.emit(out)
     assert buf.getvalue() == "no differences between up.json and up.json\n"
     session.close()
 
@@ -99,7 +99,7 @@ def test_identical_dumps(here: Path) -> None:
 def test_text_rendering(here: Path) -> None:
     buf = io.StringIO()
     session = Session(out=buf, width=120)
-    session.emit(run(session, "diff reset.json up.json"))
+    session.presenter.emit(run(session, "diff reset.json up.json"))
     lines = [ln.rstrip() for ln in buf.getvalue().splitlines()]
     n = len({c.register for c in _changes(here)})
     assert lines[0] == "A = reset.json" and lines[1] == "B = up.json"  # the legend
@@ -128,7 +128,7 @@ def test_text_rendering_with_long_paths(dumps: Path, tmp_path: Path) -> None:
         (deep / name).write_bytes((dumps / name).read_bytes())
     buf = io.StringIO()
     session = Session(out=buf, width=120)
-    session.emit(run(session, f"diff {deep / 'reset.json'} {deep / 'up.json'}"))
+    session.presenter.emit(run(session, f"diff {deep / 'reset.json'} {deep / 'up.json'}"))
     text = buf.getvalue()
     assert all(len(ln.rstrip()) <= 120 for ln in text.splitlines())
     for shown in ("0x40030004", "phase", "IDLE (0)", "DONE (8)"):

@@ -92,7 +92,7 @@ def rendered(session: Session, line: str) -> str:
     buf = io.StringIO()
     shown = Session(out=buf, width=200)
     shown.use_target(session.target)
-    shown.emit(execute(shown, line))
+    shown.presenter.emit(execute(shown, line))
     return buf.getvalue()
 
 

@@ -131,7 +131,7 @@ def value(session: Session, path: str) -> int:
 def shown(session: Session, what: str) -> str:
     """``read WHAT`` as the shell shows it."""
     buf = io.StringIO()
-    Session(out=buf, width=120, color=False).emit(execute(session, f"read {what}"))
+    Session(out=buf, width=120, color=False).presenter.emit(execute(session, f"read {what}"))
     return buf.getvalue()
 
 

@@ -149,10 +149,10 @@ def test_a_traced_dma_run_reads_back(session: Session, tmp_path: Path) -> None:
     execute(session, "step 20")
     status = run(session, "trace --json")
     assert status["open"] and status["cycle"] == sim.now
-    assert session.state["trace"].late == 0  # nothing had to be pulled forward in time
+    assert session.trace.late == 0  # nothing had to be pulled forward in time
     stopped = run(session, "trace stop --json")
     assert stopped["file"] == str(path) and not stopped["open"]
-    assert "trace" not in session.state and not session.state["on_close"]
+    assert session.trace is None and not session.on_close
 
     vcd = parse(path)
     assert vcd.timescale == "1 ns" and "1 ns = 1 cycle" in vcd.comment
@@ -244,7 +244,7 @@ def test_busy_bits_count_every_flit_under_contention(session: Session, tmp_path:
     engine.node_of = lambda a: 3 if a >= 0x8000_0000 else 1 if a >> 18 == 0x402 else 0
     execute(session, f"trace start {path}")
     script(session, CONTENTION)
-    assert session.state["trace"].late == 0
+    assert session.trace.late == 0
     execute(session, "trace stop")
     view = run(session, "noc --json")
     assert view["routers"][1]["ports"]["W"]["stalls"] > 0  # they did contend
@@ -284,7 +284,7 @@ def test_trace_include_narrows_the_registers(session: Session, tmp_path: Path) -
     assert vcd.history("regs.sysctrl.scratch[31:0]") == []
     with pytest.raises(PathError, match=r"no register matches 'dma\.chx\[0\]\.\*'"):
         execute(session, f"trace start {path} --include dma.chx[0].*")
-    assert "trace" not in session.state
+    assert session.trace is None
 
 
 def test_trace_is_closed_with_the_session(tmp_path: Path) -> None:
@@ -299,7 +299,7 @@ def test_trace_is_closed_with_the_session(tmp_path: Path) -> None:
     vcd = parse(path)
     assert vcd.history("regs.sysctrl.scratch[31:0]") == [(7, 0x1234)]
     assert vcd.times[-1] == 10
-    assert "trace" not in s.state and not sim.context.events.reg_write
+    assert s.trace is None and not sim.context.events.reg_write
 
 
 def test_trace_hooks_come_off(session: Session, tmp_path: Path) -> None:
@@ -328,7 +328,7 @@ def test_trace_errors(session: Session, tmp_path: Path) -> None:
     execute(session, "trace stop")
     with pytest.raises(UsageError, match="cannot write"):
         execute(session, f"trace start {tmp_path / 'no' / 'such' / 'dir.vcd'}")
-    assert "trace" not in session.state
+    assert session.trace is None
 
 
 def test_trace_refused_on_a_dump(session: Session, tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ def butr_cmd(session: Session, patterns: tuple[str, ...], target_opt: str | None
         target = session.target
         runner = Butr(target, allow_writes=allow_writes, skip_reset=skip_reset,
                       can_write=_safety_hook(target, session.force_unsafe), regmap=rmap)
-        with progress(session.console, len(regs), "butr", PROGRESS_MIN,
+        with progress(session.presenter.console, len(regs), "butr", PROGRESS_MIN,
                       "registers") as advance:
             report = runner.run(regs, named, advance)
         spec = target.spec

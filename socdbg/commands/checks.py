@@ -50,7 +50,7 @@ def seconds(text: str, what: str) -> float:
 
 
 def dry_run(session: Session) -> bool:
-    return bool(session.state.get("dry_run"))
+    return session.dry_run
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def _expect_mem(session: Session, words: tuple[str, ...]) -> Output:
     if len(words) < 3 or words[1] != "==":
         raise UsageError("expect mem ADDR == HEXBYTES|FILE",
                          "e.g. expect mem sram+0x100 == 'de ad be ef'")
-    want = expected_bytes(" ".join(words[2:]), Path(session.state.get("script_dir", ".")))
+    want = expected_bytes(" ".join(words[2:]), session.scripts.folder or Path("."))
     addr = resolve_address(session, words[0])
     got = session.target.read_block(addr.value, len(want))
     data = {"address": addr.value, "length": len(want), "held": got == want}
@@ -210,7 +210,7 @@ def sleep_cmd(session: Session, duration: str) -> Output:
 @click.argument("value", nargs=-1)
 @session_command
 def set_cmd(session: Session, name: str | None, value: tuple[str, ...]) -> Output:
-    variables: dict[str, str] = session.state.setdefault("vars", {})
+    variables = session.variables
     if name is None:
         text = "\n".join(f"{k} = {v}" for k, v in sorted(variables.items())) or "no variables"
         return Output(data=dict(variables), text=text)

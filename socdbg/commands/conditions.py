@@ -38,7 +38,7 @@ def wait_for(target: SimTime, cond: Condition, max_cycles: int,
         return bool(run(cond.text, max_cycles))
     start = target.now
     try:
-        with progress(session.console, max_cycles, f"until {cond.text}", SHOWN,
+        with progress(session.presenter.console, max_cycles, f"until {cond.text}", SHOWN,
                       unit="cycles") as moved:
             done = 0
             while done < max_cycles:
@@ -63,7 +63,7 @@ def advance(target: SimTime, cycles: int, session: Session | None = None) -> Non
         return
     start = target.now
     try:
-        with progress(session.console, cycles, "step", SHOWN, unit="cycles") as moved:
+        with progress(session.presenter.console, cycles, "step", SHOWN, unit="cycles") as moved:
             done = 0
             while done < cycles:
                 n = min(SLICE, cycles - done)

@@ -344,7 +344,7 @@ class PeekDump:
             yield from layout.lines(lo, raw, self.labels(lo, lo + len(raw)))
 
     def __iter__(self) -> Iterator[str]:
-        return self.lines(color=self.session.color_lines)
+        return self.lines(color=self.session.presenter.color_lines)
 
 
 @click.command("poke", help="Write VALUE at ADDR with one access of --width bits "

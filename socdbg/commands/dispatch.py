@@ -21,7 +21,7 @@ QUIT_WORDS = ("quit", "exit")
 
 def variables(session: Session) -> Lookup:
     """The lookup of ``${NAME}``: the session's variables (``set NAME VALUE``, ``--define``)."""
-    table: dict[str, str] = session.state.get("vars", {})
+    table = session.variables
 
     def lookup(name: str) -> str:
         if name not in table:
@@ -76,7 +76,7 @@ def execute(session: Session, line: str, stream: bool = False) -> Output | None:
             raise exc.__context__ from None
         raise KeyboardInterrupt from None
     output = result if isinstance(result, Output) else None
-    recorder = session.state.get("recorder")
+    recorder = session.recorder
     if output is not None and (recorder is not None or not stream):
         output.settle()  # a streamed output's data is complete only once it has run
     if recorder is not None:

@@ -23,13 +23,11 @@ from socdbg.render.progress import progress
 if TYPE_CHECKING:
     from socdbg.firmware import ElfImage, Symbol
 
-_KEY = "images"
 PROGRESS_MIN = 1 << 20  # show a progress bar for images of at least this many bytes
 
 
 def loaded_images(session: Session) -> list[ElfImage]:
-    images: list[ElfImage] = session.state.setdefault(_KEY, [])
-    return images
+    return session.symbols
 
 
 #: gdb's way to name a file-local symbol: 'uart.c'::init (the quotes are optional here, and
@@ -166,13 +164,13 @@ def load_cmd(session: Session, path: str, verify: bool, set_pc: bool, symbols_on
     gate = WriteGate(session, target, "load", unsafe)
     require_writes(target, "load")
     gate.confirm_text(load_plan_text(image, session.map, target.spec, gate.unsafe, set_pc))
-    with progress(session.console, image.size, f"load {image.name}", PROGRESS_MIN,
+    with progress(session.presenter.console, image.size, f"load {image.name}", PROGRESS_MIN,
                   "bytes") as advance:
         written = load_image(target, image, advance)
     lines = [f"{image.name}: {segment_text(s)} {len(s.data)} bytes + "
              f"{s.memsz - len(s.data)} zero" for s in image.segments]
     if verify:
-        with progress(session.console, image.size, f"verify {image.name}", PROGRESS_MIN,
+        with progress(session.presenter.console, image.size, f"verify {image.name}", PROGRESS_MIN,
                       "bytes") as advance:
             bad = verify_image(target, image, advance)
         if bad is not None:

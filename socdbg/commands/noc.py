@@ -248,7 +248,7 @@ def _window(session: Session, values: dict[str, int], now: int, since: str | Non
     """
     reset_at = _reset_cycle(session)
     views: list[tuple[int, dict[str, int]]] = [  # an empty window would show nothing
-        (c, v) for c, v in session.state.get("noc_views", []) if reset_at <= c < now]
+        (c, v) for c, v in session.noc_views if reset_at <= c < now]
     if since is None:
         since = "last" if views else "reset"
     if since == "last" and views:
@@ -276,7 +276,7 @@ def _reset_cycle(session: Session) -> int:
 
 
 def _remember(session: Session, cycle: int, values: dict[str, int]) -> None:
-    views: list[tuple[int, dict[str, int]]] = session.state.setdefault("noc_views", [])
+    views = session.noc_views
     views.append((cycle, dict(values)))
     del views[:-SNAPSHOTS]
 
@@ -422,7 +422,7 @@ def noc_traffic(session: Session, pattern: str, rate: str, cycles: str, warmup: 
     from socdbg.render.progress import progress
 
     total = n_warmup + n_cycles
-    with progress(session.console, total, "noc traffic", 20_000, "cycles") as moved:
+    with progress(session.presenter.console, total, "noc traffic", 20_000, "cycles") as moved:
         shown = [0]
 
         def on_cycle(ran: int) -> None:
@@ -472,7 +472,7 @@ def _trace_data(tracer: VcdTrace) -> dict[str, Any]:
 def trace(session: Session) -> Output | None:
     if click.get_current_context().invoked_subcommand is not None:
         return None
-    tracer: VcdTrace | None = session.state.get("trace")
+    tracer = session.trace
     if tracer is None:
         return Output(data={"open": False}, text="no trace open (trace start FILE.vcd)")
     d = _trace_data(tracer)
@@ -489,11 +489,11 @@ def trace(session: Session) -> Output | None:
 @session_command
 def trace_start(session: Session, path: str, include: tuple[str, ...]
                 ) -> Output:
-    if session.state.get("one_shot") and not session.state.get("script_stack"):
+    if session.one_shot and not session.scripts.stack:
         raise UsageError("trace start: a one-shot command ends with its process, so the "
                          "trace would stop at once",
                          "use it in socdbg shell, or in a script run with socdbg run")
-    current: VcdTrace | None = session.state.get("trace")
+    current = session.trace
     if current is not None:
         raise UsageError(f"a trace is already open ({current.path})", "trace stop first")
     rmap = session.map
@@ -514,8 +514,8 @@ def trace_start(session: Session, path: str, include: tuple[str, ...]
         tracer = VcdTrace(sim, Path(path), registers)
     except OSError as exc:
         raise UsageError(f"trace: cannot write {path}: {exc.strerror or exc}") from None
-    session.state["trace"] = tracer
-    session.state.setdefault("on_close", {})["trace"] = _closer(session, tracer)
+    session.trace = tracer
+    session.on_close["trace"] = _closer(session, tracer)
     d = _trace_data(tracer)
     return Output(data=d, text=f"tracing to {path} from cycle {tracer.started:,}: "
                   f"{d['registers']} registers, {d['dma_channels']} DMA channels, "
@@ -526,8 +526,8 @@ def _closer(session: Session, tracer: VcdTrace) -> Callable[[], None]:
     """What Session.close() runs: the file is finished even without a trace stop."""
 
     def close() -> None:
-        if session.state.get("trace") is tracer:
-            del session.state["trace"]
+        if session.trace is tracer:
+            session.trace = None
         with contextlib.suppress(OSError):
             tracer.close()
 
@@ -537,8 +537,8 @@ def _closer(session: Session, tracer: VcdTrace) -> Callable[[], None]:
 @trace.command("stop", help="Stop the trace and close its file.")
 @session_command
 def trace_stop(session: Session) -> Output:
-    tracer: VcdTrace | None = session.state.pop("trace", None)
-    session.state.get("on_close", {}).pop("trace", None)
+    tracer, session.trace = session.trace, None
+    session.on_close.pop("trace", None)
     if tracer is None:
         raise UsageError("no trace is open", "trace start FILE.vcd")
     try:

@@ -86,7 +86,7 @@ def dump_cmd(session: Session, output: str | None, target_opt: str | None,
             with counted(len(regs), "dump", "registers") as advance:
                 dump = capture(target, rmap, regs, mems, include_side_effects, advance)
         else:
-            with progress(session.console, len(regs), "dump", PROGRESS_MIN,
+            with progress(session.presenter.console, len(regs), "dump", PROGRESS_MIN,
                           "registers") as advance:
                 dump = capture(target, rmap, regs, mems, include_side_effects, advance)
     path = output or "socdbg-dump-" + datetime.datetime.now().strftime(
@@ -109,7 +109,7 @@ def check_output(session: Session, output: str | None, force: bool) -> None:
         return
     if Path(output).is_dir():
         raise UsageError(f"dump: {output} is a folder", "give a file name")
-    interactive = session.ask is not None and not session.state.get("script_stack")
+    interactive = session.ask is not None and not session.scripts.stack
     if not interactive:
         raise UsageError(f"dump: {output} exists", "add --force to overwrite it")
     assert session.ask is not None

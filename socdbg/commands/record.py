@@ -82,22 +82,24 @@ def record() -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @session_command
 def record_start(session: Session, path: str) -> Output:
-    if session.state.get("one_shot") and not session.state.get("script_stack"):
+    if session.one_shot and not session.scripts.stack:
         raise UsageError("record start: a one-shot command ends with its process, so the "
                          "recording would stop at once",
                          "use it in socdbg shell, or in a script run with socdbg run")
-    if session.state.get("recorder") is not None:
+    if session.recorder is not None:
         raise UsageError("already recording", "record stop first")
-    session.state["recorder"] = Recorder(Path(path), session)
+    session.recorder = Recorder(Path(path), session)
     return Output(data={"recording": path}, text=f"recording to {path}")
 
 
 @record.command("stop", help="Stop recording and close the file.")
 @session_command
 def record_stop(session: Session) -> Output:
-    recorder: Recorder | None = session.state.pop("recorder", None)
+    recorder = session.recorder
     if recorder is None:
         raise UsageError("not recording", "record start FILE")
+    assert isinstance(recorder, Recorder)  # the only kind record start makes
+    session.recorder = None
     recorder.close()
     return Output(data={"file": str(recorder.path), "lines": recorder.lines},
                   text=f"recorded {recorder.lines} lines to {recorder.path}")

@@ -170,8 +170,7 @@ def _display(path: Path) -> str:
 def script_stack(session: Session) -> list[Path]:
     """The script files running in this session, outermost first (``source`` and ``run``
     nest through it, so include cycles are seen across both)."""
-    stack: list[Path] = session.state.setdefault("script_stack", [])
-    return stack
+    return session.scripts.stack
 
 
 def nested_path(session: Session, name: str, including: Path | None) -> Path:
@@ -182,7 +181,7 @@ def nested_path(session: Session, name: str, including: Path | None) -> Path:
         return p
     if including is not None:
         return including.parent / p
-    return Path(session.state.get("script_dir", ".")) / p
+    return session.scripts.resolve(p)
 
 
 def enter_script(session: Session, path: Path, where: str) -> None:
@@ -231,21 +230,18 @@ class ScriptRunner:
         enter_script(self.session, path, where)
         try:
             if not self._known_from_session:  # this runner's first file
-                self._known = dict(self.session.state.get("vars", {}))
+                self._known = dict(self.session.variables)
                 self._known_from_session = True
             self._precheck(path.resolve(), list(stack), where)
             lines = read_script(path)
-            saved_dir = self.session.state.get("script_dir")
+            saved_dir = self.session.scripts.folder
             try:
                 for line in lines:
-                    self.session.state["script_dir"] = str(path.parent)
+                    self.session.scripts.folder = path.parent
                     if not self._run_line(line, path):
                         return False
             finally:
-                if saved_dir is None:
-                    self.session.state.pop("script_dir", None)
-                else:
-                    self.session.state["script_dir"] = saved_dir
+                self.session.scripts.folder = saved_dir
         finally:
             stack.pop()
         return True
@@ -347,7 +343,7 @@ class ScriptRunner:
             finally:
                 self.keep_going = saved
         check = is_check(words)
-        dry = bool(self.session.state.get("dry_run"))
+        dry = self.session.dry_run
         try:
             output = execute(self.session, line.text)
         except TargetError as exc:
@@ -533,9 +529,9 @@ def source_cmd(session: Session, path: str, keep_going: bool) -> Output:
     script = nested_path(session, path, None)
 
     def show(outcome: Outcome, output: Output | None) -> None:
-        session.emit(output)
+        session.presenter.emit(output)
         if not outcome.ok:
-            session.console.print(f"[red]{outcome.where}:[/red] {outcome.message}",
+            session.presenter.console.print(f"[red]{outcome.where}:[/red] {outcome.message}",
                                   markup=True, highlight=False)
 
     result = ScriptRunner(session, keep_going=keep_going, show=show).run(script)

@@ -1,4 +1,6 @@
-"""The session every command runs in: the map, the target (opened on first use), the console.
+"""The session every command runs in: the map, the target (opened on first use), the
+commands' typed state (variables, dry run, recorder, trace, scripts, symbols) and the
+:class:`~socdbg.commands.presenter.Presenter` that shows their output.
 
 The REPL keeps one session for its whole life; a one-shot CLI call and a script run make one
 each. Nothing here is imported eagerly that a one-shot ``regs`` or ``read`` does not need.
@@ -7,25 +9,45 @@ each. Nothing here is imported eagerly that a one-shot ``regs`` or ``read`` does
 from __future__ import annotations
 
 import contextlib
-import io
-import json
-import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
+from socdbg.commands.presenter import Presenter
 from socdbg.errors import MapError, SocdbgError, TargetError, UsageError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from socdbg.commands.meta import Parsed
     from socdbg.commands.output import Output
+    from socdbg.firmware import ElfImage
     from socdbg.regmap import RegMap
     from socdbg.targets.base import Target
+    from socdbg.trace import VcdTrace
 
 DEFAULT_TARGET = "sim"
+
+
+class CommandRecorder(Protocol):
+    """What ``record start`` keeps in the session: told of every command line that ran."""
+
+    def record(self, words: list[str], output: Output | None) -> None: ...
+
+
+@dataclass
+class Scripts:
+    """The scripts running in a session: ``stack`` holds their files, outermost first
+    (``source`` and ``run`` nest through it, so include cycles are seen across both);
+    ``folder`` is the folder of the script whose line runs now (relative paths in it, e.g.
+    ``expect mem ADDR == FILE``, resolve there), None outside a script."""
+
+    stack: list[Path] = field(default_factory=list)
+    folder: Path | None = None
+
+    def resolve(self, name: str | Path) -> Path:
+        """``name`` relative to the running script's folder (else the working folder)."""
+        return (self.folder or Path(".")) / name
 
 
 class Session:
@@ -35,7 +57,8 @@ class Session:
                  force_unsafe: bool = False, map_format: str | None = None,
                  pager: bool = True, strict: bool = False) -> None:
         self.target_spec = target or DEFAULT_TARGET
-        self.pager = pager  # long output on a terminal goes through a pager (socdbg/pager.py)
+        #: shows what commands produce: console, emit(), capture() (socdbg/commands/presenter)
+        self.presenter = Presenter(out, width, color, pager)
         # the live-target write policy (socdbg/safety.py): --allow-writes, --yes,
         # --force-unsafe, and the interactive shell's confirmation question
         self.allow_writes = allow_writes
@@ -46,18 +69,26 @@ class Session:
         self.map_format = map_format  # --format: rdl, svd or ipxact; None guesses per file
         self.strict = strict  # --strict: a map the loader had to repair is refused
         self.debug = debug
-        self._out = out
-        self._width = width
-        self._color = color
         self._map: RegMap | None = None
         self._target: Target | None = None
-        self._console: Console | None = None
         self.target_locked: str | None = None  # why the target may not change (a server)
         #: put in front of every target the session opens from now on (the dry run of
         #: ``socdbg run --dry-run``), so ``target``, ``dump --target`` and ``butr --target``
         #: in a script cannot step outside it
         self.wrap_target: Callable[[Target], Target] | None = None
-        self.state: dict[str, Any] = {}  # per-session state of commands (symbols, recording)
+        # --- the commands' own state (a fork starts with its own) ---
+        self.variables: dict[str, str] = {}  # ${NAME}: set NAME VALUE, run --define
+        self.dry_run = False  # inside socdbg run --dry-run: no time passes, nothing is written
+        self.recorder: CommandRecorder | None = None  # record start FILE
+        self.trace: VcdTrace | None = None  # trace start FILE.vcd
+        self.scripts = Scripts()  # the scripts running now (source, run)
+        self.symbols: list[ElfImage] = []  # ELF images loaded (load, sym)
+        #: the noc counters seen so far, (cycle, values) oldest first: noc --since
+        self.noc_views: list[tuple[int, dict[str, int]]] = []
+        #: a one-shot CLI call: record start / trace start cannot outlive it
+        self.one_shot = False
+        #: run by close(), by name (e.g. finish an open trace)
+        self.on_close: dict[str, Callable[[], None]] = {}
         # decides, from the parsed command and its metadata, whether a line may run (the
         # server's read-only policy, the dry run): raise to refuse, return an Output to use
         # instead of running it, None to run it
@@ -221,7 +252,8 @@ class Session:
         return child
 
     def close(self) -> None:
-        for hook in self.state.pop("on_close", {}).values():  # e.g. finish an open trace
+        hooks, self.on_close = self.on_close, {}
+        for hook in hooks.values():  # e.g. finish an open trace
             hook()
         if not self._owns_target:
             self._target = None
@@ -229,130 +261,6 @@ class Session:
             with contextlib.suppress(TargetError):
                 self._target.close()
             self._target = None
-
-    # --- output ----------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def capture(self, width: int = 100, limit: int | None = None) -> Iterator[io.StringIO]:
-        """Send everything commands print into a string (``monitor`` output of the server);
-        past ``limit`` characters the rest is dropped and ``buf.truncated`` is set."""
-        saved = (self._out, self._console, self._width, self._color)
-        buf = io.StringIO() if limit is None else CappedBuffer(limit)
-        self._out, self._console, self._width, self._color = buf, None, width, False
-        try:
-            yield buf
-        finally:
-            self._out, self._console, self._width, self._color = saved
-
-    @property
-    def console(self) -> Console:
-        if self._console is None:
-            from rich.console import Console
-
-            stream = self._out or sys.stdout
-            width = self._width
-            if width is None and not stream.isatty() and "COLUMNS" not in os.environ:
-                width = 120  # piped into a file or a pager: do not squeeze tables to 80
-            self._console = Console(file=stream, width=width,
-                                    force_terminal=self._color,
-                                    # None lets rich honour NO_COLOR
-                                    no_color=True if self._color is False else None,
-                                    highlight=False, soft_wrap=False, emoji=False)
-        return self._console
-
-    @property
-    def color_lines(self) -> bool:
-        """Whether streamed plain lines (``peek``) carry ANSI colours: on a terminal, unless
-        colour is off for this session or NO_COLOR is set."""
-        stream = self._out or sys.stdout
-        if self._color is not None:
-            return self._color
-        return stream.isatty() and not os.environ.get("NO_COLOR")
-
-    def emit(self, output: Output | None) -> None:
-        """Show a command's output: JSON for --json, else its rich view or text."""
-        if output is None:
-            return
-        stream = self._out or sys.stdout
-        if output.as_json:
-            stream.write(json.dumps(output.data, indent=2, default=_json_default) + "\n")
-            stream.flush()
-            return
-        if output.stream is not None:
-            if self._console is not None:
-                self._console.file.flush()
-            self._show(output.stream, stream)
-        elif output.render is not None:
-            self._print(output.render(), stream)
-        elif output.text is not None:
-            # plain text needs no rich (a one-shot write should not pay for importing it)
-            if self._console is not None:
-                self._console.file.flush()
-            colour = not output.ok and self._color is not False and stream.isatty()
-            text = f"\033[1;31m{output.text}\033[0m" if colour else output.text
-            self._show([text], stream)
-
-    def _show(self, lines: Iterable[str], stream: TextIO) -> None:
-        """Plain lines: through the pager when they outgrow the terminal, else as they are
-        (into a pipe: no trailing spaces)."""
-        if stream.isatty():  # the pager (and subprocess) only for a terminal
-            import shutil
-
-            from socdbg.pager import pager_command, show
-
-            height = shutil.get_terminal_size().lines - 1
-            show(lines, stream, height, pager_command(not self.pager))
-            return
-        for line in lines:
-            stream.write("\n".join(part.rstrip() for part in line.split("\n")) + "\n")
-        stream.flush()
-
-    def _print(self, renderable: Any, stream: TextIO) -> None:
-        """A rich view: on a terminal, through the pager when taller than the screen; into a
-        pipe as plain text (no trailing spaces, no box drawing)."""
-        from socdbg.pager import pager_command, plain
-
-        console = self.console
-        if console.is_terminal:
-            pager = pager_command(not self.pager)
-            if pager is None:
-                console.print(renderable)
-                return
-            with console.capture() as cap:
-                console.print(renderable)
-            from socdbg.pager import show
-
-            show([cap.get().rstrip("\n")], console.file, console.height - 1, pager)
-            return
-        with console.capture() as cap:
-            console.print(renderable)
-        console.file.write(plain(cap.get()))
-        console.file.flush()
-
-
-class CappedBuffer(io.StringIO):
-    """A StringIO that keeps the first ``limit`` characters written and drops the rest."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-        self.truncated = False
-
-    def write(self, s: str) -> int:
-        room = self.limit - self.tell()
-        if len(s) > room:
-            self.truncated = True
-            if room > 0:
-                super().write(s[:room])
-            return len(s)
-        return super().write(s)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return value.hex()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
 
 
 def _announce(regmap: RegMap) -> None:

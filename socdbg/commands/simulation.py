@@ -64,7 +64,7 @@ def step_cmd(session: Session, until: str | None, max_cycles: str,
     cond, limit = plan
     target = sim_target(session, "step")
     sim = session.target
-    if session.state.get("dry_run"):  # no time passes in a dry run: say what would happen
+    if session.dry_run:  # no time passes in a dry run: say what would happen
         held_now, decoded_now = evaluate(sim, cond)
         note = "holds now" if held_now else f"would run: {cond.failure(decoded_now)}"
         return Output(data={"condition": cond.text, "dry_run": True, "held": held_now},

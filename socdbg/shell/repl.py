@@ -71,12 +71,12 @@ class Shell:
             return False
         try:
             output = execute(self.session, line, stream=True)
-            self.session.emit(output)
+            self.session.presenter.emit(output)
             if output is not None and not output.ok:
                 self.failures += 1
         except KeyboardInterrupt as exc:  # a Stopped says where the work stopped
             where = f": {exc}" if str(exc) else ""
-            self.session.console.print(f"[yellow]cancelled[/yellow]{where}", markup=True,
+            self.session.presenter.console.print(f"[yellow]cancelled[/yellow]{where}", markup=True,
                                        highlight=False)
         except SocdbgError as exc:
             self.failures += 1
@@ -86,7 +86,7 @@ class Shell:
             if self.session.debug:
                 traceback.print_exc()
             else:
-                self.session.console.print(
+                self.session.presenter.console.print(
                     f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
                     "[dim](run with --debug for the traceback)[/dim]", markup=True)
         return True
@@ -101,7 +101,7 @@ class Shell:
         if exc.hint:
             line.append(f" ({exc.hint})", style="dim")
         if self.interactive:
-            self.session.console.print(line, soft_wrap=True)
+            self.session.presenter.console.print(line, soft_wrap=True)
         else:
             sys.stdout.flush()
             print(line.plain, file=sys.stderr, flush=True)
@@ -214,7 +214,7 @@ class Shell:
         waiting for confirmation); Ctrl-C and Ctrl-D answer with nothing, which is no."""
         from prompt_toolkit import prompt
 
-        self.session.console.print(message, markup=False, highlight=False, soft_wrap=True)
+        self.session.presenter.console.print(message, markup=False, highlight=False, soft_wrap=True)
         try:
             return prompt(question)
         except (KeyboardInterrupt, EOFError):
@@ -223,7 +223,7 @@ class Shell:
     def greet(self) -> None:
         from socdbg import __version__
 
-        console = self.session.console
+        console = self.session.presenter.console
         console.print(f"[bold]socdbg {__version__}[/bold]  type [bold]help[/bold] for "
                       "commands, Tab to complete, Ctrl-D to quit")
         try:
