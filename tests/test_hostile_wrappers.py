@@ -23,10 +23,10 @@ import gdb_support as gs
 import pytest
 
 from socdbg.commands.dispatch import execute
+from socdbg.commands.scriptrun import run_script
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError
 from socdbg.regmap import RegMap
-from socdbg.replay import run_script
 from socdbg.safety import is_live, live_policy
 from socdbg.targets.base import (
     CAP_DRY_RUN,

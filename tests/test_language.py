@@ -14,7 +14,7 @@ from socdbg.cli import main
 from socdbg.commands.dispatch import execute, split_line
 from socdbg.commands.record import Recorder
 from socdbg.commands.registry import commands
-from socdbg.commands.script import read_script
+from socdbg.commands.scriptfile import read_script
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from socdbg.commands.dispatch import split_line
 from socdbg.commands.lexer import BLANKS
-from socdbg.commands.script import ScriptError, read_script
+from socdbg.commands.scriptfile import ScriptError, read_script
 from socdbg.errors import SocdbgError
 
 TEXT = st.text(alphabet="abc =#\\\n\r\t'\"${}.[]*0x12",
