@@ -22,7 +22,7 @@ from socdbg.access import read_register
 from socdbg.commands.session import Session
 from socdbg.errors import did_you_mean
 from socdbg.regmap import Decoded, Field, FieldValue, Register, RegMap, decode
-from socdbg.stubs import RESERVED, py_name
+from socdbg.typestubs import RESERVED, py_name
 
 T = TypeVar("T")
 
@@ -124,7 +124,7 @@ class RegisterProxy(_Node):
     def write(self, whole: int | None = None, /, **fields: int | str) -> Value:
         """Write a whole value, or fields by name (read-modify-write; enum names allowed).
         Everything is validated first, exactly as the shell's ``write`` does."""
-        from socdbg.commands.core import perform_write
+        from socdbg.commands.registers_rw import perform_write
 
         if whole is not None and fields:
             raise TypeError("give either a whole value or field=value arguments, not both")

@@ -77,7 +77,7 @@ def check_meaning(session: Session, name: str, params: dict[str, Any], script: P
 
 
 def _check_write(session: Session, params: dict[str, Any], script: Path) -> None:
-    from socdbg.commands.core import plan_write
+    from socdbg.commands.registers_rw import plan_write
 
     plan_write(session, params["pattern"], params["values"])
 

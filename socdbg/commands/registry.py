@@ -135,22 +135,23 @@ def _help_flags(cmd: click.Command) -> None:
 
 #: The order of ``help`` and of docs/commands.md: by module, in this order, then in each
 #: module's own order. Independent of which module happened to be imported first.
-MODULES = ("core", "regs", "simulation", "views", "noc", "checks", "script", "record",
-           "firmware", "cpu", "postmortem", "butr", "api_stubs")
+MODULES = ("registers_rw", "memory", "regs", "info", "simulation", "dma", "noc", "tracing",
+           "checks", "script", "record", "firmware", "cpu", "postmortem", "butr", "stubs")
 
 #: The module that registers each command, so a one-shot ``socdbg dump`` imports that module
 #: first rather than the ten before it in MODULES. Only a shortcut: a command missing here (or
 #: a stale entry) is still found by the scan in MODULES order; tests/test_startup.py checks
 #: that the table is exact.
 HOMES = {
-    **dict.fromkeys(("read", "write", "peek", "poke", "find", "info", "target", "help"), "core"),
-    "regs": "regs", "step": "simulation", "dma": "views", "noc": "noc", "trace": "noc",
+    "read": "registers_rw", "write": "registers_rw", "peek": "memory", "poke": "memory",
+    "find": "regs", "regs": "regs", **dict.fromkeys(("info", "target", "help"), "info"),
+    "step": "simulation", "dma": "dma", "noc": "noc", "trace": "tracing",
     **dict.fromkeys(("poll", "expect", "echo", "sleep", "set"), "checks"),
     "source": "script", "run": "script", "record": "record", "load": "firmware",
     "sym": "firmware",
     **dict.fromkeys(("halt", "resume", "stepi", "core", "monitor", "reconnect", "reset"),
                     "cpu"),
-    "dump": "postmortem", "diff": "postmortem", "butr": "butr", "stubs": "api_stubs",
+    "dump": "postmortem", "diff": "postmortem", "butr": "butr", "stubs": "stubs",
 }
 
 

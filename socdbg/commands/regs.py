@@ -96,6 +96,14 @@ def find_output(session: Session, text: str) -> Output:
     return Output(data=data, render=render)
 
 
+@click.command("find", help="Find registers by name, description, field or enum name.")
+@click.argument("text", nargs=-1, required=True)
+@session_command
+def find_cmd(session: Session, text: tuple[str, ...]) -> Output:
+    return find_output(session, " ".join(text))
+
+
+register(find_cmd, Meta("map", json=True))
 register(regs, Meta("map", reads_files=("map_file",),
                    subcommands={"list": Meta("map", json=True),
                                 "show": Meta("map", json=True),

@@ -18,7 +18,7 @@ from socdbg.errors import UsageError
 @click.option("-o", "--output", required=True, metavar="FILE.pyi", help="Stub file to write.")
 @session_command
 def stubs_cmd(session: Session, map_file: str | None, output: str) -> Output:
-    from socdbg.stubs import generate
+    from socdbg.typestubs import generate
 
     rmap = session.load_map([map_file]) if map_file else session.map
     if not output.endswith(".pyi"):
