@@ -41,7 +41,7 @@ class RecordingTarget(socdbg_recorder.RecordingTarget):
 def recording_session(regmap: RegMap) -> tuple[Session, RecordingTarget]:
     rec = RecordingTarget(SimTarget(regmap))
     session = Session()
-    session._target = rec  # the session opens no target of its own: it uses this one
+    session.use_target(rec)  # the session opens no target of its own: it uses this one
     return session, rec
 
 

@@ -305,8 +305,7 @@ def _qline(line: str, virt: fb.Firmware) -> str:
 
 
 def _leave(session: Session) -> None:
-    session._target = None  # the machine outlives the session that borrowed it
-    session.close()
+    session.close(keep_target=True)  # the machine outlives the session that borrowed it
 
 
 @pytest.mark.slow

@@ -422,7 +422,7 @@ def test_confirmation_in_the_interactive_shell(rdl: Path, bar: Backing) -> None:
 
         thread = threading.Thread(target=script, daemon=True)
         thread.start()
-        result["rc"] = Shell(session, stdin=_Tty())._run_interactive()
+        result["rc"] = Shell(session, stdin=_Tty()).run()  # a terminal: the interactive loop
         thread.join(timeout=15)
     text = out.getvalue()
     assert typist.failure is None, typist.failure + "\n" + text

@@ -79,7 +79,8 @@ def test_one_shot_dump_imports_only_its_command_module(tmp_path: Path) -> None:
     out, mods = modules_after(*args)
     assert "256 bytes of memory" in out and out_file.is_file()
     assert "socdbg.commands.postmortem" in mods
-    for unused in ("socdbg.commands.registers_rw", "socdbg.commands.memory", "socdbg.commands.regs", "socdbg.commands.noc",
+    for unused in ("socdbg.commands.registers_rw", "socdbg.commands.memory",
+                   "socdbg.commands.regs", "socdbg.commands.noc",
                    "socdbg.commands.dma", "socdbg.commands.script", "socdbg.commands.cpu",
                    "socdbg.commands.firmware", "socdbg.commands.butr", "rich",
                    "prompt_toolkit", "socdbg.targets.gdb", "socdbg.targets.mmio",

@@ -94,7 +94,7 @@ def dma_cmd(session: Session) -> Output:
         n += 1
 
     def render() -> object:
-        from socdbg.render.views import DmaView
+        from socdbg.render.dma import DmaView
 
         return DmaView(channels)
 

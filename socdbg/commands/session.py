@@ -251,11 +251,13 @@ class Session:
         child.target_locked = self.target_locked
         return child
 
-    def close(self) -> None:
+    def close(self, keep_target: bool = False) -> None:
+        """Run the ``on_close`` hooks and close the target, unless the session borrowed it
+        (a fork, or ``keep_target``: whoever lent it closes it)."""
         hooks, self.on_close = self.on_close, {}
         for hook in hooks.values():  # e.g. finish an open trace
             hook()
-        if not self._owns_target:
+        if keep_target or not self._owns_target:
             self._target = None
         if self._target is not None:
             with contextlib.suppress(TargetError):

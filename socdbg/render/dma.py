@@ -1,4 +1,5 @@
-"""Block views: DMA channels, the NoC mesh."""
+"""The DMA view: one row per channel (state, mode, addresses, progress) and why a start
+would be ignored."""
 
 from __future__ import annotations
 
