@@ -14,8 +14,9 @@ from the metadata, never from the raw text of a line.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -79,6 +80,21 @@ def _json_flags(cmd: click.Command, meta: Meta) -> None:
     if isinstance(cmd, click.Group):
         for sub_name, sub in cmd.commands.items():
             _json_flags(sub, meta.subcommands[sub_name])
+
+
+@contextlib.contextmanager
+def scratch() -> Iterator[None]:
+    """Commands registered inside the block are dropped at its end, so a test or a doc
+    example can register a command without it staying in every later session."""
+    _load()
+    saved = dict(_REGISTRY), dict(_META)
+    try:
+        yield
+    finally:
+        _REGISTRY.clear()
+        _REGISTRY.update(saved[0])
+        _META.clear()
+        _META.update(saved[1])
 
 
 def metadata(name: str) -> Meta | None:
