@@ -76,8 +76,8 @@ class Shell:
                 self.failures += 1
         except KeyboardInterrupt as exc:  # a Stopped says where the work stopped
             where = f": {exc}" if str(exc) else ""
-            self.session.presenter.console.print(f"[yellow]cancelled[/yellow]{where}", markup=True,
-                                       highlight=False)
+            self.session.presenter.console.print(f"[yellow]cancelled[/yellow]{where}",
+                                                 markup=True, highlight=False)
         except SocdbgError as exc:
             self.failures += 1
             self.error(exc)
