@@ -37,16 +37,19 @@ from socdbg.targets.base import (
     Target,
     has_time,
 )
-from socdbg.targets.gdb import (
+from socdbg.targets.readonly import ReadOnlyTarget
+from socdbg.targets.rsp import (
     BATCH_FEATURE,
     COALESCE_FEATURE,
     CPU_FEATURE,
+    INTERRUPT,
     READONLY_FEATURE,
     RESET_FEATURE,
     TIME_FEATURE,
+    Decoder,
+    escape,
+    frame,
 )
-from socdbg.targets.readonly import ReadOnlyTarget
-from socdbg.targets.rsp import INTERRUPT, Decoder, escape, frame
 from socdbg.targets.wrapper import TargetWrapper
 
 T = TypeVar("T")

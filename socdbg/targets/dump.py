@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import bisect
 
+from socdbg.dumpfile import Dump, dump_map, read_dump
 from socdbg.errors import TargetError
-from socdbg.postmortem import Dump, dump_map, read_dump
 from socdbg.regmap import RegMap, load_map
 from socdbg.targets.base import CAP_COALESCE, Backend, MapLoader
 

@@ -29,7 +29,17 @@ from socdbg.targets.base import (
     Backend,
     MapLoader,
 )
-from socdbg.targets.rsp import INTERRUPT, ProtocolError, escape
+from socdbg.targets.rsp import (
+    BATCH_FEATURE,
+    COALESCE_FEATURE,
+    CPU_FEATURE,
+    INTERRUPT,
+    READONLY_FEATURE,
+    RESET_FEATURE,
+    TIME_FEATURE,
+    ProtocolError,
+    escape,
+)
 from socdbg.targets.rspconn import DEFAULT_TIMEOUT, RspConnection, _is_hex
 
 if TYPE_CHECKING:
@@ -40,18 +50,6 @@ REGISTER_WINDOW = 256  # register-width reads in flight (read_accesses)
 QEMU_MAX_READ = 0x800  # QEMU answers a larger m with E22 (MAX_PACKET_LENGTH / 2)
 MAX_DESCRIPTION = 1 << 20  # bytes of target description XML, over all its documents
 MAX_DOCUMENTS = 64  # target description documents (target.xml and its includes)
-#: qSupported feature a socdbg server sends to say block reads over adjacent registers are
-#: performed as one access per register at the register's width.
-COALESCE_FEATURE = "socdbg-coalesce"
-#: ... that it refuses writes (served read-only), and whether there is a real CPU behind it.
-READONLY_FEATURE = "socdbg-readonly"
-CPU_FEATURE = "socdbg-cpu"
-#: ... and that it serves a simulator whose time the client may drive (qSocdbg.* packets).
-TIME_FEATURE = "socdbg-time"
-#: ... and that it reads a list of address ranges in one packet (qSocdbg.read).
-BATCH_FEATURE = "socdbg-batch"
-#: ... and that its target can be reset (``monitor reset``; a read-only server does not say it).
-RESET_FEATURE = "socdbg-reset"
 
 
 @dataclass(frozen=True)
