@@ -444,9 +444,9 @@ def socdbg_serve(*args: str) -> Iterator[int]:
 
 def bench_serve_dump(quick: bool) -> list[dict[str, Any]]:
     """Every register a dump reads, through socdbg serve: one read each vs coalesced runs."""
-    from socdbg.access import read_register
+    from socdbg.access import plan_runs, read_register
     from socdbg.commands.session import Session
-    from socdbg.postmortem import dump_skip_reason, plan_runs
+    from socdbg.postmortem import dump_skip_reason
     from socdbg.targets.base import CAP_COALESCE
     from socdbg.targets.gdb import GdbTarget
 

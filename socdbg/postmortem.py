@@ -5,10 +5,10 @@ The file format (:class:`Dump`, reading, writing, the embedded map) is socdbg/du
 below the targets; its names are re-exported here for the commands. A target failure midway
 still writes what was read, marked incomplete with the failed address ranges.
 
-Register reads are coalesced when the target declares ``coalesce``: runs of adjacent
-registers that may be read are fetched with one block read each (the target still performs
-one access per register at the register's width), split around holes, around registers that
-must not be read and at the target's largest block.
+Register reads are planned by socdbg/access.py (:func:`~socdbg.access.read_all`): coalesced
+when the target declares ``coalesce`` (runs of adjacent registers that may be read, one block
+read each, split around holes, around registers that must not be read and at the target's
+largest block), pipelined on a gdb stub.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from socdbg.access import read_all
 from socdbg.dumpfile import (
     MAX_DOCUMENT,
     MAX_MEMORY,
@@ -30,16 +30,13 @@ from socdbg.dumpfile import (
 )
 from socdbg.errors import TargetError
 from socdbg.regmap import Register, RegMap
-from socdbg.targets.base import CAP_COALESCE, Target, has_time
+from socdbg.targets.base import Target, has_time
 
 __all__ = [
-    "MAX_BLOCK", "MAX_DOCUMENT", "MAX_MEMORY", "Dump", "DumpError", "FieldChange", "capture",
+    "MAX_DOCUMENT", "MAX_MEMORY", "Dump", "DumpError", "FieldChange", "capture",
     "diff_values", "dump_map", "dump_skip_reason", "embed_sources", "memory_skip_reason",
-    "plan_runs", "read_dump", "write_dump",
+    "read_dump", "write_dump",
 ]
-
-MAX_BLOCK = 0x10000  # largest coalesced read unless the target says less (max_read)
-
 
 # --- capture ----------------------------------------------------------------------------------
 def dump_skip_reason(reg: Register, include_side_effects: bool) -> str | None:
@@ -68,21 +65,6 @@ def memory_skip_reason(rmap: RegMap, addr: int, size: int, include_side_effects:
     return None
 
 
-def plan_runs(regs: Sequence[Register], max_block: int) -> list[list[Register]]:
-    """Group address-ordered registers into runs that touch (no hole between them), each at
-    most ``max_block`` bytes."""
-    runs: list[list[Register]] = []
-    for reg in regs:
-        if runs:
-            run = runs[-1]
-            last = run[-1]
-            if reg.address == last.end and reg.end - run[0].address <= max_block:
-                run.append(reg)
-                continue
-        runs.append([reg])
-    return runs
-
-
 def capture(target: Target, rmap: RegMap, registers: Sequence[Register],
             memories: Sequence[tuple[int, int]], include_side_effects: bool = False,
             progress: Callable[[int], None] | None = None) -> Dump:
@@ -90,8 +72,6 @@ def capture(target: Target, rmap: RegMap, registers: Sequence[Register],
 
     Never raises for a failed access: the range goes into ``failed`` and the rest is read.
     """
-    values: dict[str, tuple[int, int, int]] = {}
-    failed: list[tuple[int, int, str]] = []
     skipped: list[tuple[str, str]] = []
     readable: list[Register] = []
     for reg in registers:
@@ -101,40 +81,9 @@ def capture(target: Target, rmap: RegMap, registers: Sequence[Register],
         else:
             readable.append(reg)
     cycle = _cycle(target)  # first: a target that dies midway must not cost the whole dump
-    coalesce = CAP_COALESCE in target.capabilities
-    limit = min(MAX_BLOCK, int(getattr(target, "max_read", MAX_BLOCK))) if coalesce else 0
-    runs = plan_runs(readable, limit) if coalesce else [[r] for r in readable]
-    from socdbg.access import read_register
-
-    batch = getattr(target, "read_ranges", None) if coalesce else None
-    if batch is not None:  # behind socdbg serve: every run in as few round trips as can be
-        try:
-            results = batch([(run[0].address, run[-1].end - run[0].address) for run in runs])
-        except TargetError as exc:
-            results = [exc] * len(runs)
-        for run, got in zip(runs, results, strict=True):
-            _store(values, failed, run, got)
-            if progress is not None:
-                progress(len(run))
-        runs = []
-    accesses = getattr(target, "read_accesses", None) if not coalesce else None
-    if accesses is not None and runs:  # a gdb stub: every register access pipelined
-        _read_pipelined(accesses, [run[0] for run in runs], values, failed)
-        if progress is not None:
-            progress(len(runs))
-        runs = []
-    for run in runs:
-        start, end = run[0].address, run[-1].end
-        try:
-            if len(run) == 1:
-                reg = run[0]
-                values[reg.path] = (reg.address, reg.size, read_register(target, reg))
-            else:
-                _store(values, failed, run, target.read_block(start, end - start))
-        except TargetError as exc:
-            failed.append((start, end, exc.message))
-        if progress is not None:
-            progress(len(run))
+    got, failed = read_all(target, readable, progress)
+    values = {reg.path: (reg.address, reg.size, got[reg.path]) for reg in readable
+              if reg.path in got}
     mems: list[tuple[int, bytes]] = []
     for addr, size in memories:
         why = memory_skip_reason(rmap, addr, size, include_side_effects)
@@ -154,30 +103,6 @@ def capture(target: Target, rmap: RegMap, registers: Sequence[Register],
                 cycle, values, mems, failed, skipped)
 
 
-def _read_pipelined(read_accesses: Callable[[list[tuple[int, int]]], list[Any]],
-                    regs: Sequence[Register], values: dict[str, tuple[int, int, int]],
-                    failed: list[tuple[int, int, str]]) -> None:
-    """Each register as its own accesses at its access width, lowest address first (as
-    access.read_register does), all sent at once with several in flight."""
-    plan = [(reg, [(a, reg.accesswidth // 8) for a in range(reg.address, reg.end,
-                                                            reg.accesswidth // 8)])
-            for reg in regs]
-    try:
-        got = read_accesses([acc for _, accs in plan for acc in accs])
-    except TargetError as exc:
-        failed.extend((reg.address, reg.end, exc.message) for reg, _ in plan)
-        return
-    i = 0
-    for reg, accs in plan:
-        parts = got[i : i + len(accs)]
-        i += len(accs)
-        bad = next((p for p in parts if isinstance(p, TargetError)), None)
-        if bad is not None:
-            failed.append((reg.address, reg.end, bad.message))
-            continue
-        values[reg.path] = (reg.address, reg.size, int.from_bytes(b"".join(parts), "little"))
-
-
 def _cycle(target: Target) -> int | None:
     if not has_time(target):
         return None
@@ -185,22 +110,6 @@ def _cycle(target: Target) -> int | None:
         return target.now
     except TargetError:
         return None
-
-
-def _store(values: dict[str, tuple[int, int, int]], failed: list[tuple[int, int, str]],
-           run: Sequence[Register], got: bytes | TargetError) -> None:
-    """Split a run's block of bytes into its registers (or record the run as failed)."""
-    start, end = run[0].address, run[-1].end
-    if isinstance(got, TargetError):
-        failed.append((start, end, got.message))
-        return
-    if len(got) != end - start:
-        failed.append((start, end, f"short block read ({len(got)} of {end - start} bytes)"))
-        return
-    for reg in run:
-        off = reg.address - start
-        values[reg.path] = (reg.address, reg.size,
-                            int.from_bytes(got[off : off + reg.size], "little"))
 
 
 def _read_memory(target: Target, addr: int, size: int) -> tuple[bytes, str | None]:

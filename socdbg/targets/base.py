@@ -28,7 +28,9 @@ CAP_HALT = "halt"  # halt/resume a CPU
 CAP_STEP = "step"
 CAP_RESET = "reset"
 CAP_CORE_REGS = "core-registers"
-CAP_COALESCE = "coalesce"  # read_block over adjacent registers performs one access per register
+#: read_block over a run of adjacent registers performs one access per register at the
+#: register's access width (never split, never merged): socdbg/access.py groups such runs.
+CAP_COALESCE = "coalesce"
 CAP_WRITE = "write"  # writes are possible at all (a dump is read-only)
 CAP_SIMULATOR = "simulator"  # a model, not hardware: self-tests may write freely
 #: Live silicon (``mmio``, ``pci``, ``uio``): writes reach a real chip, so the write policy of
@@ -81,6 +83,42 @@ def has_time(target: object) -> TypeGuard[SimTime]:
     :class:`SimTime` that says so in its capabilities."""
     caps: frozenset[str] = getattr(target, "capabilities", frozenset())
     return CAP_TIME in caps and isinstance(target, SimTime)
+
+
+def bus_bytes(bits: int) -> int:
+    """Bytes of the bus access that carries ``bits``: the power of two (1, 2, 4 or 8) at
+    least that wide. A 24-bit register is one 32-bit access; a 32-bit one, one 32-bit access."""
+    size = 1
+    while size * 8 < bits:
+        size *= 2
+    return size
+
+
+# --- capability protocols of bulk reads (socdbg/access.py plans with them) -------------------
+@runtime_checkable
+class BlockLimits(Protocol):
+    """A target whose single block transfer has a largest size (a gdb stub's packet)."""
+
+    @property
+    def max_read(self) -> int: ...
+
+
+@runtime_checkable
+class RangeReads(Protocol):
+    """A target that reads a list of (address, size) block ranges in few round trips
+    (behind ``socdbg serve``): one result per range, a failed range is its TargetError."""
+
+    def read_ranges(self, ranges: Sequence[tuple[int, int]]) -> list[bytes | TargetError]: ...
+
+
+@runtime_checkable
+class AccessReads(Protocol):
+    """A target that performs a list of single accesses, each exactly as given (never split
+    or merged), several in flight (a gdb stub): one result per access, a failed access is
+    its TargetError."""
+
+    def read_accesses(self, accesses: Sequence[tuple[int, int]]
+                      ) -> list[bytes | TargetError]: ...
 
 
 @runtime_checkable
