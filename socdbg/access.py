@@ -50,6 +50,12 @@ def on_bus(reg: Register) -> bool:
     return reg.accesswidth in (8, 16, 32, 64)
 
 
+def _blockable(reg: Register) -> bool:
+    """Whether a block read over ``reg``'s bytes is its accesses: a bus access width that
+    divides the register (not a 24-bit register, nor one narrower than its access width)."""
+    return on_bus(reg) and reg.width % reg.accesswidth == 0
+
+
 def register_accesses(reg: Register) -> list[tuple[int, int]]:
     """The single accesses (address, size) of ``reg``, lowest address first: one per
     ``accesswidth`` chunk (one when the access width is the register width, as it is for
@@ -105,13 +111,14 @@ def block_limit(target: Target, most: int = MAX_BLOCK) -> int:
 
 def plan_runs(regs: Sequence[Register], max_block: int) -> list[list[Register]]:
     """Group address-ordered registers into runs that touch (no hole between them), each at
-    most ``max_block`` bytes. A register of no bus width (24 bits) is a run of its own."""
+    most ``max_block`` bytes. A register whose accesses are wider than its bytes (24 bits in
+    a 32-bit access) is a run of its own."""
     runs: list[list[Register]] = []
     for reg in regs:
-        if runs and on_bus(reg):
+        if runs and _blockable(reg):
             run = runs[-1]
             last = run[-1]
-            if (reg.address == last.end and on_bus(last)
+            if (reg.address == last.end and _blockable(last)
                     and reg.end - run[0].address <= max_block):
                 run.append(reg)
                 continue

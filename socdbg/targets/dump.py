@@ -11,7 +11,7 @@ import bisect
 from socdbg.dumpfile import Dump, dump_map, read_dump
 from socdbg.errors import TargetError
 from socdbg.regmap import RegMap, load_map
-from socdbg.targets.base import CAP_COALESCE, Backend, MapLoader
+from socdbg.targets.base import CAP_COALESCE, Backend, MapLoader, bus_bytes
 
 CAP_DUMP = "dump"
 
@@ -24,8 +24,13 @@ class DumpTarget:
         self.spec = f"dump:{path}"
         self.capabilities = frozenset({CAP_DUMP, CAP_COALESCE})
         spans: list[tuple[int, int, bytes]] = []
+        #: registers of no bus width (24 bits) by address, as their bus access reads them:
+        #: the value, and zeros up to the bus width (32 bits)
+        self._padded: dict[int, bytes] = {}
         for _path, (addr, size, value) in dump.registers.items():
             spans.append((addr, addr + size, value.to_bytes(size, "little")))
+            if bus_bytes(size * 8) != size:
+                self._padded[addr] = value.to_bytes(bus_bytes(size * 8), "little")
         for addr, data in dump.memories:
             spans.append((addr, addr + len(data), data))
         spans.sort()
@@ -71,6 +76,9 @@ class DumpTarget:
         return bytes(out)
 
     def read(self, address: int, size: int) -> bytes:
+        padded = self._padded.get(address)
+        if padded is not None and len(padded) == size:
+            return padded
         return self.read_block(address, size)
 
     def write(self, address: int, data: bytes) -> None:

@@ -24,6 +24,7 @@ from socdbg.targets.base import (
     CAP_WRITE,
     Backend,
     MapLoader,
+    bus_bytes,
 )
 
 if TYPE_CHECKING:
@@ -161,7 +162,8 @@ class SimTarget:
         for r in out:
             if r.address > pos:
                 break
-            pos = max(pos, r.end)
+            # a 24-bit register is a 32-bit bus access: its top byte is the register's too
+            pos = max(pos, r.address + max(r.size, bus_bytes(r.width)))
         if not out or pos < address + size:
             raise _bus_error(op, address, size, "no register or memory there",
                              self._nearest(address))
