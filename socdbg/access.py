@@ -21,7 +21,9 @@ from socdbg.errors import TargetError
 from socdbg.regmap import Register
 from socdbg.targets.base import (
     CAP_COALESCE,
+    CAP_RECORD,
     CAP_WRITE,
+    RECORD_HINT,
     AccessReads,
     BlockLimits,
     RangeReads,
@@ -39,7 +41,7 @@ def require_writes(target: Target, what: str) -> None:
     """Refuse before any access when the target cannot be written (a dump, a read-only
     server or live target)."""
     if CAP_WRITE not in target.capabilities:
-        hint = ("a dump is a record: it is never written" if target.spec.startswith("dump:")
+        hint = (RECORD_HINT if CAP_RECORD in target.capabilities
                 else "it was opened read-only: live targets need socdbg --allow-writes, "
                 "a server socdbg serve --allow-writes")
         raise TargetError(f"{what}: target {target.spec} is read-only", hint)

@@ -11,9 +11,9 @@ import bisect
 from socdbg.dumpfile import Dump, dump_map, read_dump
 from socdbg.errors import TargetError
 from socdbg.regmap import RegMap, load_map
-from socdbg.targets.base import CAP_COALESCE, Backend, MapLoader, bus_bytes
+from socdbg.targets.base import CAP_COALESCE, CAP_RECORD, Backend, Completions, MapLoader, bus_bytes
 
-CAP_DUMP = "dump"
+CAP_DUMP = CAP_RECORD
 
 
 class DumpTarget:
@@ -111,4 +111,7 @@ BACKEND = Backend(
     open=open_dump,
     describe="a postmortem dump file, read-only",
     example="dump:FILE",
+    brings_map=bool,  # dump:FILE: the map it embeds
+    complete=lambda typed: Completions(files_after="dump:"),
+    opens_files=lambda arg: True,
 )

@@ -27,6 +27,7 @@ from socdbg.targets.base import (
     CAP_TIME,
     CAP_WRITE,
     Backend,
+    Completions,
     MapLoader,
 )
 from socdbg.targets.rsp import (
@@ -666,6 +667,7 @@ BACKEND = Backend(
     open=open_gdb,
     describe="a GDB Remote Serial Protocol stub: QEMU, OpenOCD, Renode, socdbg serve",
     example="gdb://HOST:PORT",
+    complete=lambda typed: Completions(("gdb://127.0.0.1:1234", "gdb://127.0.0.1:3333")),
 )
 
 __all__ = ["BACKEND", "GdbTarget", "ProtocolError"]

@@ -567,6 +567,7 @@ MMIO_BACKEND = Backend(
     open=open_mmio,
     describe="live hardware through /dev/mem (or any file): a mapped physical range",
     example="mmio:/dev/mem@BASE+SIZE",
+    opens_files=lambda arg: True,
 )
 
 PCI_BACKEND = Backend(
@@ -574,6 +575,7 @@ PCI_BACKEND = Backend(
     open=open_pci,
     describe="live hardware through a PCI BAR (sysfs resourceN)",
     example="pci:0000:03:00.0/bar0",
+    opens_files=lambda arg: True,
 )
 
 UIO_BACKEND = Backend(
@@ -581,4 +583,5 @@ UIO_BACKEND = Backend(
     open=open_uio,
     describe="live hardware through a UIO device map",
     example="uio:/dev/uio0",
+    opens_files=lambda arg: True,
 )

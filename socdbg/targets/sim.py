@@ -23,6 +23,7 @@ from socdbg.targets.base import (
     CAP_TIME,
     CAP_WRITE,
     Backend,
+    Completions,
     MapLoader,
     bus_bytes,
 )
@@ -253,9 +254,33 @@ def open_sim(arg: str, load_map: MapLoader) -> SimTarget:
     return SimTarget(regmap, spec, options)
 
 
+def _brings_map(arg: str) -> bool:
+    return bool(arg)  # sim:PATH.rdl, sim:mesh=8x8: a map of the target's own
+
+
+def _map_defines(arg: str) -> dict[str, str]:
+    return mesh_defines(parse_options(arg)[1]) if arg else {}
+
+
+def _complete(typed: str) -> Completions:
+    import glob
+
+    return Completions(("sim:mesh=4x4", "sim:mesh=8x8", "sim:mesh=16x16",
+                        *(f"sim:{p}" for p in sorted(glob.glob("*.rdl")))))
+
+
+def _opens_files(arg: str) -> bool:
+    return bool(arg) and "=" not in arg  # sim:MAP.rdl reads the map file
+
+
 BACKEND = Backend(
     name="sim",
     open=open_sim,
     describe="in-process functional model of the map (default: the reference SoC)",
     example="sim, sim:PATH.rdl, sim:mesh=8x8",
+    brings_map=_brings_map,
+    map_defines=_map_defines,
+    complete=_complete,
+    opens_files=_opens_files,
+    alone=True,
 )
