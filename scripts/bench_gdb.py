@@ -210,7 +210,7 @@ def bench_ram_1mib(quick: bool) -> list[dict[str, Any]]:
     """1 MiB of QEMU's RAM in process: socdbg's pipelined read_block against gdb's time per
     MiB (a gdb run dumping the MiB several times, minus the same run dumping 1 byte)."""
     from socdbg.targets.gdb import GdbTarget
-    from socdbg.targets.rspconn import PIPELINE
+    from socdbg.targets.rsp_connection import PIPELINE
 
     _ensure_cache()
     runs, copies = (3, 4) if quick else (7, 8)
