@@ -1,7 +1,8 @@
 """Register access on top of a target: a register is read and written at its own access width,
 never split narrower, little-endian, and a short or failed answer is an error, never a value.
 
-This is the one place that plans accesses from the map:
+Planning accesses from the map is socdbg/access_plan.py (below the targets, so that a live
+target's block transfers follow the same plan); performing them on a target is here:
 
 * :func:`register_accesses`: the single accesses of one register (one per ``accesswidth``
   chunk; a register whose width is not a power of two, a 24-bit one, is one access of the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from socdbg.access_plan import on_bus, plan_runs, register_accesses
 from socdbg.errors import TargetError
 from socdbg.regmap import Register
 from socdbg.targets.base import (
@@ -28,8 +30,12 @@ from socdbg.targets.base import (
     BlockLimits,
     RangeReads,
     Target,
-    bus_bytes,
 )
+
+__all__ = [
+    "MAX_BLOCK", "block_limit", "on_bus", "plan_runs", "read_all", "read_register",
+    "read_values", "register_accesses", "require_writes", "write_register",
+]
 
 MAX_BLOCK = 0x10000  # largest coalesced read unless the caller or the target says less
 
@@ -45,34 +51,6 @@ def require_writes(target: Target, what: str) -> None:
                 else "it was opened read-only: live targets need socdbg --allow-writes, "
                 "a server socdbg serve --allow-writes")
         raise TargetError(f"{what}: target {target.spec} is read-only", hint)
-
-
-def on_bus(reg: Register) -> bool:
-    """Whether the register's access width is a bus width (8, 16, 32 or 64 bits)."""
-    return reg.accesswidth in (8, 16, 32, 64)
-
-
-def _blockable(reg: Register) -> bool:
-    """Whether a block read over ``reg``'s bytes is its accesses: a bus access width that
-    divides the register (not a 24-bit register, nor one narrower than its access width)."""
-    return on_bus(reg) and reg.width % reg.accesswidth == 0
-
-
-def register_accesses(reg: Register) -> list[tuple[int, int]]:
-    """The single accesses (address, size) of ``reg``, lowest address first: one per
-    ``accesswidth`` chunk (one when the access width is the register width, as it is for
-    almost every register). A register of a width that is no bus width (24 bits) is one
-    access of the bus width that carries it (32 bits), which must be aligned."""
-    if on_bus(reg):
-        step = reg.accesswidth // 8
-        return [(a, step) for a in range(reg.address, reg.end, step)]
-    size = bus_bytes(reg.width)
-    if size > 8 or reg.address % size:
-        raise TargetError(f"{reg.path}: a {reg.width}-bit register at {reg.address:#x} "
-                          "is no single aligned bus access",
-                          "registers of 8, 16, 32 and 64 bits, or narrower ones at an "
-                          "address aligned to the next of those, can be accessed")
-    return [(reg.address, size)]
 
 
 def _value(reg: Register, data: bytes, size: int) -> int:
@@ -109,23 +87,6 @@ def block_limit(target: Target, most: int = MAX_BLOCK) -> int:
     if isinstance(target, BlockLimits):
         return min(most, int(target.max_read))
     return most
-
-
-def plan_runs(regs: Sequence[Register], max_block: int) -> list[list[Register]]:
-    """Group address-ordered registers into runs that touch (no hole between them), each at
-    most ``max_block`` bytes. A register whose accesses are wider than its bytes (24 bits in
-    a 32-bit access) is a run of its own."""
-    runs: list[list[Register]] = []
-    for reg in regs:
-        if runs and _blockable(reg):
-            run = runs[-1]
-            last = run[-1]
-            if (reg.address == last.end and _blockable(last)
-                    and reg.end - run[0].address <= max_block):
-                run.append(reg)
-                continue
-        runs.append([reg])
-    return runs
 
 
 def _split(run: Sequence[Register], got: bytes) -> dict[str, int]:

@@ -89,16 +89,20 @@ def has_time(target: object) -> TypeGuard[SimTime]:
     return CAP_TIME in caps and isinstance(target, SimTime)
 
 
-def bus_bytes(bits: int) -> int:
-    """Bytes of the bus access that carries ``bits``: the power of two (1, 2, 4 or 8) at
-    least that wide. A 24-bit register is one 32-bit access; a 32-bit one, one 32-bit access."""
-    size = 1
-    while size * 8 < bits:
-        size *= 2
-    return size
-
-
 # --- capability protocols of bulk reads (socdbg/access.py plans with them) -------------------
+class AccessLayout(Protocol):
+    """What a backend that follows the map for its block transfers is given instead of the
+    map (socdbg/access_plan.py ``MapLayout``): addresses and sizes, never registers."""
+
+    def block_accesses(self, op: str, address: int, size: int) -> list[tuple[int, int]]:
+        """The single accesses (address, size) of a block ``op`` ("read" or "write")."""
+        ...
+
+    def name_at(self, address: int) -> str:
+        """What lies at ``address``, for messages: `` (dma.ch[0].ctrl)``, or ``""``."""
+        ...
+
+
 @runtime_checkable
 class BlockLimits(Protocol):
     """A target whose single block transfer has a largest size (a gdb stub's packet)."""

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import bisect
 
+from socdbg.access_plan import bus_bytes
 from socdbg.dumpfile import Dump, dump_map, read_dump
 from socdbg.errors import TargetError
 from socdbg.regmap import RegMap, load_map
-from socdbg.targets.base import CAP_COALESCE, CAP_RECORD, Backend, Completions, MapLoader, bus_bytes
+from socdbg.targets.base import CAP_COALESCE, CAP_RECORD, Backend, Completions, MapLoader
 
 CAP_DUMP = CAP_RECORD
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from socdbg.access_plan import bus_bytes
 from socdbg.errors import TargetError
 from socdbg.models.context import Behaviour, SimContext
 from socdbg.models.kernel import GapSolver, Unknown
@@ -25,7 +26,6 @@ from socdbg.targets.base import (
     Backend,
     Completions,
     MapLoader,
-    bus_bytes,
 )
 
 if TYPE_CHECKING:

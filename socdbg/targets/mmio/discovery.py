@@ -6,16 +6,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from socdbg.access_plan import MapLayout
 from socdbg.errors import TargetError, did_you_mean
 from socdbg.regmap import parse_int
 from socdbg.targets.base import Backend, MapLoader
 from socdbg.targets.mmio.target import MmioTarget
 from socdbg.targets.mmio.window import PAGE, Window
-
-if TYPE_CHECKING:
-    from socdbg.regmap import RegMap
 
 #: Replaces ``/sys`` for PCI and UIO lookups. Test-only.
 SYSFS_ENV = "SOCDBG_SYSFS_ROOT"
@@ -43,11 +40,12 @@ def _number(text: str, what: str, spec: str) -> int:
     return value * scale
 
 
-def _lowest_register(regmap: RegMap, spec: str) -> int:
-    if not len(regmap):
+def _lowest_register(layout: MapLayout, spec: str) -> int:
+    lowest = layout.lowest_address()
+    if lowest is None:
         raise TargetError(f"{spec}: the map has no registers to place the window by",
                           "give the window's map address: @ADDR")
-    return regmap[0].address
+    return lowest
 
 
 def _size_text(size: int) -> str:
@@ -66,10 +64,10 @@ def open_mmio(arg: str, load_map: MapLoader) -> MmioTarget:
     offset = _number(m.group("off"), "offset", spec)
     size = _number(m.group("size"), "size", spec)
     at = _number(m.group("at"), "map address", spec) if m.group("at") else offset
-    regmap = load_map()
+    layout = MapLayout(load_map())
     window = Window(m.group("path"), offset, size)
     where = f"{_size_text(size)} of {m.group('path')} at offset {offset:#x}"
-    return MmioTarget(spec, window, at, regmap, where)
+    return MmioTarget(spec, window, at, layout, where)
 
 
 def pci_device_dir(bdf: str) -> Path:
@@ -106,11 +104,11 @@ def open_pci(arg: str, load_map: MapLoader) -> MmioTarget:
         raise TargetError(f"{spec}: cannot stat {resource}: {exc.strerror or exc}") from None
     if size <= 0:
         raise TargetError(f"{spec}: BAR {bar} of {bdf} has size 0 (not implemented)")
-    regmap = load_map()
+    layout = MapLayout(load_map())
     at = (_number(m.group("at"), "map address", spec) if m.group("at")
-          else _lowest_register(regmap, spec))
+          else _lowest_register(layout, spec))
     window = Window(str(resource), 0, size)
-    return MmioTarget(spec, window, at, regmap, f"BAR{bar} of {bdf} ({_size_text(size)})")
+    return MmioTarget(spec, window, at, layout, f"BAR{bar} of {bdf} ({_size_text(size)})")
 
 
 def _check_bar(spec: str, device: Path, bar: int) -> None:
@@ -155,12 +153,12 @@ def open_uio(arg: str, load_map: MapLoader) -> MmioTarget:
     offset = _sysfs_int(folder / "offset", spec) if (folder / "offset").exists() else 0
     if size <= 0:
         raise TargetError(f"{spec}: map{index} of {name} has size 0")
-    regmap = load_map()
+    layout = MapLayout(load_map())
     at = (_number(m.group("at"), "map address", spec) if m.group("at")
-          else _lowest_register(regmap, spec))
+          else _lowest_register(layout, spec))
     # UIO maps map M at file offset M pages; the registers start `offset` bytes into it
     window = Window(node, index * PAGE + offset, size)
-    return MmioTarget(spec, window, at, regmap,
+    return MmioTarget(spec, window, at, layout,
                       f"map{index} of {name} ({_size_text(size)})")
 
 

@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from socdbg.errors import TargetError
-from socdbg.targets.base import CAP_COALESCE, CAP_LIVE, CAP_WRITE
+from socdbg.targets.base import CAP_COALESCE, CAP_LIVE, CAP_WRITE, AccessLayout
 from socdbg.targets.mmio.window import FORMATS as _FORMATS
 from socdbg.targets.mmio.window import Window
-
-if TYPE_CHECKING:
-    from socdbg.regmap import Memory, Register, RegMap
 
 
 @dataclass(frozen=True)
@@ -26,12 +22,13 @@ class _Access:
 class MmioTarget:
     """A window of the chip's address space mapped from a file (``/dev/mem``, a BAR, UIO)."""
 
-    def __init__(self, spec: str, window: Window, base: int, regmap: RegMap,
+    def __init__(self, spec: str, window: Window, base: int, layout: AccessLayout,
                  where: str) -> None:
         self.spec = spec
         self.window = window
         self.base = base  # map address of the window's first byte
-        self.regmap = regmap
+        #: which single accesses make up a block transfer (the map's, as addresses and sizes)
+        self.layout = layout
         self.where = where  # what the window is, for errors: "BAR0 of 0000:03:00.0 (1 MiB)"
         self.capabilities = self._caps()
 
@@ -68,13 +65,7 @@ class MmioTarget:
         return off
 
     def _outside(self, op: str, address: int, size: int) -> TargetError:
-        name = ""
-        mem = self.regmap.memory_at(address)
-        reg = self.regmap.at(address)
-        if mem is not None:
-            name = f" ({mem.path}, {mem.address:#x}..{mem.end - 1:#x})"
-        elif reg is not None:
-            name = f" ({reg.path})"
+        name = self.layout.name_at(address)
         return TargetError(
             f"{op} of {size} byte(s) at {address:#x}{name} is outside the window of "
             f"{self.spec}: {self.window_text}",
@@ -119,58 +110,12 @@ class MmioTarget:
 
     # --- blocks --------------------------------------------------------------------------
     def plan_block(self, op: str, address: int, size: int) -> list[_Access]:
-        """The single accesses of a block transfer, all checked before the first one: each
-        register at its access width, memory in aligned words up to the memory's width."""
+        """The single accesses of a block transfer, all checked before the first one: as the
+        layout plans them (each register at its access width, memory in aligned words up to
+        the memory's width)."""
         if size <= 0:
             return []
-        plan: list[_Access] = []
-        pos, end = address, address + size
-        while pos < end:
-            mem = self.regmap.memory_at(pos)
-            if mem is not None:
-                stop = min(end, mem.end)
-                plan.extend(_memory_words(mem, pos, stop))
-                pos = stop
-                continue
-            reg = self._register_at(op, pos)
-            if reg.end > end:
-                raise TargetError(f"block {op} {address:#x}+{size:#x} ends inside {reg.path} "
-                                  f"({reg.address:#x}..{reg.end - 1:#x})",
-                                  "registers are accessed whole")
-            step = reg.accesswidth // 8
-            plan.extend(_Access(a, step) for a in range(reg.address, reg.end, step))
-            pos = reg.end
+        plan = [_Access(a, n) for a, n in self.layout.block_accesses(op, address, size)]
         for acc in plan:
             self._offset(op, acc.address, acc.size)
         return plan
-
-    def _register_at(self, op: str, pos: int) -> Register:
-        regs = self.regmap.all_at(pos)
-        starting = [r for r in regs if r.address == pos]
-        if starting:
-            # a read-only and a write-only register may share an address: take the one the
-            # access is for
-            want = [r for r in starting if (r.layout.readable if op == "read"
-                                             else r.layout.writable)]
-            return (want or starting)[0]
-        if regs:
-            r = regs[0]
-            raise TargetError(f"block {op} at {pos:#x} starts inside {r.path} "
-                              f"({r.address:#x}..{r.end - 1:#x})", "registers are accessed whole")
-        raise TargetError(f"block {op} at {pos:#x}: no register or memory there in the map",
-                          "block transfers follow the map; peek/poke access single words "
-                          "anywhere in the window")
-
-
-def _memory_words(mem: Memory, start: int, stop: int) -> list[_Access]:
-    """Naturally aligned accesses covering [start, stop), none wider than the memory's word."""
-    word = max(1, min(8, mem.width // 8))
-    out: list[_Access] = []
-    pos = start
-    while pos < stop:
-        n = word
-        while n > 1 and (pos % n or pos + n > stop):
-            n //= 2
-        out.append(_Access(pos, n))
-        pos += n
-    return out
