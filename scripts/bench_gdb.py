@@ -210,7 +210,7 @@ def bench_ram_1mib(quick: bool) -> list[dict[str, Any]]:
     """1 MiB of QEMU's RAM in process: socdbg's pipelined read_block against gdb's time per
     MiB (a gdb run dumping the MiB several times, minus the same run dumping 1 byte)."""
     from socdbg.targets.gdb import GdbTarget
-    from socdbg.targets.rspconn import PIPELINE
+    from socdbg.targets.rsp_connection import PIPELINE
 
     _ensure_cache()
     runs, copies = (3, 4) if quick else (7, 8)
@@ -444,9 +444,9 @@ def socdbg_serve(*args: str) -> Iterator[int]:
 
 def bench_serve_dump(quick: bool) -> list[dict[str, Any]]:
     """Every register a dump reads, through socdbg serve: one read each vs coalesced runs."""
-    from socdbg.access import read_register
+    from socdbg.access import plan_runs, read_register
     from socdbg.commands.session import Session
-    from socdbg.postmortem import dump_skip_reason, plan_runs
+    from socdbg.postmortem import dump_skip_reason
     from socdbg.targets.base import CAP_COALESCE
     from socdbg.targets.gdb import GdbTarget
 

@@ -27,7 +27,7 @@ from socdbg.access import read_register, write_register
 from socdbg.errors import TargetError
 from socdbg.regmap import Access, Field, OnRead, OnWrite, Register, RegMap
 from socdbg.regmap.codec import neutral
-from socdbg.targets.base import CAP_SIMULATOR, CAP_WRITE, Target
+from socdbg.targets.base import CAP_SIMULATOR, CAP_WRITE, HasMap, Target
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
@@ -78,7 +78,8 @@ class Butr:
                  can_write: Callable[[Register], str | None] | None = None,
                  skip_reset: bool = False, regmap: RegMap | None = None) -> None:
         self.target = target
-        self.regmap = regmap if regmap is not None else getattr(target, "regmap", None)
+        self.regmap = (regmap if regmap is not None
+                       else target.regmap if isinstance(target, HasMap) else None)
         self.simulator = CAP_SIMULATOR in target.capabilities
         self.writes = CAP_WRITE in target.capabilities and (self.simulator or allow_writes)
         self.why_no_writes = ("the target is read-only" if CAP_WRITE not in target.capabilities

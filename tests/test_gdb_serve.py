@@ -19,10 +19,11 @@ import firmware_build as fb
 import gdb_support as gs
 import pytest
 
+from socdbg.access import plan_runs
 from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError, TargetError
-from socdbg.postmortem import dump_skip_reason, plan_runs
+from socdbg.postmortem import dump_skip_reason
 from socdbg.targets.base import CAP_COALESCE, CAP_TIME, CAP_WRITE
 from socdbg.targets.gdb import GdbTarget
 from socdbg.targets.rsp import frame

@@ -35,17 +35,17 @@ from hypothesis import strategies as st
 
 from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
-from socdbg.errors import MapError, SocdbgError, TargetError
-from socdbg.postmortem import (
+from socdbg.dumpfile import (
     MAX_DOCUMENT,
     MAX_MEMORY,
     Dump,
     DumpError,
-    capture,
     dump_map,
     read_dump,
     write_dump,
 )
+from socdbg.errors import MapError, SocdbgError, TargetError
+from socdbg.postmortem import capture
 from socdbg.regmap import RegMap, load_map
 from socdbg.regmap import cache as cache_mod
 from socdbg.targets.dump import DumpTarget
@@ -643,7 +643,7 @@ def test_a_dump_killed_mid_write_leaves_a_tmp_the_next_write_removes(
     script = textwrap.dedent(f"""
         import os, sys, time
         import socdbg.regmap.cache as cache
-        from socdbg.postmortem import Dump, write_dump
+        from socdbg.dumpfile import Dump, write_dump
         def hang(fd):
             print("writing", flush=True)
             time.sleep(60)

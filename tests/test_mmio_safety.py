@@ -41,8 +41,8 @@ from test_mmio_support import (
 from socdbg.cli import main
 from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
+from socdbg.dumpfile import read_dump
 from socdbg.errors import TargetError
-from socdbg.postmortem import read_dump
 from socdbg.safety import NotConfirmed, WriteGate, writes_allowed
 from socdbg.shell.repl import Shell
 from socdbg.targets.mmio import SYSFS_ENV

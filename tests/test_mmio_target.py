@@ -34,8 +34,8 @@ from test_mmio_support import (
 
 from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
+from socdbg.dumpfile import read_dump
 from socdbg.errors import TargetError
-from socdbg.postmortem import read_dump
 from socdbg.targets.base import CAP_COALESCE, CAP_WRITE, backends
 from socdbg.targets.mmio import CAP_LIVE, SYSFS_ENV, MmioTarget, Window, access_denied
 

@@ -24,11 +24,12 @@ import pytest
 from click.testing import CliRunner
 
 import socdbg
+from socdbg.access import plan_runs
 from socdbg.cli import cli
 from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
+from socdbg.dumpfile import read_dump
 from socdbg.errors import SocdbgError
-from socdbg.postmortem import plan_runs, read_dump
 from socdbg.regmap import Register, RegMap
 from socdbg.regmap.cache import dependencies
 from socdbg.targets.base import CAP_COALESCE, HasMap, SimTime, Target

@@ -23,8 +23,8 @@ from prompt_toolkit.document import Document
 
 from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
+from socdbg.dumpfile import read_dump
 from socdbg.errors import SocdbgError, TargetError
-from socdbg.postmortem import read_dump
 from socdbg.shell.completer import ShellCompleter
 from socdbg.targets.base import CAP_WRITE
 from socdbg.targets.dump import DumpTarget

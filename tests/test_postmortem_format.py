@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from socdbg.cli import main
 from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
+from socdbg.dumpfile import Dump, DumpError, read_dump, write_dump
 from socdbg.errors import SocdbgError, TargetError
-from socdbg.postmortem import Dump, DumpError, read_dump, write_dump
 from socdbg.regmap import RegMap
 from socdbg.targets.sim import SimTarget
 

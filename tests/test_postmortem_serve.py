@@ -17,9 +17,11 @@ from typing import Any
 import gdb_support as gs
 import pytest
 
+from socdbg.access import plan_runs
 from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
-from socdbg.postmortem import capture, dump_skip_reason, plan_runs, read_dump
+from socdbg.dumpfile import read_dump
+from socdbg.postmortem import capture, dump_skip_reason
 from socdbg.regmap import RegMap
 from socdbg.targets.base import CAP_COALESCE, CAP_TIME
 from socdbg.targets.gdb import GdbTarget, RspConnection

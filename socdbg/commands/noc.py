@@ -15,17 +15,16 @@ occupancy (LOCAL input).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from socdbg.access import read_register
+from socdbg.access import read_register, read_values
 from socdbg.commands.registry import Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import TargetError, UsageError, did_you_mean
-from socdbg.regmap import Register, RegMap, parse_int
-from socdbg.targets.base import CAP_COALESCE, Target, has_time
+from socdbg.regmap import RegMap, parse_int
+from socdbg.targets.base import Target, has_time
 
 if TYPE_CHECKING:
     from socdbg.models.noc import Mesh
@@ -93,31 +92,6 @@ def read_mesh_dim(session: Session) -> tuple[int, int]:
     return size_x, size_y
 
 
-def read_values(target: Target, regs: Sequence[Register]) -> dict[str, int]:
-    """Read ``regs`` (in address order), adjacent ones in one block read when the target
-    coalesces (``CAP_COALESCE``)."""
-    from socdbg.postmortem import plan_runs
-
-    out: dict[str, int] = {}
-    if CAP_COALESCE not in target.capabilities:
-        for reg in regs:
-            out[reg.path] = read_register(target, reg)
-        return out
-    limit = min(MAX_BLOCK, int(getattr(target, "max_read", MAX_BLOCK)))
-    for run in plan_runs(regs, limit):
-        if len(run) == 1:
-            out[run[0].path] = read_register(target, run[0])
-            continue
-        start, size = run[0].address, run[-1].end - run[0].address
-        raw = target.read_block(start, size)
-        if len(raw) != size:
-            raise TargetError(f"short block read at {start:#x}: {len(raw)} of {size} bytes")
-        for reg in run:
-            off = reg.address - start
-            out[reg.path] = int.from_bytes(raw[off : off + reg.size], "little")
-    return out
-
-
 def _cycles(session: Session) -> int | None:
     target = session.target
     if has_time(target):
@@ -161,7 +135,7 @@ def noc(session: Session, metric: str, since: str | None) -> Output | None:
                   key=lambda r: r.address)
     if since is not None and since not in ("reset", "last") and parse_int(since) is None:
         raise UsageError(f"--since '{since}' is not a cycle, 'reset' or 'last'")
-    values = read_values(session.target, regs)
+    values = read_values(session.target, regs, MAX_BLOCK)
     cycle = _cycles(session)
     per_cycle = cycle is not None and metric != "occupancy"
     window: dict[str, Any] | None = None

@@ -67,12 +67,9 @@ def target_files(spec: str | None) -> tuple[str, ...]:
     """The host files a target string opens, for the commands' metadata: a dump or map file
     (``dump:FILE``, ``sim:MAP.rdl``), a device (``mmio:``, ``pci:``, ``uio:``); none for
     ``sim``, ``sim:mesh=8x8`` or a network target (``gdb://HOST:PORT``)."""
-    if not spec:
-        return ()
-    name, _, arg = spec.partition(":")
-    if name in ("dump", "mmio", "pci", "uio") or (name == "sim" and arg and "=" not in arg):
-        return (spec,)
-    return ()
+    from socdbg.targets.base import opens_files
+
+    return (spec,) if spec and opens_files(spec) else ()
 
 
 WIDTH = click.Choice(["8", "16", "32", "64"])

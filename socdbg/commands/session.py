@@ -139,20 +139,14 @@ class Session:
         _announce(regmap)
 
     def _target_defines(self) -> dict[str, str]:
-        from socdbg.targets.base import split_spec
+        from socdbg.targets.base import map_defines
 
-        name, arg = split_spec(self.target_spec)
-        if name != "sim" or not arg:
-            return {}
-        from socdbg.targets.sim import mesh_defines, parse_options
-
-        return mesh_defines(parse_options(arg)[1])
+        return map_defines(self.target_spec)
 
     def _target_names_map(self) -> bool:
-        from socdbg.targets.base import split_spec
+        from socdbg.targets.base import brings_map
 
-        name, arg = split_spec(self.target_spec)
-        return (name in ("sim", "dump") and bool(arg)) or self._target is not None
+        return brings_map(self.target_spec) or self._target is not None
 
     # --- the target ------------------------------------------------------------------------
     @property

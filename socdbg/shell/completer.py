@@ -449,23 +449,13 @@ class ShellCompleter(Completer):
                              meta=lambda n: _enum_meta(reg, name, n))
 
     def _targets(self, current: str) -> Iterator[Completion]:
-        from socdbg.targets.base import backends
+        from socdbg.targets.base import complete_target
 
-        if ":" not in current:
-            yield from _matching(current, [f"{n}:" if n != "sim" else n
-                                           for n in sorted(backends())],
-                                 meta=lambda n: backends()[n.rstrip(":")].describe)
-            return
-        if current.startswith("sim:"):
-            import glob
-
-            options = ["sim:mesh=4x4", "sim:mesh=8x8", "sim:mesh=16x16",
-                       *(f"sim:{p}" for p in sorted(glob.glob("*.rdl")))]
-            yield from _matching(current, options)
-        elif current.startswith("dump:"):
-            yield from self._files(current, prefix="dump:")
-        elif current.startswith("gdb:"):
-            yield from _matching(current, ["gdb://127.0.0.1:1234", "gdb://127.0.0.1:3333"])
+        offered, files_after = complete_target(current)  # each backend completes its own
+        meta = dict(offered)
+        yield from _matching(current, [c for c, _ in offered], meta=meta.get)
+        if files_after is not None and current.startswith(files_after):
+            yield from self._files(current, prefix=files_after)
 
 
 def _is_number(word: str) -> bool:

@@ -28,8 +28,14 @@ CAP_HALT = "halt"  # halt/resume a CPU
 CAP_STEP = "step"
 CAP_RESET = "reset"
 CAP_CORE_REGS = "core-registers"
-CAP_COALESCE = "coalesce"  # read_block over adjacent registers performs one access per register
+#: read_block over a run of adjacent registers performs one access per register at the
+#: register's access width (never split, never merged): socdbg/access.py groups such runs.
+CAP_COALESCE = "coalesce"
 CAP_WRITE = "write"  # writes are possible at all (a dump is read-only)
+#: A record of a target, not a target (a postmortem dump): never written, whatever the
+#: options; RECORD_HINT says so when a write is refused.
+CAP_RECORD = "dump"
+RECORD_HINT = "a dump is a record: it is never written"
 CAP_SIMULATOR = "simulator"  # a model, not hardware: self-tests may write freely
 #: Live silicon (``mmio``, ``pci``, ``uio``): writes reach a real chip, so the write policy of
 #: socdbg/safety.py applies (read-only unless --allow-writes, confirmation, unsafe_write).
@@ -81,6 +87,46 @@ def has_time(target: object) -> TypeGuard[SimTime]:
     :class:`SimTime` that says so in its capabilities."""
     caps: frozenset[str] = getattr(target, "capabilities", frozenset())
     return CAP_TIME in caps and isinstance(target, SimTime)
+
+
+# --- capability protocols of bulk reads (socdbg/access.py plans with them) -------------------
+class AccessLayout(Protocol):
+    """What a backend that follows the map for its block transfers is given instead of the
+    map (socdbg/access_plan.py ``MapLayout``): addresses and sizes, never registers."""
+
+    def block_accesses(self, op: str, address: int, size: int) -> list[tuple[int, int]]:
+        """The single accesses (address, size) of a block ``op`` ("read" or "write")."""
+        ...
+
+    def name_at(self, address: int) -> str:
+        """What lies at ``address``, for messages: `` (dma.ch[0].ctrl)``, or ``""``."""
+        ...
+
+
+@runtime_checkable
+class BlockLimits(Protocol):
+    """A target whose single block transfer has a largest size (a gdb stub's packet)."""
+
+    @property
+    def max_read(self) -> int: ...
+
+
+@runtime_checkable
+class RangeReads(Protocol):
+    """A target that reads a list of (address, size) block ranges in few round trips
+    (behind ``socdbg serve``): one result per range, a failed range is its TargetError."""
+
+    def read_ranges(self, ranges: Sequence[tuple[int, int]]) -> list[bytes | TargetError]: ...
+
+
+@runtime_checkable
+class AccessReads(Protocol):
+    """A target that performs a list of single accesses, each exactly as given (never split
+    or merged), several in flight (a gdb stub): one result per access, a failed access is
+    its TargetError."""
+
+    def read_accesses(self, accesses: Sequence[tuple[int, int]]
+                      ) -> list[bytes | TargetError]: ...
 
 
 @runtime_checkable
@@ -152,15 +198,65 @@ class MapLoader(Protocol):
 
 
 @dataclass(frozen=True)
+class Completions:
+    """What a target string typed so far may become: whole target strings to offer
+    (``choices``), and file names after ``files_after`` (``dump:``) when it is set."""
+
+    choices: tuple[str, ...] = ()
+    files_after: str | None = None
+
+
+def no_map(arg: str) -> bool:
+    """The default of :attr:`Backend.brings_map`: the target uses the session's map."""
+    return False
+
+
+def no_defines(arg: str) -> dict[str, str]:
+    """The default of :attr:`Backend.map_defines`: the target string sets no defines."""
+    return {}
+
+
+def no_completions(typed: str) -> Completions:
+    """The default of :attr:`Backend.complete`: nothing beyond the backend's name."""
+    return Completions()
+
+
+def no_files(arg: str) -> bool:
+    """The default of :attr:`Backend.opens_files`: the target opens no file of this host."""
+    return False
+
+
+@dataclass(frozen=True)
 class Backend:
-    """A registered backend. ``open(arg, load_map)`` gets the text after ``name:`` (or after
-    ``name://``) and a function that loads a map (the session's map when called with no
-    files). ``describe`` is one line for ``info`` and the docs."""
+    """A registered backend: everything socdbg knows about one kind of target string lives
+    here, so the session, the completer and the commands never look at a target string.
+
+    ``open(arg, load_map)`` gets the text after ``name:`` (or after ``name://``) and a
+    function that loads a map (the session's map when called with no files); it parses its
+    own syntax and raises a TargetError naming what is wrong. ``describe`` is one line for
+    ``info`` and the docs, ``example`` a target string. The rest have defaults, for a backend
+    that uses the session's map and offers nothing to complete:
+
+    * ``brings_map(arg)``: the target has a map of its own (``sim:PATH.rdl``, ``dump:FILE``),
+      which the session uses (through :class:`HasMap`) unless ``--map`` is given;
+    * ``map_defines(arg)``: defines the target string sets on the session's map
+      (``sim:mesh=8x8`` sets MESH_X and MESH_Y);
+      (neither is asked for a bare name: ``sim`` alone uses the session's map as it is)
+    * ``complete(typed)``: completions for the whole target string typed so far;
+    * ``opens_files(arg)``: the target opens a file or device of this host (the commands'
+      metadata: a command naming such a target touches host files);
+    * ``alone``: the name alone is a target string (``sim``), offered without a colon.
+    """
 
     name: str
     open: Callable[[str, MapLoader], Target]
     describe: str
     example: str
+    brings_map: Callable[[str], bool] = no_map
+    map_defines: Callable[[str], dict[str, str]] = no_defines
+    complete: Callable[[str], Completions] = no_completions
+    opens_files: Callable[[str], bool] = no_files
+    alone: bool = False
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -223,6 +319,47 @@ def backends() -> dict[str, Backend]:
                               f"{ep.value} and {refs[loaded.name]} both offer it")
         found[loaded.name], refs[loaded.name] = loaded, ep.value
     return found
+
+
+def backend_of(spec: str) -> tuple[Backend | None, str]:
+    """The backend a target string names (None when nothing offers it) and its argument."""
+    name, arg = split_spec(spec.strip())
+    return backend(name), arg
+
+
+def brings_map(spec: str) -> bool:
+    """Whether the target ``spec`` names has a map of its own (:attr:`Backend.brings_map`).
+    A name without an argument (``sim``) uses the session's map: no backend is imported."""
+    name, arg = split_spec(spec.strip())
+    found = backend(name) if arg else None
+    return found is not None and found.brings_map(arg)
+
+
+def map_defines(spec: str) -> dict[str, str]:
+    """The defines ``spec`` sets on the session's map (:attr:`Backend.map_defines`); none
+    for a name without an argument."""
+    name, arg = split_spec(spec.strip())
+    found = backend(name) if arg else None
+    return found.map_defines(arg) if found is not None else {}
+
+
+def opens_files(spec: str) -> bool:
+    """Whether the target ``spec`` names opens a host file (:attr:`Backend.opens_files`)."""
+    found, arg = backend_of(spec)
+    return found is not None and found.opens_files(arg)
+
+
+def complete_target(typed: str) -> tuple[list[tuple[str, str]], str | None]:
+    """Completions of a target string typed so far: (candidate, description) pairs, and the
+    prefix after which file names complete (or None). Before a colon, the backends' names."""
+    if ":" not in typed:
+        return [(n if b.alone else f"{n}:", b.describe)
+                for n, b in sorted(backends().items())], None
+    found = backend(typed.partition(":")[0])
+    if found is None:
+        return [], None
+    offer = found.complete(typed)
+    return [(c, "") for c in offer.choices], offer.files_after
 
 
 def open_target(spec: str, load_map: MapLoader) -> Target:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import bisect
 
+from socdbg.access_plan import bus_bytes
+from socdbg.dumpfile import Dump, dump_map, read_dump
 from socdbg.errors import TargetError
-from socdbg.postmortem import Dump, dump_map, read_dump
 from socdbg.regmap import RegMap, load_map
-from socdbg.targets.base import CAP_COALESCE, Backend, MapLoader
+from socdbg.targets.base import CAP_COALESCE, CAP_RECORD, Backend, Completions, MapLoader
 
-CAP_DUMP = "dump"
+CAP_DUMP = CAP_RECORD
 
 
 class DumpTarget:
@@ -24,8 +25,13 @@ class DumpTarget:
         self.spec = f"dump:{path}"
         self.capabilities = frozenset({CAP_DUMP, CAP_COALESCE})
         spans: list[tuple[int, int, bytes]] = []
+        #: registers of no bus width (24 bits) by address, as their bus access reads them:
+        #: the value, and zeros up to the bus width (32 bits)
+        self._padded: dict[int, bytes] = {}
         for _path, (addr, size, value) in dump.registers.items():
             spans.append((addr, addr + size, value.to_bytes(size, "little")))
+            if bus_bytes(size * 8) != size:
+                self._padded[addr] = value.to_bytes(bus_bytes(size * 8), "little")
         for addr, data in dump.memories:
             spans.append((addr, addr + len(data), data))
         spans.sort()
@@ -71,6 +77,9 @@ class DumpTarget:
         return bytes(out)
 
     def read(self, address: int, size: int) -> bytes:
+        padded = self._padded.get(address)
+        if padded is not None and len(padded) == size:
+            return padded
         return self.read_block(address, size)
 
     def write(self, address: int, data: bytes) -> None:
@@ -103,4 +112,7 @@ BACKEND = Backend(
     open=open_dump,
     describe="a postmortem dump file, read-only",
     example="dump:FILE",
+    brings_map=bool,  # dump:FILE: the map it embeds
+    complete=lambda typed: Completions(files_after="dump:"),
+    opens_files=lambda arg: True,
 )

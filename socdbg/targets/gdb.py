@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,38 +26,28 @@ from socdbg.targets.base import (
     CAP_TIME,
     CAP_WRITE,
     Backend,
+    Completions,
     MapLoader,
 )
-from socdbg.targets.rsp import INTERRUPT, ProtocolError, escape
-from socdbg.targets.rspconn import DEFAULT_TIMEOUT, RspConnection, _is_hex
+from socdbg.targets.gdb_description import CoreReg, describe, fetch_document
+from socdbg.targets.gdb_socdbg import SocdbgExtensions
+from socdbg.targets.rsp import (
+    COALESCE_FEATURE,
+    CPU_FEATURE,
+    INTERRUPT,
+    READONLY_FEATURE,
+    RESET_FEATURE,
+    TIME_FEATURE,
+    ProtocolError,
+    escape,
+)
+from socdbg.targets.rsp_connection import DEFAULT_TIMEOUT, RspConnection, _error_code, _is_hex
 
 if TYPE_CHECKING:
-    import xml.etree.ElementTree as ET
+    pass
 
-FIRST_CHUNK = 1 << 16  # cycles in the first request of a long simulated run
 REGISTER_WINDOW = 256  # register-width reads in flight (read_accesses)
 QEMU_MAX_READ = 0x800  # QEMU answers a larger m with E22 (MAX_PACKET_LENGTH / 2)
-MAX_DESCRIPTION = 1 << 20  # bytes of target description XML, over all its documents
-MAX_DOCUMENTS = 64  # target description documents (target.xml and its includes)
-#: qSupported feature a socdbg server sends to say block reads over adjacent registers are
-#: performed as one access per register at the register's width.
-COALESCE_FEATURE = "socdbg-coalesce"
-#: ... that it refuses writes (served read-only), and whether there is a real CPU behind it.
-READONLY_FEATURE = "socdbg-readonly"
-CPU_FEATURE = "socdbg-cpu"
-#: ... and that it serves a simulator whose time the client may drive (qSocdbg.* packets).
-TIME_FEATURE = "socdbg-time"
-#: ... and that it reads a list of address ranges in one packet (qSocdbg.read).
-BATCH_FEATURE = "socdbg-batch"
-#: ... and that its target can be reset (``monitor reset``; a read-only server does not say it).
-RESET_FEATURE = "socdbg-reset"
-
-
-@dataclass(frozen=True)
-class CoreReg:
-    name: str
-    regnum: int
-    bits: int
 
 
 @dataclass(frozen=True)
@@ -67,16 +56,7 @@ class StopInfo:
     text: str
 
 
-def _error_code(reply: bytes) -> str | None:
-    """``E14`` for a numbered error, the text of an ``E.text`` error, or None."""
-    if len(reply) == 3 and reply[:1] == b"E" and _is_hex(reply[1:]):
-        return reply.decode()
-    if reply.startswith(b"E."):
-        return reply[2:].decode(errors="replace")
-    return None
-
-
-class GdbTarget:
+class GdbTarget(SocdbgExtensions):
     """A target behind a GDB stub."""
 
     def __init__(self, host: str, port: int, timeout: float = DEFAULT_TIMEOUT,
@@ -309,50 +289,6 @@ class GdbTarget:
                 out.append(exc)
         return out
 
-    def read_ranges(self, ranges: Sequence[tuple[int, int]]) -> list[bytes | TargetError]:
-        """Read several (address, size) ranges; behind socdbg serve in as few round trips as
-        the packet size allows, else one block read each. A failed range is its error."""
-        self._check_halted("read memory")
-        if self.features.get(BATCH_FEATURE) != "+":
-            out: list[bytes | TargetError] = []
-            for a, n in ranges:
-                try:
-                    out.append(self.read_block(a, n))
-                except TargetError as exc:
-                    out.append(exc)
-            return out
-        budget = max(64, (self.packet_size - 64) // 2)  # reply bytes are hex
-        batches: list[list[tuple[int, int]]] = [[]]
-        used = 0
-        for a, n in ranges:
-            if batches[-1] and used + n + 1 > budget:
-                batches.append([])
-                used = 0
-            batches[-1].append((a, n))
-            used += n + 1
-        results: list[bytes | TargetError] = []
-        replies = self._c().request_many([b"qSocdbg.read:" + b";".join(
-            f"{a:x},{n:x}".encode() for a, n in batch) for batch in batches if batch])
-        for batch, reply in zip([b for b in batches if b], replies, strict=True):
-            parts = reply.split(b";")
-            if len(parts) != len(batch):
-                raise TargetError(f"{self.spec}: malformed batched read reply: "
-                                  f"{len(parts)} fields for {len(batch)} ranges "
-                                  f"({reply[:24]!r})")
-            for (a, n), part in zip(batch, parts, strict=True):
-                if part.startswith(b"E"):
-                    results.append(self._access_error("read", a, n, part))
-                    continue
-                try:
-                    data = bytes.fromhex(part.decode("ascii"))
-                except (ValueError, UnicodeDecodeError):
-                    results.append(TargetError(f"{self.spec}: malformed batched read reply "
-                                               f"at {a:#x}: {part[:20]!r}"))
-                    continue
-                results.append(data if len(data) == n else TargetError(
-                    f"{self.spec}: asked {n} bytes at {a:#x}, got {len(data)}"))
-        return results
-
     def write_block(self, address: int, data: bytes) -> None:
         self._check_halted("write memory")
         step = self.max_write
@@ -453,64 +389,6 @@ class GdbTarget:
         runs socdbg commands), ``system_reset`` on QEMU."""
         self.monitor("reset" if self.features.get(RESET_FEATURE) == "+" else "system_reset")
 
-    # --- simulated time behind socdbg serve ----------------------------------------------
-    def _time_request(self, payload: bytes, timeout: float | None = None) -> bytes:
-        if CAP_TIME not in self.capabilities:
-            raise TargetError(f"{self.spec} has no simulated time")
-        reply = self._c().request(payload, timeout=timeout)
-        code = _error_code(reply)
-        if code is not None or not reply:
-            raise TargetError(f"{self.spec}: {code or 'no answer to ' + payload.decode()}")
-        return reply
-
-    @property
-    def now(self) -> int:
-        reply = self._time_request(b"qSocdbg.now")
-        if not re.fullmatch(rb"[0-9a-fA-F]{1,16}", reply):
-            raise TargetError(f"{self.spec}: malformed reply to qSocdbg.now: {reply[:24]!r}")
-        return int(reply, 16)
-
-    def _chunked(self, cycles: int, run: Callable[[int], bool]) -> bool:
-        """Advance ``cycles`` of simulated time in requests that each take a fraction of the
-        connection's timeout: every wait honours the timeout, Ctrl-C stops between chunks
-        (and, within one, breaks the connection, which is reopened before the next access).
-        ``run(n)`` advances at most n cycles and says whether to stop early."""
-        chunk = min(cycles, FIRST_CHUNK)
-        left = cycles
-        while left > 0:
-            n = min(chunk, left)
-            t0 = time.monotonic()
-            if run(n):
-                return True
-            left -= n
-            took = time.monotonic() - t0
-            if took < self.timeout / 8:
-                chunk = n * 4 if took < self.timeout / 32 else n * 2
-            elif took > self.timeout / 3:
-                chunk = max(1, n // 2)
-        return False
-
-    def step(self, cycles: int = 1) -> None:
-        def run(n: int) -> bool:
-            self._time_request(f"QSocdbg.step:{n:x}".encode())
-            return False
-
-        self._chunked(cycles, run)
-
-    def run_until_text(self, condition: str, max_cycles: int) -> bool:
-        cond = condition.encode().hex().encode()
-
-        def run(n: int) -> bool:
-            reply = self._time_request(f"QSocdbg.until:{n:x}:".encode() + cond)
-            if reply not in (b"0", b"1"):
-                raise TargetError(f"{self.spec}: malformed reply to QSocdbg.until: "
-                                  f"{reply[:24]!r} (expected 0 or 1)")
-            return reply == b"1"
-
-        if max_cycles <= 0:
-            return run(0)
-        return self._chunked(max_cycles, run)
-
     # --- core registers ------------------------------------------------------------------
     def core_registers(self) -> list[CoreReg]:
         if self._regs is None:
@@ -525,66 +403,13 @@ class GdbTarget:
         return self._xfer(annex)
 
     def _xfer(self, annex: str) -> bytes:
-        out = bytearray()
-        offset = 0
-        chunk = max(64, self.packet_size - 16)
-        while True:
-            reply = self._c().request(f"qXfer:features:read:{annex}:{offset:x},{chunk:x}"
-                                      .encode())
-            if not reply or reply[:1] not in (b"m", b"l"):
-                raise TargetError(f"{self.spec}: cannot read target description {annex} "
-                                  f"({_error_code(reply) or reply[:16]!r})")
-            out += reply[1:]
-            offset += len(reply) - 1
-            if reply[:1] == b"l":
-                return bytes(out)
-            if len(reply) == 1:  # 'm' and nothing: asking again would never end
-                raise TargetError(f"{self.spec}: the stub answered qXfer {annex} at offset "
-                                  f"{offset:#x} with 'm' and no data")
-            if len(out) > MAX_DESCRIPTION:
-                raise TargetError(f"{self.spec}: target description {annex} is larger than "
-                                  f"{MAX_DESCRIPTION} bytes")
+        return fetch_document(self.spec, self._c().request, self.packet_size, annex)
 
     def _describe(self) -> list[CoreReg]:
         if self.features.get("qXfer:features:read") != "+":
             raise TargetError(f"{self.spec}: the stub gives no target description",
                               "register names are unknown; use peek/poke for memory")
-        regs: list[CoreReg] = []
-        next_num = 0
-        pending = ["target.xml"]
-        seen: set[str] = set()
-        while pending:
-            annex = pending.pop(0)
-            if annex in seen:
-                continue
-            seen.add(annex)
-            if len(seen) > MAX_DOCUMENTS:
-                raise TargetError(f"{self.spec}: target description includes more than "
-                                  f"{MAX_DOCUMENTS} documents")
-            text = self._xfer(annex)
-            import xml.etree.ElementTree as ET  # only here: one-shot commands skip it
-            # stubs (QEMU among them) use xi:include without declaring the xi prefix
-            text = re.sub(rb"<(/?)xi:include", rb"<\1include", text)
-            try:
-                root = ET.fromstring(text)
-            except ET.ParseError as exc:
-                raise TargetError(f"{self.spec}: malformed target description {annex}: "
-                                  f"{exc}") from None
-            for el in root.iter():
-                tag = el.tag.rsplit("}", 1)[-1]
-                if tag == "include" and el.get("href"):
-                    pending.append(el.get("href", ""))
-                elif tag == "reg":
-                    num = _xml_number(self.spec, annex, el, "regnum", next_num, 0xFFFF)
-                    bits = _xml_number(self.spec, annex, el, "bitsize", 32, 4096)
-                    if bits == 0:
-                        raise TargetError(f"{self.spec}: target description {annex}: "
-                                          f"register {el.get('name')!r} has bitsize 0")
-                    regs.append(CoreReg(el.get("name", f"r{num}"), num, bits))
-                    next_num = num + 1
-        if not regs:
-            raise TargetError(f"{self.spec}: target description lists no registers")
-        return regs
+        return describe(self.spec, self._xfer)
 
     def _core(self, name: str) -> CoreReg:
         for r in self.core_registers():
@@ -625,18 +450,6 @@ class GdbTarget:
                               f"({_error_code(reply) or 'unsupported'})")
 
 
-def _xml_number(spec: str, annex: str, el: ET.Element, attr: str, default: int,
-                limit: int) -> int:
-    text = el.get(attr)
-    if text is None:
-        return default
-    if not re.fullmatch(r"\d{1,6}", text.strip()) or int(text) > limit:
-        raise TargetError(f"{spec}: target description {annex}: register "
-                          f"{el.get('name')!r} has {attr}={text[:20]!r} (expected a number "
-                          f"up to {limit})")
-    return int(text)
-
-
 _SPEC = re.compile(r"^(?P<host>\[[^\]]+\]|[^:/]+):(?P<port>\d+)(?:\?(?P<query>.*))?$")
 
 
@@ -668,6 +481,7 @@ BACKEND = Backend(
     open=open_gdb,
     describe="a GDB Remote Serial Protocol stub: QEMU, OpenOCD, Renode, socdbg serve",
     example="gdb://HOST:PORT",
+    complete=lambda typed: Completions(("gdb://127.0.0.1:1234", "gdb://127.0.0.1:3333")),
 )
 
 __all__ = ["BACKEND", "GdbTarget", "ProtocolError"]

@@ -13,6 +13,20 @@ from dataclasses import dataclass
 ESCAPED = frozenset(b"$#}*")
 INTERRUPT = 0x03
 
+# The socdbg extensions a ``socdbg serve`` announces in its qSupported reply.
+#: qSupported feature socdbg serve sends to say block reads over adjacent registers are
+#: performed as one access per register at the register's width.
+COALESCE_FEATURE = "socdbg-coalesce"
+#: ... that it refuses writes (served read-only), and whether there is a real CPU behind it.
+READONLY_FEATURE = "socdbg-readonly"
+CPU_FEATURE = "socdbg-cpu"
+#: ... and that it serves a simulator whose time the client may drive (qSocdbg.* packets).
+TIME_FEATURE = "socdbg-time"
+#: ... and that it reads a list of address ranges in one packet (qSocdbg.read).
+BATCH_FEATURE = "socdbg-batch"
+#: ... and that its target can be reset (``monitor reset``; a read-only server does not say it).
+RESET_FEATURE = "socdbg-reset"
+
 
 class ProtocolError(Exception):
     """A malformed packet (bad checksum, bad escape, bad hex)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from socdbg.access_plan import bus_bytes
 from socdbg.errors import TargetError
 from socdbg.models.context import Behaviour, SimContext
 from socdbg.models.kernel import GapSolver, Unknown
@@ -23,6 +24,7 @@ from socdbg.targets.base import (
     CAP_TIME,
     CAP_WRITE,
     Backend,
+    Completions,
     MapLoader,
 )
 
@@ -161,7 +163,8 @@ class SimTarget:
         for r in out:
             if r.address > pos:
                 break
-            pos = max(pos, r.end)
+            # a 24-bit register is a 32-bit bus access: its top byte is the register's too
+            pos = max(pos, r.address + max(r.size, bus_bytes(r.width)))
         if not out or pos < address + size:
             raise _bus_error(op, address, size, "no register or memory there",
                              self._nearest(address))
@@ -251,9 +254,33 @@ def open_sim(arg: str, load_map: MapLoader) -> SimTarget:
     return SimTarget(regmap, spec, options)
 
 
+def _brings_map(arg: str) -> bool:
+    return bool(arg)  # sim:PATH.rdl, sim:mesh=8x8: a map of the target's own
+
+
+def _map_defines(arg: str) -> dict[str, str]:
+    return mesh_defines(parse_options(arg)[1]) if arg else {}
+
+
+def _complete(typed: str) -> Completions:
+    import glob
+
+    return Completions(("sim:mesh=4x4", "sim:mesh=8x8", "sim:mesh=16x16",
+                        *(f"sim:{p}" for p in sorted(glob.glob("*.rdl")))))
+
+
+def _opens_files(arg: str) -> bool:
+    return bool(arg) and "=" not in arg  # sim:MAP.rdl reads the map file
+
+
 BACKEND = Backend(
     name="sim",
     open=open_sim,
     describe="in-process functional model of the map (default: the reference SoC)",
     example="sim, sim:PATH.rdl, sim:mesh=8x8",
+    brings_map=_brings_map,
+    map_defines=_map_defines,
+    complete=_complete,
+    opens_files=_opens_files,
+    alone=True,
 )

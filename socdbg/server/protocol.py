@@ -9,24 +9,21 @@ one client interleaves with another's), NAKs damaged packets and survives client
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import io
-import ipaddress
-import socket
-import socketserver
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TextIO, TypeVar, cast
 
-from socdbg.commands.dispatch import execute
 from socdbg.commands.registry import Output, Parsed
 from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError, TargetError, UsageError
 from socdbg.safety import is_live, read_only_error, unsafe_in_range
+from socdbg.server.shared import (
+    ClientState,
+    SharedTarget,
+    install_output,
+    monitor_deadline,
+    run_monitor,
+    uninstall_output,
+)
 from socdbg.targets.base import (
     CAP_COALESCE,
     CAP_RESET,
@@ -37,19 +34,16 @@ from socdbg.targets.base import (
     Target,
     has_time,
 )
-from socdbg.targets.gdb import (
+from socdbg.targets.readonly import ReadOnlyTarget
+from socdbg.targets.rsp import (
     BATCH_FEATURE,
     COALESCE_FEATURE,
     CPU_FEATURE,
     READONLY_FEATURE,
     RESET_FEATURE,
     TIME_FEATURE,
+    escape,
 )
-from socdbg.targets.readonly import ReadOnlyTarget
-from socdbg.targets.rsp import INTERRUPT, Decoder, escape, frame
-from socdbg.targets.wrapper import TargetWrapper
-
-T = TypeVar("T")
 
 #: For targets without a CPU gdb still needs a halted thread with a PC before it will read
 #: memory, so the server shows a placeholder RISC-V hart whose registers read zero and cannot
@@ -68,7 +62,6 @@ PACKET_SIZE = 0x4000  # the PacketSize offered by default
 MAX_TRANSFER = 0x1000  # bytes per m/x reply (hex doubles it within PACKET_SIZE)
 IDLE_TIMEOUT = 600.0  # a client silent this long is dropped
 STOP_POLL = 0.05  # seconds between checks for a stop while the CPU runs
-TIME_CHUNK = 100_000  # simulated cycles run under the lock at a time (about 40 ms)
 
 
 @dataclass(frozen=True)
@@ -101,138 +94,6 @@ class ServeOptions:
                              "of seconds, 0 < s <= 86400")
 
 
-class MonitorTimeout(TargetError):
-    """A monitor command ran past the server's time limit."""
-
-
-_limits = threading.local()  # per client thread: the monitor command's deadline
-
-
-class SharedTarget(TargetWrapper):
-    """The served target as every client sees it: each call takes the server's lock (so
-    no access of one client interleaves with another's, and only accesses are serialised,
-    not whole commands), checks the calling client's monitor deadline, and runs simulated
-    time in chunks so a long run neither holds the lock nor outlives the deadline. It
-    forwards the allow-list of socdbg/targets/wrapper.py, like every other wrapper."""
-
-    def __init__(self, inner: Target, lock: threading.RLock) -> None:
-        self._lock = lock
-        super().__init__(inner)
-
-    @property
-    def capabilities(self) -> frozenset[str]:
-        return self.inner.capabilities  # a reconnect may change them
-
-    @capabilities.setter
-    def capabilities(self, value: frozenset[str]) -> None:
-        pass  # always the inner target's, read when asked
-
-    def _observe(self, op: str, args: tuple[Any, ...], perform: Callable[[], T]) -> T:
-        _check_deadline()
-        with self._lock:
-            return perform()
-
-    def _change(self, op: str, args: tuple[Any, ...], perform: Callable[[], T]) -> T:
-        if op == "step":
-            return cast(T, self._step(*args))
-        if op == "run_until_text":
-            return cast(T, self._run_until_text(*args))
-        _check_deadline()
-        with self._lock:
-            return perform()
-
-    def close(self) -> None:
-        with self._lock:
-            self.inner.close()
-
-    def _step(self, cycles: int = 1) -> None:
-        step = self.inner.step  # type: ignore[attr-defined]
-        left = cycles
-        while left > 0:
-            _check_deadline()
-            with self._lock:
-                step(min(left, TIME_CHUNK))
-            left -= TIME_CHUNK
-
-    def _run_until_text(self, condition: str, max_cycles: int) -> bool:
-        run = self.inner.run_until_text  # type: ignore[attr-defined]
-        left = max_cycles
-        while True:
-            _check_deadline()
-            with self._lock:
-                if run(condition, min(left, TIME_CHUNK)):
-                    return True
-            left -= TIME_CHUNK
-            if left <= 0:
-                return False
-
-
-def _check_deadline() -> None:
-    deadline: float | None = getattr(_limits, "deadline", None)
-    if deadline is not None and time.monotonic() > deadline:
-        raise MonitorTimeout(f"stopped after the server's limit of {_limits.seconds:g} s "
-                             "for one monitor command",
-                             "socdbg serve --monitor-timeout SECONDS raises it")
-
-
-class _ThreadOutput(io.TextIOBase):
-    """``sys.stdout`` while a server runs: what a client's monitor command prints outside
-    the session's console (click prints ``--help`` there) goes to that client's buffer;
-    every other thread writes to the real stream."""
-
-    def __init__(self, real: TextIO) -> None:
-        self.real = real
-        self.local = threading.local()
-
-    def write(self, s: str) -> int:
-        buf: TextIO | None = getattr(self.local, "buf", None)
-        return (buf or self.real).write(s)
-
-    def flush(self) -> None:
-        buf: TextIO | None = getattr(self.local, "buf", None)
-        (buf or self.real).flush()
-
-    def isatty(self) -> bool:
-        return False
-
-
-_output_lock = threading.Lock()
-_output: list[_ThreadOutput] = []  # the installed router, while any server runs
-_output_users = [0]
-
-
-def _install_output() -> None:
-    with _output_lock:
-        if not _output:
-            router = _ThreadOutput(sys.stdout)
-            _output.append(router)
-            sys.stdout = router
-        _output_users[0] += 1
-
-
-def _uninstall_output() -> None:
-    with _output_lock:
-        _output_users[0] -= 1
-        if _output_users[0] <= 0 and _output:
-            router = _output.pop()
-            if sys.stdout is router:
-                sys.stdout = router.real
-            _output_users[0] = 0
-
-
-@contextlib.contextmanager
-def _client_output(buf: TextIO) -> Iterator[None]:
-    router = _output[0] if _output else None
-    if router is None:
-        yield
-        return
-    router.local.buf = buf
-    try:
-        yield
-    finally:
-        router.local.buf = None
-
-
 class RspServer:
     """Protocol logic for one target, shared by every client connection; each client has
     its own :class:`Session` (``monitor set`` variables, recordings) on the shared target."""
@@ -258,10 +119,10 @@ class RspServer:
             target, RunControl) else None
         self.transfer = max(1, min(MAX_TRANSFER, options.max_request,
                                    (options.packet_size - 16) // 2))
-        _install_output()
+        install_output()
 
     def close(self) -> None:
-        _uninstall_output()
+        uninstall_output()
 
     def new_session(self) -> Session:
         """A client's own session on the served target, under the server's policy."""
@@ -449,7 +310,7 @@ class RspServer:
         if verb in (b"step", b"until") and not self.allow_writes:
             raise SocdbgError("advancing simulated time changes the target: the server runs "
                               "read-only (socdbg serve --allow-writes)")
-        with _deadline(self.options.monitor_timeout):
+        with monitor_deadline(self.options.monitor_timeout):
             if verb == b"step":
                 target.step(int(arg, 16))
                 return b"OK"
@@ -578,232 +439,6 @@ class RspServer:
             return b"S02"
 
 
-@contextlib.contextmanager
-def _deadline(seconds: float) -> Iterator[None]:
-    """Target accesses of this thread fail with MonitorTimeout after ``seconds``."""
-    saved = getattr(_limits, "deadline", None), getattr(_limits, "seconds", None)
-    _limits.deadline, _limits.seconds = time.monotonic() + seconds, seconds
-    try:
-        yield
-    finally:
-        _limits.deadline, _limits.seconds = saved
-
-
-def run_monitor(session: Session, line: str, limit: int | None = None,
-                seconds: float | None = None) -> tuple[str, bool]:
-    """Run one socdbg command line for ``monitor``; (printed text, succeeded). At most
-    ``limit`` characters of output are kept; target accesses stop after ``seconds``."""
-    with session.presenter.capture(limit=limit) as buf, _client_output(buf):
-        try:
-            with _deadline(seconds) if seconds is not None else contextlib.nullcontext():
-                output = execute(session, line)
-                session.presenter.emit(output)
-            ok = output is None or output.ok
-        except SocdbgError as exc:
-            buf.write(f"error: {exc}\n")
-            ok = False
-        except KeyboardInterrupt:  # click's Abort: a prompt with nobody to answer it
-            buf.write("error: the command asked a question; nobody can answer on a server\n")
-            ok = False
-        except RecursionError:
-            buf.write("error: the command nested too deeply\n")
-            ok = False
-        text = buf.getvalue()
-        if getattr(buf, "truncated", False):
-            text += f"\n[output cut at {limit} characters]\n"
-    return text, ok
-
-
 def _addr_len(text: bytes) -> tuple[int, int]:
     a, _, n = text.partition(b",")
     return int(a, 16), int(n, 16)
-
-
-class ClientState:
-    """One connected client: its socket, ack mode, protocol state and its own session."""
-
-    def __init__(self, sock: socket.socket, session: Session | None = None) -> None:
-        self.sock = sock
-        self.session = session if session is not None else Session()
-        self.ack_mode = True
-        self.switch_to_noack = False
-        self.closing = False
-        self.running = False  # the CPU was resumed: poll for its stop
-        self.error_strings = False  # the client accepts E.text replies
-        self.socdbg_client = False  # the client is socdbg's gdb target, not gdb
-
-    def send_raw(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def send_packet(self, payload: bytes) -> None:
-        self.send_raw(frame(payload))
-
-
-def serve_client(server: RspServer, sock: socket.socket,
-                 on_error: Callable[[str], None] | None = None) -> None:
-    """Serve one client until it detaches, vanishes or goes silent."""
-    sock.settimeout(IDLE_TIMEOUT)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    state = ClientState(sock, server.new_session())
-    # packets longer than the PacketSize offered are dropped unread; run-length encoding
-    # is for replies only, so a client's '*' is never expanded
-    decoder = Decoder(max_packet=server.options.packet_size + 16, runs=False)
-    try:
-        while not state.closing:
-            sock.settimeout(STOP_POLL if state.running else IDLE_TIMEOUT)
-            try:
-                data = sock.recv(65536)
-            except TimeoutError:
-                if state.running:  # did the CPU stop by itself (a breakpoint)?
-                    stop = server.poll_stop()
-                    if stop is not None:
-                        state.running = False
-                        state.send_packet(stop)
-                    continue
-                return
-            except OSError:
-                return
-            if not data:
-                return
-            for pkt in decoder.feed(data):
-                if pkt.bad:
-                    if state.ack_mode:
-                        state.send_raw(b"-")
-                    continue
-                if pkt.oob is not None:
-                    if pkt.oob == INTERRUPT:
-                        state.running = False
-                        state.send_packet(server.interrupt())
-                    continue  # acks of our replies
-                assert pkt.payload is not None
-                if state.ack_mode:
-                    state.send_raw(b"+")
-                reply = server.handle(pkt.payload, state)
-                if reply is not None:
-                    state.send_packet(reply)
-                elif not state.closing:
-                    state.running = True  # 'c': the stop reply comes later
-                if state.switch_to_noack:
-                    state.ack_mode = False
-                    state.switch_to_noack = False
-                if state.closing:
-                    break
-    except OSError as exc:  # the client vanished mid-reply
-        if on_error is not None:
-            on_error(str(exc))
-    except Exception as exc:  # a bug outside the packet handler: drop this client only
-        if on_error is not None:
-            on_error(f"internal error: {type(exc).__name__}: {exc}")
-    finally:
-        with contextlib.suppress(OSError):
-            sock.close()
-        with contextlib.suppress(Exception):
-            state.session.close()  # finishes its trace or recording; the target stays open
-
-
-class _TCPServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    rsp: RspServer | None = None
-
-    def server_close(self) -> None:
-        super().server_close()
-        if self.rsp is not None:
-            self.rsp.close()
-            self.rsp = None
-
-
-class _TCP6Server(_TCPServer):
-    address_family = socket.AF_INET6
-
-
-def _family(bind: str, port: int) -> socket.AddressFamily:
-    """The address family of ``bind``, or a UsageError saying the address is invalid."""
-    try:
-        infos = socket.getaddrinfo(bind, port, type=socket.SOCK_STREAM,
-                                   flags=socket.AI_PASSIVE)
-    except (socket.gaierror, UnicodeError, ValueError):
-        raise UsageError(f"--bind {bind}: not a valid address or host name",
-                         "e.g. 127.0.0.1, ::1, 0.0.0.0") from None
-    if not infos:
-        raise UsageError(f"--bind {bind}: not a valid address or host name")
-    return infos[0][0]
-
-
-def is_loopback(bind: str) -> bool:
-    try:
-        return ipaddress.ip_address(bind.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return bind == "localhost"
-
-
-def bind_warning(bind: str, port: int, options: ServeOptions) -> str | None:
-    """What to tell the user when a server that lets clients change things listens beyond
-    this machine (the protocol has no authentication), else None."""
-    if is_loopback(bind) or not (options.allow_writes or options.allow_host_files):
-        return None
-    what = " and ".join(w for w, on in (("--allow-writes", options.allow_writes),
-                                        ("--allow-host-files", options.allow_host_files))
-                        if on)
-    return (f"warning: --bind {bind} is not loopback and {what} is given: anyone who can "
-            f"reach port {port} can change the target"
-            f"{' and files on this host' if options.allow_host_files else ''} "
-            "(the GDB protocol has no authentication)")
-
-
-def make_server(session: Session, bind: str, port: int, allow_writes: bool = False,
-                options: ServeOptions | None = None
-                ) -> tuple[socketserver.ThreadingTCPServer, RspServer]:
-    """A listening server (not yet serving) in front of ``session``'s target."""
-    if options is None:
-        options = ServeOptions(allow_writes=allow_writes)
-    options.check()
-    if not 0 <= port <= 65535:
-        raise UsageError(f"--port {port}: must be 0..65535 (0 picks a free port)")
-    family = _family(bind, port)
-    server_type = _TCP6Server if family == socket.AF_INET6 else _TCPServer
-
-    rsp_box: list[RspServer] = []
-
-    class Handler(socketserver.BaseRequestHandler):
-        def handle(self) -> None:
-            serve_client(rsp_box[0], self.request)
-
-    try:
-        srv = server_type((bind, port), Handler)
-    except OSError as exc:
-        hint = ("is another server on that port?" if exc.errno == errno.EADDRINUSE else
-                "no interface of this machine has that address"
-                if exc.errno == errno.EADDRNOTAVAIL else None)
-        raise SocdbgError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}",
-                          hint) from None
-    try:
-        rsp = RspServer(session, options)
-    except BaseException:
-        srv.server_close()
-        raise
-    rsp_box.append(rsp)
-    srv.rsp = rsp
-    return srv, rsp
-
-
-def serve(session: Session, bind: str, port: int, allow_writes: bool = False,
-          announce: Callable[[str], Any] = print, options: ServeOptions | None = None,
-          warn: Callable[[str], Any] | None = None) -> None:
-    if options is None:
-        options = ServeOptions(allow_writes=allow_writes)
-    srv, _ = make_server(session, bind, port, options=options)
-    host, real_port = str(srv.server_address[0]), int(srv.server_address[1])
-    warning = bind_warning(bind, real_port, options)
-    if warning:
-        (warn or announce)(warning)
-    shown = f"[{host}]" if ":" in host else host
-    announce(f"serving {session.target.spec} on {shown}:{real_port} "
-             f"({'read-write' if options.allow_writes else 'read-only'}); Ctrl-C stops")
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        srv.server_close()
-        session.close()

@@ -48,6 +48,15 @@ def _is_hex(data: bytes) -> bool:
     return bool(data) and all(c in _HEX for c in data)
 
 
+def _error_code(reply: bytes) -> str | None:
+    """``E14`` for a numbered error, the text of an ``E.text`` error, or None."""
+    if len(reply) == 3 and reply[:1] == b"E" and _is_hex(reply[1:]):
+        return reply.decode()
+    if reply.startswith(b"E."):
+        return reply[2:].decode(errors="replace")
+    return None
+
+
 def _answers_with_stop(payload: bytes) -> bool:
     """Requests whose proper answer is a stop reply (``?``, step, continue, vCont)."""
     return payload[:1] in (b"?", b"s", b"S", b"c", b"C") or payload.startswith(b"vCont;")
@@ -381,4 +390,4 @@ class RspConnection:
         return self.stops.pop(0)
 
 
-__all__ = ["DEFAULT_TIMEOUT", "PIPELINE", "RETRIES", "RspConnection", "_is_hex"]
+__all__ = ["DEFAULT_TIMEOUT", "PIPELINE", "RETRIES", "RspConnection", "_error_code", "_is_hex"]
