@@ -45,7 +45,7 @@ class ErrCode(IntEnum):
 
 
 class IrqSink(Protocol):
-    """What the engine raises interrupts through (socdbg.models.soc.Interrupts)."""
+    """What the engine raises interrupts through (socdbg.models.blocks.Interrupts)."""
 
     def raise_(self, source: str) -> None: ...
 
