@@ -99,6 +99,7 @@ from socdbg.models.noc.geometry import (
     _RR_ORDER,
     DEFAULT_BUFFER_DEPTH,
     LOCAL,
+    MAX_VCS,
     NEVER,
     OPPOSITE,
     PORTS,
@@ -221,8 +222,12 @@ class Mesh(Geometry):
     def __init__(self, size_x: int, size_y: int, router_delay: int = 1, link_delay: int = 1,
                  buffer_depth: int = DEFAULT_BUFFER_DEPTH, routing: str = "XY",
                  events: SimEvents | None = None, inject_delay: int = 0,
-                 eject_delay: int = 0) -> None:
+                 eject_delay: int = 0, vcs: int = 1) -> None:
         super().__init__(size_x, size_y, routing)
+        #: Virtual channels per input port. The event-driven router here models one; more
+        #: are simulated by the cycle-by-cycle arrays (socdbg.models.noc.cycles) that
+        #: synthetic traffic runs on (socdbg.models.traffic.run_traffic).
+        self.vcs = _check_int("vcs", vcs, 1, MAX_VCS)
         self.router_delay = _check_int("router_delay", router_delay, 1)
         self.link_delay = _check_int("link_delay", link_delay, 1)
         #: Network-interface channel latencies (BookSim2's injection and ejection channels):
