@@ -27,7 +27,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from socdbg.models.noc import LOCAL, PORTS, Mesh
 
@@ -177,6 +177,8 @@ class TrafficStats:
     cycles: int
     end_cycle: int  # the mesh cycle the run stopped at
     flit_hops: int  # router crossings simulated from start to end_cycle (all packets)
+    #: The latency of every measured packet delivered, ascending (left out of ==).
+    latencies: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def max_link_util(self) -> float:
@@ -355,6 +357,7 @@ def _stats(pat: Pattern, rate: float, packet_flits: int, warmup: int, cycles: in
         cycles=cycles,
         end_cycle=end_cycle,
         flit_hops=flit_hops,
+        latencies=tuple(latencies),
     )
 
 
