@@ -123,7 +123,7 @@ def test_virtual_channels_are_deterministic_and_only_on_the_cycles() -> None:
     assert a == b and a.latencies == b.latencies
     with pytest.raises(ValueError, match="one virtual channel"):
         run_traffic(Mesh(4, 4, vcs=2), "uniform", 0.1, 10, 10, engine="events")
-    with pytest.raises(ValueError, match="vcs must be 1..8"):
+    with pytest.raises(ValueError, match=r"vcs must be 1\.\.8"):
         Mesh(4, 4, vcs=9)
     with pytest.raises(ValueError, match="engine"):
         run_traffic(Mesh(4, 4), "uniform", 0.1, 10, 10, engine="fast")
