@@ -35,7 +35,8 @@ class SimOptions:
     ``"coarse"`` (the engine's own timing, no mesh). ``noc_buf``: router input buffer depth in
     flits (per virtual channel). ``noc_vcs``: virtual channels per input port (synthetic
     traffic, ``noc traffic``, runs with them; DMA packets use one). ``noc_router_delay``,
-    ``noc_link_delay``, ``noc_inject_delay``, ``noc_eject_delay``: the mesh's timing (docs/models.md, Matching BookSim2)."""
+    ``noc_link_delay``, ``noc_inject_delay``, ``noc_eject_delay``: the mesh's timing
+    (docs/models.md, Matching BookSim2)."""
 
     mesh: tuple[int, int] | None = None
     dma_bw: int = 32
