@@ -11,7 +11,7 @@ import random
 import pytest
 
 from socdbg.models.noc import Mesh
-from socdbg.models.noc.cycles import run_slots
+from socdbg.models.noc.cycles_run import run_slots
 from socdbg.models.options import SimOptions
 from socdbg.models.traffic import (
     Pattern,

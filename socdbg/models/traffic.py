@@ -365,7 +365,7 @@ def _run_cycles(mesh: Mesh, pat: Pattern, rate: float, cycles: int, warmup: int,
                 packet_flits: int, rng: random.Random, p: float, t0: int, start: int, end: int,
                 horizon: int, on_cycle: Callable[[int], None] | None) -> TrafficStats:
     """run_traffic on the cycle-by-cycle arrays (socdbg.models.noc.cycles)."""
-    from socdbg.models.noc.cycles import run_slots
+    from socdbg.models.noc.cycles_run import run_slots
 
     got = run_slots(mesh.size_x, mesh.size_y, vcs=mesh.vcs, buffer_depth=mesh.buffer_depth,
                     router_delay=mesh.router_delay, link_delay=mesh.link_delay,
