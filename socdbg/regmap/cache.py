@@ -33,11 +33,12 @@ import os
 import re
 import sys
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from socdbg.errors import MapError
+from socdbg.regmap import formats
 from socdbg.regmap.model import (
     Access,
     EnumMember,
@@ -91,33 +92,16 @@ def _package_version(package: str) -> str:
         return "unknown"
 
 
-def _module_version(name: str) -> str:
-    """A hash of one of our loader modules: editing the loader invalidates what it built."""
-    try:
-        return hashlib.sha256((Path(__file__).parent / f"{name}.py").read_bytes()).hexdigest()[:16]
-    except OSError:
-        return "unknown"
-
-
 def loader_version(fmt: str) -> str:
-    """What an entry of format ``fmt`` was built with; a different value rebuilds it.
-
-    SystemRDL: systemrdl-compiler's version (as always). SVD: socdbg's SVD loader and the
-    Python. IP-XACT: socdbg's IP-XACT reader, its expression evaluator and the SVD loader
-    it shares helpers with."""
-    if fmt == "svd":
-        return f"svd:{_module_version('svd')}:py{sys.version_info[0]}.{sys.version_info[1]}"
-    if fmt == "ipxact":
-        return (f"ipxact:{_module_version('ipxact')}:{_module_version('sv_expr')}:"
-                f"{_module_version('svd')}:py{sys.version_info[0]}.{sys.version_info[1]}")
-    return compiler_version()
+    """What an entry of format ``fmt`` was built with; a different value rebuilds it (the
+    format's ``version``: for SystemRDL systemrdl-compiler's version, for socdbg's own
+    readers a hash of their source)."""
+    return formats.get(fmt).loader_version()
 
 
 # --- formats ----------------------------------------------------------------------------------
-FORMATS = ("rdl", "svd", "ipxact")
-#: IP-XACT and its SPIRIT predecessors (socdbg's reader is tested on 1685-2009 and 2014).
-_IPXACT_NS = re.compile(r"https?://www\.(spiritconsortium\.org/XMLSchema/SPIRIT|accellera\.org/"
-                        r"XMLSchema/(spirit/1685-2009|IPXACT))", re.IGNORECASE)
+#: The built-in formats' names (``formats.names()`` adds those of other packages).
+FORMATS = tuple(formats.BUILTIN)
 _PROLOG = re.compile(r"\s*(<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(\[.*?\])?\s*>)", re.DOTALL)
 _ROOT = re.compile(r"<([A-Za-z_][\w.-]*)(?::([A-Za-z_][\w.-]*))?([^>]*)>", re.DOTALL)
 _XMLNS = re.compile(r"""xmlns(?::([\w.-]+))?\s*=\s*["']([^"']*)["']""")
@@ -147,31 +131,33 @@ def _xml_root_text(text: str) -> tuple[str, str]:
 
 
 def detect_format(path: Path, requested: str | None = None) -> str:
-    """The format of one map file: ``requested`` when given; else by extension: ``.rdl`` is
-    SystemRDL, ``.svd`` CMSIS-SVD, and ``.xml`` IP-XACT when its root is an IP-XACT or SPIRIT
-    ``component``, CMSIS-SVD when it is a ``device`` (vendors ship SVD as .xml too); any other
-    extension is SystemRDL, as before there were other formats."""
+    """The format of one map file: ``requested`` when given; else the format registered for
+    its extension (``.rdl`` SystemRDL, ``.svd`` CMSIS-SVD); for ``.xml`` the format that
+    claims its root element (an IP-XACT or SPIRIT ``component``, a CMSIS-SVD ``device``:
+    vendors ship SVD as .xml too); any other extension is SystemRDL, as before there were
+    other formats."""
     if requested is not None:
-        if requested not in FORMATS:
-            raise MapError(f"unknown map format '{requested}'", "one of " + ", ".join(FORMATS))
-        return requested
-    suffix = path.suffix.lower()
-    if suffix == ".svd":
-        return "svd"
+        return formats.get(requested).name
+    return _format_for(path.name, lambda: xml_root(path))
+
+
+def _format_for(name: str, root: Callable[[], tuple[str, str]]) -> str:
+    suffix = Path(name).suffix.lower()
+    claimed = formats.by_suffix(suffix)
+    if claimed is not None:
+        return claimed.name
     if suffix != ".xml":
-        return "rdl"
+        return formats.FALLBACK
     try:
-        local, uri = xml_root(path)
+        local, uri = root()
     except OSError as exc:
-        raise MapError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if local == "component" and _IPXACT_NS.match(uri):
-        return "ipxact"
-    if local == "device":
-        return "svd"
+        raise MapError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    claimed = formats.by_xml_root(local, uri)
+    if claimed is not None:
+        return claimed.name
     found = f"<{local}>" + (f" in namespace {uri}" if uri else "") if local else "no root element"
-    raise MapError(f"{path}: not a register description socdbg reads: found {found}",
-                   "an .xml map is an IP-XACT <ipxact:component> (or <spirit:component>) or a "
-                   "CMSIS-SVD <device>; --format rdl|svd|ipxact overrides the guess")
+    raise MapError(f"{name}: not a register description socdbg reads: found {found}",
+                   formats.xml_hint())
 
 
 def _digest(path: Path) -> str:
@@ -204,15 +190,15 @@ def _identity(deps: Sequence[tuple[str, str]], defines: Mapping[str, str], top: 
 
 def map_format(sources: Sequence[Path], requested: str | None = None) -> str:
     """The one format of a request's sources (see :func:`detect_format`)."""
-    formats = {detect_format(s, requested) for s in sources}
-    if len(formats) > 1:
+    found = {detect_format(s, requested) for s in sources}
+    if len(found) > 1:
         listed = ", ".join(f"{s.name} ({detect_format(s)})" for s in sources)
         raise MapError(f"the map files are in different formats: {listed}",
                        "several files make one map only in SystemRDL")
-    fmt = formats.pop() if formats else "rdl"
-    if fmt != "rdl" and len(sources) > 1:
-        raise MapError(f"a {'CMSIS-SVD' if fmt == 'svd' else 'IP-XACT'} map is one file; "
-                       f"got {len(sources)}")
+    fmt = found.pop() if found else formats.FALLBACK
+    title = formats.get(fmt)
+    if title.one_file and len(sources) > 1:
+        raise MapError(f"a {title.title} map is one file; got {len(sources)}")
     return fmt
 
 
@@ -261,17 +247,7 @@ def identity_of(files: Sequence[tuple[str, bytes]], defines: Mapping[str, str], 
 
 def format_of_text(name: str, text: str) -> str:
     """:func:`detect_format` for a file given as name and text (no file needed)."""
-    suffix = Path(name).suffix.lower()
-    if suffix == ".svd":
-        return "svd"
-    if suffix != ".xml":
-        return "rdl"
-    local, uri = _xml_root_text(text[:65536])
-    if local == "component" and _IPXACT_NS.match(uri):
-        return "ipxact"
-    if local == "device":
-        return "svd"
-    raise MapError(f"{name}: not a register description socdbg reads")
+    return _format_for(name, lambda: _xml_root_text(text[:65536]))
 
 
 # --- entries: data only --------------------------------------------------------------------
@@ -482,27 +458,11 @@ def _decode(sections: dict[str, memoryview]) -> RegMap | None:
     return regmap if len(regmap._spaths) == n else None
 
 
-def _compile(fmt: str, srcs: list[Path], incs: list[Path], defs: dict[str, str],
-             top: str | None, untrusted: bool = False) -> tuple[RegMap, list[Path]]:
-    """Build the map with the format's loader; (map, every file it read)."""
-    if fmt == "svd":
-        from socdbg.regmap.svd import load_svd
-
-        return load_svd(srcs[0]), [srcs[0]]
-    if fmt == "ipxact":
-        from socdbg.regmap.ipxact import compile_ipxact_files
-
-        return compile_ipxact_files(srcs, top)
-    from socdbg.regmap.rdl import compile_rdl_files
-
-    return compile_rdl_files(srcs, incs, defs, top, allow_perl=not untrusted,
-                             confine=incs if untrusted else None)
-
-
 def _rebuild(srcs: list[Path], incs: list[Path], defs: dict[str, str], top: str | None,
              entry: Path, version: str, write: bool, fmt: str = "rdl",
              untrusted: bool = False) -> RegMap:
-    regmap, files = _compile(fmt, srcs, incs, defs, top, untrusted)
+    regmap, files = formats.get(fmt).build(formats.MapRequest(
+        tuple(srcs), tuple(incs), defs, top, untrusted))
     deps = [(str(p), _digest(p)) for p in files if p.is_file()]
     regmap.source = MapSource(tuple(str(s) for s in srcs),
                               _identity(deps, defs, top or "", fmt),
