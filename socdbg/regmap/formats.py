@@ -21,9 +21,9 @@ import importlib
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from types import MappingProxyType
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from socdbg.errors import MapError, did_you_mean
 
@@ -31,15 +31,14 @@ if TYPE_CHECKING:
     from socdbg.regmap.regmap import RegMap
 
 
-@dataclass(frozen=True)
-class MapRequest:
+class MapRequest(NamedTuple):
     """What one build of a map is asked for: the sources (resolved paths), the include
     folders, the defines (SystemRDL preprocessor defines; IP-XACT parameter overrides),
     the top, and whether the sources came from elsewhere (a dump's embedded map)."""
 
     sources: tuple[Path, ...]
     include_paths: tuple[Path, ...] = ()
-    defines: Mapping[str, str] = field(default_factory=dict)
+    defines: Mapping[str, str] = MappingProxyType({})
     top: str | None = None
     untrusted: bool = False
 
@@ -48,8 +47,7 @@ class MapRequest:
 Compile = Callable[[MapRequest], "tuple[RegMap, list[Path]]"]
 
 
-@dataclass(frozen=True)
-class MapFormat:
+class MapFormat(NamedTuple):
     """One register description format.
 
     ``name`` is the ``--format`` value and the cache's tag; ``title`` names it in messages.
@@ -61,7 +59,7 @@ class MapFormat:
     that changes whenever the loader would build a different map (a cache entry built under
     another version is rebuilt). ``one_file``: a map is exactly one source file.
     ``defines``: what the format makes of ``defines`` (shown in errors), or "" when it takes
-    none."""
+    none. (Named tuples, not dataclasses: declaring them costs start-up 0.2 ms, not 1.3.)"""
 
     name: str
     title: str
