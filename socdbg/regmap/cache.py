@@ -30,15 +30,22 @@ import hmac
 import importlib.util
 import json
 import os
-import re
 import sys
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from socdbg.errors import MapError
 from socdbg.regmap import formats
+from socdbg.regmap.atomic import remove_stale_tmp, write_atomic
+from socdbg.regmap.detect import (
+    FORMATS,
+    detect_format,
+    format_of_text,
+    map_format,
+    xml_root,
+)
 from socdbg.regmap.model import (
     Access,
     EnumMember,
@@ -58,6 +65,9 @@ from socdbg.regmap.stored import as_bool, as_int, as_str
 CACHE_FORMAT = 7
 #: The first bytes of every entry.
 MAGIC = b"socdbg-map-cache\n"
+__all__ = ["CACHE_FORMAT", "FORMATS", "MAGIC", "cache_dir", "compiler_version", "dependencies",
+           "detect_format", "format_of_text", "identity_of", "load_map", "loader_version",
+           "map_format", "remove_stale_tmp", "write_atomic", "xml_root"]
 #: An entry larger than this is not read (a map of a million registers is ~60 MB).
 MAX_ENTRY = 1 << 30
 
@@ -99,67 +109,6 @@ def loader_version(fmt: str) -> str:
     return formats.get(fmt).loader_version()
 
 
-# --- formats ----------------------------------------------------------------------------------
-#: The built-in formats' names (``formats.names()`` adds those of other packages).
-FORMATS = tuple(formats.BUILTIN)
-_PROLOG = re.compile(r"\s*(<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(\[.*?\])?\s*>)", re.DOTALL)
-_ROOT = re.compile(r"<([A-Za-z_][\w.-]*)(?::([A-Za-z_][\w.-]*))?([^>]*)>", re.DOTALL)
-_XMLNS = re.compile(r"""xmlns(?::([\w.-]+))?\s*=\s*["']([^"']*)["']""")
-
-
-def xml_root(path: Path) -> tuple[str, str]:
-    """(local name, namespace URI) of an XML file's root element, read from its first 64 KiB
-    without an XML parser; ("", "") when there is none to be found there."""
-    with path.open("rb") as fh:
-        head = fh.read(65536)
-    return _xml_root_text(head.decode("utf-8", errors="replace"))
-
-
-def _xml_root_text(text: str) -> tuple[str, str]:
-    text = text.lstrip("\ufeff")
-    pos = 0
-    while (prolog := _PROLOG.match(text, pos)) is not None:  # declaration, comments, doctype
-        pos = prolog.end()
-    while pos < len(text) and text[pos].isspace():
-        pos += 1
-    m = _ROOT.match(text, pos)
-    if m is None:
-        return "", ""
-    prefix, local = (m.group(1), m.group(2)) if m.group(2) else (None, m.group(1))
-    namespaces = {p or None: uri for p, uri in _XMLNS.findall(m.group(3))}
-    return local, namespaces.get(prefix, "")
-
-
-def detect_format(path: Path, requested: str | None = None) -> str:
-    """The format of one map file: ``requested`` when given; else the format registered for
-    its extension (``.rdl`` SystemRDL, ``.svd`` CMSIS-SVD); for ``.xml`` the format that
-    claims its root element (an IP-XACT or SPIRIT ``component``, a CMSIS-SVD ``device``:
-    vendors ship SVD as .xml too); any other extension is SystemRDL, as before there were
-    other formats."""
-    if requested is not None:
-        return formats.get(requested).name
-    return _format_for(path.name, lambda: xml_root(path))
-
-
-def _format_for(name: str, root: Callable[[], tuple[str, str]]) -> str:
-    suffix = Path(name).suffix.lower()
-    claimed = formats.by_suffix(suffix)
-    if claimed is not None:
-        return claimed.name
-    if suffix != ".xml":
-        return formats.FALLBACK
-    try:
-        local, uri = root()
-    except OSError as exc:
-        raise MapError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    claimed = formats.by_xml_root(local, uri)
-    if claimed is not None:
-        return claimed.name
-    found = f"<{local}>" + (f" in namespace {uri}" if uri else "") if local else "no root element"
-    raise MapError(f"{name}: not a register description socdbg reads: found {found}",
-                   formats.xml_hint())
-
-
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -186,20 +135,6 @@ def _identity(deps: Sequence[tuple[str, str]], defines: Mapping[str, str], top: 
     if fmt != "rdl":
         h.update(b"\0format=" + fmt.encode())
     return h.hexdigest()
-
-
-def map_format(sources: Sequence[Path], requested: str | None = None) -> str:
-    """The one format of a request's sources (see :func:`detect_format`)."""
-    found = {detect_format(s, requested) for s in sources}
-    if len(found) > 1:
-        listed = ", ".join(f"{s.name} ({detect_format(s)})" for s in sources)
-        raise MapError(f"the map files are in different formats: {listed}",
-                       "several files make one map only in SystemRDL")
-    fmt = found.pop() if found else formats.FALLBACK
-    title = formats.get(fmt)
-    if title.one_file and len(sources) > 1:
-        raise MapError(f"a {title.title} map is one file; got {len(sources)}")
-    return fmt
 
 
 def load_map(
@@ -243,11 +178,6 @@ def identity_of(files: Sequence[tuple[str, bytes]], defines: Mapping[str, str], 
     sources, then their includes) would have; see :func:`_identity`."""
     return _identity([(name, hashlib.sha256(data).hexdigest()) for name, data in files],
                      defines, top, fmt)
-
-
-def format_of_text(name: str, text: str) -> str:
-    """:func:`detect_format` for a file given as name and text (no file needed)."""
-    return _format_for(name, lambda: _xml_root_text(text[:65536]))
 
 
 # --- entries: data only --------------------------------------------------------------------
@@ -432,7 +362,7 @@ def _decode(sections: dict[str, memoryview]) -> RegMap | None:
                      for p, a, e, w, sw, d, ur, uw in meta["memories"])
     layouts: Sequence[Layout]
     if "packed" in meta:
-        from socdbg.regmap.svd import PackedLayouts
+        from socdbg.regmap.packed import PackedLayouts
 
         layouts = PackedLayouts.from_columns(
             bytes(sections["layouts"]), _column(sections["layout_ends"], "Q"),
@@ -471,60 +401,3 @@ def _rebuild(srcs: list[Path], incs: list[Path], defs: dict[str, str], top: str 
     if write:
         _write_entry(entry, version, deps, regmap)
     return regmap
-
-
-# --- atomic writes -------------------------------------------------------------------------
-def _tmp_pattern(target: Path) -> re.Pattern[str]:
-    return re.compile(re.escape(target.name) + r"\.(\d+)-[A-Za-z0-9_]+\.tmp")
-
-
-def remove_stale_tmp(target: Path) -> None:
-    """Remove temporary files an earlier, killed write to ``target`` left beside it: those
-    named for ``target`` whose writing process no longer runs."""
-    pattern = _tmp_pattern(target)
-    folder = target.parent
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for name in names:
-        m = pattern.fullmatch(name)
-        if m is None or int(m.group(1)) == os.getpid() or _alive(int(m.group(1))):
-            continue
-        with contextlib.suppress(OSError):
-            os.unlink(folder / name)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True
-    return True
-
-
-def write_atomic(target: Path, chunks: Iterable[bytes], mode: int | None = None) -> None:
-    """Write ``target`` atomically: a temporary file beside it (named for it and for this
-    process), fsync, rename. Stale temporary files of earlier killed writes to the same path
-    are removed first; on failure the temporary file is removed and OSError raised."""
-    import tempfile  # only when writing: a warm load does not pay for it
-
-    folder = target.parent if str(target.parent) else Path(".")
-    remove_stale_tmp(target)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{target.name}.{os.getpid()}-",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

@@ -104,8 +104,9 @@ def source_hash(*modules: str) -> str:
 
 
 #: The modules each built-in loader is made of (their source versions its cache entries).
-SVD_MODULES = ("svd",)
-IPXACT_MODULES = ("ipxact", "sv_expr", "svd")
+SVD_MODULES = ("svd", "svd_numbers", "svd_elements", "svd_walk", "svd_fields", "packed",
+               "paths")
+IPXACT_MODULES = ("ipxact", "ipxact_elements", "ipxact_walk", "sv_expr", "paths")
 
 
 def svd_version() -> str:
@@ -116,7 +117,7 @@ def ipxact_version() -> str:
     return "ipxact:" + source_hash(*IPXACT_MODULES)
 
 
-def compile_rdl(request: MapRequest) -> tuple[RegMap, list[Path]]:
+def build_rdl(request: MapRequest) -> tuple[RegMap, list[Path]]:
     from socdbg.regmap import rdl
 
     incs = list(request.include_paths)
@@ -125,13 +126,13 @@ def compile_rdl(request: MapRequest) -> tuple[RegMap, list[Path]]:
                                  confine=incs if request.untrusted else None)
 
 
-def compile_svd(request: MapRequest) -> tuple[RegMap, list[Path]]:
+def build_svd(request: MapRequest) -> tuple[RegMap, list[Path]]:
     from socdbg.regmap import svd
 
     return svd.load_svd(request.sources[0]), [request.sources[0]]
 
 
-def compile_ipxact(request: MapRequest) -> tuple[RegMap, list[Path]]:
+def build_ipxact(request: MapRequest) -> tuple[RegMap, list[Path]]:
     from socdbg.regmap import ipxact
 
     return ipxact.compile_ipxact_files(list(request.sources), request.top)
@@ -141,12 +142,12 @@ def compile_ipxact(request: MapRequest) -> tuple[RegMap, list[Path]]:
 IPXACT_NS = (r"https?://www\.(spiritconsortium\.org/XMLSchema/SPIRIT|accellera\.org/"
              r"XMLSchema/(spirit/1685-2009|IPXACT))")
 
-RDL = MapFormat("rdl", "SystemRDL", (".rdl",), "socdbg.regmap.formats:compile_rdl",
+RDL = MapFormat("rdl", "SystemRDL", (".rdl",), "socdbg.regmap.formats:build_rdl",
                 "socdbg.regmap.cache:compiler_version", one_file=False,
                 defines="preprocessor defines")
-SVD = MapFormat("svd", "CMSIS-SVD", (".svd",), "socdbg.regmap.formats:compile_svd",
+SVD = MapFormat("svd", "CMSIS-SVD", (".svd",), "socdbg.regmap.formats:build_svd",
                 "socdbg.regmap.formats:svd_version", xml_roots=(("device", ""),))
-IPXACT = MapFormat("ipxact", "IP-XACT", (), "socdbg.regmap.formats:compile_ipxact",
+IPXACT = MapFormat("ipxact", "IP-XACT", (), "socdbg.regmap.formats:build_ipxact",
                    "socdbg.regmap.formats:ipxact_version",
                    xml_roots=(("component", IPXACT_NS),))
 
