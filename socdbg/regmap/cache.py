@@ -149,19 +149,27 @@ def load_map(
 ) -> RegMap:
     """Load a register map through the cache: SystemRDL sources (compiled together), one
     CMSIS-SVD file or one IP-XACT file. ``format`` (``rdl``, ``svd``, ``ipxact``) overrides
-    what the file names and contents suggest (:func:`detect_format`). Include paths and
-    defines only mean something to SystemRDL.
+    what the file names and contents suggest (:func:`detect_format`). Include paths only mean
+    something to SystemRDL; ``defines`` are SystemRDL's preprocessor defines and IP-XACT's
+    parameter values (plus ``remap``, the remap state). A source may carry such settings
+    itself: ``comp.xml,WIDTH=16,remap=boot`` (:func:`formats.split_source`).
 
     ``untrusted`` is for sources that came from elsewhere (a dump's embedded map): SystemRDL is
     compiled with the Perl preprocessor refused, and every file the compiler reads must lie in
     the include folders given."""
-    srcs = [Path(s).resolve() for s in sources]
+    split = [formats.split_source(s) for s in sources]
+    srcs = [path.resolve() for path, _ in split]
     incs = [Path(p).resolve() for p in include_paths]
     for s in srcs:
         if not s.is_file():
             raise MapError(f"{s}: no such register description file")
     fmt = map_format(srcs, format)
     defs = dict(defines or {})
+    for path, settings in split:
+        if settings and not formats.get(fmt).defines:
+            raise MapError(f"{path}: a {formats.get(fmt).title} map takes no NAME=VALUE "
+                           f"settings ({', '.join(settings)})")
+        defs.update(settings)
     key = _request_key(srcs, incs, defs, top or "", fmt)
     entry = cache_dir() / f"map-{key}.map"
     version = loader_version(fmt)

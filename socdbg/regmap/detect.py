@@ -49,7 +49,7 @@ def detect_format(path: Path, requested: str | None = None) -> str:
     other formats."""
     if requested is not None:
         return formats.get(requested).name
-    return _format_for(path.name, lambda: xml_root(path))
+    return _format_for(str(path), lambda: xml_root(path))
 
 
 def _format_for(name: str, root: Callable[[], tuple[str, str]]) -> str:

@@ -28,12 +28,12 @@ Only this module imports lxml for IP-XACT, and only the cache calls it, when the
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from socdbg.errors import MapError
-from socdbg.regmap.ipxact_elements import _Bad, _text, element_path
+from socdbg.regmap.ipxact_elements import _attr, _Bad, _text, element_path
 from socdbg.regmap.ipxact_walk import _Reader
 from socdbg.regmap.model import MapSource
 from socdbg.regmap.paths import rename_duplicates
@@ -42,7 +42,11 @@ from socdbg.regmap.regmap import RegMap
 if TYPE_CHECKING:
     from lxml.etree import _Element as Element
 
-__all__ = ["compile_ipxact", "compile_ipxact_files", "element_path"]
+__all__ = ["REMAP_KEY", "compile_ipxact", "compile_ipxact_files", "element_path"]
+
+#: The setting that chooses a remap state (``--map comp.xml,remap=STATE``); every other
+#: setting is a parameter.
+REMAP_KEY = "remap"
 
 
 def _pick(root: Element, top: str | None) -> Element:
@@ -64,17 +68,23 @@ def _pick(root: Element, top: str | None) -> Element:
 
 
 def compile_ipxact(sources: Sequence[Path], top: str | None = None,
-                   source: MapSource | None = None) -> RegMap:
+                   source: MapSource | None = None,
+                   params: Mapping[str, str] | None = None) -> RegMap:
     """Read an IP-XACT file into a :class:`RegMap`."""
-    return compile_ipxact_files(sources, top, source)[0]
+    return compile_ipxact_files(sources, top, source, params)[0]
 
 
 def compile_ipxact_files(sources: Sequence[Path], top: str | None = None,
-                         source: MapSource | None = None) -> tuple[RegMap, list[Path]]:
+                         source: MapSource | None = None,
+                         params: Mapping[str, str] | None = None
+                         ) -> tuple[RegMap, list[Path]]:
     """:func:`compile_ipxact`, plus the files read (the one source: IP-XACT has no includes).
 
     The map is the last ``memoryMap`` unless ``top`` names another (``MEMORYMAP`` or
-    ``COMPONENT__MEMORYMAP``). Errors are one :class:`MapError`:
+    ``COMPONENT__MEMORYMAP``). ``params`` sets parameters (``NAME=EXPRESSION``, by
+    ``parameterId``, name or 2009 ``spirit:id``) in place of the file's defaults; the key
+    ``remap`` chooses a remap state, whose ``memoryRemap`` blocks are added to the memory
+    map's own. Errors are one :class:`MapError`:
     ``FILE:LINE: memoryMap[m]/addressBlock[b]/register[r]/field[f]: problem``.
     """
     from lxml import etree  # lazy: only a cold load pays for it
@@ -84,6 +94,8 @@ def compile_ipxact_files(sources: Sequence[Path], top: str | None = None,
     path = Path(sources[0])
     if not path.is_file():
         raise MapError(f"{path}: no such register description file")
+    settings = dict(params or {})
+    remap = settings.pop(REMAP_KEY, None)
     parser = etree.XMLParser(remove_comments=True, remove_pis=True, resolve_entities=False,
                              no_network=True, huge_tree=False)
     try:
@@ -97,20 +109,28 @@ def compile_ipxact_files(sources: Sequence[Path], top: str | None = None,
     for el in root.iter():
         if isinstance(el.tag, str) and el.tag.startswith("{"):
             el.tag = el.tag.split("}", 1)[1]
-    reader = _Reader(root)
+    notes: list[tuple[Element, str]] = []
     try:
         if root.tag != "component":
             raise _Bad(root, f"<{root.tag}> is not an IP-XACT <component>")
+        reader = _Reader(root, settings)
         mm = _pick(root, top)
         name = reader.name(mm)
-        reader.memory_map(mm)
+        reader.memory_map(mm, remap)
+        states = [(_attr(r, "state") or "").strip() for r in mm.findall("memoryRemap")]
+        if states and remap is None:
+            notes.append((mm, f"remap states {', '.join(states)}: the map shows the default "
+                              "state (--map FILE,remap=STATE adds that state's memoryRemap)"))
     except _Bad as exc:
         raise MapError(f"{path}:{exc.el.sourceline}: {element_path(exc.el)}: {exc.message}",
                        exc.hint) from None
     except RecursionError:
         raise MapError(f"{path}: nested too deeply") from None
     rename_duplicates(reader.paths)
+    settings_given = tuple(sorted((params or {}).items()))
     regmap = RegMap(name, reader.layouts, reader.paths, array("Q", reader.addrs),
                     array("I", reader.lidx), reader.mems,
-                    source or MapSource((str(path),), "", (), top or ""))
+                    source or MapSource((str(path),), "", settings_given, top or ""))
+    regmap.warnings = tuple(f"{path}:{el.sourceline}: {element_path(el)}: {message}"
+                            for el, message in [*reader.params.warnings, *notes])
     return regmap, [path.resolve()]

@@ -4,7 +4,7 @@ registers, fields and enumerations into layouts and register columns."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from socdbg.regmap.ipxact_elements import (
@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 
 
 class _Reader:
-    def __init__(self, root: Element) -> None:
+    def __init__(self, root: Element, params: Mapping[str, str] | None = None) -> None:
         self.root = root
-        self.params = _Params(root)
+        self.params = _Params(root, params)
         self.layouts: list[Layout] = []
         self.layout_ids: dict[Layout, int] = {}
         self.paths: list[str] = []
@@ -57,7 +57,7 @@ class _Reader:
     # --- numbers --------------------------------------------------------------------------
     def number(self, el: Element) -> int:
         try:
-            return evaluate(el.text or "", self.params.value)
+            return evaluate(self.params.expr(el), self.params.value)
         except ExprError as exc:
             raise _Bad(el, str(exc)) from None
 
@@ -96,14 +96,33 @@ class _Reader:
         return dims
 
     # --- the walk -------------------------------------------------------------------------
-    def memory_map(self, mm: Element) -> None:
+    def memory_map(self, mm: Element, remap: str | None = None) -> None:
+        """The memory map's own blocks and banks (its default state); with ``remap``, also
+        those of its ``memoryRemap`` for that remap state."""
         aub_el = mm.find("addressUnitBits")
         if aub_el is not None:
             self.aub = self.number(aub_el)
             if self.aub < 8 or self.aub % 8 or self.aub > MAX_REGISTER_BITS:
                 raise _Bad(aub_el, f"addressUnitBits {self.aub} is not a multiple of 8 "
                                    f"(8 to {MAX_REGISTER_BITS})")
-        for child in mm:
+        self.contents(mm)
+        remaps = [r for r in mm.findall("memoryRemap") if self.present(r)]
+        if remap is None:
+            return
+        states = {(_attr(r, "state") or "").strip(): r for r in remaps}
+        chosen = states.get(remap)
+        if chosen is None:
+            import difflib
+
+            close = difflib.get_close_matches(remap, list(states), 1)
+            raise _Bad(mm, f"no memoryRemap for remap state '{remap}'",
+                       f"did you mean '{close[0]}'?" if close else
+                       ("remap states: " + ", ".join(sorted(states)) if states else
+                        "this memoryMap has no memoryRemap"))
+        self.contents(chosen)
+
+    def contents(self, holder: Element) -> None:
+        for child in holder:
             if not self.present(child):
                 continue
             if child.tag == "addressBlock":
