@@ -353,6 +353,8 @@ def bench_symtab_vs_nm(quick: bool, count: int = SYMBOLS, pythonpath: str | None
     pairs = 7 if quick else 21
     nm = _nm()
     env = dict(os.environ)
+    # as a user with an installed socdbg runs it: with bytecode (the warm-up run writes it)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     root = pythonpath or str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
                                 else "")

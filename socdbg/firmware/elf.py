@@ -2,7 +2,8 @@
 
 The headers, program headers and section headers are read with ``struct`` (no pyelftools on
 this path: importing it costs more than reading a 100,000-symbol table). The symbol table is
-decoded with one ``struct.unpack`` into columns; :class:`Symbol` objects are made only for the
+decoded into columns straight from its bytes (strided memoryviews in the machine's byte
+order, one ``struct.unpack`` in the other); :class:`Symbol` objects are made only for the
 symbols a lookup returns. Every size, offset and count read from the file is checked against
 the file before it is used; any malformed input becomes one :class:`FirmwareError` line.
 
@@ -15,10 +16,10 @@ from __future__ import annotations
 
 import bisect
 import struct
+import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import accumulate, compress, repeat
-from operator import add, eq, itemgetter
+from operator import add, itemgetter
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
@@ -54,13 +55,29 @@ class FirmwareError(SocdbgError):
     """An ELF file is missing, not an ELF, truncated, corrupt or unusable."""
 
 
-@dataclass(frozen=True, slots=True)
 class Segment:
-    index: int
-    address: int  # load (physical) address
-    data: bytes  # file bytes
-    memsz: int  # bytes in memory: data then zero fill
-    flags: int
+    """One loadable segment. (A slotted class, not a dataclass: importing dataclasses costs
+    a one-shot command more than reading a 100,000-symbol table's columns.)"""
+
+    __slots__ = ("address", "data", "flags", "index", "memsz")
+
+    def __init__(self, index: int, address: int, data: bytes, memsz: int, flags: int) -> None:
+        self.index = index
+        self.address = address  # load (physical) address
+        self.data = data  # file bytes
+        self.memsz = memsz  # bytes in memory: data then zero fill
+        self.flags = flags
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Segment) and all(
+            getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash((self.index, self.address, self.data, self.memsz, self.flags))
+
+    def __repr__(self) -> str:
+        return (f"Segment(index={self.index}, address={self.address:#x}, "
+                f"data=<{len(self.data)} bytes>, memsz={self.memsz:#x}, flags={self.flags})")
 
     @property
     def end(self) -> int:
@@ -135,19 +152,10 @@ class SymbolTable:
             located = [r for r, info in zip(rows, infos, strict=True) if info & 0xF in _LOCATED]
         if "" in index:
             located = [r for r in located if names[r]]
-        # (address, -size) order: sort by address, then the few runs of equal addresses by
-        # size, largest first
+        # (address, -size) order: by size, largest first, then (a stable sort) by address
+        located.sort(key=sizes.__getitem__, reverse=True)
         located.sort(key=values.__getitem__)
         addrs = _pick(values, located)
-        ties = list(compress(range(1, len(addrs)), map(eq, addrs[1:], addrs)))
-        i = 0
-        while i < len(ties):
-            j = i
-            while j + 1 < len(ties) and ties[j + 1] == ties[j] + 1:
-                j += 1
-            start, stop = ties[i] - 1, ties[j] + 1
-            located[start:stop] = sorted(located[start:stop], key=lambda r: -sizes[r])
-            i = j + 1
         self._syms = located
         self._addrs = addrs
         self._ssizes = _pick(sizes, located)  # sizes in address order
@@ -240,8 +248,7 @@ class SymbolTable:
         return {n: self._symbol(r) for n, r in self._index.items()}
 
 
-@dataclass(frozen=True)
-class ElfImage:
+class ElfImage(NamedTuple):
     path: str
     name: str
     elfclass: int
@@ -313,8 +320,7 @@ def _table(raw: bytes, name: str, what: str, off: int, num: int, entsize: int,
     return [off + i * entsize for i in range(num)]
 
 
-@dataclass(frozen=True, slots=True)
-class _Section:
+class _Section(NamedTuple):
     name: int
     type: int
     offset: int
@@ -380,6 +386,23 @@ def _strings(data: bytes) -> dict[int, str]:
     return {at: p.decode("utf-8", "replace") for at, p in zip(starts, parts, strict=False)}
 
 
+def _names(data: bytes, offsets: list[int], name: str) -> list[str]:
+    """The string at each offset of a string table. An ASCII table (nearly all) is decoded
+    once and each name sliced out of it up to its NUL; else every string of the table is
+    decoded once (:func:`_strings`). A name that runs past the table is a FirmwareError."""
+    if data.isascii():
+        text = data.decode("ascii")
+        find = text.index
+        try:
+            return [text[at : find("\0", at)] for at in offsets]
+        except ValueError:
+            pass  # an offset past the table, or no NUL after it: said below
+    got = _strings(data).get
+    found: list[str | None] = list(map(got, offsets))
+    return [n if n is not None else _string_at(data, at, name)
+            for n, at in zip(found, offsets, strict=True)]
+
+
 def _string_at(data: bytes, at: int, name: str) -> str:
     stop = data.find(b"\0", at)
     if at >= len(data) or stop < 0:
@@ -405,28 +428,17 @@ def _symbols(raw: bytes, is64: bool, end: str, sections: list[_Section], shstrnd
     fmt = _SYM64 if is64 else _SYM32
     entsize = struct.calcsize("<" + fmt)
     count = table.size // entsize  # bounded by the file's size (checked above)
-    flat = struct.unpack_from(end + fmt * count, raw, table.offset) if count else ()
-    if is64:
-        nidx, infos, shndx, values, sizes = flat[0::6], flat[1::6], flat[3::6], flat[4::6], \
-            flat[5::6]
-    else:
-        nidx, values, sizes, infos, shndx = flat[0::6], flat[1::6], flat[2::6], flat[3::6], \
-            flat[5::6]
     # filters as byte columns (one byte per entry), so no Python loop runs per symbol
     body = raw[table.offset : table.offset + count * entsize]
+    nidx, values, sizes, infos, shndx = _columns(body, is64, end, count)
     at_name, at_info, at_shndx = (0, 4, 6) if is64 else (0, 12, 14)
     info_col = body[at_info::entsize]
     named = _any_nonzero(count, *(body[at_name + k :: entsize] for k in range(4)))
     defined = _any_nonzero(count, body[at_shndx::entsize], body[at_shndx + 1 :: entsize])
     wanted = _both(count, _both(count, named, defined), info_col.translate(_WANTED))
     wanted = b"\0" + wanted[1:]  # entry 0 is the null symbol
-    by_offset = _strings(strings)
-    got = by_offset.get
     offsets = list(compress(nidx, wanted))
-    names: list[str] = list(map(got, offsets))  # type: ignore[arg-type]
-    if None in names:  # a merged suffix, or an offset outside the table (an error)
-        names = [n if n is not None else _string_at(strings, at, name)
-                 for n, at in zip(names, offsets, strict=True)]
+    names = _names(strings, offsets, name)
     if strings.startswith(b"$") or b"\0$" in strings:  # mapping symbols ($x, $d): hidden
         dollar = bytes(map(str.startswith, names, repeat("$")))
         if any(dollar):
@@ -441,11 +453,39 @@ def _symbols(raw: bytes, is64: bool, end: str, sections: list[_Section], shstrnd
     # locals belong to the STT_FILE symbol before them; sh_info is the first global
     first_global = min(table.info, count)
     file_rows = list(compress(range(first_global), info_col[:first_global].translate(_FILES)))
-    files = _Files(file_rows, [got(nidx[r]) or _string_at(strings, nidx[r], name)
-                               if nidx[r] else "" for r in file_rows], keep, first_global)
+    files = _Files(file_rows, _names(strings, [nidx[r] for r in file_rows], name), keep,
+                   first_global)
     return SymbolTable(names, list(compress(values, wanted)), list(compress(sizes, wanted)),
                        list(compress(infos, wanted)), list(compress(shndx, wanted)), files,
                        names_of_sections, image, located)
+
+
+def _columns(body: bytes, is64: bool, end: str, count: int, views: bool | None = None
+             ) -> tuple[Sequence[int], Sequence[int], Sequence[int], Sequence[int],
+                        Sequence[int]]:
+    """(name offsets, values, sizes, infos, section indices) of ``count`` symbols. In the
+    machine's own byte order each column is a strided view of the table, copied out at C
+    speed; else one ``struct.unpack`` (``views`` forces one or the other, for tests)."""
+    if not count:
+        return [], [], [], [], []
+    if views is None:
+        views = (end == "<") == (sys.byteorder == "little")
+    if views:
+        mv = memoryview(body)
+        words = mv.cast("I")
+        halves = mv.cast("H")
+        if is64:  # Elf64_Sym: name I, info B, other B, shndx H, value Q, size Q (24 bytes)
+            quads = mv.cast("Q")
+            return (words[0::6].tolist(), quads[1::3].tolist(), quads[2::3].tolist(),
+                    list(body[4::24]), halves[3::12].tolist())
+        # Elf32_Sym: name I, value I, size I, info B, other B, shndx H (16 bytes)
+        return (words[0::4].tolist(), words[1::4].tolist(), words[2::4].tolist(),
+                list(body[12::16]), halves[7::8].tolist())
+    fmt = _SYM64 if is64 else _SYM32
+    flat = struct.unpack_from(end + fmt * count, body)
+    if is64:
+        return flat[0::6], flat[4::6], flat[5::6], flat[1::6], flat[3::6]
+    return flat[0::6], flat[1::6], flat[2::6], flat[3::6], flat[5::6]
 
 
 class _Files:
