@@ -378,7 +378,7 @@ def bench_symtab_vs_nm(quick: bool, count: int = SYMBOLS, pythonpath: str | None
 
         run(ours_cmd)  # page cache, .pyc files
         run(nm_cmd)
-        ours, theirs, bare, ratios = [], [], [], []
+        ours, theirs, bare, ratios, own = [], [], [], [], []
         for i in range(pairs):
             if i % 2:  # alternate which goes first
                 b = run(nm_cmd)
@@ -389,12 +389,17 @@ def bench_symtab_vs_nm(quick: bool, count: int = SYMBOLS, pythonpath: str | None
             ours.append(a * 1e3)
             theirs.append(b * 1e3)
             ratios.append(a / b)
-            bare.append(run(bare_cmd) * 1e3)
+            c = run(bare_cmd)
+            bare.append(c * 1e3)
+            own.append((a - c) / b)
     n = f"{count:,}"
     return [
         _row("firmware.symtab_100k.vs_nm", ratios, "x", VS_NM_TARGET,
              f"whole process: python -c read_elf / nm -S, {pairs} alternating pairs, median "
              f"of the per-pair ratios ({n} symbols)"),
+        _row("firmware.symtab_100k.vs_nm.beyond_python", own, "x", None,
+             "(python -c read_elf minus python -c pass) / nm -S, per pair: what socdbg adds "
+             "to the interpreter's start-up, against nm's whole run"),
         _row("firmware.symtab_100k.process", ours, "ms", None,
              "python -c 'read_elf(FILE)': interpreter start, imports, read"),
         _row("firmware.symtab_100k.nm", theirs, "ms", None,
