@@ -397,15 +397,15 @@ def bench_symtab_vs_nm(quick: bool, count: int = SYMBOLS, pythonpath: str | None
         _row("firmware.symtab_100k.vs_nm", ratios, "x", VS_NM_TARGET,
              f"whole process: python -c read_elf / nm -S, {pairs} alternating pairs, median "
              f"of the per-pair ratios ({n} symbols)"),
-        _row("firmware.symtab_100k.vs_nm.beyond_python", own, "x", None,
-             "(python -c read_elf minus python -c pass) / nm -S, per pair: what socdbg adds "
-             "to the interpreter's start-up, against nm's whole run"),
         _row("firmware.symtab_100k.process", ours, "ms", None,
              "python -c 'read_elf(FILE)': interpreter start, imports, read"),
         _row("firmware.symtab_100k.nm", theirs, "ms", None,
              f"{Path(nm).name} -S FILE > /dev/null"),
         _row("firmware.symtab_100k.python_startup", bare, "ms", None,
              "python -c pass: the interpreter alone, the floor under the process row"),
+        _row("firmware.symtab_100k.vs_nm.beyond_python", own, "x", None,
+             "(python -c read_elf minus python -c pass) / nm -S, per pair: what socdbg adds "
+             "to the interpreter's start-up, against nm's whole run"),
     ]
 
 
