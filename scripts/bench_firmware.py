@@ -316,7 +316,7 @@ def bench_symtab_100k(quick: bool, count: int = SYMBOLS) -> list[dict[str, Any]]
 
     n = f"{count:,}"
     ours_row = _row("firmware.symtab_100k.read_elf", ours, "s", SYMTAB_TARGET_S,
-                    f"read_elf of {n} symbols (struct.iter_unpack)")
+                    f"read_elf of {n} symbols (columns from the table bytes)")
     naive_row = _row("firmware.symtab_100k.pyelftools", naive, "s", None,
                      f"pyelftools iter_symbols() on the same file ({n} Symbol objects)")
     ratio = naive_row["value"] / ours_row["value"]
