@@ -316,7 +316,7 @@ def bench_symtab_100k(quick: bool, count: int = SYMBOLS) -> list[dict[str, Any]]
 
     n = f"{count:,}"
     ours_row = _row("firmware.symtab_100k.read_elf", ours, "s", SYMTAB_TARGET_S,
-                    f"read_elf of {n} symbols (struct.iter_unpack)")
+                    f"read_elf of {n} symbols (columns from the table bytes)")
     naive_row = _row("firmware.symtab_100k.pyelftools", naive, "s", None,
                      f"pyelftools iter_symbols() on the same file ({n} Symbol objects)")
     ratio = naive_row["value"] / ours_row["value"]
@@ -353,6 +353,8 @@ def bench_symtab_vs_nm(quick: bool, count: int = SYMBOLS, pythonpath: str | None
     pairs = 7 if quick else 21
     nm = _nm()
     env = dict(os.environ)
+    # as a user with an installed socdbg runs it: with bytecode (the warm-up run writes it)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     root = pythonpath or str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
                                 else "")
@@ -376,7 +378,7 @@ def bench_symtab_vs_nm(quick: bool, count: int = SYMBOLS, pythonpath: str | None
 
         run(ours_cmd)  # page cache, .pyc files
         run(nm_cmd)
-        ours, theirs, bare, ratios = [], [], [], []
+        ours, theirs, bare, ratios, own = [], [], [], [], []
         for i in range(pairs):
             if i % 2:  # alternate which goes first
                 b = run(nm_cmd)
@@ -387,7 +389,9 @@ def bench_symtab_vs_nm(quick: bool, count: int = SYMBOLS, pythonpath: str | None
             ours.append(a * 1e3)
             theirs.append(b * 1e3)
             ratios.append(a / b)
-            bare.append(run(bare_cmd) * 1e3)
+            c = run(bare_cmd)
+            bare.append(c * 1e3)
+            own.append((a - c) / b)
     n = f"{count:,}"
     return [
         _row("firmware.symtab_100k.vs_nm", ratios, "x", VS_NM_TARGET,
@@ -399,6 +403,9 @@ def bench_symtab_vs_nm(quick: bool, count: int = SYMBOLS, pythonpath: str | None
              f"{Path(nm).name} -S FILE > /dev/null"),
         _row("firmware.symtab_100k.python_startup", bare, "ms", None,
              "python -c pass: the interpreter alone, the floor under the process row"),
+        _row("firmware.symtab_100k.vs_nm.beyond_python", own, "x", None,
+             "(python -c read_elf minus python -c pass) / nm -S, per pair: what socdbg adds "
+             "to the interpreter's start-up, against nm's whole run"),
     ]
 
 

@@ -1,5 +1,5 @@
-"""Shell output benchmarks: `peek` rendering rate into a pipe, and how soon its first line
-arrives.
+"""Shell benchmarks: `peek` rendering rate into a pipe, how soon its first line arrives, and
+completion latency per keystroke on the generated 100k-register map.
 
     python scripts/bench_shell.py [--quick] [--json FILE]
 
@@ -13,16 +13,18 @@ the whole run (streamed output shows long before the read completes).
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchrows import Rows, row, standalone
+from benchrows import Row, Rows, row, standalone
 
 COMMAND = "peek dram 1048576"
 PEEKED = 1048576 * 8
@@ -80,5 +82,65 @@ def bench_peek_rate(quick: bool) -> Rows:
     ]
 
 
+#: Lines typed one character at a time; every prefix is one keystroke.
+TYPED = (
+    "read blk[12].port[3].r",
+    "write blk[999].port[9].r1 mode=RU",
+    "peek &blk[5].port[2].r3",
+    # substring and subsequence (fuzzy) matches over all 100k paths, conditions, options
+    "read 999].port[9].r",
+    "expect blk[3].port[1].r1.state == RU",
+    "dump --include blk[7].po",
+)
+
+
+def bench_complete(quick: bool) -> Iterator[Row]:
+    """Completion latency per keystroke on the 100k map (socdbg.shell.completer.ShellCompleter)"""
+    from bench_map import _bench  # the generated 100k map, shared with the map benchmarks
+
+    ctx = _bench(quick)
+    try:
+        from socdbg.shell.completer import ShellCompleter
+    except ModuleNotFoundError as exc:
+        if exc.name and "socdbg.shell.completer".startswith(exc.name):
+            yield Row("shell.complete", unit="ms", target=10.0,
+                      error="not available (no socdbg.shell.completer)")
+            return
+        raise
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    from socdbg.commands.session import Session
+
+    big = str(ctx.big_map)
+    _ = Session(map_files=[big]).map  # a throwaway session warms the cache
+    n = ctx.runs(7, 2)
+    per_key: dict[str, list[float]] = {}
+    for _ in range(n):
+        # constructed as its docstring says: ShellCompleter(session). The session loads its
+        # map on first use; that load is paid before timing, as the shell does at start-up.
+        session = Session(map_files=[big])
+        _ = session.map
+        completer = ShellCompleter(session)
+        warm = getattr(completer, "warm", None)
+        if warm is not None:  # the shell builds the fuzzy index at start-up, too
+            warm()
+        for line in TYPED:
+            for i in range(1, len(line) + 1):
+                doc = Document(line[:i])
+                t0 = time.perf_counter()
+                list(completer.get_completions(doc, CompleteEvent()))
+                per_key.setdefault(line[:i], []).append(time.perf_counter() - t0)
+    medians = {k: statistics.median(v) for k, v in per_key.items()}
+    worst_key = max(medians, key=medians.__getitem__)
+    yield Row("shell.complete", statistics.median(medians.values()) * 1e3, "ms", 10.0, n,
+              f"median keystroke of {len(medians)} ({len(TYPED)} lines typed), "
+              f"each the median of {n} runs")
+    over = sum(v > 0.010 for v in medians.values())
+    yield Row("shell.complete.worst", medians[worst_key] * 1e3, "ms", 10.0, n,
+              f"slowest keystroke: {worst_key!r}; {over} of {len(medians)} over 10 ms")
+
+
 if __name__ == "__main__":
-    sys.exit(standalone(__doc__ or "", bench_peek_rate))
+    sys.exit(standalone(__doc__ or "", lambda quick: [*bench_peek_rate(quick),
+                                                      *bench_complete(quick)]))

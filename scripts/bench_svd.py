@@ -22,6 +22,9 @@ reported without one.
   registers after a warm load (each builds its layout on first use).
 * ``svd.cmsis_svd``: ``SVDParser.for_xml_file(path).get_device()`` of cmsis-svd on the same
   file, in this process; ``svd.speedup`` is that over ``svd.cold.inproc`` (target >= 20).
+* ``svd.cmsis_svd.fresh``: cmsis-svd's import and parse in a fresh process, each paired with
+  a cold socdbg load in a fresh process; ``svd.speedup.fresh`` is the median of the per-pair
+  ratios (target >= 25, issue 21), ``svd.speedup.fresh.process`` the same for whole processes.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from benchrows import timed as _timed
 
 COLD_TARGET_MS = 1000.0
 WARM_TARGET_MS = 100.0
+FRESH_SPEEDUP_TARGET = 25.0  # issue 21: cmsis-svd / socdbg, both in a fresh process
 SPEEDUP_TARGET = 20.0  # a lower bound
 
 #: Child: load the map in argv[1] through the cache in $SOCDBG_CACHE_DIR; one JSON line.
@@ -77,6 +81,29 @@ def largest_svd(dest: Path) -> Path:
         info = max((i for i in zf.infolist() if i.filename.endswith((".svd", ".xml"))),
                    key=lambda i: i.file_size)
         return Path(zf.extract(info, dest))
+
+
+#: Child: cmsis-svd's import and parse of argv[1] in a fresh process (seconds, one JSON line).
+_CMSIS_CHILD = """
+import json, sys, time
+t0 = time.perf_counter()
+from cmsis_svd.parser import SVDParser
+device = SVDParser.for_xml_file(sys.argv[1]).get_device()
+t1 = time.perf_counter()
+print(json.dumps({"load": t1 - t0, "peripherals": len(device.peripherals)}))
+"""
+
+
+def _cmsis_child(path: Path) -> tuple[float, float]:
+    """(whole process, import + parse) seconds of cmsis-svd on ``path`` in a fresh process."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _CMSIS_CHILD, str(path)], capture_output=True,
+                          text=True, timeout=3600, check=False)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise RuntimeError(f"the cmsis-svd child exited {proc.returncode}: {tail}")
+    return wall, float(json.loads(proc.stdout.strip().splitlines()[-1])["load"])
 
 
 def _child(path: Path, cache: Path) -> tuple[float, dict[str, Any]]:
@@ -145,6 +172,14 @@ def bench_svd(quick: bool) -> list[dict[str, Any]]:
 
         naive = [_timed(lambda: SVDParser.for_xml_file(path).get_device())
                  for _ in range(naive_runs)]
+        # fresh processes, paired with a cold socdbg load each: no warm-up on either side
+        fresh_ratio, fresh_process_ratio, fresh = [], [], []
+        for i in range(naive_runs):
+            c_wall, c_load = _cmsis_child(path)
+            wall, res = _child(path, root / f"fresh-{i}")
+            fresh.append(c_load * 1e3)
+            fresh_ratio.append(c_load / res["load"])
+            fresh_process_ratio.append(c_wall / wall)
 
     name = path.name
     rows = [
@@ -175,6 +210,15 @@ def bench_svd(quick: bool) -> list[dict[str, Any]]:
     rows.append({"name": "svd.speedup", "value": ratio, "unit": "x", "target": SPEEDUP_TARGET,
                  "runs": None, "note": "svd.cmsis_svd / svd.cold.inproc (higher: socdbg is "
                  "faster)", "samples": [], "higher_is_better": True})
+    rows.append(_row("svd.cmsis_svd.fresh", fresh, "ms", None,
+                     "cmsis-svd in a fresh process: import + parse + get_device()"))
+    rows.append(dict(_row("svd.speedup.fresh", fresh_ratio, "x", FRESH_SPEEDUP_TARGET,
+                          "svd.cmsis_svd.fresh / a cold socdbg load_map() in a fresh process "
+                          "(lxml import, parse, walk, cache write), per pair; no warm-up "
+                          "(higher: socdbg is faster)"), higher_is_better=True))
+    rows.append(dict(_row("svd.speedup.fresh.process", fresh_process_ratio, "x", None,
+                          "the same, whole process against whole process"),
+                     higher_is_better=True))
     return rows
 
 

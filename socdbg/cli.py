@@ -37,13 +37,28 @@ class _Group(click.Group):
         return super().resolve_command(ctx, args)
 
 
+class _MapFormatChoice(click.Choice[str]):
+    """The --format choices: the map format registry's names, read only when --format is given
+    or help is shown (the registry reads entry points)."""
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from socdbg.regmap.formats import names
+
+        return tuple(names())
+
+    @choices.setter
+    def choices(self, _: object) -> None:
+        pass
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-t", "--target", envvar="SOCDBG_TARGET", metavar="TARGET",
               help="Target string: sim (default), sim:PATH.rdl, sim:mesh=8x8, ...")
 @click.option("--map", "map_files", multiple=True, metavar="FILE",
               help="Register map to use instead of the reference SoC: SystemRDL (.rdl), "
                    "CMSIS-SVD (.svd) or IP-XACT (.xml).")
-@click.option("--format", "map_format", type=click.Choice(["rdl", "svd", "ipxact"]),
+@click.option("--format", "map_format", type=_MapFormatChoice(()),
               help="Format of the --map files; default: from each file's extension (and an "
                    ".xml file's root element).")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")

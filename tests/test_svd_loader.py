@@ -510,13 +510,47 @@ def test_cli_error_for_a_malformed_svd_is_one_line(tmp_path: Path,
     assert "Traceback" not in err[0]
 
 
-def test_quick_field_path_reads_what_the_long_path_reads() -> None:
-    from lxml import etree
+_DERIVED_FIELDS = """<?xml version="1.0"?>
+<device><name>D</name><addressUnitBits>8</addressUnitBits><width>32</width>
+<peripherals><peripheral><name>P</name><baseAddress>0x1000</baseAddress>
+<registers>
+<register><name>A</name><addressOffset>0</addressOffset><size>32</size>
+ <resetValue>0x12345678</resetValue><resetMask>0xFFFF00FF</resetMask><fields>
+  <field><name>OFF</name><description>by  offset
+   and width</description><bitOffset>0</bitOffset><bitWidth>4</bitWidth>
+   <access>read-only</access><readAction>clear</readAction></field>
+  <field><name>LM</name><lsb>4</lsb><msb>7</msb><modifiedWriteValues>oneToClear
+   </modifiedWriteValues><enumeratedValues><enumeratedValue><name>IDLE</name><value>0
+   </value></enumeratedValue><enumeratedValue><name>BUSY</name><value>#1x1</value>
+   </enumeratedValue></enumeratedValues></field>
+  <field><name>RNG</name><bitRange>[15:8]</bitRange><access>writeOnce</access></field>
+  <field><name>BIG</name><bitOffset>16</bitOffset><bitWidth>0x10</bitWidth></field>
+ </fields></register>
+<register><name>B</name><addressOffset>4</addressOffset><size>32</size>
+ <resetValue>0x12345678</resetValue><resetMask>0xFFFF00FF</resetMask><fields>
+  <field derivedFrom="A.OFF"><name>OFF</name></field>
+  <field derivedFrom="A.LM"><name>LM</name></field>
+  <field derivedFrom="A.RNG"><name>RNG</name></field>
+  <field derivedFrom="A.BIG"><name>BIG</name></field>
+ </fields></register>
+</registers></peripheral></peripherals></device>
+"""
 
-    from socdbg.regmap.svd import _Loader
 
-    results = []
-    for quick in (True, False):
-        loader = _Loader(etree.parse(str(FEATURES)).getroot(), quick=quick)
-        results.append((loader.build(), loader.packer.chunks, loader.packer.enum_chunks))
-    assert results[0] == results[1]
+def test_a_field_reads_the_same_directly_and_through_derived_from(tmp_path: Path) -> None:
+    """A field is read from its own children's texts in one pass, a derived one from its
+    derivedFrom view: every property (bits, access, side effects, reset under the mask,
+    enum with don't-care bits, description) must come out the same."""
+    path = tmp_path / "derived.svd"
+    path.write_text(_DERIVED_FIELDS)
+    m = load_svd(path)
+    a, b = m.get("P.A").layout, m.get("P.B").layout
+    assert a.fields == b.fields
+    by_name = {f.name: f for f in a.fields}
+    assert [f.name for f in a.fields] == ["OFF", "LM", "RNG", "BIG"]
+    assert by_name["OFF"].description == "by offset and width"
+    assert by_name["OFF"].onread is not None and by_name["LM"].onwrite is not None
+    assert by_name["RNG"].reset is None and by_name["BIG"].reset == 0x1234
+    assert by_name["LM"].enum is not None
+    assert [(x.name, x.value) for x in by_name["LM"].enum.members] == [
+        ("IDLE", 0), ("BUSY", 5), ("BUSY", 7)]

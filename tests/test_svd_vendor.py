@@ -287,19 +287,3 @@ def test_every_file_in_the_zip_loads_or_says_where_it_is_broken(tmp_path: Path) 
     assert any("bitRange '[7:8]' has msb below lsb: read as [8:7]" in w
                for w in repaired["Musca_S1.svd"])
     assert any("bitWidth 0: field left out" in w for w in repaired["max32665.svd"])
-
-
-@pytest.mark.parametrize("name", ["nrf52.svd", "MK64F12.svd", "M251_v1.svd", "max32660.svd",
-                                  "LPC176x5x_v0.2.svd"])
-def test_quick_field_path_reads_what_the_long_path_reads(svd_dir: Path, name: str) -> None:
-    """The loader reads common fields in one pass over their texts and hands everything else
-    (derivedFrom, dim, anything odd) to the long path; both must give the same layouts."""
-    from socdbg.regmap.svd import _Loader
-
-    parser = etree.XMLParser(remove_comments=True, remove_blank_text=True, huge_tree=True)
-    results = []
-    for quick in (True, False):
-        loader = _Loader(etree.parse(str(svd_dir / name), parser).getroot(), quick=quick)
-        built = loader.build()
-        results.append((built, loader.packer.chunks, loader.packer.enum_chunks))
-    assert results[0] == results[1]

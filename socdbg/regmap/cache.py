@@ -30,7 +30,6 @@ import hmac
 import importlib.util
 import json
 import os
-import re
 import sys
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,6 +37,15 @@ from pathlib import Path
 from typing import Any
 
 from socdbg.errors import MapError
+from socdbg.regmap import formats
+from socdbg.regmap.atomic import remove_stale_tmp, write_atomic
+from socdbg.regmap.detect import (
+    FORMATS,
+    detect_format,
+    format_of_text,
+    map_format,
+    xml_root,
+)
 from socdbg.regmap.model import (
     Access,
     EnumMember,
@@ -57,6 +65,9 @@ from socdbg.regmap.stored import as_bool, as_int, as_str
 CACHE_FORMAT = 7
 #: The first bytes of every entry.
 MAGIC = b"socdbg-map-cache\n"
+__all__ = ["CACHE_FORMAT", "FORMATS", "MAGIC", "cache_dir", "compiler_version", "dependencies",
+           "detect_format", "format_of_text", "identity_of", "load_map", "loader_version",
+           "map_format", "remove_stale_tmp", "write_atomic", "xml_root"]
 #: An entry larger than this is not read (a map of a million registers is ~60 MB).
 MAX_ENTRY = 1 << 30
 
@@ -91,87 +102,11 @@ def _package_version(package: str) -> str:
         return "unknown"
 
 
-def _module_version(name: str) -> str:
-    """A hash of one of our loader modules: editing the loader invalidates what it built."""
-    try:
-        return hashlib.sha256((Path(__file__).parent / f"{name}.py").read_bytes()).hexdigest()[:16]
-    except OSError:
-        return "unknown"
-
-
 def loader_version(fmt: str) -> str:
-    """What an entry of format ``fmt`` was built with; a different value rebuilds it.
-
-    SystemRDL: systemrdl-compiler's version (as always). SVD: socdbg's SVD loader and the
-    Python. IP-XACT: socdbg's IP-XACT reader, its expression evaluator and the SVD loader
-    it shares helpers with."""
-    if fmt == "svd":
-        return f"svd:{_module_version('svd')}:py{sys.version_info[0]}.{sys.version_info[1]}"
-    if fmt == "ipxact":
-        return (f"ipxact:{_module_version('ipxact')}:{_module_version('sv_expr')}:"
-                f"{_module_version('svd')}:py{sys.version_info[0]}.{sys.version_info[1]}")
-    return compiler_version()
-
-
-# --- formats ----------------------------------------------------------------------------------
-FORMATS = ("rdl", "svd", "ipxact")
-#: IP-XACT and its SPIRIT predecessors (socdbg's reader is tested on 1685-2009 and 2014).
-_IPXACT_NS = re.compile(r"https?://www\.(spiritconsortium\.org/XMLSchema/SPIRIT|accellera\.org/"
-                        r"XMLSchema/(spirit/1685-2009|IPXACT))", re.IGNORECASE)
-_PROLOG = re.compile(r"\s*(<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(\[.*?\])?\s*>)", re.DOTALL)
-_ROOT = re.compile(r"<([A-Za-z_][\w.-]*)(?::([A-Za-z_][\w.-]*))?([^>]*)>", re.DOTALL)
-_XMLNS = re.compile(r"""xmlns(?::([\w.-]+))?\s*=\s*["']([^"']*)["']""")
-
-
-def xml_root(path: Path) -> tuple[str, str]:
-    """(local name, namespace URI) of an XML file's root element, read from its first 64 KiB
-    without an XML parser; ("", "") when there is none to be found there."""
-    with path.open("rb") as fh:
-        head = fh.read(65536)
-    return _xml_root_text(head.decode("utf-8", errors="replace"))
-
-
-def _xml_root_text(text: str) -> tuple[str, str]:
-    text = text.lstrip("\ufeff")
-    pos = 0
-    while (prolog := _PROLOG.match(text, pos)) is not None:  # declaration, comments, doctype
-        pos = prolog.end()
-    while pos < len(text) and text[pos].isspace():
-        pos += 1
-    m = _ROOT.match(text, pos)
-    if m is None:
-        return "", ""
-    prefix, local = (m.group(1), m.group(2)) if m.group(2) else (None, m.group(1))
-    namespaces = {p or None: uri for p, uri in _XMLNS.findall(m.group(3))}
-    return local, namespaces.get(prefix, "")
-
-
-def detect_format(path: Path, requested: str | None = None) -> str:
-    """The format of one map file: ``requested`` when given; else by extension: ``.rdl`` is
-    SystemRDL, ``.svd`` CMSIS-SVD, and ``.xml`` IP-XACT when its root is an IP-XACT or SPIRIT
-    ``component``, CMSIS-SVD when it is a ``device`` (vendors ship SVD as .xml too); any other
-    extension is SystemRDL, as before there were other formats."""
-    if requested is not None:
-        if requested not in FORMATS:
-            raise MapError(f"unknown map format '{requested}'", "one of " + ", ".join(FORMATS))
-        return requested
-    suffix = path.suffix.lower()
-    if suffix == ".svd":
-        return "svd"
-    if suffix != ".xml":
-        return "rdl"
-    try:
-        local, uri = xml_root(path)
-    except OSError as exc:
-        raise MapError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if local == "component" and _IPXACT_NS.match(uri):
-        return "ipxact"
-    if local == "device":
-        return "svd"
-    found = f"<{local}>" + (f" in namespace {uri}" if uri else "") if local else "no root element"
-    raise MapError(f"{path}: not a register description socdbg reads: found {found}",
-                   "an .xml map is an IP-XACT <ipxact:component> (or <spirit:component>) or a "
-                   "CMSIS-SVD <device>; --format rdl|svd|ipxact overrides the guess")
+    """What an entry of format ``fmt`` was built with; a different value rebuilds it (the
+    format's ``version``: for SystemRDL systemrdl-compiler's version, for socdbg's own
+    readers a hash of their source)."""
+    return formats.get(fmt).loader_version()
 
 
 def _digest(path: Path) -> str:
@@ -202,20 +137,6 @@ def _identity(deps: Sequence[tuple[str, str]], defines: Mapping[str, str], top: 
     return h.hexdigest()
 
 
-def map_format(sources: Sequence[Path], requested: str | None = None) -> str:
-    """The one format of a request's sources (see :func:`detect_format`)."""
-    formats = {detect_format(s, requested) for s in sources}
-    if len(formats) > 1:
-        listed = ", ".join(f"{s.name} ({detect_format(s)})" for s in sources)
-        raise MapError(f"the map files are in different formats: {listed}",
-                       "several files make one map only in SystemRDL")
-    fmt = formats.pop() if formats else "rdl"
-    if fmt != "rdl" and len(sources) > 1:
-        raise MapError(f"a {'CMSIS-SVD' if fmt == 'svd' else 'IP-XACT'} map is one file; "
-                       f"got {len(sources)}")
-    return fmt
-
-
 def load_map(
     sources: Sequence[Path | str],
     include_paths: Sequence[Path | str] = (),
@@ -228,19 +149,27 @@ def load_map(
 ) -> RegMap:
     """Load a register map through the cache: SystemRDL sources (compiled together), one
     CMSIS-SVD file or one IP-XACT file. ``format`` (``rdl``, ``svd``, ``ipxact``) overrides
-    what the file names and contents suggest (:func:`detect_format`). Include paths and
-    defines only mean something to SystemRDL.
+    what the file names and contents suggest (:func:`detect_format`). Include paths only mean
+    something to SystemRDL; ``defines`` are SystemRDL's preprocessor defines and IP-XACT's
+    parameter values (plus ``remap``, the remap state). A source may carry such settings
+    itself: ``comp.xml,WIDTH=16,remap=boot`` (:func:`formats.split_source`).
 
     ``untrusted`` is for sources that came from elsewhere (a dump's embedded map): SystemRDL is
     compiled with the Perl preprocessor refused, and every file the compiler reads must lie in
     the include folders given."""
-    srcs = [Path(s).resolve() for s in sources]
+    split = [formats.split_source(s) for s in sources]
+    srcs = [path.resolve() for path, _ in split]
     incs = [Path(p).resolve() for p in include_paths]
     for s in srcs:
         if not s.is_file():
             raise MapError(f"{s}: no such register description file")
     fmt = map_format(srcs, format)
     defs = dict(defines or {})
+    for path, settings in split:
+        if settings and not formats.get(fmt).defines:
+            raise MapError(f"{path}: a {formats.get(fmt).title} map takes no NAME=VALUE "
+                           f"settings ({', '.join(settings)})")
+        defs.update(settings)
     key = _request_key(srcs, incs, defs, top or "", fmt)
     entry = cache_dir() / f"map-{key}.map"
     version = loader_version(fmt)
@@ -257,21 +186,6 @@ def identity_of(files: Sequence[tuple[str, bytes]], defines: Mapping[str, str], 
     sources, then their includes) would have; see :func:`_identity`."""
     return _identity([(name, hashlib.sha256(data).hexdigest()) for name, data in files],
                      defines, top, fmt)
-
-
-def format_of_text(name: str, text: str) -> str:
-    """:func:`detect_format` for a file given as name and text (no file needed)."""
-    suffix = Path(name).suffix.lower()
-    if suffix == ".svd":
-        return "svd"
-    if suffix != ".xml":
-        return "rdl"
-    local, uri = _xml_root_text(text[:65536])
-    if local == "component" and _IPXACT_NS.match(uri):
-        return "ipxact"
-    if local == "device":
-        return "svd"
-    raise MapError(f"{name}: not a register description socdbg reads")
 
 
 # --- entries: data only --------------------------------------------------------------------
@@ -456,7 +370,7 @@ def _decode(sections: dict[str, memoryview]) -> RegMap | None:
                      for p, a, e, w, sw, d, ur, uw in meta["memories"])
     layouts: Sequence[Layout]
     if "packed" in meta:
-        from socdbg.regmap.svd import PackedLayouts
+        from socdbg.regmap.packed import PackedLayouts
 
         layouts = PackedLayouts.from_columns(
             bytes(sections["layouts"]), _column(sections["layout_ends"], "Q"),
@@ -482,27 +396,11 @@ def _decode(sections: dict[str, memoryview]) -> RegMap | None:
     return regmap if len(regmap._spaths) == n else None
 
 
-def _compile(fmt: str, srcs: list[Path], incs: list[Path], defs: dict[str, str],
-             top: str | None, untrusted: bool = False) -> tuple[RegMap, list[Path]]:
-    """Build the map with the format's loader; (map, every file it read)."""
-    if fmt == "svd":
-        from socdbg.regmap.svd import load_svd
-
-        return load_svd(srcs[0]), [srcs[0]]
-    if fmt == "ipxact":
-        from socdbg.regmap.ipxact import compile_ipxact_files
-
-        return compile_ipxact_files(srcs, top)
-    from socdbg.regmap.rdl import compile_rdl_files
-
-    return compile_rdl_files(srcs, incs, defs, top, allow_perl=not untrusted,
-                             confine=incs if untrusted else None)
-
-
 def _rebuild(srcs: list[Path], incs: list[Path], defs: dict[str, str], top: str | None,
              entry: Path, version: str, write: bool, fmt: str = "rdl",
              untrusted: bool = False) -> RegMap:
-    regmap, files = _compile(fmt, srcs, incs, defs, top, untrusted)
+    regmap, files = formats.get(fmt).build(formats.MapRequest(
+        tuple(srcs), tuple(incs), defs, top, untrusted))
     deps = [(str(p), _digest(p)) for p in files if p.is_file()]
     regmap.source = MapSource(tuple(str(s) for s in srcs),
                               _identity(deps, defs, top or "", fmt),
@@ -511,60 +409,3 @@ def _rebuild(srcs: list[Path], incs: list[Path], defs: dict[str, str], top: str 
     if write:
         _write_entry(entry, version, deps, regmap)
     return regmap
-
-
-# --- atomic writes -------------------------------------------------------------------------
-def _tmp_pattern(target: Path) -> re.Pattern[str]:
-    return re.compile(re.escape(target.name) + r"\.(\d+)-[A-Za-z0-9_]+\.tmp")
-
-
-def remove_stale_tmp(target: Path) -> None:
-    """Remove temporary files an earlier, killed write to ``target`` left beside it: those
-    named for ``target`` whose writing process no longer runs."""
-    pattern = _tmp_pattern(target)
-    folder = target.parent
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for name in names:
-        m = pattern.fullmatch(name)
-        if m is None or int(m.group(1)) == os.getpid() or _alive(int(m.group(1))):
-            continue
-        with contextlib.suppress(OSError):
-            os.unlink(folder / name)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True
-    return True
-
-
-def write_atomic(target: Path, chunks: Iterable[bytes], mode: int | None = None) -> None:
-    """Write ``target`` atomically: a temporary file beside it (named for it and for this
-    process), fsync, rename. Stale temporary files of earlier killed writes to the same path
-    are removed first; on failure the temporary file is removed and OSError raised."""
-    import tempfile  # only when writing: a warm load does not pay for it
-
-    folder = target.parent if str(target.parent) else Path(".")
-    remove_stale_tmp(target)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{target.name}.{os.getpid()}-",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

@@ -27,503 +27,26 @@ Only this module imports lxml for IP-XACT, and only the cache calls it, when the
 
 from __future__ import annotations
 
-import itertools
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from socdbg.errors import MapError
-from socdbg.regmap.model import (
-    ADDRESS_LIMIT,
-    LIMIT_HINT,
-    MAX_REGISTER_BITS,
-    Access,
-    EnumMember,
-    Field,
-    FieldEnum,
-    Layout,
-    MapSource,
-    Memory,
-    OnRead,
-    OnWrite,
-    max_registers,
-    too_many,
-)
+from socdbg.regmap.ipxact_elements import _attr, _Bad, _text, element_path
+from socdbg.regmap.ipxact_walk import _Reader
+from socdbg.regmap.model import MapSource
+from socdbg.regmap.paths import rename_duplicates
 from socdbg.regmap.regmap import RegMap
-from socdbg.regmap.sv_expr import ExprError, evaluate
-from socdbg.regmap.svd import _rename_duplicates
 
 if TYPE_CHECKING:
     from lxml.etree import _Element as Element
 
-_ACCESS = {
-    "read-only": Access.R,
-    "write-only": Access.W,
-    "read-write": Access.RW,
-    "writeonce": Access.W1,
-    "read-writeonce": Access.RW1,
-    "no-access": Access.NA,
-}
-#: modifiedWriteValue -> onwrite. ``modify``: the hardware stores something other than what
-#: was written, and the standard does not say what; socdbg marks the field ``wuser``, so it is
-#: never assumed to read back what was written.
-_ON_WRITE: dict[str, OnWrite | None] = {
-    "onetoclear": OnWrite.WOCLR,
-    "onetoset": OnWrite.WOSET,
-    "onetotoggle": OnWrite.WOT,
-    "zerotoclear": OnWrite.WZC,
-    "zerotoset": OnWrite.WZS,
-    "zerototoggle": OnWrite.WZT,
-    "clear": OnWrite.WCLR,
-    "set": OnWrite.WSET,
-    "modify": OnWrite.WUSER,
-}
-#: readAction -> onread; ``modify`` (the read changes the field in a way the standard leaves
-#: open) is ``ruser``: a read with a side effect, skipped by dumps unless asked.
-_ON_READ = {"clear": OnRead.RCLR, "set": OnRead.RSET, "modify": OnRead.RUSER}
-_USAGE_ORDER = {"read-write": 0, "read": 1, "write": 2}
-_NAMED = frozenset(("memoryMap", "addressBlock", "bank", "registerFile", "register", "field",
-                    "enumeratedValue", "parameter", "alternateRegister"))
-#: The most parameters one expression may pass through (a chain or a cycle).
-MAX_PARAM_DEPTH = 32
+__all__ = ["REMAP_KEY", "compile_ipxact", "compile_ipxact_files", "element_path"]
 
-
-class _Bad(Exception):
-    def __init__(self, el: Element, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.el, self.message, self.hint = el, message, hint
-
-
-def element_path(el: Element) -> str:
-    """``memoryMap[soc]/addressBlock[dma]/register[ctrl]/field[en]`` for an element below a
-    named one, from the memory map down."""
-    parts: list[str] = []
-    node: Element | None = el
-    while node is not None:
-        tag = node.tag if isinstance(node.tag, str) else "?"
-        if tag == "component":
-            break
-        if tag in _NAMED:
-            name = node.find("name")
-            parts.append(f"{tag}[{_text(name)}]" if name is not None else tag)
-        elif node is el:
-            parts.append(tag)
-        node = node.getparent()
-    return "/".join(reversed(parts)) or str(el.tag)
-
-
-def _attr(el: Element, name: str) -> str | None:
-    """An attribute by its local name: 2014 writes ``usage``, 2009 ``spirit:usage``."""
-    found = el.get(name)
-    if found is not None:
-        return str(found)
-    tail = "}" + name
-    for key, value in el.attrib.items():
-        if str(key).endswith(tail):
-            return str(value)
-    return None
-
-
-def _text(el: Element | None) -> str:
-    return "" if el is None else (el.text or "").strip()
-
-
-def _clean(el: Element | None) -> str:
-    return "" if el is None else " ".join((el.text or "").split())
-
-
-class _Params:
-    """The document's parameters by ``parameterId`` and by name; each evaluated on first use."""
-
-    def __init__(self, root: Element) -> None:
-        self.by_key: dict[str, Element] = {}
-        for p in root.iter("parameter"):
-            pid = _attr(p, "parameterId")
-            if pid:
-                self.by_key.setdefault(pid, p)
-        for p in root.iter("parameter"):
-            name = _text(p.find("name"))
-            if name:
-                self.by_key.setdefault(name, p)
-        self.values: dict[str, int] = {}
-        self.active: list[str] = []
-
-    def value(self, name: str) -> int:
-        found = self.values.get(name)
-        if found is not None:
-            return found
-        el = self.by_key.get(name)
-        if el is None:
-            raise ExprError(f"'{name}' is neither a number nor a parameter")
-        if name in self.active:
-            raise ExprError(f"parameter '{name}' refers to itself")
-        if len(self.active) >= MAX_PARAM_DEPTH:
-            raise ExprError(f"parameter '{name}' ends a chain of more than {MAX_PARAM_DEPTH}")
-        value_el = el.find("value")
-        if value_el is None:
-            raise ExprError(f"parameter '{name}' has no <value>")
-        self.active.append(name)
-        try:
-            value = evaluate(value_el.text or "", self.value)
-        except ExprError as exc:
-            raise ExprError(f"parameter '{name}': {exc}") from None
-        finally:
-            self.active.pop()
-        self.values[name] = value
-        return value
-
-
-class _Reader:
-    def __init__(self, root: Element) -> None:
-        self.root = root
-        self.params = _Params(root)
-        self.layouts: list[Layout] = []
-        self.layout_ids: dict[Layout, int] = {}
-        self.paths: list[str] = []
-        self.addrs: list[int] = []
-        self.lidx: list[int] = []
-        self.mems: list[Memory] = []
-        self.aub = 8
-        self.limit = max_registers()
-        #: elements of the register files around the current item, multiplied: an empty
-        #: array of arrays still costs a loop per element, so it counts against the limit
-        self.outer = 1
-
-    # --- numbers --------------------------------------------------------------------------
-    def number(self, el: Element) -> int:
-        try:
-            return evaluate(el.text or "", self.params.value)
-        except ExprError as exc:
-            raise _Bad(el, str(exc)) from None
-
-    def present(self, el: Element) -> bool:
-        """False for an element whose 2014 ``isPresent`` expression is 0."""
-        found = el.find("isPresent")
-        return found is None or self.number(found) != 0
-
-    def opt(self, parent: Element, tag: str, default: int | None = None) -> int | None:
-        el = parent.find(tag)
-        return default if el is None else self.number(el)
-
-    def need(self, parent: Element, tag: str) -> int:
-        el = parent.find(tag)
-        if el is None:
-            raise _Bad(parent, f"<{parent.tag}> has no <{tag}>")
-        return self.number(el)
-
-    def name(self, el: Element) -> str:
-        name = _text(el.find("name"))
-        if not name:
-            raise _Bad(el, f"<{el.tag}> has no <name>")
-        return name
-
-    def dims(self, el: Element, name: str) -> list[int]:
-        dims = [self.number(d) for d in el.findall("dim")]
-        total = 1
-        for d, d_el in zip(dims, el.findall("dim"), strict=True):
-            if d < 1:
-                raise _Bad(d_el, f"dim {d} is not positive")
-            total *= d
-            if total > self.limit:
-                shape = "".join(f"[{x}]" for x in dims)
-                raise _Bad(d_el, f"{name}{shape} has {_product(dims):,} elements, more than "
-                                 f"the limit of {self.limit:,} registers", LIMIT_HINT)
-        return dims
-
-    # --- the walk -------------------------------------------------------------------------
-    def memory_map(self, mm: Element) -> None:
-        aub_el = mm.find("addressUnitBits")
-        if aub_el is not None:
-            self.aub = self.number(aub_el)
-            if self.aub < 8 or self.aub % 8 or self.aub > MAX_REGISTER_BITS:
-                raise _Bad(aub_el, f"addressUnitBits {self.aub} is not a multiple of 8 "
-                                   f"(8 to {MAX_REGISTER_BITS})")
-        for child in mm:
-            if not self.present(child):
-                continue
-            if child.tag == "addressBlock":
-                self.block(child, None)
-            elif child.tag == "bank":
-                self.bank(child, None, "")
-
-    def unit(self) -> int:
-        return self.aub // 8
-
-    def bank(self, el: Element, base: int | None, prefix: str) -> None:
-        at = self.need(el, "baseAddress") * self.unit() if base is None else base
-        serial = (_attr(el, "bankAlignment") or "").strip().lower() != "parallel"
-        access = el.find("access")
-        for child in el:
-            if child.tag not in ("addressBlock", "bank") or not self.present(child):
-                continue
-            if child.tag == "bank":
-                self.bank(child, at, prefix)
-                span = self._bank_span(child)
-            else:
-                span = self.block(child, at, access)
-            if serial:
-                at += span
-
-    def _bank_span(self, el: Element) -> int:
-        serial = (_attr(el, "bankAlignment") or "").strip().lower() != "parallel"
-        spans = [self._bank_span(c) if c.tag == "bank" else self.need(c, "range") * self.unit()
-                 for c in el if c.tag in ("addressBlock", "bank")]
-        return sum(spans) if serial else max(spans, default=0)
-
-    def block(self, el: Element, base: int | None, bank_access: Element | None = None) -> int:
-        """Read one addressBlock at ``base`` (from a bank) or its own baseAddress; returns its
-        span in bytes."""
-        name = self.name(el)
-        at = self.need(el, "baseAddress") * self.unit() if base is None else base
-        span = self.need(el, "range") * self.unit()
-        width = self.need(el, "width")
-        if at < 0 or span < 0:
-            raise _Bad(el, f"{name}: negative offset or range")
-        if at + span > ADDRESS_LIMIT:
-            raise _Bad(el, f"{name} at 0x{at:x} ends beyond the 64-bit address space")
-        if not 0 < width <= MAX_REGISTER_BITS:
-            width_el = el.find("width")
-            raise _Bad(width_el if width_el is not None else el,
-                       f"width {width} is not 1 to {MAX_REGISTER_BITS}")
-        usage = _text(el.find("usage")).lower() or "register"
-        access_el = el.find("access")
-        access = self.access(access_el if access_el is not None else bank_access, Access.RW)
-        if usage == "reserved":
-            return span
-        items = [c for c in el if c.tag in ("register", "registerFile") and self.present(c)]
-        if usage == "memory" and not items:
-            bits = span * 8
-            if width % 8 or bits % width:
-                raise _Bad(el, f"memory {name}: range {span} bytes is not whole {width}-bit "
-                               "words")
-            self.mems.append(Memory(name, at, bits // width, width, access, _clean(
-                el.find("description"))))
-            return span
-        self.items(items, name + ".", at, access, width)
-        return span
-
-    def access(self, el: Element | None, default: Access) -> Access:
-        if el is None:
-            return default
-        found = _ACCESS.get(_text(el).lower())
-        if found is None:
-            raise _Bad(el, f"unknown access '{_text(el)}'",
-                       "one of read-only, write-only, read-write, writeOnce, read-writeOnce")
-        return found
-
-    def items(self, items: Sequence[Element], prefix: str, base: int, access: Access,
-              bus: int) -> None:
-        for item in items:
-            if item.tag == "register":
-                self.register(item, prefix, base, access, bus)
-            else:
-                self.register_file(item, prefix, base, access, bus)
-
-    def _elements(self, el: Element, name: str, base: int, stride: int
-                  ) -> list[tuple[str, int]]:
-        dims = self.dims(el, name)
-        offset_el = el.find("addressOffset")
-        if offset_el is None:
-            raise _Bad(el, f"<{el.tag}> {name} has no <addressOffset>")
-        offset = self.number(offset_el)
-        if offset < 0:
-            raise _Bad(offset_el, f"{name}: negative offset {offset}")
-        start = base + offset * self.unit()
-        count = _product(dims)
-        if start + count * stride > ADDRESS_LIMIT:
-            raise _Bad(offset_el, f"{name} at 0x{start:x} ends beyond the 64-bit address "
-                                  "space")
-        total = max(len(self.paths) + count, self.outer * count)
-        if total > self.limit:
-            message = too_many(total, f"{el.tag} {name}")
-            raise _Bad(el, message or "too many registers", LIMIT_HINT)
-        if not dims:
-            return [(name, start)]
-        out: list[tuple[str, int]] = []
-        for k in range(count):
-            idx: list[int] = []
-            rest = k
-            for d in reversed(dims):
-                idx.append(rest % d)
-                rest //= d
-            idx.reverse()
-            out.append((name + "".join(f"[{i}]" for i in idx), start + k * stride))
-        return out
-
-    def register_file(self, el: Element, prefix: str, base: int, access: Access,
-                      bus: int) -> None:
-        name = self.name(el)
-        stride = self.need(el, "range") * self.unit()
-        if stride < 0:
-            raise _Bad(el, f"{name}: negative range")
-        children = [c for c in el if c.tag in ("register", "registerFile") and self.present(c)]
-        access = self.access(el.find("access"), access)
-        elements = self._elements(el, name, base, stride)
-        outer = self.outer
-        self.outer = outer * len(elements)
-        try:
-            for path, at in elements:
-                self.items(children, prefix + path + ".", at, access, bus)
-        finally:
-            self.outer = outer
-
-    def register(self, el: Element, prefix: str, base: int, access: Access, bus: int) -> None:
-        name = self.name(el)
-        width = self.need(el, "size")
-        size_el = el.find("size")
-        if not 0 < width <= MAX_REGISTER_BITS:
-            raise _Bad(size_el if size_el is not None else el,
-                       f"size {width} is not 1 to {MAX_REGISTER_BITS}")
-        stored = -(-width // 8) * 8  # a 12-bit register occupies 16 bits of bytes
-        units = -(-width // self.aub)
-        idx = self.layout(el, name, width, stored, self.access(el.find("access"), access), bus)
-        for path, at in self._elements(el, name, base, units * self.unit()):
-            self.paths.append(prefix + path)
-            self.addrs.append(at)
-            self.lidx.append(idx)
-        for alt in el.iter("alternateRegister"):
-            if not self.present(alt):
-                continue
-            alt_name = self.name(alt)
-            alt_idx = self.layout(alt, alt_name, width, stored,
-                                  self.access(alt.find("access"), access), bus)
-            for path, at in self._elements_like(el, alt_name, base, units * self.unit()):
-                self.paths.append(prefix + path)
-                self.addrs.append(at)
-                self.lidx.append(alt_idx)
-
-    def _elements_like(self, el: Element, name: str, base: int, stride: int
-                       ) -> list[tuple[str, int]]:
-        reg_name = self.name(el)
-        return [(name + path[len(reg_name):], at)
-                for path, at in self._elements(el, reg_name, base, stride)]
-
-    def layout(self, el: Element, name: str, width: int, stored: int, access: Access,
-               bus: int) -> int:
-        reset_value, reset_mask = 0, 0
-        reset_el = el.find("reset")  # 1685-2009: the register's reset, with an optional mask
-        if reset_el is not None:
-            value_el = reset_el.find("value")
-            if value_el is None:
-                raise _Bad(reset_el, "<reset> has no <value>")
-            reset_value = self.number(value_el)
-            reset_mask = self.opt(reset_el, "mask", (1 << width) - 1) or 0
-        fields: list[Field] = []
-        for f_el in el.findall("field"):
-            if not self.present(f_el):
-                continue
-            fields.append(self.field(f_el, width, access, reset_value, reset_mask))
-        if not fields:
-            full = (1 << width) - 1
-            fields.append(Field(name, 0, width - 1, sw=access,
-                                reset=reset_value & full if reset_mask & full == full and
-                                reset_el is not None else None))
-        fields.sort(key=lambda f: f.lsb)
-        for a, b in itertools.pairwise(fields):
-            if b.lsb <= a.msb:
-                raise _Bad(el, f"{name}: fields {a.name} {a.bits} and {b.name} {b.bits} "
-                               "overlap")
-        display = _clean(el.find("displayName"))
-        layout = Layout(name=display or name, width=stored,
-                        accesswidth=bus if stored > bus and stored % bus == 0 else stored,
-                        fields=tuple(fields), description=_clean(el.find("description")))
-        found = self.layout_ids.get(layout)
-        if found is None:
-            found = self.layout_ids[layout] = len(self.layouts)
-            self.layouts.append(layout)
-        return found
-
-    def field(self, el: Element, width: int, access: Access, reg_reset: int,
-              reg_mask: int) -> Field:
-        name = self.name(el)
-        lsb = self.need(el, "bitOffset")
-        bits = self.need(el, "bitWidth")
-        if lsb < 0 or bits < 1:
-            raise _Bad(el, f"bitOffset {lsb} / bitWidth {bits}: not a bit range")
-        msb = lsb + bits - 1
-        if msb >= width:
-            raise _Bad(el, f"bits [{msb}:{lsb}] do not fit the {width}-bit register")
-        fmask = (1 << bits) - 1
-        reset: int | None = None
-        resets = el.find("resets")
-        if resets is not None:  # 1685-2014: the field's own reset, with an optional mask
-            chosen = None
-            for r in resets.findall("reset"):
-                ref = (_attr(r, "resetTypeRef") or "").strip().upper()
-                if not ref or ref == "HARD":
-                    chosen = r
-                    break
-            if chosen is not None:
-                value_el = chosen.find("value")
-                if value_el is None:
-                    raise _Bad(chosen, "<reset> has no <value>")
-                value = self.number(value_el)
-                mask = self.opt(chosen, "mask", fmask) or 0
-                if mask & fmask == fmask:
-                    reset = value & fmask
-        elif (reg_mask >> lsb) & fmask == fmask:
-            reset = (reg_reset >> lsb) & fmask
-        sw = self.access(el.find("access"), access)
-        onwrite = None
-        mwv = el.find("modifiedWriteValue")
-        if mwv is not None:
-            key = _text(mwv).lower()
-            if key not in _ON_WRITE:
-                raise _Bad(mwv, f"unknown modifiedWriteValue '{_text(mwv)}'",
-                           "one of oneToClear, oneToSet, oneToToggle, zeroToClear, zeroToSet, "
-                           "zeroToToggle, clear, set, modify")
-            onwrite = _ON_WRITE[key]
-        onread = None
-        ra = el.find("readAction")
-        if ra is not None:
-            found = _ON_READ.get(_text(ra).lower())
-            if found is None:
-                raise _Bad(ra, f"unknown readAction '{_text(ra)}'", "one of clear, set, modify")
-            onread = found
-        enum = None
-        evs = el.find("enumeratedValues")
-        if evs is not None:
-            enum = self.enum(evs, name, fmask)
-        return Field(name, lsb, msb, sw=sw, onread=onread, onwrite=onwrite, reset=reset,
-                     enum=enum, description=_clean(el.find("description")))
-
-    def enum(self, evs: Element, field_name: str, limit: int) -> FieldEnum | None:
-        """Members in usage order (read-write, read, write), each (name, value) once: a read
-        decodes to the first name of a value; a write accepts every name."""
-        entries: list[tuple[int, int, EnumMember]] = []
-        for n, ev in enumerate(evs.findall("enumeratedValue")):
-            usage = (_attr(ev, "usage") or "read-write").strip().lower()
-            order = _USAGE_ORDER.get(usage)
-            if order is None:
-                raise _Bad(ev, f"unknown usage '{usage}'", "one of read, write, read-write")
-            value_el = ev.find("value")
-            if value_el is None:
-                raise _Bad(ev, "<enumeratedValue> has no <value>")
-            value = self.number(value_el)
-            if not 0 <= value <= limit:
-                continue  # a value the field cannot hold never reads back: left out
-            entries.append((order, n, EnumMember(self.name(ev), value,
-                                                 _clean(ev.find("description")))))
-        entries.sort(key=lambda e: (e[0], e[1]))
-        members: list[EnumMember] = []
-        seen: set[tuple[str, int]] = set()
-        for _, _, m in entries:
-            key = (m.name.lower(), m.value)
-            if key not in seen:
-                seen.add(key)
-                members.append(m)
-        if not members:
-            return None
-        return FieldEnum(_attr(evs, "name") or _text(evs.find("name")) or field_name,
-                         tuple(members))
-
-
-def _product(dims: Sequence[int]) -> int:
-    out = 1
-    for d in dims:
-        out *= d
-    return out
+#: The setting that chooses a remap state (``--map comp.xml,remap=STATE``); every other
+#: setting is a parameter.
+REMAP_KEY = "remap"
 
 
 def _pick(root: Element, top: str | None) -> Element:
@@ -545,17 +68,23 @@ def _pick(root: Element, top: str | None) -> Element:
 
 
 def compile_ipxact(sources: Sequence[Path], top: str | None = None,
-                   source: MapSource | None = None) -> RegMap:
+                   source: MapSource | None = None,
+                   params: Mapping[str, str] | None = None) -> RegMap:
     """Read an IP-XACT file into a :class:`RegMap`."""
-    return compile_ipxact_files(sources, top, source)[0]
+    return compile_ipxact_files(sources, top, source, params)[0]
 
 
 def compile_ipxact_files(sources: Sequence[Path], top: str | None = None,
-                         source: MapSource | None = None) -> tuple[RegMap, list[Path]]:
+                         source: MapSource | None = None,
+                         params: Mapping[str, str] | None = None
+                         ) -> tuple[RegMap, list[Path]]:
     """:func:`compile_ipxact`, plus the files read (the one source: IP-XACT has no includes).
 
     The map is the last ``memoryMap`` unless ``top`` names another (``MEMORYMAP`` or
-    ``COMPONENT__MEMORYMAP``). Errors are one :class:`MapError`:
+    ``COMPONENT__MEMORYMAP``). ``params`` sets parameters (``NAME=EXPRESSION``, by
+    ``parameterId``, name or 2009 ``spirit:id``) in place of the file's defaults; the key
+    ``remap`` chooses a remap state, whose ``memoryRemap`` blocks are added to the memory
+    map's own. Errors are one :class:`MapError`:
     ``FILE:LINE: memoryMap[m]/addressBlock[b]/register[r]/field[f]: problem``.
     """
     from lxml import etree  # lazy: only a cold load pays for it
@@ -565,6 +94,8 @@ def compile_ipxact_files(sources: Sequence[Path], top: str | None = None,
     path = Path(sources[0])
     if not path.is_file():
         raise MapError(f"{path}: no such register description file")
+    settings = dict(params or {})
+    remap = settings.pop(REMAP_KEY, None)
     parser = etree.XMLParser(remove_comments=True, remove_pis=True, resolve_entities=False,
                              no_network=True, huge_tree=False)
     try:
@@ -578,20 +109,28 @@ def compile_ipxact_files(sources: Sequence[Path], top: str | None = None,
     for el in root.iter():
         if isinstance(el.tag, str) and el.tag.startswith("{"):
             el.tag = el.tag.split("}", 1)[1]
-    reader = _Reader(root)
+    notes: list[tuple[Element, str]] = []
     try:
         if root.tag != "component":
             raise _Bad(root, f"<{root.tag}> is not an IP-XACT <component>")
+        reader = _Reader(root, settings)
         mm = _pick(root, top)
         name = reader.name(mm)
-        reader.memory_map(mm)
+        reader.memory_map(mm, remap)
+        states = [(_attr(r, "state") or "").strip() for r in mm.findall("memoryRemap")]
+        if states and remap is None:
+            notes.append((mm, f"remap states {', '.join(states)}: the map shows the default "
+                              "state (--map FILE,remap=STATE adds that state's memoryRemap)"))
     except _Bad as exc:
         raise MapError(f"{path}:{exc.el.sourceline}: {element_path(exc.el)}: {exc.message}",
                        exc.hint) from None
     except RecursionError:
         raise MapError(f"{path}: nested too deeply") from None
-    _rename_duplicates(reader.paths)
+    rename_duplicates(reader.paths)
+    settings_given = tuple(sorted((params or {}).items()))
     regmap = RegMap(name, reader.layouts, reader.paths, array("Q", reader.addrs),
                     array("I", reader.lidx), reader.mems,
-                    source or MapSource((str(path),), "", (), top or ""))
+                    source or MapSource((str(path),), "", settings_given, top or ""))
+    regmap.warnings = tuple(f"{path}:{el.sourceline}: {element_path(el)}: {message}"
+                            for el, message in [*reader.params.warnings, *notes])
     return regmap, [path.resolve()]

@@ -1,0 +1,216 @@
+"""A symbol table held as columns: by name (a dict of row numbers) and by address (sorted,
+bisect). :class:`Symbol` objects are made only for the symbols a lookup returns. The ELF reader
+(:mod:`socdbg.firmware.elf`) fills it straight from the table's bytes."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from itertools import compress
+from operator import eq, itemgetter
+from pathlib import Path
+from typing import NamedTuple, TypeVar
+
+_T = TypeVar("_T")
+
+STT_NAMES = {0: "notype", 1: "object", 2: "func", 3: "section", 4: "file", 5: "common",
+             6: "tls", 10: "ifunc"}
+STB_NAMES = {0: "local", 1: "global", 2: "weak", 10: "unique"}
+SHN_ABS = 0xFFF1
+LOCATED = (0, 1, 2)  # notype, object, func: the kinds an address resolves to
+_KINDS = tuple(STT_NAMES.get(t, str(t)) for t in range(16))
+_BINDS = tuple(STB_NAMES.get(b, str(b)) for b in range(16))
+
+
+class Symbol(NamedTuple):
+    """One symbol (a NamedTuple: made per lookup, so cheap to build)."""
+
+    name: str
+    address: int
+    size: int
+    kind: str
+    bind: str
+    section: str
+    image: str
+    file: str = ""  # source file of a local symbol (its STT_FILE), "" when unknown or global
+
+    @property
+    def qualified(self) -> str:
+        """``'file.c'::name`` for a local symbol with a known file, else ``name``."""
+        return f"'{self.file}'::{self.name}" if self.file and self.bind == "local" \
+            else self.name
+
+
+def _rank(bind: int, size: int) -> int:
+    """Which of several same-named symbols a bare name means: global or weak over local,
+    then sized over unsized."""
+    return (0 if bind == 0 else 2) + (1 if size else 0)
+
+
+def _pick(column: Sequence[_T], rows: list[int]) -> list[_T]:
+    """``[column[r] for r in rows]`` at C speed."""
+    if len(rows) < 2:
+        return [column[r] for r in rows]
+    return list(itemgetter(*rows)(column))
+
+
+class SymbolTable:
+    """Symbols of one image, held as columns: by name (dict of row numbers) and by address
+    (sorted, bisect). ``Symbol`` objects are built per lookup."""
+
+    def __init__(self, names: list[str], values: list[int], sizes: list[int],
+                 infos: list[int], shndx: list[int], file_of: Sequence[str] | _Files,
+                 section_names: list[str], image: str,
+                 located: list[int] | None = None) -> None:
+        self._names, self._values, self._sizes = names, values, sizes
+        self._infos, self._shndx, self._file_of = infos, shndx, file_of
+        self._section_names, self._image = section_names, image
+        self._made: dict[int, Symbol] = {}  # row -> the Symbol made for it
+        self._named: dict[str, Symbol] = {}  # name -> what lookup(name) gave
+        rows = range(len(names))
+        index = dict(zip(names, rows, strict=True))
+        self._index = index
+        #: name -> every row with that name, only for names that repeat
+        self._repeats: dict[str, list[int]] = {}
+        if len(index) != len(names):
+            for name, row in zip(names, rows, strict=True):
+                if index[name] != row:
+                    self._repeats.setdefault(name, []).append(row)
+            for name, more in self._repeats.items():
+                more.append(index[name])
+                more.sort()
+                index[name] = max(more, key=lambda r: (_rank(infos[r] >> 4, sizes[r]), -r))
+        # by address: only data and code symbols with a name
+        if located is None:
+            located = [r for r, info in zip(rows, infos, strict=True) if info & 0xF in LOCATED]
+        if "" in index:
+            located = [r for r in located if names[r]]
+        # (address, -size) order: sort by address (the table is mostly in address order
+        # already: runs timsort takes whole), then the few runs of equal addresses by size,
+        # largest first
+        located.sort(key=values.__getitem__)
+        addrs = _pick(values, located)
+        ties = list(compress(range(1, len(addrs)), map(eq, addrs[1:], addrs)))
+        i = 0
+        while i < len(ties):
+            j = i
+            while j + 1 < len(ties) and ties[j + 1] == ties[j] + 1:
+                j += 1
+            start, stop = ties[i] - 1, ties[j] + 1
+            located[start:stop] = sorted(located[start:stop], key=lambda r: -sizes[r])
+            i = j + 1
+        self._syms = located
+        self._addrs = addrs
+        self._ssizes = _pick(sizes, located)  # sizes in address order
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def _symbol(self, row: int) -> Symbol:
+        sym = self._made.get(row)
+        if sym is not None:
+            return sym
+        info, shndx = self._infos[row], self._shndx[row]
+        section = ("*ABS*" if shndx == SHN_ABS else self._section_names[shndx]
+                   if shndx < len(self._section_names) else "?")
+        sym = Symbol(self._names[row], self._values[row], self._sizes[row],
+                     _KINDS[info & 0xF], _BINDS[info >> 4], section, self._image,
+                     self._file_of[row])
+        self._made[row] = sym
+        return sym
+
+    def lookup(self, name: str) -> Symbol | None:
+        """The symbol a bare ``name`` means: the global one when there is one (else the
+        sized one); :meth:`candidates` says whether others share the name."""
+        sym = self._named.get(name)
+        if sym is None:
+            row = self._index.get(name)
+            if row is None:
+                return None
+            sym = self._named[name] = self._symbol(row)
+        return sym
+
+    def candidates(self, name: str) -> list[Symbol]:
+        """Every symbol called ``name``, the one :meth:`lookup` gives first."""
+        rows = self._repeats.get(name)
+        if rows is None:
+            row = self._index.get(name)
+            return [] if row is None else [self._symbol(row)]
+        first = self._index[name]
+        return [self._symbol(r) for r in [first] + [r for r in rows if r != first]]
+
+    def ambiguous(self, name: str) -> list[Symbol]:
+        """The candidates when a bare ``name`` cannot say which symbol it means: several
+        symbols at different addresses and no single global among them; else []."""
+        rows = self._repeats.get(name)
+        if rows is None:
+            return []
+        globals_ = [r for r in rows if self._infos[r] >> 4 != 0]
+        if len(globals_) == 1 or len({self._values[r] for r in rows}) == 1:
+            return []
+        return self.candidates(name)
+
+    def in_file(self, file: str, name: str) -> Symbol | None:
+        """The symbol ``name`` local to source ``file`` (its full name, or its last path
+        component)."""
+        for sym in self.candidates(name):
+            if sym.file and (sym.file == file or Path(sym.file).name == file):
+                return sym
+        return None
+
+    def files(self, name: str) -> list[str]:
+        return [s.file for s in self.candidates(name) if s.file]
+
+    def containing(self, address: int) -> tuple[Symbol, int] | None:
+        """The symbol whose [address, address+size) holds ``address`` (or, for unsized
+        symbols, the nearest one at or below it) and the offset into it."""
+        addrs = self._addrs
+        i = bisect.bisect_right(addrs, address) - 1
+        best = -1
+        sizes = self._ssizes
+        j = i
+        while j >= 0 and j > i - 64:
+            size = sizes[j]
+            if size and address < addrs[j] + size:  # addrs[j] <= address by the bisect
+                r = self._syms[j]
+                return self._made.get(r) or self._symbol(r), address - addrs[j]
+            if best < 0 and not size:
+                best = j
+            j -= 1
+        if best >= 0 and addrs[best] == addrs[i]:
+            r = self._syms[best]
+            return self._symbol(r), address - addrs[best]
+        return None
+
+    def names(self) -> list[str]:
+        return list(self._index)
+
+    @property
+    def by_name(self) -> dict[str, Symbol]:
+        """name -> the symbol :meth:`lookup` gives (builds every Symbol: for tests/tools)."""
+        return {n: self._symbol(r) for n, r in self._index.items()}
+
+
+class _Files:
+    """The source file of each symbol (by row), looked up when a Symbol is made: the STT_FILE
+    symbol before a local one. The table row of each symbol row is worked out on first use
+    (from ``wanted``, the table's 0/1 column of the rows that became symbols)."""
+
+    __slots__ = ("_first_global", "_keep", "_names", "_rows", "_wanted")
+
+    def __init__(self, rows: list[int], names: list[str], wanted: bytes,
+                 first_global: int) -> None:
+        self._rows, self._names, self._wanted = rows, names, wanted
+        self._keep: list[int] | None = None
+        self._first_global = first_global
+
+    def __getitem__(self, row: int) -> str:
+        if not self._rows:
+            return ""
+        if self._keep is None:
+            self._keep = list(compress(range(len(self._wanted)), self._wanted))
+        r = self._keep[row]
+        if r >= self._first_global:
+            return ""
+        i = bisect.bisect_right(self._rows, r) - 1
+        return self._names[i] if i >= 0 else ""

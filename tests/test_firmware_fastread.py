@@ -1,0 +1,156 @@
+"""The symbol-table reader (columns straight from the table's bytes) against pyelftools: on
+the compiled test firmware, and on generated tables of both ELF classes and byte orders
+(hypothesis), where both of its paths (strided views, struct) must also agree."""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections import Counter
+
+import firmware_build as fb
+import pytest
+from elftools.elf.elffile import ELFFile
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from socdbg.firmware import elf as elf_mod
+from socdbg.firmware import read_elf
+from socdbg.firmware.elf import parse_elf
+
+Row = tuple[str, int, int, str, str, str, str]
+
+
+def _ours(image: elf_mod.ElfImage) -> Counter[Row]:
+    table = image.symbols
+    return Counter((s.name, s.address, s.size, s.kind, s.bind, s.section, s.file)
+                   for name in table.names() for s in table.candidates(name))
+
+
+def _pyelftools(data: bytes) -> Counter[Row]:
+    ef = ELFFile(io.BytesIO(data))
+    symtab = ef.get_section_by_name(".symtab") or ef.get_section_by_name(".dynsym")
+    kinds = {"STT_NOTYPE": "notype", "STT_OBJECT": "object", "STT_FUNC": "func",
+             "STT_COMMON": "common", "STT_TLS": "tls", "STT_GNU_IFUNC": "ifunc",
+             "STT_LOOS": "ifunc"}  # 10: STT_GNU_IFUNC, named by the OS range
+    binds = {"STB_LOCAL": "local", "STB_GLOBAL": "global", "STB_WEAK": "weak",
+             "STB_GNU_UNIQUE": "unique"}
+    out: Counter[Row] = Counter()
+    if symtab is None:
+        return out
+    first_global = symtab["sh_info"]
+    file = ""
+    for i, sym in enumerate(symtab.iter_symbols()):
+        kind = sym["st_info"]["type"]
+        if kind == "STT_FILE":
+            file = sym.name
+            continue
+        shndx = sym["st_shndx"]
+        if (i == 0 or not sym.name or shndx == "SHN_UNDEF" or kind == "STT_SECTION"
+                or sym.name.startswith("$")):
+            continue
+        section = ("*ABS*" if shndx == "SHN_ABS" else
+                   ef.get_section(shndx).name if isinstance(shndx, int) and
+                   shndx < ef.num_sections() else "?")
+        bind = binds.get(sym["st_info"]["bind"], sym["st_info"]["bind"])
+        out[(sym.name, sym["st_value"], sym["st_size"], kinds.get(kind, kind), bind, section,
+             file if i < first_global else "")] += 1
+    return out
+
+
+@pytest.fixture(scope="module")
+def fw(tmp_path_factory: pytest.TempPathFactory) -> fb.Images:
+    return fb.firmware(tmp_path_factory)
+
+
+def test_every_test_image_reads_as_pyelftools_reads_it(fw: fb.Images) -> None:
+    assert fw.by_name
+    for image in fw.by_name.values():
+        data = image.path.read_bytes()
+        ours = _ours(read_elf(image.path))
+        assert ours == _pyelftools(data), image.path.name
+        assert sum(ours.values()) >= 5
+
+
+# --- generated tables -------------------------------------------------------------------------
+_NAMES = st.text(alphabet="abc_$.9é", min_size=0, max_size=6)
+_SYMBOL = st.tuples(_NAMES, st.integers(0, (1 << 32) - 1), st.integers(0, 1 << 20),
+                    st.sampled_from([0, 1, 2, 3, 4, 5, 6, 10]), st.sampled_from([0, 1, 2]),
+                    st.sampled_from([0, 1, 2, 0xFFF1]))
+
+
+def _elf(symbols: list[tuple[str, int, int, int, int, int]], is64: bool, little: bool
+         ) -> bytes:
+    """An ELF with sections: null, .text, .data, .symtab, .strtab, .shstrtab; locals first
+    (sh_info = the first global), as linkers write them."""
+    e = "<" if little else ">"
+    ordered = [s for s in symbols if s[4] == 0] + [s for s in symbols if s[4] != 0]
+    strtab = bytearray(b"\0")
+    entries = [b"\0" * (24 if is64 else 16)]
+    for name, value, size, kind, bind, shndx in ordered:
+        at = len(strtab) if name else 0
+        if name:
+            strtab += name.encode() + b"\0"
+        info = bind << 4 | kind
+        entries.append(struct.pack(e + "IBBHQQ", at, info, 0, shndx, value, size) if is64
+                       else struct.pack(e + "IIIBBH", at, value, size, info, 0, shndx))
+    first_global = 1 + sum(1 for s in ordered if s[4] == 0)
+    shstr = b"\0.text\0.data\0.symtab\0.strtab\0.shstrtab\0"
+    symtab = b"".join(entries)
+    ehsize, shentsize = (64, 64) if is64 else (52, 40)
+    body = bytearray(b"\0" * ehsize)
+    offsets = []
+    for blob in (symtab, bytes(strtab), shstr):
+        offsets.append(len(body))
+        body += blob
+    shoff = len(body)
+    sh = "IIQQQQIIQQ" if is64 else "IIIIIIIIII"
+    sections = [(0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+                (1, 1, 6, 0x1000, 0, 0, 0, 0, 4, 0),
+                (7, 1, 3, 0x2000, 0, 0, 0, 0, 4, 0),
+                (13, 2, 0, 0, offsets[0], len(symtab), 4, first_global, 8, 24 if is64 else 16),
+                (21, 3, 0, 0, offsets[1], len(strtab), 0, 0, 1, 0),
+                (29, 3, 0, 0, offsets[2], len(shstr), 0, 0, 1, 0)]
+    for s in sections:
+        body += struct.pack(e + sh, *s)
+    ident = b"\x7fELF" + bytes([2 if is64 else 1, 1 if little else 2, 1]) + b"\0" * 9
+    hdr = (struct.pack(e + "16sHHIQQQIHHHHHH", ident, 2, 243, 1, 0, 0, shoff, 0, ehsize, 56,
+                       0, shentsize, len(sections), 5) if is64 else
+           struct.pack(e + "16sHHIIIIIHHHHHH", ident, 2, 243, 1, 0, 0, shoff, 0, ehsize, 32,
+                       0, shentsize, len(sections), 5))
+    body[:ehsize] = hdr
+    return bytes(body)
+
+
+@settings(max_examples=60, deadline=None)
+@given(symbols=st.lists(_SYMBOL, max_size=40), is64=st.booleans(), little=st.booleans())
+def test_generated_tables_read_as_pyelftools_reads_them(
+        symbols: list[tuple[str, int, int, int, int, int]], is64: bool, little: bool) -> None:
+    data = _elf(symbols, is64, little)
+    image = parse_elf(data, "gen.elf")
+    assert _ours(image) == _pyelftools(data)
+    if symbols:  # a lookup of each name gives one of its candidates
+        name = symbols[0][0]
+        found = image.symbols.lookup(name)
+        assert found is None or found in image.symbols.candidates(name)
+
+
+@settings(max_examples=60, deadline=None)
+@given(symbols=st.lists(_SYMBOL, min_size=1, max_size=30), is64=st.booleans())
+def test_the_strided_view_and_struct_paths_agree(
+        symbols: list[tuple[str, int, int, int, int, int]], is64: bool) -> None:
+    import sys
+
+    end = "<" if sys.byteorder == "little" else ">"
+    data = _elf(symbols, is64, sys.byteorder == "little")
+    entsize = 24 if is64 else 16
+    count = len(symbols) + 1
+    start = 64 if is64 else 52  # the table follows the ELF header in _elf
+    body = data[start : start + count * entsize]
+    fast = elf_mod._columns(body, is64, end, count, views=True)
+    slow = elf_mod._columns(body, is64, end, count, views=False)
+    assert [list(c) for c in fast] == [list(c) for c in slow]
+    ordered = [s for s in symbols if s[4] == 0] + [s for s in symbols if s[4] != 0]
+    assert list(fast[1]) == [0] + [s[1] for s in ordered]  # values, in table order
+    assert list(fast[2]) == [0] + [s[2] for s in ordered]  # sizes
+    assert list(fast[4]) == [0] + [s[5] for s in ordered]  # section indices
