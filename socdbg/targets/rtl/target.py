@@ -1,7 +1,8 @@
 """The ``rtl:`` target: the map's register RTL (PeakRDL-regblock), compiled by Verilator.
 
 Target strings: ``rtl`` (every block of the session's map), ``rtl:sysctrl,intc`` (only those
-blocks: a smaller, faster build), ``rtl:PATH.rdl`` (another map), ``rtl:PATH.rdl,blk``.
+blocks: a smaller, faster build), ``rtl:PATH.rdl`` (another map), ``rtl:mesh=2x2`` (the
+reference SoC with another NoC size, as ``sim:mesh=2x2``); parts combine with commas.
 Registers are the RTL's; the memories of the map (``sram``, ``dram``) are plain sparse
 memories on the Python side, as on the simulator. Time is simulated: ``step`` advances the
 clock the hardware side sees; bus transfers take none.
@@ -200,12 +201,20 @@ def _bus_error(op: str, address: int, size: int, why: str, hint: str | None = No
     return TargetError(f"bus error: {op} of {size} byte(s) at {address:#x}: {why}", hint)
 
 
-def parse_arg(arg: str) -> tuple[str | None, list[str]]:
-    """``my.rdl,sysctrl,intc`` -> (``my.rdl``, [``sysctrl``, ``intc``])."""
+def parse_arg(arg: str) -> tuple[str | None, list[str], dict[str, str]]:
+    """``my.rdl,sysctrl,intc,mesh=2x2`` -> (``my.rdl``, [``sysctrl``, ``intc``],
+    {``mesh``: ``2x2``})."""
     path: str | None = None
     blocks: list[str] = []
+    options: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in arg.split(","))):
-        if part.endswith(".rdl") or "/" in part:
+        key, eq, value = part.partition("=")
+        if eq:
+            if key.strip().lower() != "mesh":
+                raise TargetError(f"rtl target: unknown option '{key.strip()}'",
+                                  "the one option is mesh=XxY (the NoC size, as for sim)")
+            options["mesh"] = value.strip()
+        elif part.endswith(".rdl") or "/" in part:
             if path is not None:
                 raise TargetError(f"rtl target: two maps given ('{path}' and '{part}')")
             path = part
@@ -213,15 +222,19 @@ def parse_arg(arg: str) -> tuple[str | None, list[str]]:
             blocks.append(part)
         else:
             raise TargetError(f"rtl target: '{part}' is neither a .rdl file nor a block name",
-                              "rtl, rtl:BLOCK,BLOCK, rtl:PATH.rdl")
-    return path, blocks
+                              "rtl, rtl:BLOCK,BLOCK, rtl:PATH.rdl, rtl:mesh=2x2")
+    return path, blocks, options
 
 
 def open_rtl(arg: str, load_map: MapLoader) -> RtlTarget:
     from socdbg.targets.rtl.build import build, recipe_for
 
-    path, blocks = parse_arg(arg)
-    regmap = load_map([path]) if path else load_map()
+    from socdbg.models.options import SimOptions
+
+    path, blocks, options = parse_arg(arg)
+    defines = SimOptions.parse(options).defines()  # checked before any build
+    files: list[str] | None = [path] if path else None
+    regmap = load_map(files, defines) if (files or defines) else load_map()
     src = regmap.source
     if not src.files or not all(f.endswith(".rdl") for f in src.files):
         raise TargetError("rtl: the map is not SystemRDL",
