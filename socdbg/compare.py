@@ -22,7 +22,6 @@ from socdbg.regmap import Register, RegMap, decode
 
 if TYPE_CHECKING:
     from socdbg.commands.session import Session
-    from socdbg.commands.types import Output
     from socdbg.targets.base import Target
 
 
@@ -97,7 +96,7 @@ class Recorder:
 @contextmanager
 def _recording(session: Session, spec: str, trace: Trace) -> Iterator[None]:
     with session.scoped_target(spec):
-        session.use_target(Recorder(session.target, trace))  # type: ignore[arg-type]
+        session.use_target(Recorder(session.target, trace))
         yield
 
 
@@ -105,12 +104,12 @@ def run_both(session: Session, path: Path, spec_a: str, spec_b: str) -> tuple[Tr
     from socdbg.commands.script import ScriptRunner
 
     traces = []
+    console = session.console
     for spec in (spec_a, spec_b):
         trace = Trace(spec)
         saved_vars = dict(session.state.get("vars", {}))
-        console = session.console
 
-        def show(outcome: Any, output: Any, spec: str = spec, trace: Trace = trace) -> None:
+        def show(outcome: Any, output: Any, spec: str = spec) -> None:
             if not outcome.ok:
                 console.print(f"[{spec}] {outcome.where}: {outcome.message}", markup=False,
                               highlight=False)

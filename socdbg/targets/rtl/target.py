@@ -227,9 +227,8 @@ def parse_arg(arg: str) -> tuple[str | None, list[str], dict[str, str]]:
 
 
 def open_rtl(arg: str, load_map: MapLoader) -> RtlTarget:
-    from socdbg.targets.rtl.build import build, recipe_for
-
     from socdbg.models.options import SimOptions
+    from socdbg.targets.rtl.build import build, recipe_for
 
     path, blocks, options = parse_arg(arg)
     defines = SimOptions.parse(options).defines()  # checked before any build
