@@ -121,7 +121,7 @@ class Session:
         from socdbg.targets.base import split_spec
 
         name, arg = split_spec(self.target_spec)
-        return (name in ("sim", "dump") and bool(arg)) or self._target is not None
+        return (name in ("sim", "dump", "rtl") and bool(arg)) or self._target is not None
 
     # --- the target ------------------------------------------------------------------------
     @property

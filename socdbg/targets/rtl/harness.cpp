@@ -72,7 +72,14 @@ static void reset() {
     tick();
 }
 
+// Clock edges at the current time before time moves on, so that what the last bus write
+// started (an enable edge, a singlepulse, an interrupt a status change raises) happens at the
+// time of the write, as on the functional model.
+static const int SETTLE = 2;
+
 static void advance(uint64_t cycles) {
+    top->now = now_cycles;
+    for (int i = 0; i < SETTLE; i++) tick();
     now_cycles += cycles;
     top->now = now_cycles;
     tick();  // the hardware side sees the new time
