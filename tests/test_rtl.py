@@ -168,7 +168,7 @@ def test_harness_answers_are_checked(tmp_path: Path) -> None:
     with pytest.raises(TargetError, match="did not start"):
         Harness(_fake(tmp_path, "echo hello"))
     h = Harness(_fake(tmp_path, "echo ready; sleep 30"))
-    with pytest.raises(TargetError, match="did not answer within 0.5 s"):
+    with pytest.raises(TargetError, match=r"did not answer within 0\.5 s"):
         h.ask(["r 40000000"], seconds=0.5)
     h = Harness(_fake(tmp_path, "echo ready; head -c 5000 /dev/zero | tr '\\0' x; sleep 5"))
     with pytest.raises(TargetError, match="overlong"):
