@@ -112,7 +112,7 @@ def run_both(session: Session, path: Path, spec_a: str, spec_b: str) -> tuple[Tr
         def show(outcome: Any, output: Any, spec: str = spec) -> None:
             if not outcome.ok:
                 console.print(f"[{spec}] {outcome.where}: {outcome.message}", markup=False,
-                              highlight=False)
+                              highlight=False, soft_wrap=True)
 
         class Tagging(ScriptRunner):
             def _run_line(self, line: Any, p: Path, trace: Trace = trace) -> bool:
@@ -208,12 +208,12 @@ def compare_script(session: Session, script: str, spec_a: str, spec_b: str) -> i
     path = Path(script)
     a, b = run_both(session, path, spec_a, spec_b)
     console = session.console
-    console.print(f"{spec_a}: {a.summary}", highlight=False, markup=False)
-    console.print(f"{spec_b}: {b.summary}", highlight=False, markup=False)
+    console.print(f"{spec_a}: {a.summary}", highlight=False, markup=False, soft_wrap=True)
+    console.print(f"{spec_b}: {b.summary}", highlight=False, markup=False, soft_wrap=True)
     diff = first_difference(session.map, a, b)
     if diff is None:
         console.print(f"no difference: {len(a.accesses)} accesses agree", highlight=False)
         return 0
     console.print(f"first difference, access {diff.index + 1}: {diff.text}", highlight=False,
-                  markup=False)
+                  markup=False, soft_wrap=True)
     return 1

@@ -222,7 +222,7 @@ def test_butr_names_the_wrong_reset_and_the_stuck_field(mutated: Path) -> None:
     text = out.stdout
     assert re.search(r"sysctrl\.revision\s+reset\s+fail", text), text
     assert "stepping" in text
-    assert re.search(r"sysctrl\.scratch\s+walk\s+fail", text), text
+    assert re.search(r"sysctrl\.scratch\s+walk value\s+fail", text), text
 
 
 def test_compare_names_register_and_field(mutated: Path, tmp_path: Path) -> None:

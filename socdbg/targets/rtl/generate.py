@@ -10,7 +10,9 @@ One change is made to the elaborated model before export, never to generated tex
 addresses (``ch_0`` .. ``ch_3``). Verilator 5.006 stops with an internal error
 ("V3Unknown: No VarRef or Const under ArraySel") on the assignments regblock generates for
 arrays inside its unpacked structs; without arrays there are none. Register names inside
-the RTL change (``ch_0.status``), addresses do not, and socdbg only talks addresses.
+the RTL change (``ch_0.status``), addresses do not, and socdbg only talks addresses. The
+per-word strobes of registers wider than the bus are arrays too; for them the build passes
+Verilator ``--structs-packed`` (build.py), which it compiles correctly.
 """
 
 from __future__ import annotations
