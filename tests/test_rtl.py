@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,9 +50,9 @@ def rtl_built(_socdbg_session_env: None) -> str:
 
 
 @pytest.fixture
-def rtl(rtl_built: str) -> Session:
+def rtl(rtl_built: str) -> Iterator[Session]:
     session = Session(target=rtl_built, out=io.StringIO())
-    yield session  # type: ignore[misc]
+    yield session
     session.close()
 
 
