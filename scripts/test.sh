@@ -40,6 +40,10 @@ command -v riscv64-unknown-elf-gcc >/dev/null 2>&1 || need+=(gcc-riscv64-unknown
 command -v qemu-system-riscv64 >/dev/null 2>&1 || need+=(qemu-system-misc)
 command -v qemu-system-arm >/dev/null 2>&1 || need+=(qemu-system-arm)
 command -v gdb-multiarch >/dev/null 2>&1 || need+=(gdb-multiarch)
+# the rtl: target (tests/test_rtl.py): Verilator 5.006+ and the C++ toolchain it builds with
+command -v verilator >/dev/null 2>&1 || need+=(verilator)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v make >/dev/null 2>&1 || need+=(make)
 if [ ${#need[@]} -gt 0 ]; then
     apt_install "${need[@]}"
 fi

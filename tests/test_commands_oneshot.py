@@ -296,7 +296,8 @@ def test_peek_address_expressions() -> None:
     assert rows(ok("peek", "&dma.ch[1].len"))[0].endswith("dma.ch[1].len")
     assert ok_json("peek", "--json", "dma.ch[1].len")["address"] == 0x40010158
     assert ok_json("peek", "--json", "0x4000_0008")["words"] == [0]
-    assert ok_json("peek", "--json", "sysctrl.cycle")["width"] == 64  # the register's width
+    # the register's access width: 64-bit sysctrl.cycle is read as 32-bit words
+    assert ok_json("peek", "--json", "sysctrl.cycle")["width"] == 32
 
 
 def test_peek_width_must_be_a_bus_width(capsys: pytest.CaptureFixture[str]) -> None:

@@ -76,7 +76,7 @@ def test_reference_addresses(ref: RegMap, path: str, address: int) -> None:
 
 def test_reference_widths(ref: RegMap) -> None:
     src = ref.get("dma.ch[0].src")
-    assert (src.width, src.accesswidth, src.size) == (64, 64, 8)
+    assert (src.width, src.accesswidth, src.size) == (64, 32, 8)
     assert src.end == 0x4001_0110
     assert src.field("addr").bits == "[63:0]"
     ecc = ref.get("hbm.ecc_last_addr")

@@ -307,7 +307,7 @@ def test_children(ref: RegMap) -> None:
 
 
 def test_search_by_description_words(ref: RegMap) -> None:
-    hits = ref.search("latches the high word")
+    hits = ref.search("most recent ECC error")
     assert [r.path for r, _ in hits] == ["hbm.ecc_last_addr"]
     assert "description" in hits[0][1]
 

@@ -138,7 +138,7 @@ def test_write_offers_writable_fields_with_equals(completer: ShellCompleter) -> 
     assert texts(completer, "write dma.ch[0].ctrl ") == ["en=", "start=", "mode=", "irq_en="]
     assert texts(completer, "write dma.ch[0].status ") == ["done=", "err="]  # busy is r
     assert texts(completer, "write sysctrl.chip_id ") == []
-    assert texts(completer, "write intc.test_set m") == ["mailbox="]
+    assert texts(completer, "write intc.test_set m") == ["mbox="]
     assert texts(completer, "write dma.ch[0].ctrl en=1 ") == ["en=", "start=", "mode=",
                                                               "irq_en="]
 

@@ -95,7 +95,7 @@ def test_piped_errors_are_one_line_and_the_shell_goes_on(piped: Piped) -> None:
                          "(did you mean 'RING'?)")
     # a long error (its hint lists nine fields) is still one line
     assert errors[3].startswith("error: intc.status has no field 'bogus' (fields: dma_ch0")
-    assert errors[3].endswith("mailbox)")
+    assert errors[3].endswith("mbox)")
 
 
 def test_piped_usage_errors_are_one_line(piped: Piped) -> None:

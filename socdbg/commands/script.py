@@ -8,7 +8,7 @@ import click
 from socdbg.commands.params import target_files
 from socdbg.commands.registry import Effects, Meta, Output, register, session_command
 from socdbg.commands.scriptfile import Outcome, nested_path
-from socdbg.commands.scriptrun import ScriptRunner, run_script
+from socdbg.commands.scriptrun import ScriptRunner, parse_defines, run_script
 from socdbg.commands.session import Session
 
 
@@ -49,11 +49,20 @@ def source_cmd(session: Session, path: str, keep_going: bool) -> Output:
                    "field.")
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only failures and the summary.")
+@click.option("--compare", nargs=2, metavar="TARGET TARGET", default=None,
+              help="Run the script on both targets and report the first register access "
+                   "whose result differs, by register and field (e.g. --compare rtl sim).")
 @session_command
 def run_cmd(session: Session, script: str, target_opt: str | None, defines: tuple[str, ...],
             keep_going: bool, dry_run: bool, check: bool, junit: str | None,
-            quiet: bool) -> Output:
+            quiet: bool, compare: tuple[str, str] | None = None) -> Output:
     path = nested_path(session, script, None)
+    if compare:
+        from socdbg.commands.compare import compare_script
+
+        session.variables.update(parse_defines(defines))
+        rc = compare_script(session, str(path), *compare)
+        return Output(data={"script": str(path), "same": rc == 0}, ok=rc == 0)
     if target_opt and target_opt != session.target_spec:
         with session.scoped_target(target_opt):
             rc = run_script(session, str(path), defines, keep_going or check, dry_run, check,

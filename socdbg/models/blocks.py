@@ -260,7 +260,7 @@ class Mailbox:
             return
         self.sim.regs.hw_write("mailbox.doorbell_status", new, new)
         if self.irq is not None:
-            self.irq.raise_("mailbox")
+            self.irq.raise_("mbox")
 
     def reset(self) -> None:
         pass

@@ -2,7 +2,11 @@
 
 A software read or write of a register goes through its fields, each behaving as its SystemRDL
 properties say: one small function per ``onwrite`` behaviour, one per ``onread``, access rights,
-singlepulse, write-once (w1/rw1), reserved bits reading zero. Hardware-side behaviour (a PLL
+singlepulse, write-once (w1/rw1), reserved bits reading zero. A register wider than its access
+width is accessed in words as the maps declare with ``buffer_reads``/``buffer_writes``: a read of
+its lowest word latches the whole register and the other words read from the latch; writes of
+the lower words wait in a buffer and the write of the highest word commits them all at once
+(see :meth:`RegisterFile.sw_read`). Hardware-side behaviour (a PLL
 that locks, a DMA engine setting ``done``) plugs in through hooks: ``on_write`` observers,
 ``on_read`` refreshers, and ``hw_write`` for the hardware's own updates.
 """
@@ -86,6 +90,9 @@ class _StoredValue:
 
     value: int
     written_once: int = 0  # bits of w1/rw1 fields already written since reset
+    latch: int = 0  # a wide register: what the last read of its lowest word latched
+    wbuf: int = 0  # a wide register: lower words written, waiting for the highest word
+    wmask: int = 0  # ... and which bits of wbuf were written
 
 
 class RegisterFile:
@@ -196,7 +203,16 @@ class RegisterFile:
 
         Returns the value software sees (write-only, na and singlepulse fields and reserved
         bits read 0); fields with onread side effects that were read are then cleared/set.
+        A register wider than its access width, read in part: a read that includes the
+        lowest word reads the whole register and latches it; a read of the other words
+        returns the latch (0 after reset), so the halves of a counter belong together.
         """
+        full = (1 << reg.width) - 1
+        if lanes is not None and reg.accesswidth < reg.width and lanes & full != full:
+            st = self._st(reg)
+            if lanes & ((1 << reg.accesswidth) - 1):
+                st.latch = self.sw_read(reg)
+            return st.latch & lanes
         for hook in self._read_hooks.get(reg.path, ()):
             hook(reg)
         st = self._st(reg)
@@ -218,10 +234,24 @@ class RegisterFile:
         return seen & lanes
 
     def sw_write(self, reg: Register, value: int, lanes: int | None = None) -> None:
-        """A software write of the bits in ``lanes`` (byte-enables as a bit mask)."""
+        """A software write of the bits in ``lanes`` (byte-enables as a bit mask).
+
+        A register wider than its access width, written in part: writes of the lower words
+        are buffered; a write that includes the highest word commits the buffered bits with
+        it (bits never written keep their value)."""
         st = self._st(reg)
         old = st.value
-        lanes = ((1 << reg.width) - 1) if lanes is None else lanes
+        full = (1 << reg.width) - 1
+        if lanes is not None and reg.accesswidth < reg.width and lanes & full != full:
+            top = ((1 << reg.accesswidth) - 1) << (reg.width - reg.accesswidth)
+            if not lanes & top:
+                st.wbuf = (st.wbuf & ~lanes) | (value & lanes)
+                st.wmask |= lanes
+                return
+            value = (value & lanes) | (st.wbuf & st.wmask & ~lanes)
+            lanes |= st.wmask
+            st.wbuf = st.wmask = 0
+        lanes = full if lanes is None else lanes
         new = old
         for fld in reg.fields:
             if not fld.mask & lanes or not fld.sw.writable:

@@ -277,6 +277,7 @@ BUILTIN: dict[str, str] = {
     "mmio": "socdbg.targets.mmio:MMIO_BACKEND",
     "pci": "socdbg.targets.mmio:PCI_BACKEND",
     "uio": "socdbg.targets.mmio:UIO_BACKEND",
+    "rtl": "socdbg.targets.rtl:BACKEND",
 }
 
 
