@@ -37,7 +37,10 @@ if TYPE_CHECKING:
     from socdbg.models.traffic import Pattern, TrafficStats
     from socdbg.render.noc import NocHeatMap
     from socdbg.targets.sim import SimTarget
+    from socdbg.timeline import PerfettoTrace
     from socdbg.trace import VcdTrace
+
+    Tracer = VcdTrace | PerfettoTrace
 
 PORT_NAMES = ("N", "E", "S", "W", "LOCAL")
 LOCAL = 4
@@ -459,7 +462,7 @@ def noc_traffic(session: Session, pattern: str, rate: str, cycles: str, warmup: 
 # --------------------------------------------------------------------------------------------
 # trace
 # --------------------------------------------------------------------------------------------
-def _trace_data(tracer: VcdTrace) -> dict[str, Any]:
+def _trace_data(tracer: Tracer) -> dict[str, Any]:
     return {"file": str(tracer.path), "open": not tracer.closed, "started": tracer.started,
             "cycle": tracer.now, "registers": tracer.registers,
             "dma_channels": tracer.channels, "noc_links": tracer.links,
@@ -467,15 +470,16 @@ def _trace_data(tracer: VcdTrace) -> dict[str, Any]:
 
 
 @click.group("trace", invoke_without_command=True,
-             help="A VCD waveform of a simulator run, for GTKWave: software register writes, "
-             "DMA channel state and bytes_done, a busy bit per NoC link; timestamps are "
-             "simulated cycles (1 ns = 1 cycle). trace alone shows whether one is open.")
+             help="A VCD waveform of a simulator run, for GTKWave (software register writes, "
+             "DMA channel state and bytes_done, a busy bit per NoC link), or a Perfetto "
+             "timeline (FILE.json); timestamps are simulated cycles (1 ns = 1 cycle). trace "
+             "alone shows whether one is open.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @session_command
 def trace(session: Session, as_json: bool) -> Output | None:
     if click.get_current_context().invoked_subcommand is not None:
         return None
-    tracer: VcdTrace | None = session.state.get("trace")
+    tracer: Tracer | None = session.state.get("trace")
     if tracer is None:
         return Output(data={"open": False}, text="no trace open (trace start FILE.vcd)")
     d = _trace_data(tracer)
@@ -484,9 +488,11 @@ def trace(session: Session, as_json: bool) -> Output | None:
                   f"channels, {d['noc_links']} NoC links; {d['changes']:,} changes so far")
 
 
-@trace.command("start", help="Start writing FILE.vcd. --include GLOB (repeatable) narrows "
-               "the registers traced (default: every register software can write).")
-@click.argument("path", metavar="FILE.vcd", type=click.Path(dir_okay=False))
+@trace.command("start", help="Start writing FILE.vcd, or FILE.json: a Chrome/Perfetto "
+               "trace-event timeline (ui.perfetto.dev), one track per chip, DMA channel and link. "
+               "--include GLOB (repeatable) narrows the registers a VCD traces (default: every "
+               "register software can write).")
+@click.argument("path", metavar="FILE.vcd|FILE.json", type=click.Path(dir_okay=False))
 @click.option("--include", multiple=True, type=REGISTER_GLOB,
               help="Trace only these registers (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
@@ -497,7 +503,7 @@ def trace_start(session: Session, path: str, include: tuple[str, ...], as_json: 
         raise UsageError("trace start: a one-shot command ends with its process, so the "
                          "trace would stop at once",
                          "use it in socdbg shell, or in a script run with socdbg run")
-    current: VcdTrace | None = session.state.get("trace")
+    current: Tracer | None = session.state.get("trace")
     if current is not None:
         raise UsageError(f"a trace is already open ({current.path})", "trace stop first")
     rmap = session.map
@@ -512,10 +518,10 @@ def trace_start(session: Session, path: str, include: tuple[str, ...], as_json: 
                          "a trace records the model's own events: use a sim target, or "
                          "'monitor trace start FILE.vcd' on a socdbg serve of one")
     registers = [r for r in sim.regmap if r.path in paths]
-    from socdbg.trace import VcdTrace
+    from socdbg.timeline import open_tracer
 
     try:
-        tracer = VcdTrace(sim, Path(path), registers)
+        tracer = open_tracer(sim, Path(path), registers)
     except OSError as exc:
         raise UsageError(f"trace: cannot write {path}: {exc.strerror or exc}") from None
     session.state["trace"] = tracer
@@ -526,7 +532,7 @@ def trace_start(session: Session, path: str, include: tuple[str, ...], as_json: 
                   f"{d['noc_links']} NoC links (1 ns = 1 cycle)")
 
 
-def _closer(session: Session, tracer: VcdTrace) -> Callable[[], None]:
+def _closer(session: Session, tracer: Tracer) -> Callable[[], None]:
     """What Session.close() runs: the file is finished even without a trace stop."""
 
     def close() -> None:
@@ -542,7 +548,7 @@ def _closer(session: Session, tracer: VcdTrace) -> Callable[[], None]:
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @session_command
 def trace_stop(session: Session, as_json: bool) -> Output:
-    tracer: VcdTrace | None = session.state.pop("trace", None)
+    tracer: Tracer | None = session.state.pop("trace", None)
     session.state.get("on_close", {}).pop("trace", None)
     if tracer is None:
         raise UsageError("no trace is open", "trace start FILE.vcd")
