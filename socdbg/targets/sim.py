@@ -52,7 +52,7 @@ class SimTarget:
         self.regs = self.context.regs
         self.memories = self.context.memories
         self.reset_at = 0  # the cycle of the last chip reset (noc counts rates from it)
-        from socdbg.models.soc import attach
+        from socdbg.models.blocks import attach
 
         attach(self.context)
 
