@@ -13,6 +13,7 @@ import pytest
 from socdbg.access import read_register, write_register
 from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
+from socdbg.models.blocks import Interrupts
 from socdbg.models.dma import (
     DESC_MAGIC,
     DESC_SIZE,
@@ -22,7 +23,6 @@ from socdbg.models.dma import (
     encode_descriptor,
 )
 from socdbg.models.kernel import Kernel
-from socdbg.models.soc import Interrupts
 from socdbg.regmap import decode
 from socdbg.targets.sim import SimTarget
 

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from socdbg.access import read_register, write_register
 from socdbg.commands.session import Session
 from socdbg.errors import TargetError
+from socdbg.models.blocks import HBM_PHASE_CYCLES, PCIE_STATE_CYCLES, PLL_LOCK_CYCLES
 from socdbg.models.kernel import Kernel
-from socdbg.models.soc import HBM_PHASE_CYCLES, PCIE_STATE_CYCLES, PLL_LOCK_CYCLES
 from socdbg.regmap import Access, Field, Layout, MapSource, Register, RegMap, decode
 from socdbg.targets.sim import SimTarget
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
-from socdbg.models import soc
+from socdbg.models import blocks
 from socdbg.regmap import RegMap
 from socdbg.regmap.conditions import OPERATORS, first_count, parse_condition
 from socdbg.targets.sim import SimTarget
@@ -114,9 +114,9 @@ def test_cycle_after_the_pll_lock_is_found_at_once() -> None:
     assert execute(session, "step --until sysctrl.pll_status.lock == 1") is not None
     out = execute(session, "step --until sysctrl.cycle == 500")
     assert out is not None and out.ok, out.text if out else None
-    assert out.data["cycle"] == soc.PLL_LOCK_CYCLES + 500
+    assert out.data["cycle"] == blocks.PLL_LOCK_CYCLES + 500
     out = execute(session, "step --until sysctrl.cycle & 0xff == 0x10")
-    assert out is not None and out.data["cycle"] == soc.PLL_LOCK_CYCLES + 0x210
+    assert out is not None and out.data["cycle"] == blocks.PLL_LOCK_CYCLES + 0x210
     out = execute(session, "poll sysctrl.cycle == 0x1000 --timeout 0.001")
     assert out is not None and out.ok
     read = execute(session, "read sysctrl.cycle --json")

@@ -1,6 +1,6 @@
 """What a behaviour sees of the simulator: a typed simulation context.
 
-Behaviours (socdbg.models.soc, the DMA engine, the mesh binding) take a :class:`SimContext`,
+Behaviours (socdbg.models.blocks, the DMA engine, the mesh binding) take a :class:`SimContext`,
 never a target: the register file, the kernel, the memories, the typed options and the event
 signals. The models attached to it are found through typed accessors (``dma``, ``mesh``).
 """

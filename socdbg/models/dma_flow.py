@@ -28,7 +28,17 @@ leaves the mesh in the state its packets would have (:meth:`Mesh.end_flow`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from socdbg.models.dma_transfer import Chunk, Segment
+from socdbg.models.kernel import Event
+from socdbg.models.noc.mesh import MESH_PRIORITY as _MESH_PRIORITY
+
+if TYPE_CHECKING:
+    from socdbg.models.dma_channel import Channel
+    from socdbg.models.noc.mesh import Mesh
 
 
 @dataclass(slots=True)
@@ -199,3 +209,139 @@ class FlowPlan:
         if index == 0:
             return None
         return self.chunks[index - 1].done_at - self.transit
+
+
+class ChannelFlow:
+    """A channel's segment moving as a flow: one kernel event per chunk completion, at the
+    mesh's priority (where the last delivery of the chunk would run on the packet path)."""
+
+    def __init__(self, ch: Channel, mesh: Mesh, seg: Segment, plan: FlowPlan) -> None:
+        self.ch = ch
+        self.mesh = mesh
+        self.seg = seg
+        self.plan = plan
+        self.gen = ch.gen
+        self.next = 0  # the next chunk to complete
+        self.event: Event | None = None
+        self.in_event = False  # inside its own chunk completion (at the mesh's priority)
+        self.lazy = False
+        self.copied = 0  # segment bytes copied to the destination
+        self.landed = 0  # segment bytes completed (copied lazily when lazy)
+
+    def schedule_next(self) -> None:
+        kernel = self.ch.kernel
+        due = self.plan.chunks[self.next].done_at
+        self.event = kernel.schedule(due - kernel.now, self._chunk_done, _MESH_PRIORITY)
+        self.ch.pending = self.event
+
+    def _chunk_done(self) -> None:
+        ch = self.ch
+        if ch.gen != self.gen or ch.flow is not self:
+            return
+        plan, seg = self.plan, self.seg
+        c = plan.chunks[self.next]
+        self.next += 1
+        if self.next == len(plan.chunks):  # delivered whole: the mesh as the packets left it
+            ch.flow = None
+            ch.pending = None
+            self.mesh.end_flow(seg.src_node, seg.dst_node, plan.packets, plan.flits,
+                               plan.tail(self.mesh.buffer_depth))
+            self.release()
+            ch.chunk_done(self.gen, c.offset, c.length)
+            return
+        self.schedule_next()
+        # what the packet path's _chunk_done does for a chunk before the last, the copy
+        # deferred until either memory is touched (SparseMemory.settlers)
+        if self.lazy:
+            self.landed = c.offset + c.length
+        else:
+            seg.dst_mem.write(seg.dst + c.offset, seg.src_mem.read(seg.src + c.offset,
+                                                                    c.length))
+        seg.completed += c.length
+        seg.outstanding -= 1
+        ch.set_bytes(ch.bytes_done + c.length)
+        if ch.engine.events.dma.subscribers:
+            self.in_event = True  # a subscriber looking at the mesh settles the flow here
+            ch.engine.note(ch.index, "bytes", ch.bytes_done)
+            self.in_event = False
+
+    def hook(self) -> None:
+        """Defer the copies while the segment's ranges do not overlap."""
+        seg = self.seg
+        self.lazy = (seg.src_mem is not seg.dst_mem or seg.src + seg.length <= seg.dst
+                     or seg.dst + seg.length <= seg.src)
+        if self.lazy:
+            seg.src_mem.settlers.append(self.flush)
+            if seg.dst_mem is not seg.src_mem:
+                seg.dst_mem.settlers.append(self.flush)
+
+    def flush(self) -> None:
+        """Make the copies of the chunks completed so far."""
+        start, end = self.copied, self.landed
+        if start < end:
+            self.copied = end  # (copy_from settles both memories: nothing left to redo)
+            seg = self.seg
+            seg.dst_mem.copy_from(seg.src_mem, seg.src + start, seg.dst + start, end - start)
+
+    def release(self) -> None:
+        """Make the deferred copies and stop deferring."""
+        self.flush()
+        seg = self.seg
+        for mem in (seg.src_mem, seg.dst_mem):
+            if self.flush in mem.settlers:
+                mem.settlers.remove(self.flush)
+
+    def materialise(self) -> None:
+        """The packets sent so far, replayed on the mesh; the channel goes on per packet."""
+        ch, mesh, seg, plan, gen = self.ch, self.mesh, self.seg, self.plan, self.gen
+        if self.event is not None:
+            self.event.cancel()
+        self.release()
+        ch.flow = None
+        ch.pending = None
+        kernel = ch.kernel
+        now = kernel.now
+        # mesh-priority work (the flow's completions among it) is done up to this cycle
+        through_now = not kernel.firing or self.in_event
+        mesh_done = now if through_now else now - 1
+        live = False
+        issued: list[Chunk] = []
+
+        def callback(chunk: Chunk) -> Callable[[int], None]:
+            def delivered(cycle: int) -> None:
+                if live:
+                    ch.delivered(gen, chunk, cycle)
+                else:  # completed on the flow already
+                    chunk.in_flight -= 1
+
+            return delivered
+
+        def sends(at: Callable[[int], None]) -> None:
+            prev = None
+            for cp in plan.chunks:
+                resumed = prev is not None and prev.resume_at is not None
+                if cp.issued_at > (mesh_done if resumed else now):
+                    break
+                chunk = Chunk(cp.offset, cp.length)
+                issued.append(chunk)
+                for due, size, flits in plan.sends(cp):
+                    if due > now:
+                        break
+                    at(due)
+                    chunk.sent += size
+                    chunk.in_flight += 1
+                    mesh.send(seg.src_node, seg.dst_node, flits, callback(chunk))
+                prev = cp
+
+        mesh.replay(plan.start, sends, through_now)
+        live = True
+        open_chunks = [c for c in issued if c.in_flight or c.sent < c.length]
+        seg.issued = sum(c.length for c in issued)
+        seg.outstanding = len(open_chunks)
+        assert seg.completed == seg.issued - sum(c.length for c in open_chunks)
+        last = plan.chunks[len(issued) - 1]
+        seg.base_time, seg.base_bytes = last.base_time, last.base_bytes
+        tail = issued[-1]
+        seg.stalled = tail.sent == tail.length and seg.issued < seg.length
+        if tail.sent < tail.length:
+            ch.send_packets(gen, mesh, seg, tail)

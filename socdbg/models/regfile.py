@@ -81,7 +81,9 @@ ReadHook = Callable[[Register], None]
 
 
 @dataclass
-class _State:
+class _StoredValue:
+    """One register's stored value and the write-once bits already spent since reset."""
+
     value: int
     written_once: int = 0  # bits of w1/rw1 fields already written since reset
 
@@ -94,7 +96,7 @@ class RegisterFile:
         #: Where every software write is reported (``events.reg_write``), after the
         #: register's own hooks.
         self.events = events if events is not None else SimEvents()
-        self._state: dict[str, _State] = {}
+        self._state: dict[str, _StoredValue] = {}
         self._write_hooks: dict[str, list[WriteHook]] = {}
         self._read_hooks: dict[str, list[ReadHook]] = {}
         self._slopes: dict[str, Callable[[], int | None]] = {}
@@ -102,10 +104,10 @@ class RegisterFile:
         self._plain_reads: dict[str, int] = {}
 
     # --- state ---------------------------------------------------------------------------
-    def _st(self, reg: Register) -> _State:
+    def _st(self, reg: Register) -> _StoredValue:
         st = self._state.get(reg.path)
         if st is None:
-            st = self._state[reg.path] = _State(reg.layout.reset)
+            st = self._state[reg.path] = _StoredValue(reg.layout.reset)
         return st
 
     def reset(self) -> None:
