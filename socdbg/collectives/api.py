@@ -17,11 +17,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from socdbg.access import read_register, write_register
 from socdbg.collectives import reference as ref
 from socdbg.collectives.plan import Plan, PlanError, plan
 from socdbg.collectives.report import Row, count_for
 from socdbg.collectives.run import Result, Runner, System
-from socdbg.errors import TargetError, UsageError
+from socdbg.errors import UsageError
+from socdbg.regmap import Register
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 
 FULL_CHECK = 64 << 20
 WINDOW = 4096
+#: Cycles link training may take (the model trains in 2,000).
+TRAIN_BUDGET = 1_000_000
 
 
 def sim_kernel(target: object) -> Any:
@@ -157,4 +161,41 @@ def run_collective(target: Target, rmap: RegMap, collective: str, size: int,
     return row, result, checked
 
 
-__all__ = ["Check", "TargetError", "load", "make_plan", "run_collective", "runner_for"]
+def bring_up(runner: Runner, rmap: RegMap) -> list[str]:
+    """What firmware does before a collective, through registers: take each chip's DMA and
+    NoC out of reset, enable its DMA, train every connected link port that is not up, and
+    wait for the training to end. Returns the ports that did not come up (their names)."""
+    target = runner.target
+    trained: list[tuple[str, Register]] = []
+    for chip in runner.system.chips:
+        rst = rmap.find(f"chip[{chip}].sysctrl.rst_ctrl")
+        if rst is not None:
+            value = read_register(target, rst)
+            for name in ("dma_rst", "noc_rst"):
+                fld = rst.field(name)
+                if fld is not None:
+                    value = fld.insert(value, 0)
+            write_register(target, rst, value)
+        gctrl = rmap.get(f"chip[{chip}].dma.global_ctrl")
+        enable = gctrl.field("enable")
+        if enable is not None:
+            write_register(target, gctrl, enable.insert(0, 1))
+        port = 0
+        while (status := rmap.find(f"chip[{chip}].c2c.port[{port}].status")) is not None:
+            fields = {f.name: f.extract(read_register(target, status)) for f in status.fields}
+            if fields.get("connected") and fields.get("state") != 2:
+                ctrl = rmap.get(f"chip[{chip}].c2c.port[{port}].ctrl")
+                train = ctrl.field("train")
+                if train is not None:
+                    write_register(target, ctrl, train.insert(0, 1))
+                    trained.append((f"chip[{chip}].c2c.port[{port}]", status))
+            port += 1
+    state = [status.field("state") for _, status in trained]
+
+    def settled() -> bool:
+        return all(f is None or f.extract(read_register(target, s)) not in (0, 1)
+                   for (_, s), f in zip(trained, state, strict=True))
+
+    runner.wait(settled, TRAIN_BUDGET)
+    return [name for (name, s), f in zip(trained, state, strict=True)
+            if f is not None and f.extract(read_register(target, s)) != 2]

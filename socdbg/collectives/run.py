@@ -107,9 +107,6 @@ class System:
                 raise TargetError(f"the system has no {p}", "check --chips and --channel")
             status = rmap.get(f"{p}.status")
             ctrl = rmap.get(f"{p}.ctrl")
-            if ctrl.field("reduce") is None:
-                raise TargetError(f"{p}.ctrl has no reduce field",
-                                  "the DMA's write-with-reduce mode is needed (docs/dma.md)")
             self.ch.append(_Channel(ctrl, status, rmap.get(f"{p}.src"), rmap.get(f"{p}.dst"),
                                     rmap.get(f"{p}.len"), rmap.get(f"{p}.bytes_done"),
                                     _field(status, "done"), _field(status, "err")))
@@ -134,6 +131,11 @@ class System:
         raise KeyError(name)
 
     def check_fits(self, plan: Plan) -> None:
+        """The plan's buffers fit each chip's DRAM, and its DMA can reduce if it must."""
+        if any(t.reduce for s in plan.steps for t in s.transfers) and \
+                self.ch[0].ctrl.field("reduce") is None:
+            raise TargetError(f"{self.ch[0].ctrl.path} has no reduce field",
+                              "the DMA's write-with-reduce mode is needed (docs/dma.md)")
         need = sum(-(-size // 4096) * 4096 for size in plan.buffers.values())
         room = min(size for _, size in self.dram)
         if need > room:
@@ -186,11 +188,16 @@ class Runner:
         local_dst = sysm.buffer(plan, t.dst_buf) + t.dst_off
         dst = local_dst if t.dst == t.src else sysm.global_address(t.dst, local_dst)
         target = self.target
+        # a done or err left by an earlier transfer would make the channel ignore the start
+        write_register(target, ch.status, ch.f_done.insert(ch.f_err.insert(0, 1), 1))
         write_register(target, ch.src, src)
         write_register(target, ch.dst, dst)
         write_register(target, ch.length, t.length)
         value = 0
-        for name, v in (("en", 1), ("start", 1), ("mode", 0), ("reduce", op if t.reduce else 0)):
+        fields = [("en", 1), ("start", 1), ("mode", 0)]
+        if t.reduce or ch.ctrl.field("reduce") is not None:
+            fields.append(("reduce", op if t.reduce else 0))
+        for name, v in fields:
             value = _field(ch.ctrl, name).insert(value, v)
         write_register(target, ch.ctrl, value)
         return ch
@@ -241,7 +248,7 @@ class Runner:
                 raise TargetError(f"{plan.collective} step {index}: {ch.status.path} reads "
                                   f"err (err_code {value >> 8 & 0x7}) on the transfer to chip "
                                   f"{self.system.chips[t.dst]}",
-                                  "read the channel's status; dma.md lists the codes")
+                                  "docs/dma.md lists the error codes")
             write_register(self.target, ch.status, ch.f_done.insert(0, 1))
 
     def _timeout(self, plan: Plan, index: int, started: list[tuple[Transfer, _Channel]],
