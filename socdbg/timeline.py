@@ -8,8 +8,11 @@ so ``ts`` 1.234 is cycle 1234.
 
 Tracks: one process (``pid``) per chip, named ``chip N``; in it one thread (``tid``) per
 DMA channel (``dma.ch[n]``) and one per NoC link (``noc.router[i].E`` ...; ``LOCAL`` is the
-ejection port into the tile). Chip-to-chip links, on a multi-chip system, get a track each in
-the chip whose port they leave from (``link[p]``). A process and a thread are named by
+ejection port into the tile). On a multi-chip system (``sim:chips=N``) each chip-to-chip link
+direction gets a track in the chip it leaves from (``c2c.port[p] -> chip q``), with a complete
+event ``to chip q`` for each transfer's use of it (``args.bytes``), from its first packet
+leaving to its last; these are reported when the transfer lands, so a transfer still on the
+wire at ``trace stop`` is not in the file. A process and a thread are named by
 ``process_name`` / ``thread_name`` metadata events (``ph: "M"``) and sorted by
 ``process_sort_index`` / ``thread_sort_index``.
 
@@ -27,7 +30,7 @@ few cycles after the stop; spans that would start after it are dropped.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -37,7 +40,6 @@ from socdbg.trace import VcdTrace, event_text
 if TYPE_CHECKING:
     from socdbg.models.context import SimContext
     from socdbg.models.dma import DmaEngine, TraceEntry
-    from socdbg.regmap import Register
     from socdbg.targets.sim import SimTarget
 
 #: What a process's / thread's name says, by kind, in the order tracks are sorted.
@@ -71,16 +73,19 @@ class PerfettoTrace:
     :meth:`close`. Raises OSError when ``path`` cannot be written. ``chips`` names the
     simulator contexts to trace, one process each (default: ``sim``'s own, as chip 0)."""
 
-    def __init__(self, sim: SimTarget, path: Path, registers: Sequence[Register] = (),
-                 chips: Sequence[tuple[int, SimContext]] | None = None) -> None:
+    def __init__(self, sim: SimTarget | Any, path: Path) -> None:
         self.sim = sim
         self.path = path
         self.started = sim.kernel.now
         self.changes = 0
         self.closed = False
         self._first = True
-        chosen = list(chips) if chips is not None else [(0, sim.context)]
+        parts = getattr(sim, "chips", None)
+        chosen = [(0, sim.context)] if parts is None else [
+            (i, chip.context) for i, chip in enumerate(parts)]
         self._chips = [_Chip(pid, ctx) for pid, ctx in chosen]
+        system = getattr(sim, "system", None)
+        wiring = getattr(sim, "wiring", None)
         self._fh: TextIO = path.open("w", encoding="utf-8")
         from socdbg.version import __version__
 
@@ -93,6 +98,13 @@ class PerfettoTrace:
         self._channels = 0
         for chip in self._chips:
             self._declare(chip)
+        self._peers: dict[tuple[int, int], tuple[int, int]] = {}
+        if system is not None and wiring is not None:
+            self._peers = dict(wiring.peer)
+            for (chip_index, port), (peer, _) in sorted(self._peers.items()):
+                self._name("thread_name", chip_index, _LINK_TID + port,
+                           f"c2c.port[{port}] -> chip {peer}")
+                self._links += 1
         # hooks, last: nothing above may fail half-way through installing them
         self._hooks: list[tuple[Any, Any]] = []
         for chip in self._chips:
@@ -102,6 +114,8 @@ class PerfettoTrace:
                 self._hook(events.noc_depart, self._on_depart(chip))
             if chip.dma is not None:
                 self._hook(events.dma, self._on_dma(chip))
+        if self._peers and system is not None:
+            self._hook(system.link_events, self._on_link)
 
     def _hook(self, signal: Any, fn: Any) -> None:
         signal.subscribe(fn)
@@ -200,6 +214,13 @@ class PerfettoTrace:
 
         return on_depart
 
+    def _on_link(self, entry: tuple[int, int, int, int, int]) -> None:
+        """One transfer's use of one link direction, reported when it lands."""
+        first, last, chip, port, nbytes = entry
+        peer = self._peers.get((chip, port), (-1, -1))[0]
+        self._span(chip, _LINK_TID + port, f"to chip {peer}", first, max(last, first),
+                   {"bytes": nbytes})
+
     def _busy(self, chip: _Chip, out: int, busy: tuple[int, int], stop: int | None) -> None:
         first, last = busy
         end = last + 1
@@ -234,10 +255,26 @@ class PerfettoTrace:
             self._fh.close()
 
 
-def open_tracer(sim: SimTarget, path: Path, registers: Sequence[Register]
-                ) -> VcdTrace | PerfettoTrace:
-    """``trace start``'s file: a trace-event timeline for a ``.json`` path, else a VCD
-    waveform. Raises OSError when the file cannot be written."""
+def simulator_of(target: object) -> Any:
+    """The simulator behind ``target`` (through read-only and dry-run wrappers): a chip's
+    SimTarget, or a multi-chip system target (``chips``, ``system``), or None."""
+    seen: object = target
+    for _ in range(8):
+        if hasattr(seen, "kernel") and (hasattr(seen, "context") or hasattr(seen, "chips")):
+            return seen
+        seen = getattr(seen, "inner", None)
+        if seen is None:
+            return None
+    return None
+
+
+def open_tracer(sim: Any, path: Path, paths: Collection[str]) -> VcdTrace | PerfettoTrace:
+    """``trace start``'s file for the registers at ``paths``: a trace-event timeline for a
+    ``.json`` path, else a VCD waveform (one chip only: ValueError for a system). Raises
+    OSError when the file cannot be written."""
+    system = hasattr(sim, "chips") and not hasattr(sim, "context")
     if path.suffix.lower() == ".json":
-        return PerfettoTrace(sim, path, registers)
-    return VcdTrace(sim, path, registers)
+        return PerfettoTrace(sim, path)
+    if system:
+        raise ValueError("a multi-chip system is traced as a timeline (FILE.json), not a VCD")
+    return VcdTrace(sim, path, [r for r in sim.regmap if r.path in paths])

@@ -512,18 +512,19 @@ def trace_start(session: Session, path: str, include: tuple[str, ...], as_json: 
     else:
         paths = {r.path for r in rmap if r.layout.writable}
     target = session.target
-    sim = local_sim(target)
+    from socdbg.timeline import open_tracer, simulator_of
+
+    sim = simulator_of(target)
     if sim is None:
         raise UsageError(f"trace: target {target.spec} is not a simulator",
                          "a trace records the model's own events: use a sim target, or "
                          "'monitor trace start FILE.vcd' on a socdbg serve of one")
-    registers = [r for r in sim.regmap if r.path in paths]
-    from socdbg.timeline import open_tracer
-
     try:
-        tracer = open_tracer(sim, Path(path), registers)
+        tracer = open_tracer(sim, Path(path), paths)
     except OSError as exc:
         raise UsageError(f"trace: cannot write {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"trace: {exc}", "trace start FILE.json") from None
     session.state["trace"] = tracer
     session.state.setdefault("on_close", {})["trace"] = _closer(session, tracer)
     d = _trace_data(tracer)
