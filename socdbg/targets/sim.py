@@ -8,11 +8,12 @@ options combine with commas: ``sim:my.rdl,mesh=2x2``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from socdbg.errors import TargetError
 from socdbg.models.context import Behaviour, SimContext
-from socdbg.models.kernel import GapSolver, Kernel, Unknown
+from socdbg.models.gaps import gap_solver
+from socdbg.models.kernel import GapSolver, Kernel
 from socdbg.models.memory import SparseMemory
 from socdbg.models.options import KNOWN_OPTIONS, SimOptions
 from socdbg.regmap import Register, RegMap
@@ -188,40 +189,6 @@ class SimTarget:
             self.regs.sw_write(r, int.from_bytes(raw, "little"), lanes)
 
 
-class SolvableRegisters(Protocol):
-    """What a gap solver reads: the register file (or a system's view of its chips')."""
-
-    def slope(self, reg: Register) -> int | None: ...
-
-    def refresh(self, reg: Register) -> int: ...
-
-    def readable_bits(self, reg: Register) -> int | None: ...
-
-
-def gap_solver(regs: SolvableRegisters, cond: Condition) -> GapSolver:
-    """The first cycle of a quiet gap where ``cond`` holds, computed, not searched: a
-    register that holds cannot start to hold; one that counts is solved bit by bit."""
-    from socdbg.models.kernel import UNKNOWN
-    from socdbg.regmap.conditions import first_count
-
-    reg = cond.register
-
-    def in_gap(start: int, end: int) -> int | Unknown | None:
-        slope = regs.slope(reg)
-        if slope == 0:
-            return None  # the condition was false at start and nothing changes
-        bits = cond.bits()
-        readable = regs.readable_bits(reg)
-        if slope != 1 or bits is None or readable is None:
-            return UNKNOWN
-        keep, shift = bits
-        first = first_count(regs.refresh(reg) + 1, end - start, reg.width,
-                            keep & readable, shift, cond.op, cond.value)
-        return None if first is None else start + 1 + first
-
-    return in_gap
-
-
 def _check_access(address: int, size: int) -> None:
     if size not in _SIZES:
         raise TargetError(f"access of {size} bytes at {address:#x}: sizes are 1, 2, 4 or 8")
@@ -264,9 +231,14 @@ def open_sim(arg: str, load_map: MapLoader) -> Target:
         if path:
             raise TargetError(f"sim target: chips=N simulates the reference SoC, not '{path}'",
                               "drop the map, or drop chips=")
-        from socdbg.targets.system import open_system
+        from socdbg.targets.system import SystemTarget, load_system_maps
 
-        return open_system(options, "sim:" + arg, load_map)
+        system_map, chip_map = load_system_maps(options, load_map)
+        kernel = Kernel()
+        spec = "sim:" + arg
+        chips = [SimTarget(chip_map, f"{spec}#chip{i}", options, kernel=kernel)
+                 for i in range(options.chips)]
+        return SystemTarget(system_map, chips, kernel, options, spec)
     defines = options.defines()
     files: Sequence[str] | None = [path] if path else None
     regmap = load_map(files, defines) if (files or defines) else load_map()

@@ -8,20 +8,21 @@ An access at a system address goes to the chip the address names, at the local a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from socdbg.errors import TargetError
-from socdbg.models.context import Behaviour
+from socdbg.models.context import Behaviour, SimContext
+from socdbg.models.gaps import gap_solver
 from socdbg.models.kernel import Kernel
 from socdbg.models.memory import SparseMemory
 from socdbg.models.options import SimOptions
+from socdbg.models.regfile import RegisterFile
 from socdbg.models.system.fabric import System
-from socdbg.models.system.topology import GLOBAL_BASE, LOCAL_MASK, Wiring, chip_of
+from socdbg.models.system.topology import GLOBAL_BASE, Wiring, chip_of
 from socdbg.regmap import Register, RegMap
 from socdbg.targets.base import CAP_COALESCE, CAP_RESET, CAP_SIMULATOR, CAP_TIME, CAP_WRITE
-from socdbg.targets.sim import SimTarget, gap_solver
 
 if TYPE_CHECKING:
     from socdbg.targets.base import MapLoader
@@ -30,14 +31,37 @@ if TYPE_CHECKING:
 SYSTEM_RDL = "system.rdl"
 
 
+class ChipSim(Protocol):
+    """One chip's simulator (socdbg.targets.sim.SimTarget on the system's kernel)."""
+
+    regmap: RegMap
+    regs: RegisterFile
+    context: SimContext
+
+    @property
+    def models(self) -> list[Behaviour]: ...
+
+    def reset(self) -> None: ...
+
+    def memory_at(self, address: int) -> SparseMemory | None: ...
+
+    def read(self, address: int, size: int) -> bytes: ...
+
+    def write(self, address: int, data: bytes) -> None: ...
+
+    def read_block(self, address: int, size: int) -> bytes: ...
+
+    def write_block(self, address: int, data: bytes) -> None: ...
+
+
 class SystemRegisters:
     """The system map's registers, each served by its chip's register file."""
 
     def __init__(self, target: SystemTarget) -> None:
         self.target = target
-        self._cache: dict[str, tuple[SimTarget, Register]] = {}
+        self._cache: dict[str, tuple[ChipSim, Register]] = {}
 
-    def chip_register(self, reg: Register) -> tuple[SimTarget, Register]:
+    def chip_register(self, reg: Register) -> tuple[ChipSim, Register]:
         hit = self._cache.get(reg.path)
         if hit is None:
             chip, _ = chip_of(reg.address)
@@ -76,19 +100,16 @@ class SystemRegisters:
 class SystemTarget:
     """N reference-SoC simulators on one kernel, behind the system map."""
 
-    def __init__(self, regmap: RegMap, chip_map: RegMap, options: SimOptions,
-                 spec: str = "sim") -> None:
-        if options.chips is None:
-            raise TargetError("a system target needs chips=N")
+    def __init__(self, regmap: RegMap, chips: Sequence[ChipSim], kernel: Kernel,
+                 options: SimOptions, spec: str = "sim") -> None:
         self.spec = spec
         self.regmap = regmap
         self.options = options
         self.capabilities = frozenset({CAP_TIME, CAP_SIMULATOR, CAP_COALESCE, CAP_WRITE,
                                        CAP_RESET})
-        self.kernel = Kernel()
-        self.chips = [SimTarget(chip_map, f"{spec}#chip{i}", options, kernel=self.kernel)
-                      for i in range(options.chips)]
-        self.wiring = Wiring(options.chips, options.topology)
+        self.kernel = kernel
+        self.chips = list(chips)
+        self.wiring = Wiring(len(chips), options.topology)
         self.system = System(self.kernel, [c.context for c in self.chips], self.wiring)
         self.regs = SystemRegisters(self)
         self.reset_at = 0
@@ -128,7 +149,7 @@ class SystemTarget:
             chip.reset()
 
     # --- memory and access -----------------------------------------------------------------
-    def _chip(self, address: int, size: int) -> tuple[SimTarget, int]:
+    def _chip(self, address: int, size: int) -> tuple[ChipSim, int]:
         chip, local = chip_of(address)
         if chip is None or chip >= len(self.chips):
             raise TargetError(
@@ -170,8 +191,9 @@ def system_map_path(chip_map: Path) -> Path:
     return chip_map.parent / SYSTEM_RDL
 
 
-def open_system(options: SimOptions, spec: str, load_map: MapLoader) -> SystemTarget:
-    """The system of ``options.chips`` reference SoCs: its map and every chip's."""
+def load_system_maps(options: SimOptions, load_map: MapLoader) -> tuple[RegMap, RegMap]:
+    """The system map (registers/system.rdl with ``options.chips`` chips) and one chip's
+    (registers/soc.rdl), with the defines the options ask for."""
     from socdbg.regmap import reference_map_path
 
     soc = reference_map_path()
@@ -179,11 +201,8 @@ def open_system(options: SimOptions, spec: str, load_map: MapLoader) -> SystemTa
     if not system.is_file():
         raise TargetError(f"the system map {system} is missing",
                           "install socdbg from its source tree")
-    regmap = load_map([str(system)], options.defines())
-    chip_map = load_map([str(soc)], options.chip_defines())
-    return SystemTarget(regmap, chip_map, options, spec)
+    return (load_map([str(system)], options.defines()),
+            load_map([str(soc)], options.chip_defines()))
 
 
-__all__ = ["LOCAL_MASK", "SystemRegisters", "SystemTarget", "open_system"]
-
-
+__all__ = ["ChipSim", "SystemRegisters", "SystemTarget", "load_system_maps"]

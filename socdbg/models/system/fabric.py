@@ -68,7 +68,7 @@ class System:
         self.ports = [ChipPort(self, i) for i in range(len(chips))]
         for ctx, port in zip(chips, self.ports, strict=True):
             if ctx.dma is not None:
-                setattr(ctx.dma, "remote", port)  # noqa: B010 (DmaEngine.remote after merge)
+                ctx.dma.remote = port
         self._ready = True
 
     # --- faults (the fault command's API) -------------------------------------------------
@@ -83,8 +83,8 @@ class System:
             raise IndexError(f"chip {chip} channel {channel}")
         self.links[chip].set_stall(channel, stalled)
         dma = self.chips[chip].dma
-        if dma is not None and hasattr(dma, "stalled"):
-            dma.stalled = self.links[chip].stalled
+        if dma is not None:
+            dma.set_stalled(self.links[chip].stalled)
 
     def _port_check(self, chip: int, port: int) -> None:
         if not 0 <= chip < len(self.chips) or not 0 <= port < self.links[chip].ports:
