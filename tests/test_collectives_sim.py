@@ -65,11 +65,12 @@ def test_every_collective_gives_the_right_numbers(ring8: Session, collective: st
 
 def test_a_subset_of_chips_in_any_order(ring8: Session) -> None:
     row, _, check = run(ring8, "allreduce", 1 << 16, [5, 2, 7])
-    assert check is not None and check.wrong == 0 and row.size == 1 << 16
+    assert check is not None and check.wrong == 0
+    assert row.size == 65520  # rounded down to 3 equal blocks of whole 8-byte words
 
 
 def test_large_messages_check_windows(ring4: Session) -> None:
-    row, _, check = run(ring4, "allreduce", 64 << 20, range(4))
+    _, _, check = run(ring4, "allreduce", 64 << 20, range(4))
     assert check is not None and check.wrong == 0
     assert check.window == 1024 and check.compared == 4 * 4 * 1024
 
@@ -78,7 +79,12 @@ def model(chips: int, nbytes: int, alpha: int, bw: int) -> float:
     return 2 * (chips - 1) * (alpha + nbytes / (chips * bw))
 
 
-@pytest.mark.parametrize(("alpha", "bw"), [(200, 32), (1000, 8), (50, 64)])
+#: The DMA engine reads at dma_bw = 32 bytes a cycle: a link faster than that is not the
+#: narrowest server of a transfer, and B in the model is the narrowest (docs/models.md).
+DMA_BW = 32
+
+
+@pytest.mark.parametrize(("alpha", "bw"), [(200, 32), (1000, 8), (50, 16), (50, 64)])
 def test_ring_allreduce_follows_the_alpha_beta_model(ring8: Session, alpha: int,
                                                      bw: int) -> None:
     for c in range(8):
@@ -86,11 +92,12 @@ def test_ring_allreduce_follows_the_alpha_beta_model(ring8: Session, alpha: int,
             execute(ring8, f"write chip[{c}].c2c.port[{p}].bw {bw}")
             execute(ring8, f"write chip[{c}].c2c.port[{p}].latency {alpha}")
     try:
-        row, result, check = run(ring8, "allreduce", 64 << 20, range(8), verify=False)
-        assert abs(result.cycles / model(8, row.size, alpha, bw) - 1) < 0.05
+        row, result, _ = run(ring8, "allreduce", 64 << 20, range(8), verify=False)
+        narrowest = min(bw, DMA_BW)
+        assert abs(result.cycles / model(8, row.size, alpha, narrowest) - 1) < 0.05
         # small messages cost more than the model says (docs/models.md): never less
         _, small, _ = run(ring8, "allreduce", 8 << 10, range(8), verify=False)
-        assert small.cycles >= model(8, 8 << 10, alpha, bw)
+        assert small.cycles >= model(8, 8 << 10, alpha, narrowest)
     finally:
         for c in range(8):
             for p in range(2):
@@ -141,8 +148,8 @@ def test_the_postmortem_of_a_hung_allreduce_from_the_dump_alone(tmp_path: Path) 
             ("chip[5].dma.ch[0]", "link-down")]
         assert waiting[0]["route"] == ["chip[5].c2c.port[0]"]
         assert "chip[5].c2c.port[0] -> chip 6" in waiting[0]["reason"]
-        assert {x["link"] for x in why.data["links"]} == {"chip[5].c2c.port[0]",
-                                                          "chip[6].c2c.port[1]"}
+        # the far end (chip[6].c2c.port[1]) still reads UP: only the injected port is down
+        assert {x["link"] for x in why.data["links"]} == {"chip[5].c2c.port[0]"}
         text = execute(post, "collective status")
         assert text is not None and text.text is not None
         assert text.text.splitlines()[1].startswith(
