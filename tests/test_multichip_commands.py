@@ -143,3 +143,27 @@ def test_a_system_timeline_has_a_track_per_chip_channel_and_link(system: Session
     assert (0, "c2c.port[0] -> chip 1") in names and (0, "c2c.port[1] -> chip 3") in names
     with pytest.raises(UsageError, match="timeline"):
         execute(system, f"trace start {tmp_path / 'system.vcd'}")
+
+
+def test_a_timeline_of_a_collective_shows_every_byte_on_its_link(system: Session,
+                                                                  tmp_path: Path) -> None:
+    path = tmp_path / "ring.json"
+    execute(system, f"trace start {path}")
+    out = run(system, "collective allreduce --init --sizes 256K")
+    assert out.ok
+    execute(system, "trace stop")
+    events = json.loads(path.read_text())["traceEvents"]
+    threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in events
+               if e["ph"] == "M" and e["name"] == "thread_name"}
+    sent: dict[str, int] = {}
+    for e in events:
+        if e["ph"] == "X" and threads[(e["pid"], e["tid"])].startswith("c2c.port"):
+            port = threads[(e["pid"], e["tid"])].split()[0]
+            key = f"chip[{e['pid']}].{port}"
+            sent[key] = sent.get(key, 0) + e["args"]["bytes"]
+            assert e["name"] == "to chip " + threads[(e["pid"], e["tid"])].split()[-1]
+    links = {x["link"]: x["tx_bytes"] for x in data(system, "links")["links"]}
+    assert sent == {k: v for k, v in links.items() if v}
+    assert sent == {f"chip[{c}].c2c.port[0]": 6 * (256 << 10) // 4 for c in range(4)}
+    moves = [e for e in events if e["ph"] == "X" and e["name"] == "MOVE"]
+    assert {e["pid"] for e in moves} == {0, 1, 2, 3} and len(moves) == 4 * 6

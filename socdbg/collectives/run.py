@@ -188,8 +188,6 @@ class Runner:
         local_dst = sysm.buffer(plan, t.dst_buf) + t.dst_off
         dst = local_dst if t.dst == t.src else sysm.global_address(t.dst, local_dst)
         target = self.target
-        # a done or err left by an earlier transfer would make the channel ignore the start
-        write_register(target, ch.status, ch.f_done.insert(ch.f_err.insert(0, 1), 1))
         write_register(target, ch.src, src)
         write_register(target, ch.dst, dst)
         write_register(target, ch.length, t.length)
@@ -205,6 +203,10 @@ class Runner:
     def run(self, plan: Plan, dtype: str, max_cycles: int | None = None) -> Result:
         """Every step of ``plan``; the data must be in place (:meth:`load`)."""
         op = REDUCE_OPS[dtype]
+        # a done or err left by an earlier transfer would make a channel ignore its start
+        # (err) or end a step at once (done): clear both (write 1) on every channel first
+        for ch in self.system.ch:
+            write_register(self.target, ch.status, ch.f_done.insert(ch.f_err.insert(0, 1), 1))
         first = self.now()
         result = Result(plan, 0)
         for index, step in enumerate(plan.steps):
