@@ -156,3 +156,16 @@ def test_the_postmortem_of_a_hung_allreduce_from_the_dump_alone(tmp_path: Path) 
             "STALLED: chip[5].dma.ch[0] -> chip 6 waits on link chip[5].c2c.port[0]")
     finally:
         post.close()
+
+
+def test_status_mid_step_tells_a_slow_link_from_a_moving_one(ring4: Session) -> None:
+    execute(ring4, "fault link 1:0 crc 5")
+    with pytest.raises(CollectiveTimeout):  # a budget far too short: stopped mid-step
+        run(ring4, "allreduce", 4 << 20, range(4), max_cycles=20_000)
+    why = execute(ring4, "collective status --json")
+    assert why is not None
+    causes = {w["channel"]: (w["cause"], w["reason"]) for w in why.data["waiting"]}
+    assert set(causes) == {f"chip[{c}].dma.ch[0]" for c in range(4)}
+    cause, reason = causes["chip[1].dma.ch[0]"]
+    assert cause == "slow" and "crc every 5" in reason  # (counters move when data lands)
+    assert {causes[f"chip[{c}].dma.ch[0]"][0] for c in (0, 2, 3)} == {"moving"}

@@ -169,7 +169,12 @@ class SystemView:
                             f"{ch.name} -> chip {ch.dst_chip} waits on link {link.name} -> "
                             f"chip {link.peer_chip}: {bad.name} {why}; {progress}")
         for link in route:
-            slow = link.faults or ([f"{link.crc_err} CRC errors"] if link.crc_err else [])
+            # CRC errors count where the packet arrives, replays where it leaves
+            peer = self.link(link.peer_chip, link.peer_port)
+            errors = link.crc_err + (peer.crc_err if peer is not None else 0)
+            slow = list(link.faults)
+            if errors or link.replay:
+                slow.append(f"{errors} CRC errors, {link.replay} replays")
             if slow:
                 return Wait(ch, route, "slow",
                             f"{ch.name} -> chip {ch.dst_chip} is slowed by link {link.name}: "
