@@ -24,7 +24,7 @@ from socdbg.models.kernel import Event, Kernel
 from socdbg.models.memory import SparseMemory
 from socdbg.models.reduce import ReduceOp, reduce_into
 from socdbg.models.system.links import LinkBlock, PortFault
-from socdbg.models.system.timing import LINK_FLIT, Server, Timing, times
+from socdbg.models.system.timing import LINK_FLIT, LINK_PACKET, Server, Timing, times
 from socdbg.models.system.topology import GLOBAL_BASE, Hop, Wiring, chip_of
 
 #: (first cycle, last cycle, chip, port, bytes): one transfer's use of one link direction.
@@ -158,7 +158,8 @@ class System:
             flits = -(-tr.length // LINK_FLIT)
             for h, hop in enumerate(tr.hops):
                 replays = timing.replays[h + 1]
-                self.links[hop.chip].count_tx(hop.port, tr.length, flits + replays, replays)
+                resent = replays * (LINK_PACKET // LINK_FLIT)  # a replay resends its packet
+                self.links[hop.chip].count_tx(hop.port, tr.length, flits + resent, replays)
                 self.links[hop.peer].count_rx(hop.peer_port, tr.length, flits, replays)
                 if self.link_events:
                     self.link_events.emit((tr.start, timing.departs[h + 1], hop.chip,
