@@ -169,3 +169,15 @@ def test_status_mid_step_tells_a_slow_link_from_a_moving_one(ring4: Session) -> 
     cause, reason = causes["chip[1].dma.ch[0]"]
     assert cause == "slow" and "crc every 5" in reason  # (counters move when data lands)
     assert {causes[f"chip[{c}].dma.ch[0]"][0] for c in (0, 2, 3)} == {"moving"}
+
+
+@pytest.mark.parametrize("topology", ["torus=2x2", "mesh=2x2", "fc"])
+def test_collectives_on_other_topologies(topology: str) -> None:
+    s = system(4, topology)
+    try:
+        for collective, algorithm in (("allreduce", "ring"), ("allreduce", "rhd"),
+                                      ("alltoall", "pairwise")):
+            _, _, check = run(s, collective, 1 << 16, range(4), algorithm=algorithm)
+            assert check is not None and check.wrong == 0, (collective, algorithm)
+    finally:
+        s.close()
