@@ -151,6 +151,13 @@ def run_collective(target: Target, rmap: RegMap, collective: str, size: int,
     runner = runner_for(target, rmap, chips, channel)
     p = make_plan(collective, runner.system.ranks, size, dtype, algorithm)
     runner.system.check_fits(p)
+    return run_plan(runner, p, dtype, seed, max_cycles, verify)
+
+
+def run_plan(runner: Runner, p: Plan, dtype: str, seed: int = 0,
+             max_cycles: int | None = None, verify: bool = True
+             ) -> tuple[Row, Result, Check | None]:
+    """Load, run and check a plan checked to fit (``runner.system.check_fits``)."""
     data = load(runner, p, dtype, seed)
     result = runner.run(p, dtype, max_cycles)
     checked = check(runner, p, dtype, data) if verify else None

@@ -140,11 +140,10 @@ def _run(session: Session, name: str, chips_text: str | None, sizes_text: str,
     failed = api.bring_up(runner, rmap) if init else []
     rows: list[Any] = []
     error: SocdbgError | None = None
-    for size in sizes:
+    for p in plans:
         try:
-            row, _, _ = api.run_collective(target, rmap, name, size, chips, dtype, algo,
-                                           channel, max_cycles=max_cycles,
-                                           verify=not no_check)
+            row, _, _ = api.run_plan(runner, p, dtype, max_cycles=max_cycles,
+                                     verify=not no_check)
         except SocdbgError as exc:
             error = exc
             break
