@@ -646,7 +646,7 @@ def test_lazy_sources_change_nothing_but_the_queues(pattern: Pattern | str, rate
     for lazy in (True, False):
         mesh = Mesh(6, 6)
         stats = run_traffic(mesh, pattern, rate, cycles=200, warmup=50, packet_flits=flits,
-                            seed=3, lazy=lazy)
+                            seed=3, lazy=lazy, engine="events")
         queued = max(mesh.queued(n) for n in range(mesh.nodes))
         in_flight = mesh.in_flight
         assert mesh.run_until_idle(10**6)

@@ -416,7 +416,7 @@ def noc_traffic(session: Session, pattern: str, rate: str, cycles: str, warmup: 
     mesh = Mesh(chip.size_x, chip.size_y, router_delay=chip.router_delay,
                 link_delay=chip.link_delay, buffer_depth=chip.buffer_depth,
                 routing=chip.routing, inject_delay=chip.inject_delay,
-                eject_delay=chip.eject_delay)
+                eject_delay=chip.eject_delay, vcs=chip.vcs)
     pat = Pattern(pattern, hot, frac)
     try:
         pat.check(mesh)

@@ -334,6 +334,6 @@ def attach_mesh(sim: SimContext) -> tuple[Mesh, MeshRegisters]:
     mesh = Mesh(size_x, size_y, router_delay=opts.noc_router_delay,
                 link_delay=opts.noc_link_delay, buffer_depth=opts.noc_buf, routing=routing,
                 events=sim.events, inject_delay=opts.noc_inject_delay,
-                eject_delay=opts.noc_eject_delay)
+                eject_delay=opts.noc_eject_delay, vcs=opts.noc_vcs)
     mesh.attach(sim.kernel)
     return mesh, mesh.bind(sim.regs)

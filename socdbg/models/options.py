@@ -12,8 +12,8 @@ from typing import Literal
 
 from socdbg.errors import TargetError
 
-KNOWN_OPTIONS = ("mesh", "dma_bw", "noc", "noc_buf", "noc_router_delay", "noc_link_delay",
-                 "noc_inject_delay", "noc_eject_delay", "chips", "topology")
+KNOWN_OPTIONS = ("mesh", "dma_bw", "noc", "noc_buf", "noc_vcs", "noc_router_delay",
+                 "noc_link_delay", "noc_inject_delay", "noc_eject_delay", "chips", "topology")
 #: The NoC timing knobs: option -> (default, low, high, what it is).
 NOC_DELAYS = {
     "noc_router_delay": (1, 1, 16, "router pipeline depth in cycles"),
@@ -24,6 +24,8 @@ NOC_DELAYS = {
 #: The NoC's default input buffer depth in flits (socdbg.models.noc.DEFAULT_BUFFER_DEPTH).
 DEFAULT_NOC_BUF = 8
 MAX_MESH_SIDE = 16
+#: Virtual channels per input port, at most (socdbg.models.noc.MAX_VCS).
+MAX_NOC_VCS = 8
 #: The most chips a system may have (64 is the largest size the benchmarks run).
 MAX_CHIPS = 256
 
@@ -82,13 +84,16 @@ class SimOptions:
     """``mesh``: (x, y) when given (the map is generated with that NoC size). ``dma_bw``: the
     DMA port's bytes per cycle. ``noc``: ``"mesh"`` (DMA data crosses the simulated mesh) or
     ``"coarse"`` (the engine's own timing, no mesh). ``noc_buf``: router input buffer depth in
-    flits. ``noc_router_delay``, ``noc_link_delay``, ``noc_inject_delay``,
-    ``noc_eject_delay``: the mesh's timing (docs/models.md, Matching BookSim2)."""
+    flits (per virtual channel). ``noc_vcs``: virtual channels per input port (synthetic
+    traffic, ``noc traffic``, runs with them; DMA packets use one). ``noc_router_delay``,
+    ``noc_link_delay``, ``noc_inject_delay``, ``noc_eject_delay``: the mesh's timing
+    (docs/models.md, Matching BookSim2)."""
 
     mesh: tuple[int, int] | None = None
     dma_bw: int = 32
     noc: Literal["mesh", "coarse"] = "mesh"
     noc_buf: int = DEFAULT_NOC_BUF
+    noc_vcs: int = 1
     noc_router_delay: int = 1
     noc_link_delay: int = 1
     noc_inject_delay: int = 0
@@ -124,6 +129,10 @@ class SimOptions:
         buf = options.get("noc_buf", str(DEFAULT_NOC_BUF))
         if not (buf.isdigit() and 1 <= int(buf) <= 64):
             raise TargetError(f"sim target: noc_buf '{buf}' is not 1..64 flits")
+        vcs = options.get("noc_vcs", "1")
+        if not (vcs.isdigit() and 1 <= int(vcs) <= MAX_NOC_VCS):
+            raise TargetError(f"sim target: noc_vcs '{vcs}' is not 1..{MAX_NOC_VCS}",
+                              "virtual channels per router input port, e.g. sim:noc_vcs=2")
         delays: dict[str, int] = {}
         for name, (default, low, high, what) in NOC_DELAYS.items():
             text = options.get(name, str(default))
@@ -133,7 +142,7 @@ class SimOptions:
             delays[name] = int(text)
         chips, topology = _system(options)
         return cls(mesh=mesh, dma_bw=int(bw), noc="coarse" if noc == "coarse" else "mesh",
-                   noc_buf=int(buf), noc_router_delay=delays["noc_router_delay"],
+                   noc_buf=int(buf), noc_vcs=int(vcs), noc_router_delay=delays["noc_router_delay"],
                    noc_link_delay=delays["noc_link_delay"],
                    noc_inject_delay=delays["noc_inject_delay"],
                    noc_eject_delay=delays["noc_eject_delay"], chips=chips, topology=topology)

@@ -27,7 +27,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from socdbg.models.noc import LOCAL, PORTS, Mesh
 
@@ -177,6 +177,8 @@ class TrafficStats:
     cycles: int
     end_cycle: int  # the mesh cycle the run stopped at
     flit_hops: int  # router crossings simulated from start to end_cycle (all packets)
+    #: The latency of every measured packet delivered, ascending (left out of ==).
+    latencies: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def max_link_util(self) -> float:
@@ -196,7 +198,7 @@ def percentile(sorted_values: list[int], pct: float) -> int:
 def run_traffic(mesh: Mesh, pattern: Pattern | str, rate: float, cycles: int, warmup: int,
                 packet_flits: int = 4, seed: int = 0, drain: int | None = None,
                 on_cycle: Callable[[int], None] | None = None,
-                lazy: bool = True) -> TrafficStats:
+                lazy: bool = True, engine: str = "auto") -> TrafficStats:
     """Offer ``rate`` flits/node/cycle of ``pattern`` traffic to an idle, standalone ``mesh``
     for ``warmup + cycles`` cycles and measure the last ``cycles`` (see the module docstring).
     The mesh keeps the traffic still in flight at the end (``mesh.run_until_idle()``).
@@ -204,7 +206,15 @@ def run_traffic(mesh: Mesh, pattern: Pattern | str, rate: float, cycles: int, wa
     ``lazy``: a node's packets are handed to the mesh only when its source queue empties, as
     BookSim2 generates them (``Mesh.set_source``: the same cycles, counters and statistics as
     handing every packet over when it is created, which ``lazy=False`` does; past saturation
-    the mesh then holds at most one packet per node's source queue)."""
+    the mesh then holds at most one packet per node's source queue).
+
+    ``engine``: ``"events"`` runs the packets on ``mesh`` (the reference); ``"cycles"`` runs
+    the same router cycle by cycle on arrays (socdbg.models.noc.cycles, compiled by numba
+    when installed; the only engine with virtual channels, ``mesh.vcs > 1``) and leaves
+    ``mesh`` as it was: it only supplies the configuration. ``"auto"`` takes ``"cycles"``
+    when the mesh has VCs, or when numba is installed and the mesh is fresh (nothing ever
+    sent, nobody watching departures) and sources are lazy; else ``"events"``. Both give the
+    same statistics (tests/test_noc_cycles.py)."""
     pat = Pattern(pattern) if isinstance(pattern, str) else pattern
     if isinstance(packet_flits, bool) or not isinstance(packet_flits, int) or packet_flits < 1:
         raise ValueError(f"a packet needs at least one flit, got packet_flits={packet_flits!r}")
@@ -214,6 +224,8 @@ def run_traffic(mesh: Mesh, pattern: Pattern | str, rate: float, cycles: int, wa
         raise ValueError("cycles must be >= 1 and warmup >= 0")
     if mesh.busy:
         raise ValueError("run_traffic needs an idle mesh")
+    if engine not in ("auto", "events", "cycles"):
+        raise ValueError(f"engine must be auto, events or cycles, not {engine!r}")
     rng = random.Random(seed)
     pick = pat.picker(mesh, rng)
     p = rate / packet_flits
@@ -222,6 +234,17 @@ def run_traffic(mesh: Mesh, pattern: Pattern | str, rate: float, cycles: int, wa
     end = start + cycles
     limit = end + (4 * (warmup + cycles) if drain is None else drain)
     nodes = mesh.nodes
+    if engine == "auto":
+        from socdbg.models.noc.cycles import COMPILED
+
+        fresh = mesh.sent == 0 and not mesh.events.noc_depart
+        engine = "cycles" if mesh.vcs > 1 or (COMPILED and fresh and lazy) else "events"
+    if engine == "cycles":
+        return _run_cycles(mesh, pat, rate, cycles, warmup, packet_flits, rng, p, t0, start,
+                           end, (limit + 1) * nodes, on_cycle)
+    if mesh.vcs > 1:
+        raise ValueError(f"the event-driven mesh models one virtual channel, not {mesh.vcs}: "
+                         "run with engine='cycles'")
 
     # Every (cycle, node) slot is an independent Bernoulli(p) trial; walking the slots in
     # order (cycle-major) with geometric gaps between successes draws exactly that, in time
@@ -304,10 +327,20 @@ def run_traffic(mesh: Mesh, pattern: Pattern | str, rate: float, cycles: int, wa
         snap_end = mesh.counters()
     final = mesh.counters()
 
+    a0 = [f for row in snap_start.flits for f in row]
+    b0 = [f for row in snap_end.flits for f in row]
+    return _stats(pat, rate, packet_flits, warmup, cycles, nodes, latencies, measured, a0, b0,
+                  mesh.now, final.total_flits() - base.total_flits())
+
+
+def _stats(pat: Pattern, rate: float, packet_flits: int, warmup: int, cycles: int, nodes: int,
+           latencies: list[int], measured: int, a: list[int], b: list[int], end_cycle: int,
+           flit_hops: int) -> TrafficStats:
+    """The statistics from the latencies of the measured packets and the output counters
+    (``[node * PORTS + port]``) at the edges of the window."""
     latencies.sort()
-    a, b = snap_start, snap_end
-    accepted = sum(b.flits[i][LOCAL] - a.flits[i][LOCAL] for i in range(nodes))
-    util = tuple(tuple((b.flits[i][q] - a.flits[i][q]) / cycles for q in range(PORTS))
+    accepted = sum(b[i * PORTS + LOCAL] - a[i * PORTS + LOCAL] for i in range(nodes))
+    util = tuple(tuple((b[i * PORTS + q] - a[i * PORTS + q]) / cycles for q in range(PORTS))
                  for i in range(nodes))
     return TrafficStats(
         pattern=pat.name,
@@ -322,6 +355,23 @@ def run_traffic(mesh: Mesh, pattern: Pattern | str, rate: float, cycles: int, wa
         link_util=util,
         warmup=warmup,
         cycles=cycles,
-        end_cycle=mesh.now,
-        flit_hops=final.total_flits() - base.total_flits(),
+        end_cycle=end_cycle,
+        flit_hops=flit_hops,
+        latencies=tuple(latencies),
     )
+
+
+def _run_cycles(mesh: Mesh, pat: Pattern, rate: float, cycles: int, warmup: int,
+                packet_flits: int, rng: random.Random, p: float, t0: int, start: int, end: int,
+                horizon: int, on_cycle: Callable[[int], None] | None) -> TrafficStats:
+    """run_traffic on the cycle-by-cycle arrays (socdbg.models.noc.cycles)."""
+    from socdbg.models.noc.cycles_run import run_slots
+
+    got = run_slots(mesh.size_x, mesh.size_y, vcs=mesh.vcs, buffer_depth=mesh.buffer_depth,
+                    router_delay=mesh.router_delay, link_delay=mesh.link_delay,
+                    inject_delay=mesh.inject_delay, eject_delay=mesh.eject_delay,
+                    routing=mesh.routing, pattern=pat.name, hotspot=pat.hotspot,
+                    fraction=pat.fraction, packet_flits=packet_flits, rate_p=p, rng=rng,
+                    t0=t0, start=start, end=end, horizon=horizon, on_cycle=on_cycle)
+    return _stats(pat, rate, packet_flits, warmup, cycles, mesh.nodes, got.latencies,
+                  got.measured, got.start_flits, got.end_flits, got.end_cycle, got.flit_hops)

@@ -19,6 +19,8 @@ PORT_NAMES: Final = ("N", "E", "S", "W", "LOCAL")
 OPPOSITE: Final = (S, W, N, E, LOCAL)
 ROUTINGS: Final = ("XY", "YX")
 MAX_DIM: Final = 16
+#: Virtual channels per input port, at most.
+MAX_VCS: Final = 8
 #: Leaving cycle of the flits before the first (their slots have always been free).
 NEVER: Final = -(1 << 40)
 

@@ -66,6 +66,8 @@ class System:
         #: every link use, reported when the transfer lands (timelines subscribe)
         self.link_events: Signal[[LinkEntry]] = Signal()
         self.ports = [ChipPort(self, i) for i in range(len(chips))]
+        #: (mesh width, nodes) of each chip's NoC: tied off, read once
+        self.meshes = [_mesh(ctx) for ctx in chips]
         for ctx, port in zip(chips, self.ports, strict=True):
             if ctx.dma is not None:
                 ctx.dma.remote = port
@@ -124,18 +126,32 @@ class System:
         bw = self.chips[tr.engine].options.dma_bw
         src_node = _mem_node(src_ctx, tr.src)
         if not tr.hops:
-            return [Server(bw, _noc(src_ctx, src_node, _mem_node(src_ctx, tr.dst)))]
-        out = [Server(bw, _noc(src_ctx, src_node, _port_node(src_ctx, tr.hops[0].port)))]
+            return [Server(bw, self._noc(tr.src_chip, src_node, _mem_node(src_ctx, tr.dst)))]
+        first = self._port_node(tr.src_chip, tr.hops[0].port)
+        out = [Server(bw, self._noc(tr.src_chip, src_node, first))]
         for i, hop in enumerate(tr.hops):
             block = self.links[hop.chip]
-            peer = self.chips[hop.peer]
-            there = (_port_node(peer, tr.hops[i + 1].port) if i + 1 < len(tr.hops)
-                     else _mem_node(peer, tr.dst))
-            after = _noc(peer, _port_node(peer, hop.peer_port), there)
+            there = (self._port_node(hop.peer, tr.hops[i + 1].port) if i + 1 < len(tr.hops)
+                     else _mem_node(self.chips[hop.peer], tr.dst))
+            after = self._noc(hop.peer, self._port_node(hop.peer, hop.peer_port), there)
             out.append(Server(block.rate(hop.port), block.latency(hop.port) + after,
                               block.faults[hop.port].crc_every,
                               self.free.get((hop.chip, hop.port), 0)))
         return out
+
+    def _noc(self, chip: int, a: int, b: int) -> int:
+        """NoC cycles on ``chip`` from node a to node b: (hops + 1) router delays plus hops
+        link delays."""
+        size_x, _ = self.meshes[chip]
+        hops = abs(a % size_x - b % size_x) + abs(a // size_x - b // size_x)
+        opts = self.chips[chip].options
+        return (hops + 1) * opts.noc_router_delay + hops * opts.noc_link_delay
+
+    def _port_node(self, chip: int, port: int) -> int:
+        """c2c port p sits at NoC node ``nodes - 1 - p % nodes`` (counting back from the
+        last)."""
+        _, nodes = self.meshes[chip]
+        return nodes - 1 - port % nodes
 
     def _landed(self, tr: _Transfer) -> None:
         tr.event = None
@@ -239,19 +255,6 @@ def _mesh(ctx: SimContext) -> tuple[int, int]:
     x = max(1, ctx.regs.field("noc.mesh_dim", "x"))
     y = max(1, ctx.regs.field("noc.mesh_dim", "y"))
     return x, x * y
-
-
-def _noc(ctx: SimContext, a: int, b: int) -> int:
-    """NoC cycles from node a to node b: (hops + 1) router delays plus hops link delays."""
-    size_x, _ = _mesh(ctx)
-    hops = abs(a % size_x - b % size_x) + abs(a // size_x - b // size_x)
-    return (hops + 1) * ctx.options.noc_router_delay + hops * ctx.options.noc_link_delay
-
-
-def _port_node(ctx: SimContext, port: int) -> int:
-    """c2c port p sits at NoC node ``nodes - 1 - p % nodes`` (counting back from the last)."""
-    _, nodes = _mesh(ctx)
-    return nodes - 1 - port % nodes
 
 
 def _mem_node(ctx: SimContext, address: int) -> int:

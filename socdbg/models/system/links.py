@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from socdbg.models.context import SimContext
 from socdbg.models.kernel import Event
 from socdbg.models.system.topology import Wiring
-from socdbg.regmap import Register
+from socdbg.regmap import Field, Register
 
 #: Cycles from a train request to UP (or FAILED).
 TRAIN_CYCLES = 2000
@@ -102,7 +102,8 @@ class LinkBlock:
         self.sim.regs.hw_set(f"c2c.port[{port}].credits", avail=LINK_CREDITS if up else 0)
 
     def state(self, port: int) -> int:
-        return self.sim.regs.field(f"c2c.port[{port}].status", "state")
+        r = self._regs[port]
+        return r.f_state.extract(self.sim.regs.peek(r.status))
 
     def up(self, port: int) -> bool:
         return port < self.ports and self.state(port) == STATE_UP
@@ -110,12 +111,14 @@ class LinkBlock:
     # --- what transfers see ---------------------------------------------------------------
     def rate(self, port: int) -> int:
         """Bytes per cycle: ``bw`` scaled by an injected ``bw_pct``; at least 1."""
-        bw = max(1, self.sim.regs.field(f"c2c.port[{port}].bw", "bytes_per_cycle"))
+        r = self._regs[port]
+        bw = max(1, r.f_bw.extract(self.sim.regs.peek(r.bw)))
         pct = self.faults[port].bw_pct
         return max(1, bw * pct // 100) if pct else bw
 
     def latency(self, port: int) -> int:
-        return self.sim.regs.field(f"c2c.port[{port}].latency", "cycles")
+        r = self._regs[port]
+        return r.f_latency.extract(self.sim.regs.peek(r.latency))
 
     def count_tx(self, port: int, nbytes: int, flits: int, replays: int) -> None:
         r = self._regs[port]
@@ -171,8 +174,21 @@ class _PortRegs:
         self.rx_flits = get(f"c2c.port[{port}].rx_flits")
         self.crc_err = get(f"c2c.port[{port}].crc_err")
         self.replay = get(f"c2c.port[{port}].replay")
+        self.status = get(f"c2c.port[{port}].status")
+        self.bw = get(f"c2c.port[{port}].bw")
+        self.latency = get(f"c2c.port[{port}].latency")
+        self.f_state = _field(self.status, "state")
+        self.f_bw = _field(self.bw, "bytes_per_cycle")
+        self.f_latency = _field(self.latency, "cycles")
 
     def add(self, reg: Register, n: int) -> None:
         if n:
             mask = (1 << reg.width) - 1
             self.sim.regs.hw_write(reg, (self.sim.regs.peek(reg) + n) & mask)
+
+
+def _field(reg: Register, name: str) -> Field:
+    fld = reg.field(name)
+    if fld is None:
+        raise KeyError(f"{reg.path}.{name}")
+    return fld
