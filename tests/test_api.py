@@ -256,7 +256,7 @@ def test_valid_writes_access_exactly_the_register(recorded: tuple[Any, Recorder]
     ctrl.write(0x21)  # a whole value: no read
     assert rec.log == [("write", ctrl.address, 4)]
     rec.log.clear()
-    ctrl.write(en=1, start=0, mode=2, irq_en=0)  # every writable field named: no read
+    ctrl.write(en=1, start=0, mode=2, irq_en=0, reduce=0)  # every writable field: no read
     assert rec.log == [("write", ctrl.address, 4)]
     rec.log.clear()
     ctrl.read()

@@ -175,7 +175,8 @@ def test_write_whole_value() -> None:
 def test_write_fields_with_enum_names_is_read_modify_write() -> None:
     out = ok("write", "dma.ch[0].ctrl", "mode=ring", "irq_en=1")
     assert write_lines(out) == [("dma.ch[0].ctrl", 0x120, {"en": "0", "start": "0",
-                                                           "mode": "RING", "irq_en": "1"})]
+                                                           "mode": "RING", "irq_en": "1",
+                                                           "reduce": "NONE"})]
     data = ok_json("write", "--json", "sysctrl.pll_ctrl", "postdiv=2", "en=1")
     assert data[0]["value"] == 0x0203C011  # the other dividers keep their reset values
     assert data[0]["fields"]["fbdiv"] == 0x3C
@@ -184,7 +185,8 @@ def test_write_fields_with_enum_names_is_read_modify_write() -> None:
 def test_write_field_path_form() -> None:
     out = ok("write", "dma.ch[0].ctrl.en", "1")
     assert write_lines(out) == [("dma.ch[0].ctrl", 1, {"en": "1", "start": "0",
-                                                       "mode": "SINGLE", "irq_en": "0"})]
+                                                       "mode": "SINGLE", "irq_en": "0",
+                                                       "reduce": "NONE"})]
     out = ok("write", "dma.ch[2].ctrl.mode", "CHAIN")
     assert write_lines(out)[0][2]["mode"] == "CHAIN"
 
@@ -205,7 +207,7 @@ def test_write_then_read_back_in_one_session() -> None:
         assert execute(session, "read --json sysctrl.scratch").data["value"] == 0xCAFE
         ctrl = execute(session, "read --json dma.ch[3].ctrl").data
         assert ctrl["fields"] == {"en": 1, "start": 0, "mode": {"value": 2, "enum": "RING"},
-                                  "irq_en": 1}
+                                  "irq_en": 1, "reduce": {"value": 0, "enum": "NONE"}}
     finally:
         session.close()
 

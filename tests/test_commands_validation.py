@@ -173,7 +173,7 @@ def test_field_write_is_one_read_and_one_write(rec_session: tuple[Session, Recor
 def test_naming_every_writable_field_needs_no_read(
         rec_session: tuple[Session, RecordingTarget]) -> None:
     session, rec = rec_session
-    execute(session, "write dma.ch[1].ctrl en=1 start=0 mode=CHAIN irq_en=1")
+    execute(session, "write dma.ch[1].ctrl en=1 start=0 mode=CHAIN irq_en=1 reduce=NONE")
     assert rec.take() == [w32(0x40010140, 0x111)]
 
 

@@ -17,11 +17,12 @@ from typing import Any
 import click
 
 from socdbg.commands.addresses import resolve_address
-from socdbg.commands.conditions import evaluate, parse_condition, wait_for
+from socdbg.commands.conditions import evaluate, expand_conditions, wait_for
 from socdbg.commands.registry import Effects, Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 from socdbg.regmap import Decoded
+from socdbg.regmap.conditions import Condition
 from socdbg.render.progress import Stopped
 from socdbg.targets.base import has_time
 
@@ -64,9 +65,20 @@ def dry_run(session: Session) -> bool:
 @session_command
 def poll_cmd(session: Session, condition: tuple[str, ...], timeout: str, interval: str
              ) -> Output:
-    cond = parse_condition(session.map, condition)
+    conds = expand_conditions(session.map, condition)
     limit = seconds(timeout, "--timeout")
     every = seconds(interval, "--interval")
+    if len(conds) == 1:
+        return _poll(session, conds[0], limit, every)
+    # a glob: wait for each register in turn (each within --timeout), then all must hold
+    for cond in conds:
+        out = _poll(session, cond, limit, every)
+        if not out.ok:
+            return out
+    return _expect_all(session, conds, " ".join(condition), "")
+
+
+def _poll(session: Session, cond: Condition, limit: float, every: float) -> Output:
     target = session.target
     if dry_run(session):
         held, decoded = evaluate(target, cond)
@@ -102,6 +114,25 @@ def poll_cmd(session: Session, condition: tuple[str, ...], timeout: str, interva
                   text=f"timeout after {spent}: {cond.failure(decoded)}")
 
 
+def _expect_all(session: Session, conds: list[Condition], text: str, prefix: str
+                ) -> Output:
+    """Every condition of a glob must hold; the failures are listed."""
+    failures = []
+    for cond in conds:
+        held, decoded = evaluate(session.target, cond)
+        if not held:
+            failures.append(cond.failure(decoded))
+    data: dict[str, Any] = {"condition": text, "held": not failures, "count": len(conds),
+                            "failures": failures}
+    if not failures:
+        return Output(data=data, text=f"{prefix}{text} ({len(conds)} registers)")
+    lines = "\n".join(f"  {f}" for f in failures)
+    summary = f"{len(failures)} of {len(conds)} registers fail {text}:\n{lines}"
+    if dry_run(session):
+        return Output(data=data, text=f"dry-run: {summary}")
+    return Output(data=data, ok=False, text=summary)
+
+
 # --------------------------------------------------------------------------------------------
 @click.command("expect", help="Check a register or field: expect PATH[.FIELD] OP VALUE "
                "(OP: == != < <= > >=; masked: expect PATH & MASK == VALUE); or memory: "
@@ -111,7 +142,10 @@ def poll_cmd(session: Session, condition: tuple[str, ...], timeout: str, interva
 def expect_cmd(session: Session, words: tuple[str, ...]) -> Output:
     if words[0] == "mem":
         return _expect_mem(session, words[1:])
-    cond = parse_condition(session.map, words)
+    conds = expand_conditions(session.map, words)
+    if len(conds) > 1:
+        return _expect_all(session, conds, " ".join(words), "ok: ")
+    cond = conds[0]
     held, decoded = evaluate(session.target, cond)
     data: dict[str, Any] = {"condition": cond.text, "held": held,
                             "register": cond.register.path, "value": decoded.value,

@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from socdbg.access import read_register
-from socdbg.regmap import Decoded, decode
+from socdbg.regmap import Decoded, RegMap, decode
 from socdbg.regmap.conditions import Condition, parse_condition
+from socdbg.regmap.regmap import is_glob
 from socdbg.render.progress import Stopped, progress
 from socdbg.targets.base import SimTime, Target
 
 if TYPE_CHECKING:
     from socdbg.commands.session import Session
 
-__all__ = ["Condition", "advance", "evaluate", "parse_condition", "wait_for"]
+__all__ = ["Condition", "advance", "evaluate", "expand_conditions", "parse_condition",
+           "wait_for"]
 
 #: Long runs advance in slices of this many cycles, so a terminal shows progress and
 #: Ctrl-C lands between slices, where the simulator is consistent and the cycle is known.
 SLICE = 100_000
 #: Runs shorter than this show no progress bar.
 SHOWN = 1_000_000
+
+
+def expand_conditions(rmap: RegMap, words: Sequence[str]) -> list[Condition]:
+    """The conditions of ``PATH OP VALUE``; a glob PATH (``chip[*].c2c.port[*].status.up``)
+    gives one condition per register it matches, in address order."""
+    joined = " ".join(words)
+    m = re.match(r"\s*([^\s&=!<>]+)(.*)", joined, re.S)
+    if m is None or not is_glob(m.group(1)):
+        return [parse_condition(rmap, joined)]
+    regs, fld, _ = rmap.select_with_field(m.group(1))
+    tail = f".{fld.name}" if fld is not None else ""
+    return [parse_condition(rmap, f"{r.path}{tail}{m.group(2)}") for r in regs]
 
 
 def evaluate(target: Target, cond: Condition) -> tuple[bool, Decoded]:

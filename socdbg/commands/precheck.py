@@ -88,7 +88,7 @@ def _check_read(session: Session, params: dict[str, Any], script: Path) -> None:
 
 def _check_condition(session: Session, params: dict[str, Any], script: Path) -> None:
     from socdbg.commands.checks import expected_bytes, seconds
-    from socdbg.regmap.conditions import parse_condition
+    from socdbg.commands.conditions import expand_conditions
 
     words = params.get("condition") or params.get("words") or ()
     if "timeout" in params:
@@ -100,7 +100,7 @@ def _check_condition(session: Session, params: dict[str, Any], script: Path) -> 
                              "e.g. expect mem sram+0x100 == 'de ad be ef'")
         expected_bytes(" ".join(words[3:]), script.parent)
     elif words:
-        parse_condition(session.map, words)
+        expand_conditions(session.map, words)
 
 
 def _check_step(session: Session, params: dict[str, Any], script: Path) -> None:

@@ -152,7 +152,8 @@ def _help_flags(cmd: click.Command) -> None:
 #: The order of ``help`` and of docs/commands.md: by module, in this order, then in each
 #: module's own order. Independent of which module happened to be imported first.
 MODULES = ("registers_rw", "memory", "regs", "info", "simulation", "dma", "noc", "tracing",
-           "checks", "script", "record", "firmware", "cpu", "postmortem", "butr", "stubs")
+           "checks", "script", "record", "firmware", "cpu", "postmortem", "butr", "stubs",
+           "collective", "multichip")
 
 #: The module that registers each command, so a one-shot ``socdbg dump`` imports that module
 #: first rather than the ten before it in MODULES. Only a shortcut: a command missing here (or
@@ -168,6 +169,7 @@ HOMES = {
     **dict.fromkeys(("halt", "resume", "stepi", "core", "monitor", "reconnect", "reset"),
                     "cpu"),
     "dump": "postmortem", "diff": "postmortem", "butr": "butr", "stubs": "stubs",
+    "collective": "collective", "links": "multichip", "fault": "multichip",
 }
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from socdbg.firmware import ElfImage
     from socdbg.regmap import RegMap
     from socdbg.targets.base import Target
+    from socdbg.timeline import PerfettoTrace
     from socdbg.trace import VcdTrace
 
 DEFAULT_TARGET = "sim"
@@ -80,11 +81,13 @@ class Session:
         self.variables: dict[str, str] = {}  # ${NAME}: set NAME VALUE, run --define
         self.dry_run = False  # inside socdbg run --dry-run: no time passes, nothing is written
         self.recorder: CommandRecorder | None = None  # record start FILE
-        self.trace: VcdTrace | None = None  # trace start FILE.vcd
+        self.trace: VcdTrace | PerfettoTrace | None = None  # trace start FILE.vcd|FILE.json
         self.scripts = Scripts()  # the scripts running now (source, run)
         self.symbols: list[ElfImage] = []  # ELF images loaded (load, sym)
         #: the noc counters seen so far, (cycle, values) oldest first: noc --since
         self.noc_views: list[tuple[int, dict[str, int]]] = []
+        #: ``links`` views so far: (cycle, bytes sent per (chip, port)), for utilisation
+        self.link_views: list[tuple[int, dict[tuple[int, int], int]]] = []
         #: a one-shot CLI call: record start / trace start cannot outlive it
         self.one_shot = False
         #: run by close(), by name (e.g. finish an open trace)

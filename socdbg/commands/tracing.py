@@ -1,5 +1,6 @@
 """The ``trace`` command: ``trace start FILE.vcd`` / ``trace stop`` write a VCD waveform of a
-simulator run, for GTKWave (what it holds: socdbg/trace.py); ``trace`` alone says whether one
+simulator run, for GTKWave (what it holds: socdbg/trace.py), or ``FILE.json`` a Perfetto
+timeline (socdbg/timeline.py); ``trace`` alone says whether one
 is open. A trace is finished when the session closes, even without ``trace stop``."""
 
 from __future__ import annotations
@@ -11,17 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from socdbg.commands.noc import local_sim
 from socdbg.commands.params import REGISTER_GLOB
 from socdbg.commands.registry import Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 
 if TYPE_CHECKING:
+    from socdbg.timeline import PerfettoTrace
     from socdbg.trace import VcdTrace
 
+    Tracer = VcdTrace | PerfettoTrace
 
-def _trace_data(tracer: VcdTrace) -> dict[str, Any]:
+
+def _trace_data(tracer: Tracer) -> dict[str, Any]:
     return {"file": str(tracer.path), "open": not tracer.closed, "started": tracer.started,
             "cycle": tracer.now, "registers": tracer.registers,
             "dma_channels": tracer.channels, "noc_links": tracer.links,
@@ -29,9 +32,10 @@ def _trace_data(tracer: VcdTrace) -> dict[str, Any]:
 
 
 @click.group("trace", invoke_without_command=True,
-             help="A VCD waveform of a simulator run, for GTKWave: software register writes, "
-             "DMA channel state and bytes_done, a busy bit per NoC link; timestamps are "
-             "simulated cycles (1 ns = 1 cycle). trace alone shows whether one is open.")
+             help="A VCD waveform of a simulator run, for GTKWave (software register writes, "
+             "DMA channel state and bytes_done, a busy bit per NoC link), or a Perfetto "
+             "timeline (FILE.json); timestamps are simulated cycles (1 ns = 1 cycle). trace "
+             "alone shows whether one is open.")
 @session_command
 def trace(session: Session) -> Output | None:
     if click.get_current_context().invoked_subcommand is not None:
@@ -45,9 +49,11 @@ def trace(session: Session) -> Output | None:
                   f"channels, {d['noc_links']} NoC links; {d['changes']:,} changes so far")
 
 
-@trace.command("start", help="Start writing FILE.vcd. --include GLOB (repeatable) narrows "
-               "the registers traced (default: every register software can write).")
-@click.argument("path", metavar="FILE.vcd", type=click.Path(dir_okay=False))
+@trace.command("start", help="Start writing FILE.vcd, or FILE.json: a Chrome/Perfetto "
+               "trace-event timeline (ui.perfetto.dev), one track per chip, DMA channel and link. "
+               "--include GLOB (repeatable) narrows the registers a VCD traces (default: every "
+               "register software can write).")
+@click.argument("path", metavar="FILE.vcd|FILE.json", type=click.Path(dir_okay=False))
 @click.option("--include", multiple=True, type=REGISTER_GLOB,
               help="Trace only these registers (repeatable).")
 @session_command
@@ -66,18 +72,19 @@ def trace_start(session: Session, path: str, include: tuple[str, ...]
     else:
         paths = {r.path for r in rmap if r.layout.writable}
     target = session.target
-    sim = local_sim(target)
+    from socdbg.timeline import open_tracer, simulator_of
+
+    sim = simulator_of(target)
     if sim is None:
         raise UsageError(f"trace: target {target.spec} is not a simulator",
                          "a trace records the model's own events: use a sim target, or "
                          "'monitor trace start FILE.vcd' on a socdbg serve of one")
-    registers = [r for r in sim.regmap if r.path in paths]
-    from socdbg.trace import VcdTrace
-
     try:
-        tracer = VcdTrace(sim, Path(path), registers)
+        tracer = open_tracer(sim, Path(path), paths)
     except OSError as exc:
         raise UsageError(f"trace: cannot write {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"trace: {exc}", "trace start FILE.json") from None
     session.trace = tracer
     session.on_close["trace"] = _closer(session, tracer)
     d = _trace_data(tracer)
@@ -86,7 +93,7 @@ def trace_start(session: Session, path: str, include: tuple[str, ...]
                   f"{d['noc_links']} NoC links (1 ns = 1 cycle)")
 
 
-def _closer(session: Session, tracer: VcdTrace) -> Callable[[], None]:
+def _closer(session: Session, tracer: Tracer) -> Callable[[], None]:
     """What Session.close() runs: the file is finished even without a trace stop."""
 
     def close() -> None:

@@ -17,6 +17,10 @@ DESC_MAGIC = 0x5D0C_DE5C
 DESC_IRQ = 1 << 0
 #: Descriptor ``ctrl`` bit 1: the chain ends after this descriptor (chain mode only).
 DESC_LAST = 1 << 1
+#: Descriptor ``ctrl`` bits [6:4]: the write-with-reduce op (socdbg.models.reduce.ReduceOp):
+#: 0 copy, 1 fp32 add, 2 bf16 add, 3 int32 add.
+DESC_REDUCE_SHIFT = 4
+DESC_REDUCE_MASK = 0x7 << DESC_REDUCE_SHIFT
 _DESC = struct.Struct("<QQIIQ24xII")
 _WORDS = struct.Struct("<16I")
 
@@ -38,6 +42,10 @@ class Descriptor:
     @property
     def last(self) -> bool:
         return bool(self.ctrl & DESC_LAST)
+
+    @property
+    def reduce(self) -> int:
+        return (self.ctrl & DESC_REDUCE_MASK) >> DESC_REDUCE_SHIFT
 
     def encode(self) -> bytes:
         """The descriptor's 64 bytes, magic and check word included."""
@@ -64,7 +72,8 @@ def _xor_words(raw: bytes) -> int:
 
 
 def encode_descriptor(src: int, dst: int, length: int, *, irq: bool = False,
-                      last: bool = False, next: int = 0) -> bytes:
-    """The 64 bytes of a descriptor, ready to write to memory."""
-    ctrl = (DESC_IRQ if irq else 0) | (DESC_LAST if last else 0)
+                      last: bool = False, next: int = 0, reduce: int = 0) -> bytes:
+    """The 64 bytes of a descriptor, ready to write to memory (``reduce``: the op, 0..7)."""
+    ctrl = ((DESC_IRQ if irq else 0) | (DESC_LAST if last else 0)
+            | ((reduce << DESC_REDUCE_SHIFT) & DESC_REDUCE_MASK))
     return Descriptor(src, dst, length, ctrl, next).encode()

@@ -40,6 +40,7 @@ from socdbg.models.dma_transfer import (
     IrqSink,
     Mode,
     NocPort,
+    RemotePort,
     Segment,
     field_of,
 )
@@ -110,6 +111,11 @@ class DmaEngine:
         #: Whether a segment may move as a flow (closed-form timing) while its channel has
         #: the mesh to itself; off, every segment goes packet by packet (the reference).
         self.flows = True
+        #: The system's port for segments naming a global address (a multi-chip system
+        #: sets it: socdbg.models.system.fabric.ChipPort); None on a lone chip.
+        self.remote: RemotePort | None = None
+        #: Bit n: channel n stalled by fault injection (see :meth:`set_stalled`).
+        self.stalled = 0
         self.events = sim.events
         rmap = sim.regmap
         regs = sim.regs
@@ -236,7 +242,7 @@ class DmaEngine:
 
         eng = self
         noc = eng.noc
-        if not isinstance(noc, Mesh) or not eng.flows or not noc.flow_ready():
+        if seg.op or not isinstance(noc, Mesh) or not eng.flows or not noc.flow_ready():
             return False
         if any(other.state != ChannelState.IDLE for other in eng.channels if other is not ch):
             return False
@@ -253,6 +259,14 @@ class DmaEngine:
         seg.outstanding = len(plan.chunks)
         flow.schedule_next()
         return True
+
+    def set_stalled(self, mask: int) -> None:
+        """Stall the channels of ``mask``'s bits (fault injection): a stalled channel takes
+        its next segment and holds it, busy, moving nothing; released, it goes on."""
+        self.stalled = mask
+        for ch in self.channels:
+            if not mask >> ch.index & 1:
+                ch.release()
 
     def reset(self) -> None:
         """Chip reset (the register file has already gone back to its reset values)."""

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from socdbg.models.descriptor import DESC_SIZE, Descriptor
+from socdbg.models.dma_remote import segment_op, start_remote
 from socdbg.models.dma_transfer import (
     ALIGN,
     MASK32,
@@ -24,10 +25,12 @@ from socdbg.models.dma_transfer import (
     IrqSink,
     Mode,
     NocPort,
+    RemotePort,
     Segment,
     field_of,
 )
 from socdbg.models.kernel import Event
+from socdbg.models.reduce import ReduceOp, reduce_into
 from socdbg.regmap import Register
 
 if TYPE_CHECKING:
@@ -73,6 +76,8 @@ class ChannelHost(Protocol):
     packet_bytes: int
     flit_bytes: int
     events: SimEvents
+    remote: RemotePort | None
+    stalled: int  # bit n: channel n stalled by fault injection
     gate_enable: bool
     gate_reset: bool
 
@@ -110,6 +115,9 @@ class Channel:
         self.f_start = field_of(self.r_ctrl, "start")
         self.f_mode = field_of(self.r_ctrl, "mode")
         self.f_irq_en = field_of(self.r_ctrl, "irq_en")
+        self.f_reduce = self.r_ctrl.field("reduce")  # (absent from older maps)
+        #: a segment held back while the channel is stalled (fault injection)
+        self.held: tuple[int, int, int, Descriptor | None] | None = None
         self.f_busy = field_of(self.r_status, "busy")
         self.f_done = field_of(self.r_status, "done")
         self.f_err = field_of(self.r_status, "err")
@@ -237,6 +245,7 @@ class Channel:
             self.pending.cancel()
             self.pending = None
         self.seg = None
+        self.held = None
         self.state = ChannelState.IDLE
 
     def _finish(self) -> None:
@@ -250,6 +259,9 @@ class Channel:
         self.engine.update_status()
         self.engine.note(self.index, "done", self.bytes_done)
         self._irq()
+
+    def error(self, code: ErrCode) -> None:
+        self._error(code)
 
     def _error(self, code: ErrCode) -> None:
         self._finish()
@@ -337,7 +349,8 @@ class Channel:
 
     # --- data movement -------------------------------------------------------------------
     def _begin(self, src: int, dst: int, length: int, desc: Descriptor | None) -> None:
-        """Check a segment (ZERO_LEN, MISALIGNED, UNMAPPED in that order) and start it."""
+        """Check a segment (ZERO_LEN, MISALIGNED, UNMAPPED in that order) and start it: on
+        this chip, or through the system when it names a global address."""
         if length == 0:
             self._error(ErrCode.ZERO_LEN)
             return
@@ -345,20 +358,34 @@ class Channel:
             self._error(ErrCode.MISALIGNED)
             return
         eng = self.engine
+        op = segment_op(self, desc)
+        if eng.remote is not None and eng.remote.covers(src, dst):
+            start_remote(self, eng.remote, src, dst, length, desc, op)
+            return
         src_mem = eng.region(src, length)
         dst_mem = eng.region(dst, length)
         if src_mem is None or dst_mem is None:
             self._error(ErrCode.UNMAPPED)
             return
+        self.state = ChannelState.MOVE
+        if eng.stalled >> self.index & 1:
+            self.held = (src, dst, length, desc)  # busy, moving nothing, until released
+            eng.note(self.index, "stalled", length)
+            return
         seg = Segment(src, dst, length, src_mem, dst_mem, desc,
-                       base_time=self.kernel.now)
+                       base_time=self.kernel.now, op=op)
         if eng.noc is not None:
             seg.src_node, seg.dst_node = eng.node_of(src), eng.node_of(dst)
         self.seg = seg
-        self.state = ChannelState.MOVE
         eng.note(self.index, "move", length)
         if not eng.start_flow(self, seg):
             self._pump()
+
+    def release(self) -> None:
+        """The stall is lifted: the held segment starts now."""
+        held, self.held = self.held, None
+        if held is not None and self.state == ChannelState.MOVE:
+            self._begin(*held)
 
     def _pump(self) -> None:
         """Issue the next chunk if the port may: checks en/enable/reset at the boundary."""
@@ -431,7 +458,11 @@ class Channel:
         seg = self.seg
         if gen != self.gen or seg is None:
             return
-        seg.dst_mem.write(seg.dst + offset, seg.src_mem.read(seg.src + offset, n))
+        if seg.op:
+            reduce_into(seg.dst_mem, seg.dst + offset, seg.src_mem, seg.src + offset, n,
+                        ReduceOp(seg.op))
+        else:
+            seg.dst_mem.write(seg.dst + offset, seg.src_mem.read(seg.src + offset, n))
         seg.completed += n
         seg.outstanding -= 1
         self.set_bytes(self.bytes_done + n)
@@ -439,12 +470,7 @@ class Channel:
             self.engine.note(self.index, "bytes", self.bytes_done)
         if seg.completed >= seg.length:
             self.seg = None
-            if seg.desc is None:
-                self._done()
-            elif self.state == ChannelState.STOP:
-                self._stopped()
-            else:
-                self._desc_finished(seg.desc)
+            self.segment_finished(seg.desc)
             return
         if self.state == ChannelState.STOP:
             if seg.outstanding == 0:
@@ -456,3 +482,12 @@ class Channel:
             seg.stalled = False
             seg.base_time, seg.base_bytes = self.kernel.now, seg.issued
             self._pump()
+
+    def segment_finished(self, desc: Descriptor | None) -> None:
+        """The last byte of a segment landed: the transfer, or the descriptor, is done."""
+        if desc is None:
+            self._done()
+        elif self.state == ChannelState.STOP:
+            self._stopped()
+        else:
+            self._desc_finished(desc)

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from socdbg.models.descriptor import Descriptor
 from socdbg.models.memory import SparseMemory
+from socdbg.models.reduce import ReduceOp
 from socdbg.regmap import Field, Register
 
 #: src, dst and len must be multiples of this (dma.src/dst/len descriptions).
@@ -58,6 +59,16 @@ class NocPort(Protocol):
              on_delivered: Callable[[int], None]) -> None: ...
 
 
+class RemotePort(Protocol):
+    """The system a chip's engine hands segments naming global addresses to
+    (socdbg.models.system.fabric.ChipPort)."""
+
+    def covers(self, src: int, dst: int) -> bool: ...
+
+    def start(self, channel: int, src: int, dst: int, length: int, op: ReduceOp,
+              alive: Callable[[], bool], done: Callable[[], None]) -> bool: ...
+
+
 @dataclass
 class Segment:
     """One contiguous transfer: single mode's registers, or one descriptor."""
@@ -76,6 +87,7 @@ class Segment:
     base_time: int = 0  # the port streams from (base_time, base_bytes) at bytes_per_cycle
     base_bytes: int = 0
     stalled: bool = False
+    op: int = 0  # socdbg.models.reduce.ReduceOp: 0 copies, else dst = dst op src
 
 
 @dataclass

@@ -58,6 +58,10 @@ class SparseMemory:
                 buf = self._pages[page] = bytearray(PAGE)
             buf[start : start + n] = view[at : at + n]
 
+    def has_page(self, page: int) -> bool:
+        """Whether page ``page`` (offset >> PAGE_BITS) was ever written."""
+        return page in self._pages
+
     def settle(self) -> None:
         for settler in tuple(self.settlers):
             settler()

@@ -13,7 +13,7 @@ from typing import Literal
 from socdbg.errors import TargetError
 
 KNOWN_OPTIONS = ("mesh", "dma_bw", "noc", "noc_buf", "noc_vcs", "noc_router_delay",
-                 "noc_link_delay", "noc_inject_delay", "noc_eject_delay")
+                 "noc_link_delay", "noc_inject_delay", "noc_eject_delay", "chips", "topology")
 #: The NoC timing knobs: option -> (default, low, high, what it is).
 NOC_DELAYS = {
     "noc_router_delay": (1, 1, 16, "router pipeline depth in cycles"),
@@ -26,6 +26,57 @@ DEFAULT_NOC_BUF = 8
 MAX_MESH_SIDE = 16
 #: Virtual channels per input port, at most (socdbg.models.noc.MAX_VCS).
 MAX_NOC_VCS = 8
+#: The most chips a system may have (64 is the largest size the benchmarks run).
+MAX_CHIPS = 256
+
+
+@dataclass(frozen=True)
+class Topology:
+    """How the chips are joined: ``ring``, ``torus`` (dims AxB), ``mesh`` (dims AxB) or
+    ``fc`` (every chip to every other)."""
+
+    kind: Literal["ring", "torus", "mesh", "fc"] = "ring"
+    dims: tuple[int, int] = (0, 0)
+
+    def ports(self, chips: int) -> int:
+        """Link ports per chip (at least 1, so the block always has a port array)."""
+        if self.kind == "ring":
+            return 2
+        if self.kind == "fc":
+            return max(1, chips - 1)
+        return 4
+
+    @property
+    def text(self) -> str:
+        if self.kind in ("torus", "mesh"):
+            return f"{self.kind}={self.dims[0]}x{self.dims[1]}"
+        return self.kind
+
+
+def _system(options: Mapping[str, str]) -> tuple[int | None, Topology]:
+    text = options.get("chips")
+    topo_text = options.get("topology")
+    if text is None:
+        if topo_text is not None:
+            raise TargetError("sim target: topology needs chips=N",
+                              "for example sim:chips=8,topology=ring")
+        return None, Topology()
+    if not (text.isdigit() and 1 <= int(text) <= MAX_CHIPS):
+        raise TargetError(f"sim target: chips '{text}' is not 1..{MAX_CHIPS}",
+                          "for example sim:chips=8,topology=ring")
+    chips = int(text)
+    kind, _, dims = (topo_text or "ring").lower().partition("=")
+    if kind in ("ring", "fc") and not dims:
+        return chips, Topology("ring" if kind == "ring" else "fc")
+    if kind in ("torus", "mesh"):
+        a, sep, b = dims.partition("x")
+        if sep and a.isdigit() and b.isdigit() and int(a) >= 1 and int(b) >= 1:
+            if int(a) * int(b) != chips:
+                raise TargetError(f"sim target: topology {kind}={dims} has {int(a) * int(b)} "
+                                  f"chips, not {chips}", f"chips={int(a) * int(b)}")
+            return chips, Topology("torus" if kind == "torus" else "mesh", (int(a), int(b)))
+    raise TargetError(f"sim target: topology '{topo_text}' is not ring, torus=AxB, mesh=AxB "
+                      "or fc", "for example topology=torus=4x2 with chips=8")
 
 
 @dataclass(frozen=True)
@@ -47,6 +98,10 @@ class SimOptions:
     noc_link_delay: int = 1
     noc_inject_delay: int = 0
     noc_eject_delay: int = 0
+    #: ``chips=N``: a system of N reference SoCs (None: one chip, the plain SoC map), joined
+    #: by chip-to-chip links in ``topology`` (socdbg.models.system.topology, docs/multichip.md).
+    chips: int | None = None
+    topology: Topology = Topology()
 
     @classmethod
     def parse(cls, options: Mapping[str, str]) -> SimOptions:
@@ -85,14 +140,26 @@ class SimOptions:
                 raise TargetError(f"sim target: {name} '{text}' is not {low}..{high}",
                                   f"{name} is the NoC's {what}")
             delays[name] = int(text)
+        chips, topology = _system(options)
         return cls(mesh=mesh, dma_bw=int(bw), noc="coarse" if noc == "coarse" else "mesh",
                    noc_buf=int(buf), noc_vcs=int(vcs), noc_router_delay=delays["noc_router_delay"],
                    noc_link_delay=delays["noc_link_delay"],
                    noc_inject_delay=delays["noc_inject_delay"],
-                   noc_eject_delay=delays["noc_eject_delay"])
+                   noc_eject_delay=delays["noc_eject_delay"], chips=chips, topology=topology)
 
     def defines(self) -> dict[str, str]:
-        """The map generator's defines these options ask for (the NoC size)."""
-        if self.mesh is None:
-            return {}
-        return {"MESH_X": str(self.mesh[0]), "MESH_Y": str(self.mesh[1])}
+        """The map generator's defines these options ask for: the NoC size; for a system,
+        the chip count and the link ports per chip."""
+        out = self.chip_defines()
+        if self.chips is not None:
+            out["CHIPS"] = str(self.chips)
+        return out
+
+    def chip_defines(self) -> dict[str, str]:
+        """The defines of one chip's map (registers/soc.rdl): the NoC size; in a system also
+        the number of chip-to-chip link ports."""
+        out = {} if self.mesh is None else {"MESH_X": str(self.mesh[0]),
+                                            "MESH_Y": str(self.mesh[1])}
+        if self.chips is not None:
+            out["C2C_PORTS"] = str(self.topology.ports(self.chips))
+        return out

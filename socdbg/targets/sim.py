@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from socdbg.access_plan import bus_bytes
 from socdbg.errors import TargetError
 from socdbg.models.context import Behaviour, SimContext
-from socdbg.models.kernel import GapSolver, Unknown
+from socdbg.models.gaps import gap_solver
+from socdbg.models.kernel import GapSolver, Kernel
 from socdbg.models.memory import SparseMemory
 from socdbg.models.options import KNOWN_OPTIONS, SimOptions
 from socdbg.regmap import Register, RegMap
@@ -26,6 +27,7 @@ from socdbg.targets.base import (
     Backend,
     Completions,
     MapLoader,
+    Target,
 )
 
 if TYPE_CHECKING:
@@ -38,7 +40,8 @@ class SimTarget:
     """Registers with map-driven semantics, sparse memories and a cycle clock."""
 
     def __init__(self, regmap: RegMap, spec: str = "sim",
-                 options: SimOptions | Mapping[str, str] | None = None) -> None:
+                 options: SimOptions | Mapping[str, str] | None = None,
+                 kernel: Kernel | None = None) -> None:
         self.spec = spec
         self.regmap = regmap
         if not isinstance(options, SimOptions):
@@ -47,7 +50,7 @@ class SimTarget:
         self.capabilities = frozenset({CAP_TIME, CAP_SIMULATOR, CAP_COALESCE, CAP_WRITE,
                                        CAP_RESET})
         #: What the models see: registers, kernel, memories, options, events.
-        self.context = SimContext(regmap, options)
+        self.context = SimContext(regmap, options, kernel=kernel or Kernel())
         self.kernel = self.context.kernel
         self.regs = self.context.regs
         self.memories = self.context.memories
@@ -81,27 +84,7 @@ class SimTarget:
                                      max_cycles, self._gap_solver(cond))
 
     def _gap_solver(self, cond: Condition) -> GapSolver:
-        """The first cycle of a quiet gap where ``cond`` holds, computed, not searched: a
-        register that holds cannot start to hold; one that counts is solved bit by bit."""
-        from socdbg.models.kernel import UNKNOWN
-        from socdbg.regmap.conditions import first_count
-
-        reg = cond.register
-
-        def in_gap(start: int, end: int) -> int | Unknown | None:
-            slope = self.regs.slope(reg)
-            if slope == 0:
-                return None  # the condition was false at start and nothing changes
-            bits = cond.bits()
-            readable = self.regs.readable_bits(reg)
-            if slope != 1 or bits is None or readable is None:
-                return UNKNOWN
-            keep, shift = bits
-            first = first_count(self.regs.refresh(reg) + 1, end - start, reg.width,
-                                keep & readable, shift, cond.op, cond.value)
-            return None if first is None else start + 1 + first
-
-        return in_gap
+        return gap_solver(self.regs, cond)
 
     def backdoor_write(self, address: int, value: int, mask: int) -> None:
         """Set register bits as the hardware would (self-tests use it to arm w1c and rclr
@@ -244,9 +227,21 @@ def mesh_defines(options: Mapping[str, str]) -> dict[str, str]:
 __all__ = ["KNOWN_OPTIONS", "SimTarget", "open_sim", "parse_options"]
 
 
-def open_sim(arg: str, load_map: MapLoader) -> SimTarget:
+def open_sim(arg: str, load_map: MapLoader) -> Target:
     path, raw = parse_options(arg)
     options = SimOptions.parse(raw)  # checked once, before any map is loaded
+    if options.chips is not None:
+        if path:
+            raise TargetError(f"sim target: chips=N simulates the reference SoC, not '{path}'",
+                              "drop the map, or drop chips=")
+        from socdbg.targets.system import SystemTarget, load_system_maps
+
+        system_map, chip_map = load_system_maps(options, load_map)
+        kernel = Kernel()
+        spec = "sim:" + arg
+        chips = [SimTarget(chip_map, f"{spec}#chip{i}", options, kernel=kernel)
+                 for i in range(options.chips)]
+        return SystemTarget(system_map, chips, kernel, options, spec)
     defines = options.defines()
     files: Sequence[str] | None = [path] if path else None
     regmap = load_map(files, defines) if (files or defines) else load_map()
@@ -277,7 +272,7 @@ BACKEND = Backend(
     name="sim",
     open=open_sim,
     describe="in-process functional model of the map (default: the reference SoC)",
-    example="sim, sim:PATH.rdl, sim:mesh=8x8",
+    example="sim, sim:PATH.rdl, sim:mesh=8x8, sim:chips=8,topology=ring",
     brings_map=_brings_map,
     map_defines=_map_defines,
     complete=_complete,
