@@ -150,3 +150,29 @@ def test_noc_traffic_runs_with_the_sims_vcs() -> None:
     ref = run_traffic(Mesh(8, 8, vcs=2), "uniform", 0.8, cycles=600, warmup=200)
     assert got["accepted"] == pytest.approx(ref.accepted)
     assert not math.isnan(got["accepted"])
+
+
+def test_the_plain_python_path_gives_the_same_and_so_does_another_process() -> None:
+    """Without numba (NUMBA_DISABLE_JIT runs the same functions as plain Python) and in
+    another process with another hash seed, the cycle model gives the same numbers."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json; from socdbg.models.noc import Mesh; "
+            "from socdbg.models.traffic import run_traffic; "
+            "s = [run_traffic(Mesh(3, 3, vcs=v, buffer_depth=2), 'uniform', 0.6, 120, 30, 3, "
+            "seed=8, engine='cycles') for v in (1, 2)]; "
+            "print(json.dumps([[x.latencies, x.end_cycle, x.flit_hops, x.link_util] "
+            "for x in s]))")
+    got = []
+    for env in ({"NUMBA_DISABLE_JIT": "1", "PYTHONHASHSEED": "1"}, {"PYTHONHASHSEED": "2"}):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, **env}, check=True, timeout=300)
+        got.append(json.loads(out.stdout))
+    assert got[0] == got[1]
+    ref = run_traffic(Mesh(3, 3, buffer_depth=2), "uniform", 0.6, 120, 30, 3, seed=8,
+                      engine="events")
+    assert got[0][0] == json.loads(json.dumps([list(ref.latencies), ref.end_cycle,
+                                               ref.flit_hops, ref.link_util]))

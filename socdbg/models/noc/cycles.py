@@ -346,7 +346,7 @@ def step(cfg: Any, st: Any, t: int, bq: Any, b_head: Any, b_cnt: Any, b_last: An
 
 
 @jit
-def run(cfg: Any, fcfg: Any, st: Any, rnd: Any, bq: Any, b_head: Any, b_cnt: Any, b_last: Any,
+def run(cfg: Any, fcfg: Any, st: Any, mt: Any, bq: Any, b_head: Any, b_cnt: Any, b_last: Any,
         b_ovc: Any, b_stall: Any, b_cred: Any, ovc: Any, o_rr: Any, i_rr: Any, o_sw: Any,
         o_flits: Any, cq: Any, cq_n: Any, dq: Any, n_occ: Any, q_head: Any, q_tail: Any,
         ni: Any, pkt: Any, free: Any, lat: Any, scratch: Any, snaps: Any) -> int:
@@ -396,14 +396,14 @@ def run(cfg: Any, fcfg: Any, st: Any, rnd: Any, bq: Any, b_head: Any, b_cnt: Any
         # the packet of this slot: its destination, then the gap to the next slot
         pat = cfg[C_PAT]
         if pat == 0:
-            dst = int(_rand(rnd) * N)
+            dst = int(_rand(mt) * N)
         elif pat == 1:
             X = cfg[C_X]
             dst = (node % X) * X + node // X
-        elif _rand(rnd) < frac:  # hotspot
+        elif _rand(mt) < frac:  # hotspot
             dst = cfg[C_HOT]
         else:
-            dst = int(_rand(rnd) * N)
+            dst = int(_rand(mt) * N)
         st[S_NFREE] -= 1
         pk = free[st[S_NFREE]]
         pkt[pk * 4] = dst
@@ -423,7 +423,7 @@ def run(cfg: Any, fcfg: Any, st: Any, rnd: Any, bq: Any, b_head: Any, b_cnt: Any
         elif p_rate <= 0.0:
             st[S_SLOT] = horizon
         else:
-            st[S_SLOT] = slot + 1 + int(math.log(1.0 - _rand(rnd)) / log_q)
+            st[S_SLOT] = slot + 1 + int(math.log(1.0 - _rand(mt)) / log_q)
     if st[S_STAGE] < 1:
         run_to(cfg, st, max(st[S_NOW], start - 1), bq, b_head, b_cnt, b_last, b_ovc, b_stall,
                b_cred, ovc, o_rr, i_rr, o_sw, o_flits, cq, cq_n, dq, n_occ, q_head, q_tail,

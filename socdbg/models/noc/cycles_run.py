@@ -102,7 +102,7 @@ def run_slots(size_x: int, size_y: int, *, vcs: int, buffer_depth: int, router_d
         st[S_SLOT] = horizon
     else:
         st[S_SLOT] = t0 * N + int(math.log(1.0 - rand()) / log_q)
-    rnd = np.array(rng.getstate()[1], I64)  # the Mersenne Twister, drawn on in the kernel
+    mt = np.array(rng.getstate()[1], I64)  # the Mersenne Twister, drawn on in the kernel
     cap = max(64, 4 * N)
     pkt = np.empty(cap * 4, I64)
     free = np.arange(cap - 1, -1, -1, dtype=I64)
@@ -121,7 +121,7 @@ def run_slots(size_x: int, size_y: int, *, vcs: int, buffer_depth: int, router_d
     snaps = np.zeros(2 * N * P, I64)
     a = arrays
     while True:
-        why = run(cfg, fcfg, st, rnd, a["bq"], a["b_head"], a["b_cnt"], a["b_last"],
+        why = run(cfg, fcfg, st, mt, a["bq"], a["b_head"], a["b_cnt"], a["b_last"],
                   a["b_ovc"], a["b_stall"], a["b_cred"], a["ovc"], a["o_rr"], a["i_rr"],
                   a["o_sw"], a["o_flits"], a["cq"], a["cq_n"], a["dq"], a["n_occ"],
                   a["q_head"], a["q_tail"], a["ni"], pkt, free, lat, scratch, snaps)
