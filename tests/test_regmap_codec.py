@@ -53,8 +53,8 @@ def test_decode_fields_and_enum_names(ref: RegMap) -> None:
     assert by_name["mode"].text == "RING (2)"
     assert not by_name["mode"].enum_unknown
     assert by_name["en"].enum_name is None and by_name["en"].text == "1"
-    assert d.summary() == "irq_en=1 mode=RING start=0 en=1"  # MSB first, as tables show
-    assert d.summary(exclude=["START", "irq_en"]) == "mode=RING en=1"
+    assert d.summary() == "reduce=NONE irq_en=1 mode=RING start=0 en=1"  # MSB first
+    assert d.summary(exclude=["START", "irq_en", "reduce"]) == "mode=RING en=1"
     assert d.reserved_bits == 0
     with pytest.raises(KeyError):
         d["nope"]
@@ -81,7 +81,7 @@ def test_decode_unknown_enum_value_is_not_an_error(ref: RegMap) -> None:
 
 def test_decode_reserved_bits_and_64bit(ref: RegMap) -> None:
     d = decode(ref.get("dma.ch[0].ctrl"), 0xFFFF_FFFF)
-    assert d.reserved_bits == 0xFFFF_FFFF & ~0x133
+    assert d.reserved_bits == 0xFFFF_FFFF & ~0x7133
     wide = decode(ref.get("dma.ch[0].desc_base"), 0xFFFF_FFFF_FFFF_FFFF)
     assert wide["addr"] == (1 << 58) - 1
     assert wide.reserved_bits == 0x3F
@@ -93,7 +93,7 @@ def test_decode_reserved_bits_and_64bit(ref: RegMap) -> None:
 def test_encode_keeps_other_fields(ref: RegMap) -> None:
     reg = ref.get("dma.ch[1].ctrl")
     # start (singlepulse) must not be re-fired; reserved bits are written as 0
-    assert encode(reg, [("mode", "RING")], 0xFFFF_FFFF) == 0x121
+    assert encode(reg, [("mode", "RING")], 0xFFFF_FFFF) == 0x7121  # reduce kept
     assert encode(reg, [("mode", "chain"), ("en", "1")], 0) == 0x11
     assert encode(reg, [("mode", "0")], 0x103) == 0x101
     assert encode(reg, [("start", "1")], 0x121) == 0x123

@@ -135,12 +135,13 @@ def test_paths_come_from_the_targets_own_map(tiny_rdl: Path) -> None:
 
 # --- write: FIELD= and enum values -----------------------------------------------------------
 def test_write_offers_writable_fields_with_equals(completer: ShellCompleter) -> None:
-    assert texts(completer, "write dma.ch[0].ctrl ") == ["en=", "start=", "mode=", "irq_en="]
+    assert texts(completer, "write dma.ch[0].ctrl ") == ["en=", "start=", "mode=", "irq_en=",
+                                                         "reduce="]
     assert texts(completer, "write dma.ch[0].status ") == ["done=", "err="]  # busy is r
     assert texts(completer, "write sysctrl.chip_id ") == []
     assert texts(completer, "write intc.test_set m") == ["mbox="]
     assert texts(completer, "write dma.ch[0].ctrl en=1 ") == ["en=", "start=", "mode=",
-                                                              "irq_en="]
+                                                              "irq_en=", "reduce="]
 
 
 def test_enum_names_after_field_equals(completer: ShellCompleter) -> None:

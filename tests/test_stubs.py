@@ -227,7 +227,9 @@ def test_the_reference_stub(workdir: Path) -> None:
     assert "    msg: Array[MailboxMsg]\n" in text
     ctrl = text.split("\nclass DmaChCtrl:\n", 1)[1].split("\n\n", 1)[0]
     assert ('    def write(self, whole: int | None = None, /, *, en: int = ..., start: int = ..., '
-            "mode: int | Literal['SINGLE', 'CHAIN', 'RING'] = ..., irq_en: int = ...) -> Value: ..."
+            "mode: int | Literal['SINGLE', 'CHAIN', 'RING'] = ..., irq_en: int = ..., "
+            "reduce: int | Literal['NONE', 'FP32_ADD', 'BF16_ADD', 'INT32_ADD'] = ...) "
+            "-> Value: ..."
             ) in ctrl
     status = text.split("\nclass DmaChStatus:\n", 1)[1].split("\n\n", 1)[0]
     assert "    busy: FieldProxy\n" in status  # readable...
