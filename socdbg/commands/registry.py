@@ -117,7 +117,7 @@ def _help_flags(cmd: click.Command) -> None:
 #: The order of ``help`` and of docs/commands.md: by module, in this order, then in each
 #: module's own order. Independent of which module happened to be imported first.
 MODULES = ("core", "regs", "simulation", "views", "noc", "checks", "script", "record",
-           "firmware", "cpu", "postmortem", "butr", "api_stubs")
+           "firmware", "cpu", "postmortem", "butr", "api_stubs", "fleet", "query")
 
 #: The module that registers each command, so a one-shot ``socdbg dump`` imports that module
 #: first rather than the ten before it in MODULES. Only a shortcut: a command missing here (or
@@ -132,6 +132,7 @@ HOMES = {
     **dict.fromkeys(("halt", "resume", "stepi", "core", "monitor", "reconnect", "reset"),
                     "cpu"),
     "dump": "postmortem", "diff": "postmortem", "butr": "butr", "stubs": "api_stubs",
+    "fleet": "fleet", "query": "query",
 }
 
 
