@@ -186,13 +186,16 @@ def _summary(results: list[TargetResult], what: str) -> Output:
     def render() -> Any:
         from rich.table import Table
 
+        where = any(r.where for r in results)
         table = Table(title=title, title_justify="left", show_lines=False)
-        for col in ("target", "result", "where", "reason", "seconds"):
+        for col in ("target", "result", *(["where"] if where else []), "reason", "seconds"):
             table.add_column(col, justify="right" if col == "seconds" else "left",
                              overflow="fold")
         for r in results:
-            table.add_row(r.name, f"[{_STYLE.get(r.result, '')}]{r.result}[/]", r.where,
-                          r.reason or str(r.data.get("file", "")), f"{r.seconds:.2f}")
+            file = Path(str(r.data["file"])).name if "file" in r.data else ""
+            table.add_row(r.name, f"[{_STYLE.get(r.result, '')}]{r.result}[/]",
+                          *([r.where] if where else []), r.reason or file,
+                          f"{r.seconds:.2f}")
         return table
 
     return Output(data={"targets": [r.to_json() for r in results], "summary": counts},

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -90,13 +92,18 @@ def connect(options: ClusterOptions) -> Iterator[Any]:
                                  "give the address a Dask scheduler listens on, "
                                  "e.g. tcp://10.0.0.2:8786") from None
         else:
-            cluster = distributed.LocalCluster(
-                n_workers=options.workers, threads_per_worker=1, processes=True,
-                host="127.0.0.1", dashboard_address=None, silence_logs=logging.CRITICAL)
-            client = distributed.Client(cluster)
+            with _deferred_interrupt() as interrupted:
+                cluster = distributed.LocalCluster(
+                    n_workers=options.workers, threads_per_worker=1, processes=True,
+                    host="127.0.0.1", dashboard_address=None, silence_logs=logging.CRITICAL)
+                client = distributed.Client(cluster)
+            if interrupted:
+                raise KeyboardInterrupt("fleet run: cancelled while the local cluster "
+                                        "started; nothing was run")
     except BaseException:
         if cluster is not None:
-            cluster.close()
+            with contextlib.suppress(Exception):
+                cluster.close()
         raise
     try:
         yield client
@@ -106,6 +113,22 @@ def connect(options: ClusterOptions) -> Iterator[Any]:
         if cluster is not None:
             with contextlib.suppress(Exception):
                 cluster.close()
+
+
+@contextlib.contextmanager
+def _deferred_interrupt() -> Iterator[list[int]]:
+    """Ctrl-C while a LocalCluster starts is held until it has started (an interrupted start
+    leaves worker processes half made, which distributed then fails to close); the caller
+    closes it and stops."""
+    if threading.current_thread() is not threading.main_thread():
+        yield []
+        return
+    seen: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def run_fleet(targets: Sequence[FleetTarget], task: Task, args: tuple[Any, ...],

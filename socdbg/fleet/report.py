@@ -48,7 +48,7 @@ def exit_status(results: Sequence[TargetResult]) -> int:
 def safe_stem(name: str) -> str:
     """A target name as a plain file name: runs of anything but letters, digits and ``._+-``
     become ``_``, no leading dot, at most :data:`MAX_STEM` characters."""
-    stem = _UNSAFE.sub("_", name).lstrip(".")[:MAX_STEM].strip("_") or "target"
+    stem = _UNSAFE.sub("_", name).lstrip("._")[:MAX_STEM].rstrip("_") or "target"
     return stem
 
 
