@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from fleet_gen import UPDATE, base_dump, chip_dump, pll_status, write_chip
+
 from socdbg.errors import UsageError
 from socdbg.fleet.index import update_index
 from socdbg.fleet.query import connect, run_query
