@@ -103,3 +103,16 @@ def test_hostile_names() -> None:
     assert safe_stem("../../etc/passwd") == "etc_passwd"
     assert safe_stem("..") == "target"
     assert safe_stem("board 5/rack:a") == "board_5_rack_a"
+
+
+def test_help_and_other_commands_import_neither_dask_nor_duckdb() -> None:
+    from test_startup import modules_after
+
+    for argv in (("--help",), ("fleet", "--help"), ("query", "--help"),
+                 ("-t", "sim", "read", "sysctrl.chip_id")):
+        out, mods = modules_after(*argv)
+        assert out
+        for heavy in ("dask", "distributed", "duckdb", "numpy", "socdbg.fleet.engine"):
+            assert heavy not in mods, (argv, heavy)
+    out, _ = modules_after("--help")
+    assert "fleet" in out and "query" in out

@@ -26,7 +26,7 @@ from typing import Any
 
 from socdbg.errors import SocdbgError, UsageError
 from socdbg.fleet import need
-from socdbg.fleet.decode import FileId, file_sha256
+from socdbg.fleet.decode import Columns, FileId, decode_dump, file_sha256
 
 SUFFIXES = (".json", ".json.gz")
 MAX_DUMPS = 1_000_000  # files one index run considers
@@ -91,27 +91,35 @@ def update_index(folder: Path, index: Path, workers: int | None = None) -> Index
     con = duckdb.connect()
     try:
         known = indexed(con, index)
-        todo: list[FileId] = []
-        replace: list[str] = []
-        for f in files:
-            old = known.get(f.path)
-            if old is not None and old[:2] == (f.size, f.mtime_ns):
-                stats.unchanged += 1
-            elif old is not None and old[2] == file_sha256(f.path):
-                stats.unchanged += 1  # touched, not changed: keep its rows
-            else:
-                todo.append(f)
-                if old is not None:
-                    replace.append(f.path)
+    finally:
+        con.close()  # no DuckDB threads while the pool forks
+    todo: list[FileId] = []
+    replace: list[str] = []
+    for f in files:
+        old = known.get(f.path)
+        if old is not None and old[:2] == (f.size, f.mtime_ns):
+            stats.unchanged += 1
+        elif old is not None and old[2] == file_sha256(f.path):
+            stats.unchanged += 1  # touched, not changed: keep its rows
+        else:
+            todo.append(f)
+            if old is not None:
+                replace.append(f.path)
+    columns, problems, added = read_dumps(todo, workers)
+    stats.problems = problems
+    stats.rejected = len(problems)
+    stats.replaced = sum(1 for p in replace if p in added)
+    stats.added = len(added) - stats.replaced
+    con = duckdb.connect()
+    try:
         with tempfile.TemporaryDirectory(prefix="socdbg-index-",
                                          dir=index.parent if str(index.parent) else ".") as tmp:
-            parts, problems, added = _read_all(todo, Path(tmp), workers)
-            stats.problems = problems
-            stats.rejected = len(problems)
-            stats.replaced = sum(1 for p in replace if p in added)
-            stats.added = len(added) - stats.replaced
-            if parts or (replace and index.exists()):
-                _merge(con, index, parts, sorted(added), Path(tmp))
+            part = None
+            if columns.dumps:
+                part = str(Path(tmp) / "new.parquet")
+                columns.write_parquet(part)
+            if part or (replace and index.exists()):
+                _merge(con, index, [part] if part else [], sorted(added), Path(tmp))
         if index.exists():
             stats.dumps, stats.rows = con.execute(
                 "SELECT count(DISTINCT dump), count(*) FROM read_parquet(?)",
@@ -132,7 +140,8 @@ def _merge(con: Any, index: Path, parts: list[str], replaced: list[str], tmp: Pa
         sources.append("SELECT * FROM read_parquet(?)")
         params.append(parts)
     sql = " UNION ALL ".join(sources)
-    con.execute(f"COPY ({sql} ORDER BY map_identity, dump) TO '{_quote(out)}' "
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"COPY ({sql}) TO '{_quote(out)}' "
                 "(FORMAT parquet, COMPRESSION zstd)", params)
     os.replace(out, index)
 
@@ -141,34 +150,37 @@ def _quote(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _read_all(todo: Sequence[FileId], tmp: Path, workers: int | None
-              ) -> tuple[list[str], list[str], set[str]]:
-    chunks = [list(todo[i:i + CHUNK]) for i in range(0, len(todo), CHUNK)]
-    jobs = [(chunk, str(tmp / f"part-{n:06d}.parquet")) for n, chunk in enumerate(chunks)]
-    n = workers if workers is not None else min(os.cpu_count() or 1, 8)
-    if len(todo) < POOL_MIN or n <= 1:
-        results = [index_chunk(c, p) for c, p in jobs]
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+def read_dumps(todo: Sequence[FileId], workers: int | None = None
+               ) -> tuple[Columns, list[str], set[str]]:
+    """Read and decode ``todo``: in this process when they are few, else in a pool of
+    processes (forked where the system can: they start at once and inherit the layouts)."""
+    import multiprocessing
 
-        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(index_chunk, *zip(*jobs, strict=True)))
-    parts: list[str] = []
+    n = workers if workers is not None else min(os.cpu_count() or 1, 8)
+    columns = Columns()
     problems: list[str] = []
     added: set[str] = set()
+    if len(todo) < POOL_MIN or n <= 1:
+        results = [read_chunk(list(todo))]
+    else:
+        read_chunk(list(todo[:1]))  # the first map's layout, before the workers start
+        size = max(16, min(CHUNK, len(todo) // (n * 4) + 1))
+        chunks = [list(todo[i:i + size]) for i in range(0, len(todo), size)]
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context(method)) as pool:
+            results = list(pool.map(read_chunk, chunks))
     for part, bad, done in results:
-        if part:
-            parts.append(part)
+        columns.extend(part)
         problems += bad
         added.update(done)
-    return parts, problems, added
+    return columns, problems, added
 
 
-def index_chunk(files: list[FileId], part: str) -> tuple[str | None, list[str], list[str]]:
-    """Read ``files`` and write their rows to the Parquet file ``part`` (in a pool worker or
-    here): (the part, or None when no dump was read; the problems; the dumps read)."""
-    from socdbg.fleet.decode import Columns, decode_dump
+def read_chunk(files: list[FileId]) -> tuple[Columns, list[str], list[str]]:
+    """Read and decode ``files`` (in a pool worker or here): the rows, the problems (one line
+    each), the dumps read."""
     from socdbg.postmortem import read_dump
 
     columns = Columns()
@@ -177,7 +189,7 @@ def index_chunk(files: list[FileId], part: str) -> tuple[str | None, list[str], 
     for f in files:
         try:
             dump = read_dump(f.path)
-            decode_dump(columns, dump, FileId(f.path, f.size, f.mtime_ns), file_sha256(f.path))
+            decode_dump(columns, dump, f, file_sha256(f.path))
         except SocdbgError as exc:
             problems.append(exc.message)
             continue
@@ -185,10 +197,7 @@ def index_chunk(files: list[FileId], part: str) -> tuple[str | None, list[str], 
             problems.append(f"{f.path}: {exc.strerror or exc}")
             continue
         done.append(f.path)
-    if not done:
-        return None, problems, done
-    columns.write_parquet(part)
-    return part, problems, done
+    return columns, problems, done
 
 
 def _one_line(exc: BaseException) -> str:

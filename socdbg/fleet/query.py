@@ -29,6 +29,7 @@ def connect(index: str | None, dumps: str | None) -> Any:
     duckdb = need("duckdb")
     con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")
         if index is not None:
             if not Path(index).is_file():
                 raise UsageError(f"--index {index}: no such file",
@@ -62,9 +63,7 @@ def _load_dumps(con: Any, pattern: str) -> None:
         st = p.stat()
         decode_dump(columns, read_dump(p), FileId(str(p), st.st_size, st.st_mtime_ns),
                     file_sha256(str(p)))
-    arrays = columns.arrays()  # noqa: F841 - DuckDB reads the local by name
-    con.execute("CREATE TABLE rows AS SELECT * REPLACE (TRY_CAST(capture_time AS TIMESTAMPTZ) "
-                "AS capture_time, CASE WHEN captured THEN value END AS value) FROM arrays")
+    columns.create_table(con, "rows")
 
 
 def run_query(con: Any, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
