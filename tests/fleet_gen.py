@@ -62,3 +62,33 @@ def write_fleet(folder: Path, base: Dump, chips: int, seed: int = 1) -> Path:
                                       "sysctrl.pll_status": pll_status(1, (x >> 10) % 4)})
         write_chip(folder, f"chip{i:04d}", dump)
     return folder
+
+
+def write_lab(folder: Path, chips: int) -> None:
+    """A fleet for trying docs/fleet.md: per chip a dump from before the firmware update and
+    one after it, and ``golden/golden-...json.gz`` (no ECC errors, PLL never lost lock)."""
+    base = base_dump()
+    folder.mkdir(parents=True, exist_ok=True)
+    x = 7
+    for i in range(chips):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        name = f"chip{i:03d}"
+        before = chip_dump(base, UPDATE - datetime.timedelta(days=10, seconds=-i),
+                           {"hbm.ecc_err_cnt": (x >> 4) % 400,
+                            "sysctrl.pll_status": pll_status(1, 0)})
+        write_chip(folder, name, before)
+        after = chip_dump(base, UPDATE + datetime.timedelta(days=2, seconds=i),
+                          {"hbm.ecc_err_cnt": (x >> 8) % 200 if i % 7 else 1000 + i,
+                           "sysctrl.pll_status": pll_status(1, (x >> 12) % 4 if i % 3 else 0)})
+        write_chip(folder, name, after)
+    (folder / "golden").mkdir(exist_ok=True)
+    golden = chip_dump(base, UPDATE, {"hbm.ecc_err_cnt": 0,
+                                      "sysctrl.pll_status": pll_status(1, 0)})
+    write_chip(folder / "golden", "golden", golden)
+
+
+if __name__ == "__main__":  # python3 tests/fleet_gen.py FOLDER CHIPS
+    import sys
+
+    write_lab(Path(sys.argv[1]), int(sys.argv[2]))
+    print(f"wrote {2 * int(sys.argv[2]) + 1} dumps in {sys.argv[1]}")
