@@ -26,6 +26,7 @@ from socdbg.fleet.targets import FleetTarget
 
 #: Results of one target: passed, failed (a check failed), error (a command failed, the script
 #: is bad, the target broke mid-run), unreachable (it did not answer), cancelled (Ctrl-C).
+TICK = 0.2  # seconds between progress updates while nothing finishes
 RESULTS = ("passed", "failed", "error", "unreachable", "cancelled")
 
 #: ``task(spec, name, *args) -> {"result": ..., "where": ..., "reason": ..., more data}``
@@ -156,14 +157,19 @@ def run_fleet(targets: Sequence[FleetTarget], task: Task, args: tuple[Any, ...],
         results: list[TargetResult | None] = [None] * len(targets)
         done: list[TargetResult] = []
         try:
-            if progress is not None:
-                progress(done, len(targets), _running(client, len(targets)))
-            for fut in distributed.as_completed(list(futures)):
-                i = futures[fut]
-                results[i] = _result(targets[i], fut)
-                done.append(results[i])  # type: ignore[arg-type]
+            waiting = distributed.as_completed(list(futures))
+            while not waiting.is_empty():
                 if progress is not None:
                     progress(done, len(targets), _running(client, len(targets) - len(done)))
+                if not waiting.has_ready():
+                    time.sleep(TICK)
+                    continue
+                for fut in waiting.next_batch(block=False):
+                    i = futures[fut]
+                    results[i] = _result(targets[i], fut)
+                    done.append(results[i])  # type: ignore[arg-type]
+            if progress is not None:
+                progress(done, len(targets), 0)
         except KeyboardInterrupt:
             with contextlib.suppress(Exception):
                 client.cancel(list(futures), force=True)
@@ -174,11 +180,14 @@ def run_fleet(targets: Sequence[FleetTarget], task: Task, args: tuple[Any, ...],
 
 
 def _running(client: Any, remaining: int) -> int:
+    """Tasks a worker thread is on now: assigned to a worker, at most one per thread."""
     try:
-        busy = sum(len(keys) for keys in client.processing().values())
+        assigned = client.processing()
+        threads = client.nthreads()
+        busy = sum(min(len(keys), threads.get(worker, 1)) for worker, keys in assigned.items())
     except Exception:  # the count is only for the progress line
         busy = 0
-    return min(busy, remaining)
+    return min(int(busy), remaining)
 
 
 def _result(target: FleetTarget, fut: Any) -> TargetResult:
