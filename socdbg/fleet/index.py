@@ -118,7 +118,9 @@ def update_index(folder: Path, index: Path, workers: int | None = None) -> Index
             if columns.dumps:
                 part = str(Path(tmp) / "new.parquet")
                 columns.write_parquet(part)
-            if part or (replace and index.exists()):
+            if part and not index.exists():  # a new index: the new rows are all of it
+                os.replace(part, index)
+            elif part or (replace and index.exists()):
                 _merge(con, index, [part] if part else [], sorted(added), Path(tmp))
         if index.exists():
             stats.dumps, stats.rows = con.execute(
