@@ -183,6 +183,21 @@ def test_sql_errors_are_one_line(index: Path) -> None:
     assert "\n" not in err.value.message
 
 
+@pytest.mark.parametrize("sql", [
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "COPY (SELECT 1) TO 'out.csv'",
+    "ATTACH 'other.db'",
+    "SET enable_external_access = true",
+    "SET allowed_paths = ['/']",
+])
+def test_the_sql_reads_the_dumps_and_nothing_else(index: Path, sql: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError, match=r"^query: "):
+        query(index, sql)
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "other.db").exists()
+
+
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.run([sys.executable, "-m", "socdbg", *args], capture_output=True,

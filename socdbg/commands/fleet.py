@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from socdbg.commands.registry import Meta, Output, register, session_command
+from socdbg.commands.registry import Effects, Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 
@@ -231,8 +231,9 @@ def fleet_index(session: Session, folder: str, output: str, as_json: bool) -> Ou
 
 
 register(fleet, Meta("postmortem", subcommands={
-    "run": Meta("postmortem", writes=False, reads_files=("script", "targets_file"),
-                writes_files=("junit",)),
+    "run": Meta("postmortem", reads_files=("script", "targets_file"),
+                writes_files=("junit",),
+                decide=lambda p: Effects(writes=bool(p.get("allow_writes")))),
     "dump": Meta("postmortem", reads_files=("targets_file",), writes_files=("folder",)),
     "index": Meta("postmortem", reads_files=("folder",), writes_files=("output",)),
 }))

@@ -34,12 +34,17 @@ def connect(index: str | None, dumps: str | None) -> Any:
             if not Path(index).is_file():
                 raise UsageError(f"--index {index}: no such file",
                                  "socdbg fleet index DIR -o FILE.parquet writes one")
-            quoted = index.replace("'", "''")
+            quoted = str(Path(index).resolve()).replace("'", "''")
             con.execute(f"CREATE VIEW rows AS SELECT * FROM read_parquet('{quoted}')")
         else:
             _load_dumps(con, dumps or "")
         for name, sql in VIEWS.items():
             con.execute(f"CREATE VIEW {name} AS {sql}")
+        # the SQL reads the dumps and nothing else: no other file, no COPY TO, no ATTACH
+        if index is not None:
+            con.execute(f"SET allowed_paths = ['{quoted}']")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
     except Exception:
         con.close()
         raise
