@@ -26,7 +26,8 @@ Rules (docs/architecture.md, "Executable documentation", says why):
   prompt of another target that no ``target`` command led to.
 * ``console norun=terminal`` (a picture of a Tab completion menu, which needs a real
   terminal), ``console norun=hardware`` (live silicon, root) and ``console norun=example``
-  (code the page tells you to write) are shown and not run; no other reason is accepted.
+  (code the page tells you to write) and ``console norun=cluster`` (commands run on the hosts
+  of a Dask cluster) are shown and not run; no other reason is accepted.
 * ``console background port=P[,P2]`` holds one ``$`` line that starts a server the reader
   leaves running in another terminal (``socdbg serve``, QEMU). It is started when the page
   reaches it, waited for until it accepts connections on its ports, and stopped when the page
@@ -69,7 +70,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOT_YET: dict[str, str] = {}
 PAGES = tuple(p for p in (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
               if str(p.relative_to(ROOT)) not in NOT_YET)
-NORUN_REASONS = ("terminal", "hardware", "example")
+NORUN_REASONS = ("terminal", "hardware", "example", "cluster")
 ELLIPSIS = "..."
 TIMEOUT = 300.0
 #: Entries of the repository linked into each page's working folder.

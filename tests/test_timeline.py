@@ -147,4 +147,4 @@ def test_open_spans_close_at_the_stop(session: Session, tmp_path: Path) -> None:
 def test_a_timeline_needs_a_writable_file(session: Session, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot write"):
         execute(session, f"trace start {tmp_path / 'no' / 'such.json'}")
-    assert "trace" not in session.state
+    assert session.trace is None

@@ -153,7 +153,7 @@ def _help_flags(cmd: click.Command) -> None:
 #: module's own order. Independent of which module happened to be imported first.
 MODULES = ("registers_rw", "memory", "regs", "info", "simulation", "dma", "noc", "tracing",
            "checks", "script", "record", "firmware", "cpu", "postmortem", "butr", "stubs",
-           "collective", "multichip")
+           "collective", "multichip", "fleet", "query")
 
 #: The module that registers each command, so a one-shot ``socdbg dump`` imports that module
 #: first rather than the ten before it in MODULES. Only a shortcut: a command missing here (or
@@ -170,6 +170,7 @@ HOMES = {
                     "cpu"),
     "dump": "postmortem", "diff": "postmortem", "butr": "butr", "stubs": "stubs",
     "collective": "collective", "links": "multichip", "fault": "multichip",
+    "fleet": "fleet", "query": "query",
 }
 
 

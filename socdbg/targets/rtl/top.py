@@ -8,7 +8,7 @@ no block answers at once with ``pslverr`` (a bus error, as on the simulator).
 Every ``hwif_in`` leaf is driven: a ``next`` input with the field's reset value (a status bit
 nobody drives reads as the map says it resets), every other input (``incr``, ``we``...) with
 0, unless a behaviour of the reference SoC drives it. The behaviours, with the functional
-model's timings (socdbg/models/soc.py): the PLL locks ``PLL_LOCK_CYCLES`` after ``en`` rises
+model's timings (socdbg/models/blocks.py): the PLL locks ``PLL_LOCK_CYCLES`` after ``en`` rises
 and counts lost locks; ``sysctrl.cycle`` counts while locked; HBM training walks its phases;
 intc ``pending = status & enable`` with sources set by ``test_set``, HBM training and mailbox
 doorbells; doorbells set ``doorbell_status``; NoC routers read their mesh coordinates. Each
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from socdbg.targets.rtl.generate import Block
 
-#: The functional model's timings (socdbg/models/soc.py), repeated here because models may
+#: The functional model's timings (socdbg/models/blocks.py), repeated here because models may
 #: not be imported by the code generator's callers' layers; a test checks they agree.
 PLL_LOCK_CYCLES = 2000
 HBM_PHASE_CYCLES = 500
