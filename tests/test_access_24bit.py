@@ -119,7 +119,7 @@ def test_views_show_24_bits(svd: Path) -> None:
     try:
         out = execute(session, "read P.A")
         assert out is not None and out.ok
-        session.emit(out)
+        session.presenter.emit(out)
         text = buf.getvalue()
         assert "= 0x123456\n" in text and "0x00123456" not in text  # six digits, not eight
         assert "[23:8]  HI" in text

@@ -51,7 +51,7 @@ def timeline(ref_map: RegMap) -> Iterator[tuple[Session, list[str], Timeline]]:
     log: list[str] = []
     out = Timeline(log)
     session = Session(out=out, color=False)
-    session._target = ReadLog(SimTarget(ref_map), log)
+    session.use_target(ReadLog(SimTarget(ref_map), log))
     yield session, log, out
     session.close()
 

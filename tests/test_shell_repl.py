@@ -206,7 +206,7 @@ class Typist:
 
 
 def drive_shell(script: Callable[[Typist], None]) -> tuple[int, str]:
-    """Run ``Shell._run_interactive`` on a pipe input typed by ``script``; (exit status,
+    """Run ``Shell.run`` on a pipe input typed by ``script``; (exit status,
     everything the session printed)."""
     out = io.StringIO()
     session = Session(out=out, width=100)
@@ -232,7 +232,7 @@ def drive_shell(script: Callable[[Typist], None]) -> tuple[int, str]:
 
         thread = threading.Thread(target=feed, daemon=True)
         thread.start()
-        result["rc"] = Shell(session, stdin=FakeTty())._run_interactive()
+        result["rc"] = Shell(session, stdin=FakeTty()).run()
         thread.join(timeout=15)
     assert typist.failure is None, typist.failure + "\n" + out.getvalue()
     return result["rc"], out.getvalue()

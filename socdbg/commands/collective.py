@@ -226,7 +226,7 @@ def why(session: Session, chips: str | None) -> Output:
 
 
 _RUNS = Meta("views", json=True, writes=True, time=True, own_dry_run=True)
-register(collective, Meta("views", json=True,
+register(collective, Meta("views",
                           subcommands={**dict.fromkeys(COLLECTIVES, _RUNS),
                                        "status": Meta("views", json=True),
                                        "why": Meta("views", json=True)}))
