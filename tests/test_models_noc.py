@@ -399,7 +399,7 @@ def test_idle_mesh_registers_no_ticker_and_lets_the_kernel_jump() -> None:
     kernel = Kernel()
     mesh = Mesh(4, 4)
     mesh.attach(kernel)
-    assert not mesh.scheduled and not kernel._tickers
+    assert not mesh.scheduled and not kernel.ticking
     kernel.step(1_000_000)  # nothing to do: one jump
     assert kernel.now == 1_000_000
     got: list[tuple[int, int]] = []
@@ -410,7 +410,7 @@ def test_idle_mesh_registers_no_ticker_and_lets_the_kernel_jump() -> None:
     due = 1_000_010 + mesh.hops(0, 15) * 2 + 3
     assert got == [(due, due)]  # called once, in the cycle the tail is ejected
     kernel.step(1)
-    assert not mesh.scheduled and not kernel._tickers
+    assert not mesh.scheduled and not kernel.ticking
     assert mesh.now == kernel.now
     kernel.step(10_000)
     assert got == [(due, due)]

@@ -123,7 +123,7 @@ def test_fault_needs_a_system() -> None:
 def test_collectives_refused_before_any_access(system: Session, line: str,
                                                message: str) -> None:
     rec = RecordingTarget(system.target)
-    system._target = rec
+    system.use_target(rec)
     with pytest.raises(SocdbgError, match=message):
         execute(system, line)
     assert rec.changes() == []

@@ -41,7 +41,6 @@ def recorded(ref_map: Any) -> tuple[Session, CallRecorder]:
     sim = SimTarget(ref_map)
     rec = CallRecorder(sim)
     session.use_target(rec)  # type: ignore[arg-type]
-    session._map = ref_map
     return session, rec
 
 

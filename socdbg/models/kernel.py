@@ -46,6 +46,11 @@ class Kernel:
         heapq.heappush(self._heap, ev)
         return ev
 
+    @property
+    def ticking(self) -> int:
+        """How many per-cycle tickers are attached (0: the kernel jumps from event to event)."""
+        return len(self._tickers)
+
     def add_ticker(self, tick: Callable[[int], None]) -> int:
         """Call ``tick(cycle)`` at the end of every cycle until removed; returns a handle."""
         handle = next(self._ticker_ids)

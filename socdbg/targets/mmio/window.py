@@ -103,6 +103,12 @@ class Window:
         ``/dev/mem`` is the physical address and in a BAR the offset from its aligned base)."""
         return (self.offset + offset) % size == 0
 
+
+    @property
+    def mapped(self) -> bool:
+        """Whether the window holds a mapping (False once closed)."""
+        return self._mm is not None
+
     def close(self) -> None:
         mm, base, views = self._mm, self._base, self._views
         self._mm, self._base, self._views = None, None, {}
