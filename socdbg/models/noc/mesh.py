@@ -460,7 +460,8 @@ class Mesh(Geometry, Router):
     def counters(self) -> NocCounters:
         """Every router's port counters as of the end of the current cycle."""
         self.settle()
-        return counters_at(self)
+        return counters_at(self.now, self.nodes, self._outs, self._bufs, self._inflight,
+                           self.router_delay, self.link_delay)
 
     def bind(self, regs: RegisterFile) -> MeshRegisters:
         """Put the counters behind ``regs`` (see :class:`MeshRegisters`)."""
