@@ -16,8 +16,8 @@ codec socdbg.models.descriptor; the names below stay importable from here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from socdbg.models.descriptor import (
     DESC_IRQ,
@@ -27,7 +27,7 @@ from socdbg.models.descriptor import (
     Descriptor,
     encode_descriptor,
 )
-from socdbg.models.dma_channel import Channel
+from socdbg.models.dma_channel import Channel, ChannelSim
 from socdbg.models.dma_flow import ChannelFlow, FlowPlan
 from socdbg.models.dma_transfer import (
     ALIGN,
@@ -49,7 +49,8 @@ from socdbg.models.memory import SparseMemory
 from socdbg.regmap import Register
 
 if TYPE_CHECKING:
-    from socdbg.models.context import SimContext
+    from socdbg.models.events import SimEvents
+    from socdbg.regmap import Memory
 
 __all__ = ["ALIGN", "CHUNK_BYTES", "DESC_IRQ", "DESC_LAST", "DESC_MAGIC", "DESC_SIZE",
            "FLIT_BYTES", "MAX_OUTSTANDING", "PACKET_BYTES", "Channel", "Descriptor",
@@ -57,7 +58,19 @@ __all__ = ["ALIGN", "CHUNK_BYTES", "DESC_IRQ", "DESC_LAST", "DESC_MAGIC", "DESC_
            "encode_descriptor"]
 
 
-def default_node_of(sim: SimContext) -> Callable[[int], int]:
+class EngineSim(ChannelSim, Protocol):
+    """What the engine needs of the simulation context (socdbg.models.context.SimContext,
+    which holds the engine: this protocol keeps the import one way): the register map and
+    file and the kernel its channels use, plus the memories it moves bytes between and the
+    event signals it reports on."""
+
+    @property
+    def memories(self) -> Sequence[tuple[Memory, SparseMemory]]: ...
+    @property
+    def events(self) -> SimEvents: ...
+
+
+def default_node_of(sim: EngineSim) -> Callable[[int], int]:
     """sram (and any memory not named dram) at node 0, dram at the mesh's last node
     (``noc.mesh_dim.x * y - 1``); addresses outside memory map to node 0."""
     nodes = 1
@@ -88,7 +101,7 @@ class DmaEngine:
     is reported on ``sim.events.dma`` as (cycle, channel, what, value).
     """
 
-    def __init__(self, sim: SimContext, irq: IrqSink | None = None, noc: NocPort | None = None,
+    def __init__(self, sim: EngineSim, irq: IrqSink | None = None, noc: NocPort | None = None,
                  bytes_per_cycle: int = 32, node_of: Callable[[int], int] | None = None,
                  chunk_bytes: int = CHUNK_BYTES, packet_bytes: int = PACKET_BYTES,
                  flit_bytes: int = FLIT_BYTES) -> None:

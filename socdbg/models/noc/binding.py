@@ -6,21 +6,43 @@ sent afterwards; chip reset empties the mesh."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from socdbg.models.noc.counters import NocCounters
 from socdbg.models.noc.geometry import PORTS, ROUTINGS
 
 if TYPE_CHECKING:
-    from socdbg.models.noc.mesh import Mesh
     from socdbg.models.regfile import RegisterFile
     from socdbg.regmap import Register
+
+
+class BoundMesh(Protocol):
+    """What the binding needs of the mesh (socdbg.models.noc.mesh.Mesh, which makes its
+    binding: this protocol keeps the import one way)."""
+
+    @property
+    def size_x(self) -> int: ...
+    @property
+    def size_y(self) -> int: ...
+    @property
+    def nodes(self) -> int: ...
+    @property
+    def now(self) -> int: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def quiet(self) -> bool: ...
+
+    def counters(self) -> NocCounters: ...
+    def settle(self) -> None: ...
+    def switch_routing(self, routing: str) -> None: ...
+    def reset(self) -> None: ...
 
 
 class MeshRegisters:
     """``mesh``'s counters behind ``regs``."""
 
-    def __init__(self, mesh: Mesh, regs: RegisterFile) -> None:
+    def __init__(self, mesh: BoundMesh, regs: RegisterFile) -> None:
         self.mesh = mesh
         self.regs = regs
         self._cache: tuple[tuple[int, int], NocCounters] | None = None
@@ -107,7 +129,7 @@ class MeshRegisters:
         self.mesh.settle()
         value = fld.extract(new)
         if value < len(ROUTINGS):
-            self.mesh._routing = ROUTINGS[value]
+            self.mesh.switch_routing(ROUTINGS[value])
 
     def reset(self) -> None:
         """Chip reset empties the mesh."""

@@ -1,18 +1,21 @@
 """The routers' port counters, computed from the recurrences' results.
 
 Totals kept by the mesh may include crossings decided for cycles still ahead;
-:func:`counters_at` takes whatever lies after the current cycle back out.
+:func:`counters_at` takes whatever lies after the current cycle back out. It is given the
+router state it reads (the mesh calls it with its own), so this module knows the routers
+and not the mesh that holds them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from socdbg.models.noc.geometry import PORTS
 
 if TYPE_CHECKING:
-    from socdbg.models.noc.mesh import Mesh
+    from socdbg.models.noc.router import _Buffer, _Output, _Worm
 
 
 @dataclass(frozen=True)
@@ -39,15 +42,16 @@ class NocCounters:
         return sum(sum(row) for row in self.flits)
 
 
-def counters_at(mesh: Mesh) -> NocCounters:
-    """Every router's port counters as of the end of ``mesh.now``."""
-    t = mesh.now
-    flits = [o.flits for o in mesh._outs]
-    stalls = [b.stall for b in mesh._bufs]
-    occ = [0] * len(mesh._bufs)
-    R = mesh.router_delay
-    L = mesh.link_delay
-    for w in mesh._inflight:
+def counters_at(t: int, nodes: int, outs: Sequence[_Output], bufs: Sequence[_Buffer],
+                inflight: Iterable[_Worm], router_delay: int, link_delay: int) -> NocCounters:
+    """Every router's port counters as of the end of cycle ``t``, from the ``nodes * PORTS``
+    outputs and input buffers and the worms in flight of a mesh with those delays."""
+    flits = [o.flits for o in outs]
+    stalls = [b.stall for b in bufs]
+    occ = [0] * len(bufs)
+    R = router_delay
+    L = link_delay
+    for w in inflight:
         for h in range(w.last + 1):
             if h:
                 arr = w.deps[h - 1]
@@ -84,7 +88,7 @@ def counters_at(mesh: Mesh) -> NocCounters:
                 if r <= t:
                     stalls[b] += t + 1 - r
     X = PORTS
-    rows = range(mesh.nodes)
+    rows = range(nodes)
     return NocCounters(
         cycle=t,
         flits=tuple(tuple(flits[i * X:(i + 1) * X]) for i in rows),

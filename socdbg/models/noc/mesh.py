@@ -221,6 +221,14 @@ class Mesh(Geometry, Router):
                                "packets in flight; wait until the mesh is idle")
         self._routing = name
 
+    def switch_routing(self, routing: str) -> None:
+        """What a write of ``noc.ctrl.routing`` does: packets sent from now on take
+        ``routing``'s routes, with traffic in flight or not (as on the hardware, that can
+        deadlock; the :attr:`routing` setter refuses instead)."""
+        name = _check_routing(routing)
+        self.settle()
+        self._routing = name
+
     @property
     def in_flight(self) -> int:
         """Packets sent and not yet delivered (source queues included)."""
@@ -460,7 +468,8 @@ class Mesh(Geometry, Router):
     def counters(self) -> NocCounters:
         """Every router's port counters as of the end of the current cycle."""
         self.settle()
-        return counters_at(self)
+        return counters_at(self.now, self.nodes, self._outs, self._bufs, self._inflight,
+                           self.router_delay, self.link_delay)
 
     def bind(self, regs: RegisterFile) -> MeshRegisters:
         """Put the counters behind ``regs`` (see :class:`MeshRegisters`)."""
