@@ -69,7 +69,7 @@ def test_bringup_output_is_the_simulators_line_by_line_up_to_the_dma_engine(
     for line in ("sysctrl.pll_status.lock == 1 after 2,000 cycles",
                  "hbm.train_status.done == 1 after 3,500 cycles",
                  "ok: intc.status.hbm_train_done == 1", "ok: noc.status.idle == 1",
-                 "dma.ch[0].ctrl <- 0x00000103  (irq_en=1 mode=SINGLE start=1 en=1)"):
+                 "dma.ch[0].ctrl <- 0x00000103  (reduce=NONE irq_en=1 mode=SINGLE start=1 en=1)"):
         assert line in r[:same]
     # the one documented difference: no DMA engine in the RTL, so nothing sets done
     assert s[same] == "dma.ch[0].status.done == 1 after 7 cycles"  # a 2x2 mesh
@@ -178,7 +178,7 @@ def test_harness_answers_are_checked(tmp_path: Path) -> None:
 
 
 def test_the_model_timings_are_the_functional_models() -> None:
-    from socdbg.models import soc
+    from socdbg.models import blocks as soc
     from socdbg.targets.rtl import top
 
     assert (top.PLL_LOCK_CYCLES, top.HBM_PHASE_CYCLES) == (soc.PLL_LOCK_CYCLES,
