@@ -80,7 +80,8 @@ def chip_prefix(rmap: RegMap, chip: str | None) -> str:
     if _has_noc(rmap, ""):
         if chip is not None:
             raise UsageError(f"--chip {chip}: this map is one chip, not a multi-chip system",
-                             "leave --chip out")
+                             "leave --chip out; on a socdbg serve of a system, open it with "
+                             "--map registers/system.rdl")
         return ""
     if not _has_noc(rmap, "chip[0]."):
         raise UsageError("this map has no NoC (noc.mesh_dim and noc.router[N].port[P])",
