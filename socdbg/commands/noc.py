@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from socdbg.models.traffic import Pattern, TrafficStats
     from socdbg.render.noc import NocHeatMap
     from socdbg.targets.sim import SimTarget
+    from socdbg.targets.system import SystemTarget
 
 PORT_NAMES = ("N", "E", "S", "W", "LOCAL")
 LOCAL = 4
@@ -47,6 +48,8 @@ UNITS = {
 PATTERNS = ("uniform", "transpose", "hotspot")
 MAX_BLOCK = 0x1000
 MAX_CYCLES = 10_000_000
+#: The most chips ``noc --chip`` looks for in a system map.
+MAX_CHIPS = 1024
 
 
 # --------------------------------------------------------------------------------------------
@@ -66,27 +69,50 @@ def neighbour(size_x: int, size_y: int, node: int, port: int) -> int | None:
     return None
 
 
-def _require_noc(rmap: RegMap) -> None:
-    if rmap.find("noc.mesh_dim") is None or rmap.find("noc.router[0].port[0].flits") is None:
+def _has_noc(rmap: RegMap, prefix: str) -> bool:
+    return (rmap.find(f"{prefix}noc.mesh_dim") is not None
+            and rmap.find(f"{prefix}noc.router[0].port[0].flits") is not None)
+
+
+def chip_prefix(rmap: RegMap, chip: str | None) -> str:
+    """The path prefix of the NoC ``noc`` shows: ``""`` on a chip's map, ``chip[N].`` on a
+    multi-chip system's (``--chip N``, default 0), checked against the map's chips."""
+    if _has_noc(rmap, ""):
+        if chip is not None:
+            raise UsageError(f"--chip {chip}: this map is one chip, not a multi-chip system",
+                             "leave --chip out; on a socdbg serve of a system, open it with "
+                             "--map registers/system.rdl")
+        return ""
+    if not _has_noc(rmap, "chip[0]."):
         raise UsageError("this map has no NoC (noc.mesh_dim and noc.router[N].port[P])",
                          "the noc command needs the reference SoC's noc block")
+    total = 1
+    while total < MAX_CHIPS and _has_noc(rmap, f"chip[{total}]."):
+        total += 1
+    n = 0 if chip is None else parse_int(chip)
+    if n is None or not 0 <= n < total:
+        near = did_you_mean(chip or "", [str(i) for i in range(total)])
+        raise UsageError(f"--chip '{chip}': the system has chips 0..{total - 1}",
+                         near or f"e.g. noc --chip {total - 1}")
+    return f"chip[{n}]."
 
 
-def read_mesh_dim(session: Session) -> tuple[int, int]:
+def read_mesh_dim(session: Session, prefix: str = "") -> tuple[int, int]:
     """The mesh size the chip reports in ``noc.mesh_dim``, checked against the map."""
     rmap = session.map
-    dim = rmap.get("noc.mesh_dim")
+    dim = rmap.get(f"{prefix}noc.mesh_dim")
     value = read_register(session.target, dim)
     fx, fy = dim.field("x"), dim.field("y")
     size_x = fx.extract(value) if fx is not None else value & 0xFF
     size_y = fy.extract(value) if fy is not None else (value >> 8) & 0xFF
     last = size_x * size_y - 1
-    if size_x < 1 or size_y < 1 or rmap.find(f"noc.router[{last}].port[4].buf_occ") is None \
-            or rmap.find(f"noc.router[{last + 1}].coord") is not None:
+    if size_x < 1 or size_y < 1 \
+            or rmap.find(f"{prefix}noc.router[{last}].port[4].buf_occ") is None \
+            or rmap.find(f"{prefix}noc.router[{last + 1}].coord") is not None:
         routers = 0
-        while rmap.find(f"noc.router[{routers}].coord") is not None:
+        while rmap.find(f"{prefix}noc.router[{routers}].coord") is not None:
             routers += 1
-        raise TargetError(f"noc.mesh_dim reads {size_x}x{size_y}, the map has {routers} "
+        raise TargetError(f"{prefix}noc.mesh_dim reads {size_x}x{size_y}, the map has {routers} "
                           "routers", f"use the map built with MESH_X={size_x} MESH_Y={size_y} "
                           f"(sim:mesh={size_x}x{size_y}, or --map with those defines)")
     return size_x, size_y
@@ -122,15 +148,18 @@ def heat_map(size_x: int, size_y: int, links: dict[tuple[int, str], float],
               help="Rates over the cycles since CYCLE (from the newest view of the counters "
               "at or before it), since the last reset, or since the last noc (default: the "
               "last noc in this session, else the last reset).")
+@click.option("--chip", "chip", default=None, metavar="N",
+              help="On a multi-chip system: the chip whose NoC to show (default 0).")
 @session_command
-def noc(session: Session, metric: str, since: str | None) -> Output | None:
+def noc(session: Session, metric: str, since: str | None, chip: str | None
+        ) -> Output | None:
     if click.get_current_context().invoked_subcommand is not None:
         return None
     rmap = session.map
-    _require_noc(rmap)
-    size_x, size_y = read_mesh_dim(session)
+    prefix = chip_prefix(rmap, chip)
+    size_x, size_y = read_mesh_dim(session, prefix)
     nodes = size_x * size_y
-    regs = sorted((rmap.get(f"noc.router[{i}].port[{p}].{kind}")
+    regs = sorted((rmap.get(f"{prefix}noc.router[{i}].port[{p}].{kind}")
                    for i in range(nodes) for p in range(5) for kind in COUNTERS),
                   key=lambda r: r.address)
     if since is not None and since not in ("reset", "last") and parse_int(since) is None:
@@ -141,7 +170,7 @@ def noc(session: Session, metric: str, since: str | None) -> Output | None:
     window: dict[str, Any] | None = None
     counts = values
     if cycle is not None and metric != "occupancy":  # occupancy: a level now, no window
-        start, base, why = _window(session, values, cycle, since)
+        start, base, why = _window(session, values, cycle, since, prefix)
         window = {"from": start, "to": cycle, "cycles": cycle - start, "since": why}
         counts = {k: v - base.get(k, 0) for k, v in values.items()}
         _remember(session, cycle, values)
@@ -149,10 +178,10 @@ def noc(session: Session, metric: str, since: str | None) -> Output | None:
     kind = METRICS[metric]
 
     def count(node: int, port: int, what: str) -> int:
-        return values[f"noc.router[{node}].port[{port}].{what}"]
+        return values[f"{prefix}noc.router[{node}].port[{port}].{what}"]
 
     def in_window(node: int, port: int, what: str) -> int:
-        return counts[f"noc.router[{node}].port[{port}].{what}"]
+        return counts[f"{prefix}noc.router[{node}].port[{port}].{what}"]
 
     def shown(raw: int) -> float:
         return raw * scale if per_cycle else raw
@@ -182,6 +211,7 @@ def noc(session: Session, metric: str, since: str | None) -> Output | None:
             heat[(i, PORT_NAMES[p])] = entry["value"]
     unit = UNITS[metric][0 if per_cycle else 1]
     data = {"mesh": {"x": size_x, "y": size_y}, "metric": metric, "unit": unit,
+            **({"chip": int(prefix[5:-2])} if prefix else {}),
             "cycle": cycle, "window": window, "max": max([*heat.values(), *local, 0]),
             "routers": routers, "links": links}
 
@@ -195,7 +225,8 @@ def noc(session: Session, metric: str, since: str | None) -> Output | None:
                     f"({window['cycles']:,}, {window['since']})")
         else:
             when = " since reset (counts: the target has no simulated time)"
-        title = f"NoC {size_x}x{size_y} mesh: {what}{when}"
+        title = f"{prefix}noc {size_x}x{size_y} mesh: {what}{when}" if prefix \
+            else f"NoC {size_x}x{size_y} mesh: {what}{when}"
         return heat_map(size_x, size_y, heat, local, title=title, unit=unit,
                         local_label=UNITS[metric][2], integer=not per_cycle)
 
@@ -206,17 +237,18 @@ def noc(session: Session, metric: str, since: str | None) -> Output | None:
 SNAPSHOTS = 64
 
 
-def _window(session: Session, values: dict[str, int], now: int, since: str | None
-            ) -> tuple[int, dict[str, int], str]:
+def _window(session: Session, values: dict[str, int], now: int, since: str | None,
+            prefix: str = "") -> tuple[int, dict[str, int], str]:
     """(first cycle, the counters then, why) of the window ``noc`` shows rates over.
 
     The counters are cleared by a reset, so from the last reset they count from zero; from
     an earlier ``noc`` they count from that view (kept per session), which only holds while
-    no reset came in between.
+    no reset came in between. On a system, only the views of the same chip count.
     """
     reset_at = _reset_cycle(session)
+    same_chip = f"{prefix}noc.router[0].port[0].flits"
     views: list[tuple[int, dict[str, int]]] = [  # an empty window would show nothing
-        (c, v) for c, v in session.noc_views if reset_at <= c < now]
+        (c, v) for c, v in session.noc_views if reset_at <= c < now and same_chip in v]
     if since is None:
         since = "last" if views else "reset"
     if since == "last" and views:
@@ -239,7 +271,7 @@ def _window(session: Session, values: dict[str, int], now: int, since: str | Non
 
 
 def _reset_cycle(session: Session) -> int:
-    sim = local_sim(session.target)
+    sim = local_sim(session.target) or local_system(session.target)
     return int(getattr(sim, "reset_at", 0)) if sim is not None else 0
 
 
@@ -283,8 +315,29 @@ def local_sim(target: Target) -> SimTarget | None:
     return None
 
 
+def local_system(target: Target) -> SystemTarget | None:
+    """The multi-chip SystemTarget behind ``target`` (through wrappers), or None."""
+    from socdbg.targets.system import SystemTarget
+
+    seen: object = target
+    for _ in range(8):
+        if isinstance(seen, SystemTarget):
+            return seen
+        seen = getattr(seen, "inner", None)
+        if seen is None:
+            return None
+    return None
+
+
 def sim_mesh(session: Session, command: str) -> Mesh:
-    """The mesh of the session's simulator (a simulator in this process only)."""
+    """The mesh of the session's simulator (a simulator in this process only); on a
+    multi-chip system, chip 0's (every chip is built with the same mesh options)."""
+    system = local_system(session.target)
+    if system is not None and system.chips:
+        mesh = system.chips[0].context.mesh
+        if mesh is None:
+            raise UsageError(f"{command}: the chips of {session.target.spec} have no NoC mesh")
+        return mesh
     sim = local_sim(session.target)
     if sim is None:
         raise UsageError(f"{command}: target {session.target.spec} is not a simulator",
