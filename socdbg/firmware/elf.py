@@ -14,6 +14,7 @@ one name can be told apart (``'uart.c'::init``).
 
 from __future__ import annotations
 
+import gc
 import struct
 import sys
 from collections.abc import Sequence
@@ -141,11 +142,18 @@ def parse_elf(raw: bytes, name: str) -> ElfImage:
         raise FirmwareError(f"{name}: unsupported ELF class {raw[4]} (expected 32- or 64-bit)")
     if raw[5] not in (1, 2):
         raise FirmwareError(f"{name}: unsupported ELF data encoding {raw[5]}")
+    # the parse makes a few hundred thousand objects and no reference cycles: the cyclic
+    # collector, which would walk every young container again and again, is paused
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return _parse(raw, name)
     except (struct.error, ValueError, IndexError, KeyError, OverflowError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FirmwareError(f"{name}: corrupt or truncated ELF ({detail[:120]})") from None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _table(raw: bytes, name: str, what: str, off: int, num: int, entsize: int,
