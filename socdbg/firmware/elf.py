@@ -313,8 +313,9 @@ def _columns(body: bytes, is64: bool, end: str, count: int, views: bool | None =
              ) -> tuple[Sequence[int], Sequence[int], Sequence[int], Sequence[int],
                         Sequence[int]]:
     """(name offsets, values, sizes, infos, section indices) of ``count`` symbols. In the
-    machine's own byte order each column is a strided view of the table, copied out at C
-    speed; else one ``struct.unpack`` (``views`` forces one or the other, for tests)."""
+    machine's own byte order each column is a strided view of the table (read in place by the
+    ``compress`` that keeps the wanted rows: no full-length list of ints is made); else one
+    ``struct.unpack`` (``views`` forces one or the other, for tests)."""
     if not count:
         return [], [], [], [], []
     if views is None:
@@ -325,11 +326,9 @@ def _columns(body: bytes, is64: bool, end: str, count: int, views: bool | None =
         halves = mv.cast("H")
         if is64:  # Elf64_Sym: name I, info B, other B, shndx H, value Q, size Q (24 bytes)
             quads = mv.cast("Q")
-            return (words[0::6].tolist(), quads[1::3].tolist(), quads[2::3].tolist(),
-                    list(body[4::24]), halves[3::12].tolist())
+            return words[0::6], quads[1::3], quads[2::3], body[4::24], halves[3::12]
         # Elf32_Sym: name I, value I, size I, info B, other B, shndx H (16 bytes)
-        return (words[0::4].tolist(), words[1::4].tolist(), words[2::4].tolist(),
-                list(body[12::16]), halves[7::8].tolist())
+        return words[0::4], words[1::4], words[2::4], body[12::16], halves[7::8]
     fmt = _SYM64 if is64 else _SYM32
     flat = struct.unpack_from(end + fmt * count, body)
     if is64:
