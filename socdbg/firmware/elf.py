@@ -253,6 +253,26 @@ def _names(data: bytes, offsets: list[int], name: str) -> list[str]:
             for n, at in zip(found, offsets, strict=True)]
 
 
+def _names_in_order(data: bytes, nidx: Sequence[int], named: bytes, wanted: bytes
+                    ) -> list[str] | None:
+    """The names of the ``wanted`` symbols in one ``split``, when the string table is its
+    leading NUL and then exactly the name of each named symbol, in table order (a writer that
+    neither shares nor reorders strings); else None, and :func:`_names` finds them."""
+    if not data.isascii():
+        return None
+    parts = data.decode("ascii").split("\0")
+    offsets = list(compress(nidx, named))
+    if not offsets or len(parts) != len(offsets) + 2 or parts[0] or parts[-1]:
+        return None
+    inner = parts[1:-1]
+    # where each string starts: after the leading NUL, and each earlier string and its NUL
+    starts = list(accumulate(map(add, map(len, inner), repeat(1)), initial=1))
+    starts.pop()
+    if starts != offsets:
+        return None
+    return list(compress(inner, compress(wanted, named)))
+
+
 def _string_at(data: bytes, at: int, name: str) -> str:
     stop = data.find(b"\0", at)
     if at >= len(data) or stop < 0:
@@ -287,8 +307,9 @@ def _symbols(raw: bytes, is64: bool, end: str, sections: list[_Section], shstrnd
     defined = _any_nonzero(count, body[at_shndx::entsize], body[at_shndx + 1 :: entsize])
     wanted = _both(count, _both(count, named, defined), info_col.translate(_WANTED))
     wanted = b"\0" + wanted[1:]  # entry 0 is the null symbol
-    offsets = list(compress(nidx, wanted))
-    names = _names(strings, offsets, name)
+    names = _names_in_order(strings, nidx, named, wanted)
+    if names is None:
+        names = _names(strings, list(compress(nidx, wanted)), name)
     if strings.startswith(b"$") or b"\0$" in strings:  # mapping symbols ($x, $d): hidden
         dollar = bytes(map(str.startswith, names, repeat("$")))
         if any(dollar):
