@@ -154,3 +154,31 @@ def test_the_strided_view_and_struct_paths_agree(
     assert list(fast[1]) == [0] + [s[1] for s in ordered]  # values, in table order
     assert list(fast[2]) == [0] + [s[2] for s in ordered]  # sizes
     assert list(fast[4]) == [0] + [s[5] for s in ordered]  # section indices
+
+
+@settings(max_examples=60, deadline=None)
+@given(names=st.lists(st.text(alphabet="ab_.9", min_size=1, max_size=5), min_size=1,
+                      max_size=30),
+       share=st.booleans(), data=st.data())
+def test_names_in_one_split_agree_with_the_per_offset_read(
+        names: list[str], share: bool, data: st.DataObject) -> None:
+    """The one-split path gives what the per-offset path gives, and declines (None) a
+    table whose strings are shared or out of order."""
+    table = b"\0" + b"".join(n.encode() + b"\0" for n in names)
+    offsets = [0]  # the null symbol
+    at = 1
+    for n in names:
+        offsets.append(at)
+        at += len(n) + 1
+    if share:  # a linker's merged suffix: the last symbol names a tail of the first string
+        offsets.append(offsets[1] + len(names[0]) - 1)
+    count = len(offsets)
+    named = b"\0" + b"\1" * (count - 1)
+    wanted = b"\0" + bytes(data.draw(st.lists(st.sampled_from([0, 1]), min_size=count - 1,
+                                              max_size=count - 1)))
+    got = elf_mod._names_in_order(table, offsets, named, wanted)
+    slow = elf_mod._names(table, [o for o, w in zip(offsets, wanted, strict=True) if w], "t")
+    if share:
+        assert got is None
+    else:
+        assert got == slow

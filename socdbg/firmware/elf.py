@@ -14,6 +14,7 @@ one name can be told apart (``'uart.c'::init``).
 
 from __future__ import annotations
 
+import gc
 import struct
 import sys
 from collections.abc import Sequence
@@ -141,11 +142,18 @@ def parse_elf(raw: bytes, name: str) -> ElfImage:
         raise FirmwareError(f"{name}: unsupported ELF class {raw[4]} (expected 32- or 64-bit)")
     if raw[5] not in (1, 2):
         raise FirmwareError(f"{name}: unsupported ELF data encoding {raw[5]}")
+    # the parse makes a few hundred thousand objects and no reference cycles: the cyclic
+    # collector, which would walk every young container again and again, is paused
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return _parse(raw, name)
     except (struct.error, ValueError, IndexError, KeyError, OverflowError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FirmwareError(f"{name}: corrupt or truncated ELF ({detail[:120]})") from None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _table(raw: bytes, name: str, what: str, off: int, num: int, entsize: int,
@@ -245,6 +253,26 @@ def _names(data: bytes, offsets: list[int], name: str) -> list[str]:
             for n, at in zip(found, offsets, strict=True)]
 
 
+def _names_in_order(data: bytes, nidx: Sequence[int], named: bytes, wanted: bytes
+                    ) -> list[str] | None:
+    """The names of the ``wanted`` symbols in one ``split``, when the string table is its
+    leading NUL and then exactly the name of each named symbol, in table order (a writer that
+    neither shares nor reorders strings); else None, and :func:`_names` finds them."""
+    if not data.isascii():
+        return None
+    parts = data.decode("ascii").split("\0")
+    offsets = list(compress(nidx, named))
+    if not offsets or len(parts) != len(offsets) + 2 or parts[0] or parts[-1]:
+        return None
+    inner = parts[1:-1]
+    # where each string starts: after the leading NUL, and each earlier string and its NUL
+    starts = list(accumulate(map(add, map(len, inner), repeat(1)), initial=1))
+    starts.pop()
+    if starts != offsets:
+        return None
+    return list(compress(inner, compress(wanted, named)))
+
+
 def _string_at(data: bytes, at: int, name: str) -> str:
     stop = data.find(b"\0", at)
     if at >= len(data) or stop < 0:
@@ -279,8 +307,9 @@ def _symbols(raw: bytes, is64: bool, end: str, sections: list[_Section], shstrnd
     defined = _any_nonzero(count, body[at_shndx::entsize], body[at_shndx + 1 :: entsize])
     wanted = _both(count, _both(count, named, defined), info_col.translate(_WANTED))
     wanted = b"\0" + wanted[1:]  # entry 0 is the null symbol
-    offsets = list(compress(nidx, wanted))
-    names = _names(strings, offsets, name)
+    names = _names_in_order(strings, nidx, named, wanted)
+    if names is None:
+        names = _names(strings, list(compress(nidx, wanted)), name)
     if strings.startswith(b"$") or b"\0$" in strings:  # mapping symbols ($x, $d): hidden
         dollar = bytes(map(str.startswith, names, repeat("$")))
         if any(dollar):
@@ -305,8 +334,9 @@ def _columns(body: bytes, is64: bool, end: str, count: int, views: bool | None =
              ) -> tuple[Sequence[int], Sequence[int], Sequence[int], Sequence[int],
                         Sequence[int]]:
     """(name offsets, values, sizes, infos, section indices) of ``count`` symbols. In the
-    machine's own byte order each column is a strided view of the table, copied out at C
-    speed; else one ``struct.unpack`` (``views`` forces one or the other, for tests)."""
+    machine's own byte order each column is a strided view of the table (read in place by the
+    ``compress`` that keeps the wanted rows: no full-length list of ints is made); else one
+    ``struct.unpack`` (``views`` forces one or the other, for tests)."""
     if not count:
         return [], [], [], [], []
     if views is None:
@@ -317,11 +347,9 @@ def _columns(body: bytes, is64: bool, end: str, count: int, views: bool | None =
         halves = mv.cast("H")
         if is64:  # Elf64_Sym: name I, info B, other B, shndx H, value Q, size Q (24 bytes)
             quads = mv.cast("Q")
-            return (words[0::6].tolist(), quads[1::3].tolist(), quads[2::3].tolist(),
-                    list(body[4::24]), halves[3::12].tolist())
+            return words[0::6], quads[1::3], quads[2::3], body[4::24], halves[3::12]
         # Elf32_Sym: name I, value I, size I, info B, other B, shndx H (16 bytes)
-        return (words[0::4].tolist(), words[1::4].tolist(), words[2::4].tolist(),
-                list(body[12::16]), halves[7::8].tolist())
+        return words[0::4], words[1::4], words[2::4], body[12::16], halves[7::8]
     fmt = _SYM64 if is64 else _SYM32
     flat = struct.unpack_from(end + fmt * count, body)
     if is64:
