@@ -27,6 +27,8 @@ from socdbg.fleet.targets import FleetTarget
 #: Results of one target: passed, failed (a check failed), error (a command failed, the script
 #: is bad, the target broke mid-run), unreachable (it did not answer), cancelled (Ctrl-C).
 TICK = 0.2  # seconds between progress updates while nothing finishes
+#: How long closing the client or the local cluster may take before its workers are stopped.
+CLOSE_SECONDS = 10
 RESULTS = ("passed", "failed", "error", "unreachable", "cancelled")
 
 #: ``task(spec, name, *args) -> {"result": ..., "where": ..., "reason": ..., more data}``
@@ -104,16 +106,18 @@ def connect(options: ClusterOptions) -> Iterator[Any]:
     except BaseException:
         if cluster is not None:
             with contextlib.suppress(Exception):
-                cluster.close()
+                cluster.close(timeout=CLOSE_SECONDS)
         raise
     try:
         yield client
     finally:
+        # bounded: workers still running a task (a script sleeping, a stuck target) are
+        # stopped, never waited for
         with contextlib.suppress(Exception):
-            client.close()
+            client.close(timeout=CLOSE_SECONDS)
         if cluster is not None:
             with contextlib.suppress(Exception):
-                cluster.close()
+                cluster.close(timeout=CLOSE_SECONDS)
 
 
 @contextlib.contextmanager
