@@ -190,6 +190,10 @@ def test_fleet_dump_then_index(fleet: Fleet, tmp_path: Path) -> None:
     assert proc.stdout.splitlines() == ["target,value", "board-00,0", "board-03,4660"]
 
 
+def _ctrl_c_as_usual() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_cancels_the_whole_run(tmp_path: Path) -> None:
     psutil = pytest.importorskip("psutil")
     dump = tmp_path / "d.json"
@@ -205,7 +209,10 @@ def test_ctrl_c_cancels_the_whole_run(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen([sys.executable, "-m", "socdbg", "fleet", "run", "slow.sdbg",
                              "--targets", "t.txt", "--workers", "2"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # a suite started in the background by a shell without job control
+                            # inherits SIGINT ignored; the user's socdbg has Ctrl-C as usual
+                            preexec_fn=_ctrl_c_as_usual)
     try:
         parent = psutil.Process(proc.pid)
         deadline = time.monotonic() + 120
