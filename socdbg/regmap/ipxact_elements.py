@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from socdbg.regmap.model import Access, OnRead, OnWrite
+from socdbg.regmap.model import MODIFIED_WRITE_VALUES, Access, OnRead, OnWrite
 from socdbg.regmap.sv_expr import ExprError, evaluate
 
 if TYPE_CHECKING:
@@ -25,14 +25,7 @@ _ACCESS = {
 #: was written, and the standard does not say what; socdbg marks the field ``wuser``, so it is
 #: never assumed to read back what was written.
 _ON_WRITE: dict[str, OnWrite | None] = {
-    "onetoclear": OnWrite.WOCLR,
-    "onetoset": OnWrite.WOSET,
-    "onetotoggle": OnWrite.WOT,
-    "zerotoclear": OnWrite.WZC,
-    "zerotoset": OnWrite.WZS,
-    "zerototoggle": OnWrite.WZT,
-    "clear": OnWrite.WCLR,
-    "set": OnWrite.WSET,
+    **MODIFIED_WRITE_VALUES,
     "modify": OnWrite.WUSER,
 }
 #: readAction -> onread; ``modify`` (the read changes the field in a way the standard leaves

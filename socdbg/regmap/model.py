@@ -345,3 +345,17 @@ class MapSource:
     defines: tuple[tuple[str, str], ...] = field(default=())
     top: str = ""
     deps: tuple[str, ...] = ()  # every file the compiler read: the sources, then includes
+
+
+#: ``modifiedWriteValues`` names (CMSIS-SVD and IP-XACT share them) and the write side effect
+#: each means. ``modify`` is left out: the two formats read it differently.
+MODIFIED_WRITE_VALUES: dict[str, OnWrite] = {
+    "onetoclear": OnWrite.WOCLR,
+    "onetoset": OnWrite.WOSET,
+    "onetotoggle": OnWrite.WOT,
+    "zerotoclear": OnWrite.WZC,
+    "zerotoset": OnWrite.WZS,
+    "zerototoggle": OnWrite.WZT,
+    "clear": OnWrite.WCLR,
+    "set": OnWrite.WSET,
+}

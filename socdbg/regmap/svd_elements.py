@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from socdbg.regmap.model import Access, OnRead, OnWrite
+from socdbg.regmap.model import MODIFIED_WRITE_VALUES, Access, OnRead
 from socdbg.regmap.svd_numbers import int_text
 
 if TYPE_CHECKING:
@@ -36,14 +36,7 @@ _ACCESS = {
 }
 _ACCESS_TEXT = {k: v.value for k, v in _ACCESS.items()}
 _ON_WRITE = {
-    "onetoclear": OnWrite.WOCLR,
-    "onetoset": OnWrite.WOSET,
-    "onetotoggle": OnWrite.WOT,
-    "zerotoclear": OnWrite.WZC,
-    "zerotoset": OnWrite.WZS,
-    "zerototoggle": OnWrite.WZT,
-    "clear": OnWrite.WCLR,
-    "set": OnWrite.WSET,
+    **MODIFIED_WRITE_VALUES,
     "modify": None,  # the written value is stored: a plain write
 }
 _ON_READ = {
