@@ -28,12 +28,13 @@ from socdbg.targets.base import (
     Completions,
     MapLoader,
     Target,
+    bus_error,
+    check_access,
 )
 
 if TYPE_CHECKING:
     from socdbg.regmap.conditions import Condition
 
-_SIZES = (1, 2, 4, 8)
 
 
 class SimTarget:
@@ -110,16 +111,16 @@ class SimTarget:
         if store is None:
             return None
         if address + size > store.base + store.size:
-            raise _bus_error("access", address, size, "runs past the end of memory")
+            raise bus_error("access", address, size, "runs past the end of memory")
         return store
 
     # --- Target ----------------------------------------------------------------------------
     def read(self, address: int, size: int) -> bytes:
-        _check_access(address, size)
+        check_access(address, size)
         return self._read(address, size)
 
     def write(self, address: int, data: bytes) -> None:
-        _check_access(address, len(data))
+        check_access(address, len(data))
         self._write(address, data)
 
     def read_block(self, address: int, size: int) -> bytes:
@@ -149,7 +150,7 @@ class SimTarget:
             # a 24-bit register is a 32-bit bus access: its top byte is the register's too
             pos = max(pos, r.address + max(r.size, bus_bytes(r.width)))
         if not out or pos < address + size:
-            raise _bus_error(op, address, size, "no register or memory there",
+            raise bus_error(op, address, size, "no register or memory there",
                              self._nearest(address))
         return out
 
@@ -180,7 +181,7 @@ class SimTarget:
         if store is not None:
             mem = next(m for m, s in self.memories if s is store)
             if not mem.sw.writable:
-                raise _bus_error("write", address, size, f"{mem.path} is read-only memory")
+                raise bus_error("write", address, size, f"{mem.path} is read-only memory")
             store.write(address, data)
             return
         regs = self._registers(address, size, "write", lambda r: r.layout.writable)
@@ -192,17 +193,6 @@ class SimTarget:
             self.regs.sw_write(r, int.from_bytes(raw, "little"), lanes)
 
 
-def _check_access(address: int, size: int) -> None:
-    if size not in _SIZES:
-        raise TargetError(f"access of {size} bytes at {address:#x}: sizes are 1, 2, 4 or 8")
-    if address % size:
-        raise TargetError(f"misaligned {size * 8}-bit access at {address:#x}",
-                          f"align to {size} bytes")
-
-
-def _bus_error(op: str, address: int, size: int, why: str, hint: str | None = None
-               ) -> TargetError:
-    return TargetError(f"bus error: {op} of {size} byte(s) at {address:#x}: {why}", hint)
 
 
 def parse_options(arg: str) -> tuple[str | None, dict[str, str]]:

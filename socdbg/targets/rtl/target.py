@@ -23,10 +23,11 @@ from socdbg.targets.base import (
     CAP_TIME,
     CAP_WRITE,
     MapLoader,
+    bus_error,
+    check_access,
 )
 from socdbg.targets.rtl.harness import CYCLES_PER_SECOND, TIMEOUT, Harness
 
-_SIZES = (1, 2, 4, 8)
 _OPS = {"==": 0, "!=": 1, "<=": 2, ">=": 3, "<": 4, ">": 5}
 
 
@@ -101,11 +102,11 @@ class RtlTarget:
 
     # --- Target ----------------------------------------------------------------------------
     def read(self, address: int, size: int) -> bytes:
-        _check_access(address, size)
+        check_access(address, size)
         return self._read(address, size)
 
     def write(self, address: int, data: bytes) -> None:
-        _check_access(address, len(data))
+        check_access(address, len(data))
         self._write(address, data)
 
     def read_block(self, address: int, size: int) -> bytes:
@@ -122,7 +123,7 @@ class RtlTarget:
         for m, store in self.memories:
             if m.contains(address):
                 if address + size > store.base + store.size:
-                    raise _bus_error("access", address, size, "runs past the end of memory")
+                    raise bus_error("access", address, size, "runs past the end of memory")
                 return store, m.sw.writable
         return None
 
@@ -136,7 +137,7 @@ class RtlTarget:
         out = bytearray()
         for a, ans in zip(words, answers, strict=True):
             if not ans.startswith("d "):
-                raise _bus_error("read", address, size, f"the RTL answered {ans[2:] or ans}"
+                raise bus_error("read", address, size, f"the RTL answered {ans[2:] or ans}"
                                  f" at {a:#x}", self._nearest(a))
             out += int(ans[2:], 16).to_bytes(4, "little")
         skip = address - first
@@ -148,7 +149,7 @@ class RtlTarget:
         if mem is not None:
             store, writable = mem
             if not writable:
-                raise _bus_error("write", address, size, "read-only memory")
+                raise bus_error("write", address, size, "read-only memory")
             store.write(address, data)
             return
         requests: list[str] = []
@@ -167,7 +168,7 @@ class RtlTarget:
         for req, ans in zip(requests, answers, strict=True):
             if ans != "k":
                 a = int(req.split()[1], 16)
-                raise _bus_error("write", address, size, f"the RTL answered {ans[2:] or ans}"
+                raise bus_error("write", address, size, f"the RTL answered {ans[2:] or ans}"
                                  f" at {a:#x}", self._nearest(a))
 
     def _nearest(self, address: int) -> str | None:
@@ -188,17 +189,6 @@ class RtlTarget:
             raise TargetError(f"rtl: {what} failed: {answers[0][:40]!r}")
 
 
-def _check_access(address: int, size: int) -> None:
-    if size not in _SIZES:
-        raise TargetError(f"access of {size} bytes at {address:#x}: sizes are 1, 2, 4 or 8")
-    if address % size:
-        raise TargetError(f"misaligned {size * 8}-bit access at {address:#x}",
-                          f"align to {size} bytes")
-
-
-def _bus_error(op: str, address: int, size: int, why: str, hint: str | None = None
-               ) -> TargetError:
-    return TargetError(f"bus error: {op} of {size} byte(s) at {address:#x}: {why}", hint)
 
 
 def parse_arg(arg: str) -> tuple[str | None, list[str], dict[str, str]]:
