@@ -24,6 +24,9 @@ from socdbg.errors import TargetError
 
 HERE = Path(__file__).resolve().parent
 EXE = "harness"
+#: Beside the harness: the sideband's entries, one ``block path width`` line each, in index
+#: order (top.py's ``sideband_leaves``).
+SIDEBAND = "sideband.txt"
 #: A build of every block of a 16x16 NoC takes about 90 s on 2 cores: far below this.
 BUILD_TIMEOUT = 1800.0
 _OWN = ("generate.py", "top.py", "build.py", "harness.cpp")
@@ -113,13 +116,15 @@ def build(recipe: Recipe, jobs: int = 2) -> Path:
 
 def _build_in(recipe: Recipe, work: Path, jobs: int) -> None:
     from socdbg.targets.rtl.generate import compile_blocks, export
-    from socdbg.targets.rtl.top import top_sv
+    from socdbg.targets.rtl.top import sideband_leaves, top_sv
 
     sv = work / "sv"
     sv.mkdir()
     nodes = compile_blocks(recipe.files, recipe.defines, recipe.top, recipe.blocks or None)
     blocks = export(nodes, sv)
     (sv / "socdbg_top.sv").write_text(top_sv(blocks, recipe.mesh_x), encoding="utf-8")
+    (work / SIDEBAND).write_text("".join(f"{b} {p} {w}\n" for b, p, w in
+                                         sideband_leaves(blocks)), encoding="utf-8")
     sources = [str(sv / f"{b.package}.sv") for b in blocks]
     sources += [str(sv / f"{b.module}.sv") for b in blocks]
     sources.append(str(sv / "socdbg_top.sv"))

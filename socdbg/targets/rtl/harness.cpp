@@ -7,6 +7,8 @@
 //   u ADDR KEEP SHIFT OP VAL MAX run until ((read(ADDR) & KEEP) >> SHIFT) OP VAL, checking
 //                                now and after each of at most MAX cycles -> "t 0|1 NOW"
 //                                (OP: 0 ==, 1 !=, 2 <=, 3 >=, 4 <, 5 >)
+//   h INDEX VALUE PULSE          sideband entry INDEX holds VALUE (PULSE 0: from now on;
+//                                1: for one cycle); two clock edges, no time -> "k"
 //   x                            chip reset      -> "k"
 //   f                            flush the answers written so far (no answer of its own)
 //   q                            quit
@@ -61,10 +63,23 @@ static int apb(bool write, uint32_t addr, uint32_t wdata, uint32_t strb, uint32_
     return err;
 }
 
+// Sideband entry: one edge stores it, the next lets the blocks sample it (a pulse ends there).
+static void sideband(uint32_t index, uint64_t value, bool pulse) {
+    top->now = now_cycles;
+    top->sb_addr = index;
+    top->sb_data = value;
+    top->sb_pulse = pulse;
+    top->sb_we = 1;
+    tick();
+    top->sb_we = 0;
+    tick();
+}
+
 static void reset() {
     top->now = now_cycles;
     top->psel = 0;
     top->penable = 0;
+    top->sb_we = 0;
     top->rst = 1;
     tick();
     tick();
@@ -151,6 +166,12 @@ int main(int argc, char** argv) {
                 else std::printf("t %d %llx\n", held ? 1 : 0, (unsigned long long)now_cycles);
                 break;
             }
+            case 'h':
+                if (std::sscanf(line + 1, "%llx %llx %llx", &a, &b, &c) != 3 || a > 0xFFFF
+                    || c > 1) goto bad;
+                sideband((uint32_t)a, (uint64_t)b, c == 1);
+                std::printf("k\n");
+                break;
             case 'x':
                 reset();
                 std::printf("k\n");

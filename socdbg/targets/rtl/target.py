@@ -5,7 +5,9 @@ blocks: a smaller, faster build), ``rtl:PATH.rdl`` (another map), ``rtl:mesh=2x2
 reference SoC with another NoC size, as ``sim:mesh=2x2``); parts combine with commas.
 Registers are the RTL's; the memories of the map (``sram``, ``dram``) are plain sparse
 memories on the Python side, as on the simulator. Time is simulated: ``step`` advances the
-clock the hardware side sees; bus transfers take none.
+clock the hardware side sees; bus transfers take none. When the build has the DMA block, the
+functional model's DMA engine drives its hardware inputs (coupling.py), so DMA transfers run
+and move data between the memories as on the simulator.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from socdbg.errors import TargetError
 from socdbg.models.memory import SparseMemory
+from socdbg.models.options import SimOptions
 from socdbg.regmap import RegMap
 from socdbg.targets.base import (
     CAP_COALESCE,
@@ -26,6 +29,7 @@ from socdbg.targets.base import (
     bus_error,
     check_access,
 )
+from socdbg.targets.rtl.coupling import Coupling
 from socdbg.targets.rtl.harness import CYCLES_PER_SECOND, TIMEOUT, Harness
 
 _OPS = {"==": 0, "!=": 1, "<=": 2, ">=": 3, "<": 4, ">": 5}
@@ -35,15 +39,25 @@ class RtlTarget:
     """Registers in Verilated RTL behind one 32-bit APB; memories in Python."""
 
     def __init__(self, regmap: RegMap, exe: Path, spec: str = "rtl",
-                 blocks: Sequence[str] = ()) -> None:
+                 blocks: Sequence[str] = (), options: SimOptions | None = None) -> None:
+        from socdbg.targets.rtl.build import SIDEBAND
+
         self.spec = spec
         self.regmap = regmap
         self.blocks = tuple(blocks)
         self.capabilities = frozenset({CAP_TIME, CAP_SIMULATOR, CAP_WRITE, CAP_RESET,
                                        CAP_COALESCE})
-        self.memories = [(m, SparseMemory(m.address, m.size)) for m in regmap.memories]
         self._now = 0
         self.harness = Harness(exe, "rtl")
+        try:
+            #: The functional model driving the DMA block (None: no DMA block in the build).
+            self.coupling = Coupling.open(regmap, options or SimOptions(), self.harness,
+                                          exe.parent / SIDEBAND)
+        except BaseException:
+            self.harness.close()
+            raise
+        self.memories = (self.coupling.model.context.memories if self.coupling is not None
+                         else [(m, SparseMemory(m.address, m.size)) for m in regmap.memories])
 
     # --- SimTime ---------------------------------------------------------------------------
     @property
@@ -53,11 +67,19 @@ class RtlTarget:
     def step(self, cycles: int = 1) -> None:
         if cycles < 0:
             raise TargetError("rtl: cannot step backwards")
-        left = cycles
-        while left > 0:  # the harness takes at most 64-bit hex; keep requests modest
-            n = min(left, 1 << 48)
-            self._now = self._time(self.harness.ask([f"s {n:x}"])[0])
-            left -= n
+        end = self._now + cycles
+        while True:
+            stop = end if self.coupling is None else self.coupling.next_stop(end)
+            left = stop - self._now
+            while left > 0:  # the harness takes at most 64-bit hex; keep requests modest
+                n = min(left, 1 << 48)
+                self._now = self._time(self.harness.ask([f"s {n:x}"])[0])
+                left -= n
+            if self.coupling is None:
+                return
+            self.coupling.advance_to(self._now)
+            if self._now >= end:
+                return
 
     def run_until_text(self, condition: str, max_cycles: int) -> bool:
         """Advance until the condition holds, checking now and after every cycle (the cycle
@@ -71,16 +93,28 @@ class RtlTarget:
             return self._run_until_slow(condition, max_cycles)
         keep, shift = bits
         keep = (keep >> ((reg.address % 4) * 8)) & 0xFFFFFFFF
-        ans = self.harness.ask(
-            [f"u {reg.address:x} {keep:x} {shift:x} {_OPS[cond.op]:x} {cond.value:x} "
-             f"{max(0, max_cycles):x}"], TIMEOUT + max_cycles / CYCLES_PER_SECOND)[0]
-        if ans.startswith("e"):
-            raise TargetError(f"rtl: bus error reading {reg.path} at {reg.address:#x}: {ans[2:]}")
-        parts = ans.split()
-        if len(parts) != 3:
-            raise TargetError(f"rtl: unexpected answer {ans!r} to a run-until")
-        self._now = int(parts[2], 16)
-        return parts[1] == "1"
+        request = f"u {reg.address:x} {keep:x} {shift:x} {_OPS[cond.op]:x} {cond.value:x}"
+        end = self._now + max(0, max_cycles)
+        while True:
+            # up to the next cycle where the DMA model acts, checked there before it acts
+            stop = end if self.coupling is None else self.coupling.next_stop(end)
+            ans = self.harness.ask([f"{request} {stop - self._now:x}"],
+                                   TIMEOUT + (stop - self._now) / CYCLES_PER_SECOND)[0]
+            if ans.startswith("e"):
+                raise TargetError(f"rtl: bus error reading {reg.path} at {reg.address:#x}: "
+                                  f"{ans[2:]}")
+            parts = ans.split()
+            if len(parts) != 3:
+                raise TargetError(f"rtl: unexpected answer {ans!r} to a run-until")
+            self._now = int(parts[2], 16)
+            if self.coupling is None:
+                return parts[1] == "1"
+            acting = self.coupling.next_stop(end) == self._now
+            self.coupling.advance_to(self._now)
+            if parts[1] == "1":
+                return True
+            if self._now >= end and not acting:
+                return False
 
     def _run_until_slow(self, condition: str, max_cycles: int) -> bool:
         from socdbg.regmap.conditions import parse_condition
@@ -99,6 +133,8 @@ class RtlTarget:
     def reset(self) -> None:
         """Chip reset: the RTL's reset; memories keep their contents, the clock goes on."""
         self._expect(self.harness.ask(["x"]), "reset")
+        if self.coupling is not None:
+            self.coupling.reset()
 
     # --- Target ----------------------------------------------------------------------------
     def read(self, address: int, size: int) -> bytes:
@@ -170,6 +206,8 @@ class RtlTarget:
                 a = int(req.split()[1], 16)
                 raise bus_error("write", address, size, f"the RTL answered {ans[2:] or ans}"
                                  f" at {a:#x}", self._nearest(a))
+        if self.coupling is not None:
+            self.coupling.wrote(address, data)
 
     def _nearest(self, address: int) -> str | None:
         before = self.regmap.in_range(max(0, address - 0x100), address + 1)
@@ -231,4 +269,5 @@ def open_rtl(arg: str, load_map: MapLoader) -> RtlTarget:
     dim = regmap.find("noc.mesh_dim")
     mesh_x = max(1, dim.layout.reset & 0xFF) if dim is not None else 0
     exe = build(recipe_for(src.files, src.deps, src.defines, src.top, blocks, mesh_x))
-    return RtlTarget(regmap, exe, "rtl" + (":" + arg if arg else ""), blocks)
+    return RtlTarget(regmap, exe, "rtl" + (":" + arg if arg else ""), blocks,
+                     SimOptions.parse(options))
