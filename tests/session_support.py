@@ -20,10 +20,24 @@ from socdbg.commands.session import Session
 from socdbg.errors import SocdbgError
 from socdbg.server import ServeOptions, make_server
 
+#: 16 bytes (two 64-bit words poked into sram) from sram to dram on DMA channel 0 with its
+#: interrupt: the set-up (the block must be out of reset and enabled) ...
+DMA_16B_SETUP = """
+write intc.enable dma_ch0=1
+poke sram+0x0 0xefcdab8967452301 -w 64
+poke sram+0x8 0x1032547698badcfe -w 64
+write dma.ch[0].src 0x10000000
+write dma.ch[0].dst 0x80000000
+write dma.ch[0].len 0x10
+"""
+#: ... and the start, waiting until it is done.
+DMA_16B_RUN = """
+write dma.ch[0].ctrl en=1 mode=SINGLE irq_en=1 start=1
+poll dma.ch[0].status.done == 1 --timeout 0.001
+"""
 #: Brings up the reference SoC (PLL locked, DMA, NoC and HBM out of reset, HBM trained, NoC
-#: and DMA enabled, the DMA interrupt unmasked), then copies 16 bytes from sram to dram on
-#: DMA channel 0 with its interrupt. Each ``{}`` is where a module adds lines of its own
-#: (:func:`bring_up`).
+#: and DMA enabled), then runs the 16-byte DMA transfer and leaves a mailbox message. Each
+#: ``{after_...}`` is where a module adds lines of its own (:func:`bring_up`).
 BRING_UP = """
 write sysctrl.pll_ctrl en=0
 write sysctrl.pll_ctrl refdiv=1 fbdiv=60 postdiv=4 bypass=0
@@ -35,14 +49,7 @@ write hbm.train_ctrl start=1
 poll hbm.train_status.done == 1 --timeout 0.001
 write noc.ctrl en=1 routing=XY
 write dma.global_ctrl enable=1
-write intc.enable dma_ch0=1
-poke sram+0x0 0xefcdab8967452301 -w 64
-poke sram+0x8 0x1032547698badcfe -w 64
-write dma.ch[0].src 0x10000000
-write dma.ch[0].dst 0x80000000
-write dma.ch[0].len 0x10
-write dma.ch[0].ctrl en=1 mode=SINGLE irq_en=1 start=1
-poll dma.ch[0].status.done == 1 --timeout 0.001
+""" + DMA_16B_SETUP + DMA_16B_RUN + """
 {after_dma}
 write mailbox.msg64 0x1122334455667788
 {at_end}

@@ -14,16 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from session_support import (
-    DMA_4K_FLITS,
-    DMA_4K_ROUTE,
-    dma_4k,
-    error,
-    run,
-    script,
-    serving,
-    shown,
-)
+import session_support as ss
+from session_support import error, run, script, serving, shown
 
 from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
@@ -33,9 +25,9 @@ from socdbg.models.traffic import hotspot, run_traffic
 from socdbg.server import ServeOptions
 from socdbg.targets.sim import SimTarget
 
-DMA_RUN = dma_4k()  # 4 KiB from sram (node 0) to dram (node 15 of the 4x4 mesh)
-FLITS = DMA_4K_FLITS
-ROUTE = DMA_4K_ROUTE  # the XY route: east along row 0, then south down column 3
+DMA_RUN = ss.dma_4k()  # 4 KiB from sram (node 0) to dram (node 15 of the 4x4 mesh)
+FLITS = ss.DMA_4K_FLITS
+ROUTE = ss.DMA_4K_ROUTE  # the XY route: east along row 0, then south down column 3
 
 
 def data(session: Session, line: str) -> Any:

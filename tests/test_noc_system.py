@@ -11,16 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from session_support import (
-    DMA_4K_FLITS,
-    DMA_4K_ROUTE,
-    dma_4k,
-    error,
-    run,
-    script,
-    serving,
-    shown,
-)
+import session_support as ss
+from session_support import error, run, script, serving, shown
 
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
@@ -28,9 +20,9 @@ from socdbg.targets.recorder import RecordingTarget
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = "sim:chips=2,topology=ring"
-DMA_ON_CHIP_1 = dma_4k(chip=1)  # 4 KiB from sram (node 0) to dram (node 15), on chip 1
-FLITS = DMA_4K_FLITS
-ROUTE = DMA_4K_ROUTE  # the XY route: east along row 0, then south down column 3
+DMA_ON_CHIP_1 = ss.dma_4k(chip=1)  # 4 KiB from sram (node 0) to dram (node 15), on chip 1
+FLITS = ss.DMA_4K_FLITS
+ROUTE = ss.DMA_4K_ROUTE  # the XY route: east along row 0, then south down column 3
 
 
 def data(session: Session, line: str) -> Any:
