@@ -10,10 +10,14 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from socdbg.regmap import RegMap, load_map
+
+if TYPE_CHECKING:
+    import firmware_build as fb
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -110,3 +114,14 @@ def sem_map(_socdbg_session_env: None) -> RegMap:
 def tiny_rdl() -> Path:
     """tests/fixtures/sim/tiny.rdl: a three-register map for --map and sim:PATH.rdl."""
     return TINY_RDL
+
+
+# --- firmware --------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def fw(tmp_path_factory: pytest.TempPathFactory) -> fb.Images:
+    """The firmware images of tests/firmware, compiled once per run by the RISC-V cross
+    compiler (tests/firmware_build.py; a missing compiler fails the test). A module that runs
+    one image under QEMU (test_gdb_qemu.py, test_gdb_exact.py) defines its own ``fw``."""
+    import firmware_build
+
+    return firmware_build.firmware(tmp_path_factory)

@@ -23,11 +23,6 @@ from socdbg.firmware import ElfImage, FirmwareError
 from socdbg.firmware.elf import parse_elf
 
 
-@pytest.fixture(scope="session")
-def fw(tmp_path_factory: pytest.TempPathFactory) -> fb.Images:
-    return fb.firmware(tmp_path_factory)
-
-
 def _truncated(raw: bytes) -> bytes:
     return raw[:300]  # inside the first segment's file bytes
 

@@ -12,17 +12,12 @@ import io
 
 import firmware_build as fb
 import pytest
+from session_support import run
 
 from socdbg.commands.dispatch import execute
-from socdbg.commands.registry import Output
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
 from socdbg.firmware import read_elf
-
-
-@pytest.fixture(scope="session")
-def fw(tmp_path_factory: pytest.TempPathFactory) -> fb.Images:
-    return fb.firmware(tmp_path_factory)
 
 
 @pytest.fixture
@@ -30,12 +25,6 @@ def session(fw: fb.Images) -> Session:
     s = Session(out=io.StringIO())
     run(s, f"load {fw.dup.path}")
     return s
-
-
-def run(session: Session, line: str) -> Output:
-    out = execute(session, line)
-    assert out is not None
-    return out
 
 
 def readelf_locals(f: fb.Firmware, name: str) -> dict[str, tuple[int, int]]:

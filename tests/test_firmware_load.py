@@ -28,11 +28,6 @@ SRAM, SRAM_END = 0x1000_0000, 0x1010_0000  # the reference SoC's memories
 DRAM, DRAM_END = 0x8000_0000, 0xC000_0000
 
 
-@pytest.fixture(scope="session")
-def fw(tmp_path_factory: pytest.TempPathFactory) -> fb.Images:
-    return fb.firmware(tmp_path_factory)
-
-
 def garbage(n: int, seed: int = 7) -> bytes:
     return random.Random(seed).randbytes(n)
 

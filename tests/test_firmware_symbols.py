@@ -12,6 +12,7 @@ import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 from rich.console import Console
+from session_support import run
 
 from socdbg.commands.dispatch import execute
 from socdbg.commands.registry import Output
@@ -24,22 +25,11 @@ from socdbg.shell.completer import ShellCompleter
 NM_SECTIONS = {"T": ".text", "R": ".rodata", "D": ".data", "B": ".bss"}
 
 
-@pytest.fixture(scope="session")
-def fw(tmp_path_factory: pytest.TempPathFactory) -> fb.Images:
-    return fb.firmware(tmp_path_factory)
-
-
 @pytest.fixture
 def soc_session(fw: fb.Images) -> Session:
     session = Session(out=io.StringIO())
     run(session, f"load {fw.soc.path}")
     return session
-
-
-def run(session: Session, line: str) -> Output:
-    out = execute(session, line)
-    assert out is not None
-    return out
 
 
 def rendered(out: Output) -> str:

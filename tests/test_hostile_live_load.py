@@ -15,7 +15,6 @@ access of the mapping is recorded: "nothing was written" is counted, not assumed
 
 from __future__ import annotations
 
-import io
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,11 +25,13 @@ from test_mmio_support import (
     BAR_SIZE,
     BASE,
     LIVE_RDL,
+    PCI_SPEC,
     SRAM,
     Accesses,
     Backing,
-    backing,
-    fake_pci,
+    FakeAsk,
+    live_sessions,
+    pci_bar,
     record_accesses,
 )
 
@@ -39,9 +40,8 @@ from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
 from socdbg.errors import TargetError
 from socdbg.safety import NotConfirmed
-from socdbg.targets.mmio import SYSFS_ENV
 
-SPEC = "pci:0000:03:00.0/bar0"
+SPEC = PCI_SPEC
 BOOT = BASE + 0x1C00  # dev.boot: unsafe_write memory
 #: the live test map plus an unsafe_write memory inside the window
 BOOT_RDL = LIVE_RDL.replace(
@@ -109,10 +109,7 @@ def rdl(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def bar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backing]:
-    root = tmp_path / "sys"
-    monkeypatch.setenv(SYSFS_ENV, str(root))
-    with backing("file", tmp_path, BAR_SIZE) as b:
-        fake_pci(root, "0000:03:00.0", b)
+    with pci_bar(tmp_path, monkeypatch) as b:
         yield b
 
 
@@ -121,30 +118,10 @@ def acc(monkeypatch: pytest.MonkeyPatch) -> Accesses:
     return record_accesses(monkeypatch)
 
 
-class FakeAsk:
-    def __init__(self, *answers: str) -> None:
-        self.answers = list(answers)
-        self.shown: list[tuple[str, str]] = []
-
-    def __call__(self, message: str, question: str) -> str:
-        self.shown.append((message, question))
-        return self.answers.pop(0)
-
-
 @pytest.fixture
 def make(rdl: Path, bar: Backing) -> Iterator[Callable[..., Session]]:
-    opened: list[Session] = []
-
-    def build_session(ask: FakeAsk | None = None, **policy: bool) -> Session:
-        session = Session(target=SPEC, map_files=[str(rdl)], out=io.StringIO(), width=120,
-                          **policy)
-        session.ask = ask
-        opened.append(session)
-        return session
-
-    yield build_session
-    for s in opened:
-        s.close()
+    with live_sessions(rdl) as make:
+        yield make
 
 
 def loaded(bar: Backing, base: int) -> bool:

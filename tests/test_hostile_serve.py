@@ -23,12 +23,12 @@ import gdb_support as gs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_mmio_support import BAR_SIZE, BASE, PLL, SCRATCH, Backing, backing, fake_pci, write_map
+from session_support import serving
+from test_mmio_support import BASE, PCI_SPEC, PLL, SCRATCH, Backing, pci_bar, write_map
 
 from socdbg.cli import main
 from socdbg.commands.session import Session
 from socdbg.server import ClientState, RspServer, ServeOptions, bind_warning, make_server
-from socdbg.targets.mmio import SYSFS_ENV
 from socdbg.targets.rsp import frame
 from socdbg.targets.sim import SimTarget
 
@@ -39,16 +39,12 @@ DRAM = 0x8000_0000
 @contextlib.contextmanager
 def in_process(session: Session, bind: str = "127.0.0.1", **options: object
                ) -> Iterator[int]:
-    """``session``'s target served on a free port in this process until the block ends."""
-    srv, _ = make_server(session, bind, 0, options=ServeOptions(**options))  # type: ignore[arg-type]
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
+    """``session``'s target served on a free port in this process until the block ends;
+    then the session is closed."""
     try:
-        yield int(srv.server_address[1])
+        with serving(session, ServeOptions(**options), bind) as port:  # type: ignore[arg-type]
+            yield port
     finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=5)
         session.close()
 
 
@@ -435,15 +431,12 @@ def test_monitor_commands_have_a_time_limit(child_env: dict[str, str]) -> None:
 
 
 # --- live targets behind serve ------------------------------------------------------------------
-SPEC = "pci:0000:03:00.0/bar0"
+SPEC = PCI_SPEC
 
 
 @pytest.fixture
 def bar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backing]:
-    root = tmp_path / "sys"
-    monkeypatch.setenv(SYSFS_ENV, str(root))
-    with backing("file", tmp_path, BAR_SIZE) as b:
-        fake_pci(root, "0000:03:00.0", b)
+    with pci_bar(tmp_path, monkeypatch) as b:
         yield b
 
 

@@ -51,11 +51,6 @@ SRAM = 0x1000_0000
 SCRATCH = 0x4000_0008  # sysctrl.scratch
 
 
-@pytest.fixture(scope="module")
-def fw(tmp_path_factory: pytest.TempPathFactory) -> fb.Images:
-    return fb.firmware(tmp_path_factory)
-
-
 def dry(inner: Target) -> DryRunTarget:
     return DryRunTarget(inner, lambda address, data: None, lambda text: None)
 

@@ -26,14 +26,16 @@ from test_mmio_support import (
     ECC,
     FIFO_A,
     FIFO_B,
+    PCI_SPEC,
     PLL,
     SCRATCH,
     SECRET,
     SRAM,
     Accesses,
     Backing,
-    backing,
-    fake_pci,
+    FakeAsk,
+    live_sessions,
+    pci_bar,
     record_accesses,
     write_map,
 )
@@ -45,10 +47,9 @@ from socdbg.dumpfile import read_dump
 from socdbg.errors import TargetError
 from socdbg.safety import NotConfirmed, WriteGate, writes_allowed
 from socdbg.shell.repl import Shell
-from socdbg.targets.mmio import SYSFS_ENV
 from socdbg.targets.sim import SimTarget
 
-SPEC = "pci:0000:03:00.0/bar0"
+SPEC = PCI_SPEC
 
 
 @pytest.fixture
@@ -58,10 +59,7 @@ def rdl(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def bar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backing]:
-    root = tmp_path / "sys"
-    monkeypatch.setenv(SYSFS_ENV, str(root))
-    with backing("file", tmp_path, BAR_SIZE) as b:
-        fake_pci(root, "0000:03:00.0", b)
+    with pci_bar(tmp_path, monkeypatch) as b:
         yield b
 
 
@@ -70,39 +68,10 @@ def acc(monkeypatch: pytest.MonkeyPatch) -> Accesses:
     return record_accesses(monkeypatch)
 
 
-class FakeAsk:
-    """Answers the confirmation questions from a list and keeps what was shown."""
-
-    def __init__(self, *answers: str) -> None:
-        self.answers = list(answers)
-        self.shown: list[tuple[str, str]] = []
-
-    def __call__(self, message: str, question: str) -> str:
-        self.shown.append((message, question))
-        return self.answers.pop(0)
-
-
-def session_for(rdl: Path, ask: FakeAsk | None = None, allow_writes: bool = False,
-                yes: bool = False, force_unsafe: bool = False) -> Session:
-    session = Session(target=SPEC, map_files=[str(rdl)], out=io.StringIO(), width=120,
-                      allow_writes=allow_writes, yes=yes, force_unsafe=force_unsafe)
-    session.ask = ask
-    return session
-
-
 @pytest.fixture
 def make(rdl: Path, bar: Backing) -> Iterator[Callable[..., Session]]:
-    opened: list[Session] = []
-
-    def build(ask: FakeAsk | None = None, allow_writes: bool = False, yes: bool = False,
-              force_unsafe: bool = False) -> Session:
-        session = session_for(rdl, ask, allow_writes, yes, force_unsafe)
-        opened.append(session)
-        return session
-
-    yield build
-    for s in opened:
-        s.close()
+    with live_sessions(rdl) as make:
+        yield make
 
 
 # --- read-only by default -------------------------------------------------------------------

@@ -4,21 +4,26 @@ A small map placed at 0x4000_0000 with registers of every width, ``unsafe_read``
 ``unsafe_write`` on registers and on whole register files, memories inside and outside the
 window; a regular file or a memfd standing in for the BAR; a fake sysfs tree for ``pci:`` and
 ``uio:``; and a recorder of every single access the targets make (wrapping ``Window.load``
-and ``Window.store``, the only code that touches a mapping).
+and ``Window.store``, the only code that touches a mapping). For the write-policy tests: a
+file-backed BAR of a fake PCI device (:func:`pci_bar`, target string :data:`PCI_SPEC`),
+sessions on it with a given policy (:func:`live_sessions`) and a scripted confirmation
+(:class:`FakeAsk`).
 """
 
 from __future__ import annotations
 
+import io
 import mmap
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from socdbg.targets.mmio import Window
+from socdbg.commands.session import Session
+from socdbg.targets.mmio import SYSFS_ENV, Window
 
 BASE = 0x4000_0000
 BAR_SIZE = 0x2000
@@ -185,3 +190,53 @@ def record_accesses(monkeypatch: pytest.MonkeyPatch) -> Accesses:
     monkeypatch.setattr(Window, "load", logged_load)
     monkeypatch.setattr(Window, "store", logged_store)
     return acc
+
+
+#: The fake PCI device of :func:`pci_bar`, and the target string of its BAR 0.
+PCI_BDF = "0000:03:00.0"
+PCI_SPEC = f"pci:{PCI_BDF}/bar0"
+
+
+@contextmanager
+def pci_bar(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backing]:
+    """BAR_SIZE zeros in a file under ``folder``, as BAR 0 of the PCI device PCI_BDF in a fake
+    sysfs under ``folder/sys`` (SYSFS_ENV points there until the test ends)."""
+    root = folder / "sys"
+    monkeypatch.setenv(SYSFS_ENV, str(root))
+    with backing("file", folder, BAR_SIZE) as b:
+        fake_pci(root, PCI_BDF, b)
+        yield b
+
+
+class FakeAsk:
+    """Answers the confirmation questions from a list and keeps what was shown."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.shown: list[tuple[str, str]] = []
+
+    def __call__(self, message: str, question: str) -> str:
+        self.shown.append((message, question))
+        return self.answers.pop(0)
+
+
+@contextmanager
+def live_sessions(rdl: Path) -> Iterator[Callable[..., Session]]:
+    """A maker of sessions on PCI_SPEC with the map ``rdl``: ``make(ask=None,
+    allow_writes=False, yes=False, force_unsafe=False)``; every one is closed at the end."""
+    opened: list[Session] = []
+
+    def make(ask: FakeAsk | None = None, allow_writes: bool = False, yes: bool = False,
+             force_unsafe: bool = False) -> Session:
+        session = Session(target=PCI_SPEC, map_files=[str(rdl)], out=io.StringIO(),
+                          width=120, allow_writes=allow_writes, yes=yes,
+                          force_unsafe=force_unsafe)
+        session.ask = ask
+        opened.append(session)
+        return session
+
+    try:
+        yield make
+    finally:
+        for s in opened:
+            s.close()

@@ -9,67 +9,29 @@ the simulator alone.
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import session_support as ss
+from session_support import error, run, script, serving, shown
 
 from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
-from socdbg.errors import SocdbgError, UsageError
+from socdbg.errors import UsageError
 from socdbg.models.noc import Mesh
 from socdbg.models.traffic import hotspot, run_traffic
-from socdbg.server import ServeOptions, make_server
+from socdbg.server import ServeOptions
 from socdbg.targets.sim import SimTarget
 
-#: 4 KiB from sram (node 0) to dram (node 15 of the 4x4 mesh), on channel 0.
-DMA_RUN = """
-write sysctrl.rst_ctrl dma_rst=0 noc_rst=0
-write dma.global_ctrl enable=1
-write dma.ch[0].src 0x10000000
-write dma.ch[0].dst 0x80000000
-write dma.ch[0].len 0x1000
-write dma.ch[0].ctrl en=1 mode=SINGLE start=1
-step --until dma.ch[0].status.done == 1
-step 50
-"""
-FLITS = 0x1000 // 32
-#: The XY route from node 0 to node 15: east along row 0, then south down column 3.
-ROUTE = {(0, "E"), (1, "E"), (2, "E"), (3, "S"), (7, "S"), (11, "S")}
-
-
-def run(session: Session, line: str) -> Any:
-    output = execute(session, line)
-    assert output is not None
-    return output
+DMA_RUN = ss.dma_4k()  # 4 KiB from sram (node 0) to dram (node 15 of the 4x4 mesh)
+FLITS = ss.DMA_4K_FLITS
+ROUTE = ss.DMA_4K_ROUTE  # the XY route: east along row 0, then south down column 3
 
 
 def data(session: Session, line: str) -> Any:
     return run(session, line).data
-
-
-def shown(session: Session, line: str) -> str:
-    out = session.presenter.out
-    assert isinstance(out, io.StringIO)
-    out.seek(0)
-    out.truncate()
-    session.presenter.emit(run(session, line))
-    return out.getvalue()
-
-
-def script(session: Session, text: str) -> None:
-    for line in text.strip().splitlines():
-        execute(session, line)
-
-
-def error(session: Session, line: str) -> SocdbgError:
-    with pytest.raises(SocdbgError) as info:
-        execute(session, line)
-    exc = info.value
-    assert "\n" not in str(exc), str(exc)
-    return exc
 
 
 def sim_of(session: Session) -> SimTarget:
@@ -163,18 +125,13 @@ def test_noc_view_on_a_dump(after_dma: Session, tmp_path: Path) -> None:
 def served(after_dma: Session) -> Iterator[tuple[Session, Session]]:
     """The DMA-run simulator behind an in-process socdbg serve, and a session on it."""
     # `monitor trace start` writes a file on the server's host: it needs --allow-host-files
-    srv, _ = make_server(after_dma, "127.0.0.1", 0,
-                         options=ServeOptions(allow_writes=True, allow_host_files=True))
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    client = Session(target=f"gdb://127.0.0.1:{srv.server_address[1]}",
-                     out=io.StringIO(), width=120)
-    try:
-        yield after_dma, client
-    finally:
-        client.close()
-        srv.shutdown()
-        srv.server_close()
+    options = ServeOptions(allow_writes=True, allow_host_files=True)
+    with serving(after_dma, options) as port:
+        client = Session(target=f"gdb://127.0.0.1:{port}", out=io.StringIO(), width=120)
+        try:
+            yield after_dma, client
+        finally:
+            client.close()
 
 
 def test_noc_view_through_serve(served: tuple[Session, Session], tmp_path: Path) -> None:

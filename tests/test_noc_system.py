@@ -6,62 +6,27 @@ chips there are, and reads nothing."""
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import session_support as ss
+from session_support import error, run, script, serving, shown
 
-from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
-from socdbg.errors import SocdbgError, UsageError
-from socdbg.server import ServeOptions, make_server
+from socdbg.errors import UsageError
 from socdbg.targets.recorder import RecordingTarget
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = "sim:chips=2,topology=ring"
-#: 4 KiB from sram (node 0) to dram (node 15 of the 4x4 mesh) on chip 1's channel 0.
-DMA_ON_CHIP_1 = """
-write chip[1].sysctrl.rst_ctrl dma_rst=0 noc_rst=0
-write chip[1].dma.global_ctrl enable=1
-write chip[1].dma.ch[0].src 0x10000000
-write chip[1].dma.ch[0].dst 0x80000000
-write chip[1].dma.ch[0].len 0x1000
-write chip[1].dma.ch[0].ctrl en=1 mode=SINGLE start=1
-step --until chip[1].dma.ch[0].status.done == 1
-step 50
-"""
-FLITS = 0x1000 // 32
-#: The XY route from node 0 to node 15: east along row 0, then south down column 3.
-ROUTE = {(0, "E"), (1, "E"), (2, "E"), (3, "S"), (7, "S"), (11, "S")}
-
-
-def run(session: Session, line: str) -> Any:
-    output = execute(session, line)
-    assert output is not None
-    return output
+DMA_ON_CHIP_1 = ss.dma_4k(chip=1)  # 4 KiB from sram (node 0) to dram (node 15), on chip 1
+FLITS = ss.DMA_4K_FLITS
+ROUTE = ss.DMA_4K_ROUTE  # the XY route: east along row 0, then south down column 3
 
 
 def data(session: Session, line: str) -> Any:
     return run(session, line + " --json").data
-
-
-def shown(session: Session, line: str) -> str:
-    out = session.presenter.out
-    assert isinstance(out, io.StringIO)
-    out.seek(0)
-    out.truncate()
-    session.presenter.emit(run(session, line))
-    return out.getvalue()
-
-
-def error(session: Session, line: str) -> SocdbgError:
-    with pytest.raises(SocdbgError) as info:
-        execute(session, line)
-    exc = info.value
-    assert "\n" not in str(exc), str(exc)
-    return exc
 
 
 def lit(view: dict[str, Any]) -> dict[tuple[int, str], int]:
@@ -72,8 +37,7 @@ def lit(view: dict[str, Any]) -> dict[tuple[int, str], int]:
 @pytest.fixture
 def system() -> Iterator[Session]:
     s = Session(out=io.StringIO(), width=120, target=SPEC)
-    for line in DMA_ON_CHIP_1.strip().splitlines():
-        execute(s, line)
+    script(s, DMA_ON_CHIP_1)
     yield s
     s.close()
 
@@ -112,25 +76,20 @@ def test_noc_on_a_dump_of_the_system(system: Session, tmp_path: Path) -> None:
 
 
 def test_noc_of_a_system_through_serve(system: Session) -> None:
-    srv, _ = make_server(system, "127.0.0.1", 0, options=ServeOptions())
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    port = srv.server_address[1]
-    client = Session(target=f"gdb://127.0.0.1:{port}", out=io.StringIO(), width=120)
-    # the stub does not say it is a system: the client opens the system's map
-    mapped = Session(target=f"gdb://127.0.0.1:{port}", out=io.StringIO(), width=120,
-                     map_files=[str(ROOT / "registers" / "system.rdl")])
-    try:
-        exc = error(client, "noc --chip 1")
-        assert "one chip" in exc.message and "--map registers/system.rdl" in str(exc.hint)
-        view = data(mapped, "noc --chip 1")
-        assert lit(view) == dict.fromkeys(ROUTE, FLITS)
-        assert view["cycle"] == system.target.now  # type: ignore[attr-defined]
-    finally:
-        mapped.close()
-        client.close()
-        srv.shutdown()
-        srv.server_close()
+    with serving(system) as port:
+        client = Session(target=f"gdb://127.0.0.1:{port}", out=io.StringIO(), width=120)
+        # the stub does not say it is a system: the client opens the system's map
+        mapped = Session(target=f"gdb://127.0.0.1:{port}", out=io.StringIO(), width=120,
+                         map_files=[str(ROOT / "registers" / "system.rdl")])
+        try:
+            exc = error(client, "noc --chip 1")
+            assert "one chip" in exc.message and "--map registers/system.rdl" in str(exc.hint)
+            view = data(mapped, "noc --chip 1")
+            assert lit(view) == dict.fromkeys(ROUTE, FLITS)
+            assert view["cycle"] == system.target.now  # type: ignore[attr-defined]
+        finally:
+            mapped.close()
+            client.close()
 
 
 @pytest.mark.parametrize(("line", "message", "hint"), [

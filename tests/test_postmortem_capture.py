@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import session_support as ss
 from click.testing import CliRunner
 
 import socdbg
@@ -423,17 +424,8 @@ def test_plan_runs(sem_map: RegMap) -> None:
 DMA_SETUP = """
 write sysctrl.rst_ctrl dma_rst=0
 write dma.global_ctrl enable=1
-write intc.enable dma_ch0=1
-poke sram+0x0 0xefcdab8967452301 -w 64
-poke sram+0x8 0x1032547698badcfe -w 64
-write dma.ch[0].src 0x10000000
-write dma.ch[0].dst 0x80000000
-write dma.ch[0].len 0x10
-"""
-DMA_RUN = """
-write dma.ch[0].ctrl en=1 mode=SINGLE irq_en=1 start=1
-poll dma.ch[0].status.done == 1 --timeout 0.001
-"""
+""" + ss.DMA_16B_SETUP.lstrip()
+DMA_RUN = ss.DMA_16B_RUN
 
 
 def test_dump_and_diff_around_a_dma_transfer(ref_map: RegMap, tmp_path: Path,

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
+from session_support import bring_up
 
 from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
@@ -30,29 +31,12 @@ from socdbg.targets.base import CAP_WRITE
 from socdbg.targets.dump import DumpTarget
 
 REPO = Path(__file__).resolve().parents[1]
-STATE = """
-write sysctrl.pll_ctrl en=0
-write sysctrl.pll_ctrl refdiv=1 fbdiv=60 postdiv=4 bypass=0
-write sysctrl.pll_ctrl en=1
-poll sysctrl.pll_status.lock == 1 --timeout 0.001
-write sysctrl.rst_ctrl dma_rst=0 noc_rst=0 hbm_rst=0
-write sysctrl.scratch 0x600dcafe
-write hbm.train_ctrl start=1
-poll hbm.train_status.done == 1 --timeout 0.001
-write noc.ctrl en=1 routing=XY
-write dma.global_ctrl enable=1
-write intc.enable dma_ch0=1
-poke sram+0x0 0xefcdab8967452301 -w 64
-poke sram+0x8 0x1032547698badcfe -w 64
-write dma.ch[0].src 0x10000000
-write dma.ch[0].dst 0x80000000
-write dma.ch[0].len 0x10
-write dma.ch[0].ctrl en=1 mode=SINGLE irq_en=1 start=1
-poll dma.ch[0].status.done == 1 --timeout 0.001
+#: The reference SoC brought up (session_support.BRING_UP: PLL, resets, HBM trained, a DMA
+#: transfer), with a scratch value and channel 2 set up as a ring.
+STATE = bring_up(after_reset="write sysctrl.scratch 0x600dcafe", after_dma="""
 write dma.ch[2].ctrl mode=RING
 write dma.ch[2].desc_count 8
-write mailbox.msg64 0x1122334455667788
-"""
+""")
 
 
 @pytest.fixture(scope="module")

@@ -154,6 +154,35 @@ def test_unmapped_and_unbuilt_addresses_are_bus_errors(rtl: Session) -> None:
     assert t.read(0x4000_0000, 4) == (0x5D0C0A01).to_bytes(4, "little")  # still alive
 
 
+def test_memory_accesses_and_their_errors_are_the_simulators(rtl: Session) -> None:
+    """The memory side is the simulator's code (targets/simbus.py): the same bytes back, the
+    same checks, word for word the same errors, and a failed access writes nothing."""
+    sim = Session(target=SIM, out=io.StringIO())
+    try:
+        sram = next(m for m in rtl.map.memories if m.path == "sram")
+        end = sram.address + sram.size
+        bad: list[tuple[str, int, int | bytes]] = [
+            ("read_block", end - 8, 16), ("write_block", end - 4, bytes(8)),  # past the end
+            ("read", end - 4, 3), ("write", end - 6, bytes(4))]  # not a bus access
+        errors: list[list[str]] = []
+        for t in (rtl.target, sim.target):
+            t.write(end - 8, b"\x11" * 8)
+            t.write_block(end - 64, b"\x22" * 56)
+            assert t.read_block(end - 64, 64) == b"\x22" * 56 + b"\x11" * 8
+            got = []
+            for op, address, arg in bad:
+                with pytest.raises(TargetError) as info:
+                    getattr(t, op)(address, arg)
+                got.append(str(info.value))
+            assert t.read(end - 8, 8) == b"\x11" * 8  # the failed writes left the end alone
+            errors.append(got)
+        assert errors[0] == errors[1]
+        assert f"bus error: access of 16 byte(s) at {end - 8:#x}: runs past the end of memory" \
+            in errors[0][0]
+    finally:
+        sim.close()
+
+
 def test_interrupt_pending_is_status_and_enable_and_doorbells_raise_mbox(rtl: Session
                                                                          ) -> None:
     execute(rtl, "write sysctrl.rst_ctrl mailbox_rst=0")

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 from socdbg.access_plan import bus_bytes
 from socdbg.errors import TargetError
 from socdbg.models.context import Behaviour, SimContext
-from socdbg.models.gaps import gap_solver
-from socdbg.models.kernel import GapSolver, Kernel
+from socdbg.models.kernel import Kernel
 from socdbg.models.memory import SparseMemory
 from socdbg.models.options import KNOWN_OPTIONS, SimOptions
 from socdbg.regmap import Register, RegMap
@@ -29,16 +28,17 @@ from socdbg.targets.base import (
     MapLoader,
     Target,
     bus_error,
-    check_access,
 )
+from socdbg.targets.simbus import KernelTime, SimulatedBus
 
 if TYPE_CHECKING:
-    from socdbg.regmap.conditions import Condition
+    from socdbg.models.regfile import RegisterFile
 
 
-
-class SimTarget:
+class SimTarget(KernelTime, SimulatedBus):
     """Registers with map-driven semantics, sparse memories and a cycle clock."""
+
+    regs: RegisterFile
 
     def __init__(self, regmap: RegMap, spec: str = "sim",
                  options: SimOptions | Mapping[str, str] | None = None,
@@ -65,36 +65,6 @@ class SimTarget:
         """The behaviours attached (chip reset resets them in this order)."""
         return self.context.behaviours
 
-    # --- SimTime ---------------------------------------------------------------------------
-    @property
-    def now(self) -> int:
-        return self.kernel.now
-
-    def step(self, cycles: int = 1) -> None:
-        self.kernel.step(cycles)
-
-    def run_until(self, condition: Callable[[], bool], max_cycles: int) -> bool:
-        return self.kernel.run_until(condition, max_cycles)
-
-    def run_until_text(self, condition: str, max_cycles: int) -> bool:
-        """Run until a condition in the command language holds (parsed against this map)."""
-        from socdbg.regmap.conditions import parse_condition
-
-        cond = parse_condition(self.regmap, condition)
-        return self.kernel.run_until(lambda: cond.holds(self.regs.sw_read(cond.register)),
-                                     max_cycles, self._gap_solver(cond))
-
-    def _gap_solver(self, cond: Condition) -> GapSolver:
-        return gap_solver(self.regs, cond)
-
-    def backdoor_write(self, address: int, value: int, mask: int) -> None:
-        """Set register bits as the hardware would (self-tests use it to arm w1c and rclr
-        fields, which software cannot set)."""
-        reg = self.regmap.at(address)
-        if reg is None or reg.address != address:
-            raise TargetError(f"backdoor: no register at {address:#x}")
-        self.regs.hw_write(reg, value, mask)
-
     def reset(self) -> None:
         """Chip reset: registers to their reset values; memories keep their contents."""
         self.reset_at = self.kernel.now
@@ -105,29 +75,6 @@ class SimTarget:
     # --- memory ----------------------------------------------------------------------------
     def memory_at(self, address: int) -> SparseMemory | None:
         return self.context.memory_at(address)
-
-    def _memory_span(self, address: int, size: int) -> SparseMemory | None:
-        store = self.memory_at(address)
-        if store is None:
-            return None
-        if address + size > store.base + store.size:
-            raise bus_error("access", address, size, "runs past the end of memory")
-        return store
-
-    # --- Target ----------------------------------------------------------------------------
-    def read(self, address: int, size: int) -> bytes:
-        check_access(address, size)
-        return self._read(address, size)
-
-    def write(self, address: int, data: bytes) -> None:
-        check_access(address, len(data))
-        self._write(address, data)
-
-    def read_block(self, address: int, size: int) -> bytes:
-        return self._read(address, size)
-
-    def write_block(self, address: int, data: bytes) -> None:
-        self._write(address, data)
 
     def close(self) -> None:
         pass
@@ -154,17 +101,10 @@ class SimTarget:
                              self._nearest(address))
         return out
 
-    def _nearest(self, address: int) -> str | None:
-        before = self.regmap.in_range(max(0, address - 0x100), address + 1)
-        if before:
-            r = before[-1]
-            return f"nearest register: {r.path} at {r.address:#x}"
-        return None
-
     def _read(self, address: int, size: int) -> bytes:
-        store = self._memory_span(address, size)
-        if store is not None:
-            return store.read(address, size)
+        span = self._memory_span(address, size)
+        if span is not None:
+            return span[1].read(address, size)
         regs = self._registers(address, size, "read", lambda r: r.layout.readable)
         out = bytearray(size)
         for r in regs:
@@ -177,9 +117,9 @@ class SimTarget:
 
     def _write(self, address: int, data: bytes) -> None:
         size = len(data)
-        store = self._memory_span(address, size)
-        if store is not None:
-            mem = next(m for m, s in self.memories if s is store)
+        span = self._memory_span(address, size)
+        if span is not None:
+            mem, store = span
             if not mem.sw.writable:
                 raise bus_error("write", address, size, f"{mem.path} is read-only memory")
             store.write(address, data)

@@ -8,13 +8,12 @@ An access at a system address goes to the chip the address names, at the local a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from socdbg.errors import TargetError
 from socdbg.models.context import Behaviour, SimContext
-from socdbg.models.gaps import gap_solver
 from socdbg.models.kernel import Kernel
 from socdbg.models.memory import SparseMemory
 from socdbg.models.options import SimOptions
@@ -23,6 +22,7 @@ from socdbg.models.system.fabric import System
 from socdbg.models.system.topology import GLOBAL_BASE, Wiring, chip_of
 from socdbg.regmap import Register, RegMap
 from socdbg.targets.base import CAP_COALESCE, CAP_RESET, CAP_SIMULATOR, CAP_TIME, CAP_WRITE
+from socdbg.targets.simbus import KernelTime
 
 if TYPE_CHECKING:
     from socdbg.targets.base import MapLoader
@@ -97,8 +97,10 @@ class SystemRegisters:
         return sim.regs.readable_bits(local)
 
 
-class SystemTarget:
+class SystemTarget(KernelTime):
     """N reference-SoC simulators on one kernel, behind the system map."""
+
+    regs: SystemRegisters
 
     def __init__(self, regmap: RegMap, chips: Sequence[ChipSim], kernel: Kernel,
                  options: SimOptions, spec: str = "sim") -> None:
@@ -117,30 +119,6 @@ class SystemTarget:
     @property
     def models(self) -> list[Behaviour]:
         return [m for chip in self.chips for m in chip.models]
-
-    # --- SimTime ---------------------------------------------------------------------------
-    @property
-    def now(self) -> int:
-        return self.kernel.now
-
-    def step(self, cycles: int = 1) -> None:
-        self.kernel.step(cycles)
-
-    def run_until(self, condition: Callable[[], bool], max_cycles: int) -> bool:
-        return self.kernel.run_until(condition, max_cycles)
-
-    def run_until_text(self, condition: str, max_cycles: int) -> bool:
-        from socdbg.regmap.conditions import parse_condition
-
-        cond = parse_condition(self.regmap, condition)
-        return self.kernel.run_until(lambda: cond.holds(self.regs.sw_read(cond.register)),
-                                     max_cycles, gap_solver(self.regs, cond))
-
-    def backdoor_write(self, address: int, value: int, mask: int) -> None:
-        reg = self.regmap.at(address)
-        if reg is None or reg.address != address:
-            raise TargetError(f"backdoor: no register at {address:#x}")
-        self.regs.hw_write(reg, value, mask)
 
     def reset(self) -> None:
         """Every chip's reset (links drop: their ports are registers)."""

@@ -27,15 +27,15 @@ from socdbg.targets.base import (
     CAP_WRITE,
     MapLoader,
     bus_error,
-    check_access,
 )
 from socdbg.targets.rtl.coupling import Coupling
 from socdbg.targets.rtl.harness import CYCLES_PER_SECOND, TIMEOUT, Harness
+from socdbg.targets.simbus import SimulatedBus
 
 _OPS = {"==": 0, "!=": 1, "<=": 2, ">=": 3, "<": 4, ">": 5}
 
 
-class RtlTarget:
+class RtlTarget(SimulatedBus):
     """Registers in Verilated RTL behind one 32-bit APB; memories in Python."""
 
     def __init__(self, regmap: RegMap, exe: Path, spec: str = "rtl",
@@ -136,37 +136,14 @@ class RtlTarget:
         if self.coupling is not None:
             self.coupling.reset()
 
-    # --- Target ----------------------------------------------------------------------------
-    def read(self, address: int, size: int) -> bytes:
-        check_access(address, size)
-        return self._read(address, size)
-
-    def write(self, address: int, data: bytes) -> None:
-        check_access(address, len(data))
-        self._write(address, data)
-
-    def read_block(self, address: int, size: int) -> bytes:
-        return self._read(address, size)
-
-    def write_block(self, address: int, data: bytes) -> None:
-        self._write(address, data)
-
     def close(self) -> None:
         self.harness.close()
 
     # --- internals -------------------------------------------------------------------------
-    def _memory(self, address: int, size: int) -> tuple[SparseMemory, bool] | None:
-        for m, store in self.memories:
-            if m.contains(address):
-                if address + size > store.base + store.size:
-                    raise bus_error("access", address, size, "runs past the end of memory")
-                return store, m.sw.writable
-        return None
-
     def _read(self, address: int, size: int) -> bytes:
-        mem = self._memory(address, size)
-        if mem is not None:
-            return mem[0].read(address, size)
+        span = self._memory_span(address, size)
+        if span is not None:
+            return span[1].read(address, size)
         first = address & ~3
         words = range(first, address + size, 4)
         answers = self.harness.ask([f"r {a:x}" for a in words])
@@ -181,10 +158,10 @@ class RtlTarget:
 
     def _write(self, address: int, data: bytes) -> None:
         size = len(data)
-        mem = self._memory(address, size)
-        if mem is not None:
-            store, writable = mem
-            if not writable:
+        span = self._memory_span(address, size)
+        if span is not None:
+            mem, store = span
+            if not mem.sw.writable:
                 raise bus_error("write", address, size, "read-only memory")
             store.write(address, data)
             return
@@ -208,13 +185,6 @@ class RtlTarget:
                                  f" at {a:#x}", self._nearest(a))
         if self.coupling is not None:
             self.coupling.wrote(address, data)
-
-    def _nearest(self, address: int) -> str | None:
-        before = self.regmap.in_range(max(0, address - 0x100), address + 1)
-        if before:
-            r = before[-1]
-            return f"nearest register: {r.path} at {r.address:#x}"
-        return None
 
     def _time(self, ans: str) -> int:
         if not ans.startswith("t "):
