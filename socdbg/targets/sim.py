@@ -117,12 +117,7 @@ class SimTarget(KernelTime, SimulatedBus):
 
     def _write(self, address: int, data: bytes) -> None:
         size = len(data)
-        span = self._memory_span(address, size)
-        if span is not None:
-            mem, store = span
-            if not mem.sw.writable:
-                raise bus_error("write", address, size, f"{mem.path} is read-only memory")
-            store.write(address, data)
+        if self._write_memory(address, data):
             return
         regs = self._registers(address, size, "write", lambda r: r.layout.writable)
         for r in regs:

@@ -65,6 +65,18 @@ class SimulatedBus(ABC):
                 return mem, store
         return None
 
+    def _write_memory(self, address: int, data: bytes) -> bool:
+        """Write ``data`` when ``address`` is in a memory (True); False: not a memory. A
+        read-only memory is a bus error naming it."""
+        span = self._memory_span(address, len(data))
+        if span is None:
+            return False
+        mem, store = span
+        if not mem.sw.writable:
+            raise bus_error("write", address, len(data), f"{mem.path} is read-only memory")
+        store.write(address, data)
+        return True
+
     def _nearest(self, address: int) -> str | None:
         """A bus error's hint: the register at or just below ``address`` (within 0x100)."""
         before = self.regmap.in_range(max(0, address - 0x100), address + 1)

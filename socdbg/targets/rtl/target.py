@@ -158,12 +158,7 @@ class RtlTarget(SimulatedBus):
 
     def _write(self, address: int, data: bytes) -> None:
         size = len(data)
-        span = self._memory_span(address, size)
-        if span is not None:
-            mem, store = span
-            if not mem.sw.writable:
-                raise bus_error("write", address, size, "read-only memory")
-            store.write(address, data)
+        if self._write_memory(address, data):
             return
         requests: list[str] = []
         pos = address
