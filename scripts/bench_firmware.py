@@ -349,6 +349,7 @@ def bench_symtab_vs_nm(quick: bool, count: int = SYMBOLS, pythonpath: str | None
     """Whole process against whole process: ``python -c 'read_elf(FILE)'`` and ``nm -S FILE``
     on the same 100,000-symbol file, alternating, one ratio per pair."""
     import subprocess
+    import threading
 
     pairs = 7 if quick else 21
     nm = _nm()
@@ -369,12 +370,26 @@ def bench_symtab_vs_nm(quick: bool, count: int = SYMBOLS, pythonpath: str | None
         bare_cmd = [sys.executable, "-c", "pass"]
 
         def run(cmd: list[str]) -> float:
-            t0 = time.perf_counter()
-            # cwd: the temporary folder, so `python -c` (which puts the current folder first
-            # on sys.path) imports socdbg from PYTHONPATH, not from wherever this runs
-            subprocess.run(cmd, stdout=subprocess.DEVNULL, env=env, check=True, timeout=120,
-                           cwd=tmp)
-            return time.perf_counter() - t0
+            procs: list[subprocess.Popen[bytes]] = []
+            # the run's bound (a hung child is killed) is a timer thread, not
+            # Popen.wait(timeout=...): that polls, sleeping up to 50 ms between polls, which
+            # rounded every time measured here up to the next poll (65, 115, 165 ms...)
+            timer = threading.Timer(120, lambda: [p.kill() for p in procs])
+            timer.start()
+            try:
+                t0 = time.perf_counter()
+                # cwd: the temporary folder, so `python -c` (which puts the current folder
+                # first on sys.path) imports socdbg from PYTHONPATH, not from wherever this
+                # runs
+                procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env,
+                                              cwd=tmp))
+                status = procs[0].wait()  # a blocking waitpid
+                elapsed = time.perf_counter() - t0
+            finally:
+                timer.cancel()
+            if status:
+                raise subprocess.CalledProcessError(status, cmd)
+            return elapsed
 
         run(ours_cmd)  # page cache, .pyc files
         run(nm_cmd)
