@@ -182,3 +182,33 @@ def test_names_in_one_split_agree_with_the_per_offset_read(
         assert got is None
     else:
         assert got == slow
+
+
+@settings(max_examples=200, deadline=None)
+@given(names=st.lists(st.text(alphabet="ab_.9", min_size=0, max_size=4), min_size=1,
+                      max_size=12),
+       data=st.data())
+def test_names_in_one_split_never_differ_from_the_per_offset_read(
+        names: list[str], data: st.DataObject) -> None:
+    """Any offsets at all (shared, reordered, inside a string, past the table, as many as the
+    strings or not): the one-split path gives what the per-offset path gives, or declines."""
+    table = b"\0" + b"".join(n.encode() + b"\0" for n in names)
+    starts = [1]
+    for n in names[:-1]:
+        starts.append(starts[-1] + len(n) + 1)
+    count = data.draw(st.sampled_from([len(names)]) | st.integers(1, len(names) + 3),
+                      label="count")
+    anywhere = st.sampled_from(starts) | st.integers(0, len(table) + 2)
+    offsets = [0, *data.draw(st.lists(anywhere, min_size=count, max_size=count),
+                             label="offsets")]
+    named = bytes(1 if o else 0 for o in offsets)
+    wanted = b"\0" + bytes(data.draw(st.lists(st.sampled_from([0, 1]), min_size=count,
+                                              max_size=count), label="wanted"))
+    wanted = bytes(w & m for w, m in zip(wanted, named, strict=True))
+    got = elf_mod._names_in_order(table, offsets, named, wanted)
+    try:
+        slow: list[str] | None = elf_mod._names(
+            table, [o for o, w in zip(offsets, wanted, strict=True) if w], "t")
+    except elf_mod.FirmwareError:
+        slow = None
+    assert got is None or got == slow

@@ -18,16 +18,18 @@ import gc
 import struct
 import sys
 from collections.abc import Sequence
-from itertools import accumulate, compress, repeat
-from operator import add
+from itertools import accumulate, compress, islice, repeat
+from operator import add, itemgetter, lt
 from pathlib import Path
 from typing import NamedTuple
 
 from socdbg.errors import SocdbgError
 from socdbg.firmware.symtab import (
+    EMPTY,
     LOCATED,
     STB_NAMES,
     STT_NAMES,
+    Columns,
     Symbol,
     SymbolTable,
     _Files,
@@ -262,15 +264,20 @@ def _names_in_order(data: bytes, nidx: Sequence[int], named: bytes, wanted: byte
         return None
     parts = data.decode("ascii").split("\0")
     offsets = list(compress(nidx, named))
-    if not offsets or len(parts) != len(offsets) + 2 or parts[0] or parts[-1]:
+    n = len(offsets)
+    if not n or len(parts) != n + 2 or parts[0] or parts[-1]:
         return None
-    inner = parts[1:-1]
-    # where each string starts: after the leading NUL, and each earlier string and its NUL
-    starts = list(accumulate(map(add, map(len, inner), repeat(1)), initial=1))
-    starts.pop()
-    if starts != offsets:
+    # The n strings between the first NUL and the last start at the n places just after a
+    # NUL but the last: n offsets in strictly increasing order that each point at such a
+    # place are those n starts, in order. (Cheaper than summing the lengths of the strings:
+    # no new int per string.)
+    if not 0 < offsets[0] <= offsets[-1] < len(data) or \
+            not all(map(lt, offsets, offsets[1:])):
         return None
-    return list(compress(inner, compress(wanted, named)))
+    before = b"\1" + data  # before[at] is the byte before data[at]
+    if any(itemgetter(*offsets)(before) if n > 1 else (before[offsets[0]],)):
+        return None  # an offset inside a string: the strings are shared or out of order
+    return list(compress(islice(parts, 1, n + 1), compress(wanted, named)))
 
 
 def _string_at(data: bytes, at: int, name: str) -> str:
@@ -287,7 +294,7 @@ def _symbols(raw: bytes, is64: bool, end: str, sections: list[_Section], shstrnd
         table = next((s for s in sections if s.type == SHT_DYNSYM), None)
     names_of_sections = _section_names(raw, sections, shstrndx)
     if table is None:
-        return SymbolTable([], [], [], [], [], [], names_of_sections, image)
+        return SymbolTable([], EMPTY, [], names_of_sections, image)
     if not 0 <= table.link < len(sections):
         raise FirmwareError(f"{name}: corrupt or truncated ELF (symbol table links to "
                             f"missing section {table.link})")
@@ -318,16 +325,15 @@ def _symbols(raw: bytes, is64: bool, end: str, sections: list[_Section], shstrnd
                 hidden[r] = 0
             wanted = bytes(hidden)
             names = list(compress(names, dollar.translate(_ZERO)))
-    located = list(compress(range(len(names)), compress(info_col.translate(_LOCATED_TYPES),
-                                                        wanted)))
     # locals belong to the STT_FILE symbol before them; sh_info is the first global
     first_global = min(table.info, count)
     file_rows = list(compress(range(first_global), info_col[:first_global].translate(_FILES)))
-    files = _Files(file_rows, _names(strings, [nidx[r] for r in file_rows], name), wanted,
-                   first_global)
-    return SymbolTable(names, list(compress(values, wanted)), list(compress(sizes, wanted)),
-                       list(compress(infos, wanted)), list(compress(shndx, wanted)), files,
-                       names_of_sections, image, located)
+    files = _Files(file_rows, _names(strings, [nidx[r] for r in file_rows], name), first_global)
+    # the columns stay as read (views of the table, indexed by table row): no per-symbol
+    # list is made here, and the indexes by name and by address are built on first use
+    return SymbolTable(names, Columns(nidx, values, sizes, infos, shndx, strings, wanted,
+                                      info_col.translate(_LOCATED_TYPES)),
+                       files, names_of_sections, image)
 
 
 def _columns(body: bytes, is64: bool, end: str, count: int, views: bool | None = None
