@@ -163,7 +163,8 @@ class SymbolTable:
         self._addrs = addrs
         return addrs
 
-    def _symbol(self, row: int) -> Symbol:
+    def _symbol(self, row: int, name: str | None = None) -> Symbol:
+        """The Symbol of table row ``row`` (``name``: its name, when the caller has it)."""
         sym = self._made.get(row)
         if sym is not None:
             return sym
@@ -171,9 +172,10 @@ class SymbolTable:
         info, shndx = self._infos[row], cols.shndx[row]
         section = ("*ABS*" if shndx == SHN_ABS else self._section_names[shndx]
                    if shndx < len(self._section_names) else "?")
-        strings, at = cols.strings, cols.offsets[row]
-        # the reader has read this name already: it is inside the table and NUL-terminated
-        name = strings[at : strings.index(b"\0", at)].decode("utf-8", "replace")
+        if name is None:
+            # the reader has read this name already: inside the table, NUL-terminated
+            strings, at = cols.strings, cols.offsets[row]
+            name = strings[at : strings.index(b"\0", at)].decode("utf-8", "replace")
         sym = Symbol(name, self._values[row], self._sizes[row], _KINDS[info & 0xF],
                      _BINDS[info >> 4], section, self._image, self._file_of[row])
         self._made[row] = sym
@@ -187,7 +189,7 @@ class SymbolTable:
             row = self._by_name().get(name)
             if row is None:
                 return None
-            sym = self._named[name] = self._symbol(row)
+            sym = self._named[name] = self._symbol(row, name)
         return sym
 
     def candidates(self, name: str) -> list[Symbol]:
@@ -196,9 +198,9 @@ class SymbolTable:
         rows = self._repeats.get(name)
         if rows is None:
             row = index.get(name)
-            return [] if row is None else [self._symbol(row)]
+            return [] if row is None else [self._symbol(row, name)]
         first = index[name]
-        return [self._symbol(r) for r in [first] + [r for r in rows if r != first]]
+        return [self._symbol(r, name) for r in [first] + [r for r in rows if r != first]]
 
     def ambiguous(self, name: str) -> list[Symbol]:
         """The candidates when a bare ``name`` cannot say which symbol it means: several
@@ -252,7 +254,7 @@ class SymbolTable:
     @property
     def by_name(self) -> dict[str, Symbol]:
         """name -> the symbol :meth:`lookup` gives (builds every Symbol: for tests/tools)."""
-        return {n: self._symbol(r) for n, r in self._by_name().items()}
+        return {n: self._symbol(r, n) for n, r in self._by_name().items()}
 
 
 class _Files:
