@@ -145,19 +145,26 @@ class SymbolTable:
             strings, offsets = cols.strings, cols.offsets
             located = [r for r in located if strings[offsets[r]]]  # a name, not its NUL
         # sort by address (the table is mostly in address order already: runs timsort takes
-        # whole), then the few runs of equal addresses by size, largest first
-        values, sizes = self._values, self._sizes
+        # whole), then the few runs of equal addresses by size, largest first (stable)
+        values = list(self._values)  # a list's items are read faster than a view's
+        sizes = self._sizes
         located.sort(key=values.__getitem__)
         addrs = _pick(values, located)
-        ties = list(compress(range(1, len(addrs)), map(eq, addrs[1:], addrs)))
-        i = 0
-        while i < len(ties):
-            j = i
-            while j + 1 < len(ties) and ties[j + 1] == ties[j] + 1:
-                j += 1
-            start, stop = ties[i] - 1, ties[j] + 1
-            located[start:stop] = sorted(located[start:stop], key=lambda r: -sizes[r])
-            i = j + 1
+        del values
+        stop = -1
+        for i in compress(range(1, len(addrs)), map(eq, addrs[1:], addrs)):
+            if i < stop:
+                continue  # inside the run already sorted
+            start, stop = i - 1, i + 1
+            while stop < len(addrs) and addrs[stop] == addrs[start]:
+                stop += 1
+            if stop - start == 2:
+                a, b = located[start], located[i]
+                if sizes[b] > sizes[a]:
+                    located[start], located[i] = b, a
+            else:
+                located[start:stop] = sorted(located[start:stop], key=sizes.__getitem__,
+                                             reverse=True)
         self._syms = located
         self._ssizes = _pick(sizes, located)  # sizes in address order
         self._addrs = addrs
