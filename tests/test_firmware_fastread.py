@@ -11,7 +11,7 @@ from collections import Counter
 import firmware_build as fb
 import pytest
 from elftools.elf.elffile import ELFFile
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from socdbg.firmware import elf as elf_mod
@@ -212,3 +212,29 @@ def test_names_in_one_split_never_differ_from_the_per_offset_read(
     except elf_mod.FirmwareError:
         slow = None
     assert got is None or got == slow
+
+
+_TIED = st.tuples(st.sampled_from(["a", "b", "c", "$x", ""]), st.integers(0, 6),
+                  st.integers(0, 3), st.sampled_from([0, 1, 2, 3, 4]), st.sampled_from([0, 1]),
+                  st.sampled_from([0, 1, 0xFFF1]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(symbols=st.lists(_TIED, max_size=40), little=st.booleans())
+@example(symbols=[("a", 1, 2, 2, 1, 1), ("b", 1, 3, 2, 1, 1), ("c", 1, 3, 1, 1, 1),
+                  ("a", 1, 0, 0, 0, 1)], little=True)  # a run of 4: sizes 3, 3, 2, 0
+@example(symbols=[("a", 2, 1, 2, 1, 1), ("b", 2, 1, 1, 1, 1), ("c", 2, 3, 1, 1, 1),
+                  ("a", 5, 1, 0, 1, 1), ("b", 5, 1, 1, 1, 1)], little=True)  # runs of 3, 2
+def test_the_address_index_is_by_address_then_largest_first(
+        symbols: list[tuple[str, int, int, int, int, int]], little: bool) -> None:
+    """Few addresses, so many ties: the index by address holds the named, defined data and
+    code symbols, by address, then size (largest first), then table order."""
+    data = _elf(symbols, True, little)
+    table = parse_elf(data, "tied.elf").symbols
+    table.containing(0)  # builds the index
+    got = [(s.address, s.size, s.name) for s in map(table._symbol, table._syms)]
+    ordered = [s for s in symbols if s[4] == 0] + [s for s in symbols if s[4] != 0]
+    rows = [(value, size, name, i) for i, (name, value, size, kind, _, shndx)
+            in enumerate(ordered)
+            if name and not name.startswith("$") and shndx != 0 and kind in (0, 1, 2)]
+    assert got == [(v, s, n) for v, s, n, _ in sorted(rows, key=lambda r: (r[0], -r[1], r[3]))]
