@@ -238,3 +238,16 @@ def test_the_address_index_is_by_address_then_largest_first(
             in enumerate(ordered)
             if name and not name.startswith("$") and shndx != 0 and kind in (0, 1, 2)]
     assert got == [(v, s, n) for v, s, n, _ in sorted(rows, key=lambda r: (r[0], -r[1], r[3]))]
+
+
+@settings(max_examples=60, deadline=None)
+@given(names=st.lists(st.text(alphabet="ab_é", min_size=0, max_size=5), min_size=1,
+                      max_size=20),
+       data=st.data())
+def test_many_names_read_at_once_as_each_alone(names: list[str], data: st.DataObject) -> None:
+    """From 256 names on, :func:`_names` decodes the table once (sliced if ASCII, else every
+    string once): the same names as decoding each alone, for shared suffixes too."""
+    table = b"\0" + b"".join(n.encode() + b"\0" for n in names)
+    offsets = data.draw(st.lists(st.integers(0, len(table) - 1), min_size=256, max_size=300))
+    assert elf_mod._names(table, offsets, "t") == \
+        [elf_mod._string_at(table, at, "t") for at in offsets]

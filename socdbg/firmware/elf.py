@@ -241,7 +241,10 @@ def _strings(data: bytes) -> dict[int, str]:
 def _names(data: bytes, offsets: list[int], name: str) -> list[str]:
     """The string at each offset of a string table. An ASCII table (nearly all) is decoded
     once and each name sliced out of it up to its NUL; else every string of the table is
-    decoded once (:func:`_strings`). A name that runs past the table is a FirmwareError."""
+    decoded once (:func:`_strings`); a few names (source files) are each decoded alone. A
+    name that runs past the table is a FirmwareError."""
+    if len(offsets) < 256:
+        return [_string_at(data, at, name) for at in offsets]
     if data.isascii():
         text = data.decode("ascii")
         find = text.index
@@ -317,7 +320,8 @@ def _symbols(raw: bytes, is64: bool, end: str, sections: list[_Section], shstrnd
     names = _names_in_order(strings, nidx, named, wanted)
     if names is None:
         names = _names(strings, list(compress(nidx, wanted)), name)
-    if strings.startswith(b"$") or b"\0$" in strings:  # mapping symbols ($x, $d): hidden
+    # mapping symbols ($x, $d) are hidden (most tables have no '$' at all: one memchr)
+    if b"$" in strings and (strings.startswith(b"$") or b"\0$" in strings):
         dollar = bytes(map(str.startswith, names, repeat("$")))
         if any(dollar):
             hidden = bytearray(wanted)
