@@ -266,7 +266,7 @@ def _names_in_order(data: bytes, nidx: Sequence[int], named: bytes, wanted: byte
     if not data.isascii():
         return None
     parts = data.decode("ascii").split("\0")
-    offsets = list(compress(nidx, named))
+    offsets = _kept(nidx, named)
     n = len(offsets)
     if not n or len(parts) != n + 2 or parts[0] or parts[-1]:
         return None
@@ -281,6 +281,16 @@ def _names_in_order(data: bytes, nidx: Sequence[int], named: bytes, wanted: byte
     if any(itemgetter(*offsets)(before) if n > 1 else (before[offsets[0]],)):
         return None  # an offset inside a string: the strings are shared or out of order
     return list(compress(islice(parts, 1, n + 1), compress(wanted, named)))
+
+
+def _kept(column: Sequence[int], flags: bytes) -> list[int]:
+    """``list(compress(column, flags))``; a memoryview is read whole first (``tolist`` is a
+    C loop; iterating a view is slower), and when only row 0 is dropped, sliced instead."""
+    if isinstance(column, memoryview):
+        if flags.find(0, 1) < 0 and flags[:1] == b"\0":
+            return column[1:].tolist()
+        column = column.tolist()
+    return list(compress(column, flags))
 
 
 def _string_at(data: bytes, at: int, name: str) -> str:
@@ -319,7 +329,7 @@ def _symbols(raw: bytes, is64: bool, end: str, sections: list[_Section], shstrnd
     wanted = b"\0" + wanted[1:]  # entry 0 is the null symbol
     names = _names_in_order(strings, nidx, named, wanted)
     if names is None:
-        names = _names(strings, list(compress(nidx, wanted)), name)
+        names = _names(strings, _kept(nidx, wanted), name)
     # mapping symbols ($x, $d) are hidden (most tables have no '$' at all: one memchr)
     if b"$" in strings and (strings.startswith(b"$") or b"\0$" in strings):
         dollar = bytes(map(str.startswith, names, repeat("$")))
