@@ -72,6 +72,19 @@ def _rank(bind: int, size: int) -> int:
     return (0 if bind == 0 else 2) + (1 if size else 0)
 
 
+def _rows(flags: bytes) -> Sequence[int]:
+    """The rows whose flag (one byte per row, 0 or 1) is 1: a range when that is every row
+    but the first (the null symbol), as in a table of nothing but named symbols."""
+    if flags[:1] != b"\1" and flags.find(0, 1) < 0:
+        return range(1, len(flags))
+    return list(compress(range(len(flags)), flags))
+
+
+def _as_list(column: Sequence[int]) -> list[int]:
+    """A column as a list (a view's items are slower to read than a list's)."""
+    return column.tolist() if isinstance(column, memoryview) else list(column)
+
+
 def _pick(column: Sequence[_T], rows: list[int]) -> list[_T]:
     """``[column[r] for r in rows]`` at C speed."""
     if len(rows) < 2:
@@ -115,8 +128,8 @@ class SymbolTable:
         index = self._index
         if index is not None:
             return index
-        names, wanted = self._names, self._cols.wanted
-        rows = list(compress(range(len(wanted)), wanted))
+        names = self._names
+        rows = _rows(self._cols.wanted)
         index = dict(zip(names, rows, strict=True))
         if len(index) != len(names):
             infos, sizes = self._infos, self._sizes
@@ -140,14 +153,13 @@ class SymbolTable:
         count = len(cols.wanted)
         both = (int.from_bytes(cols.wanted, "big") & int.from_bytes(cols.located, "big")
                 ).to_bytes(count, "big")
-        located = list(compress(range(count), both))
+        located = list(_rows(both))
         if "" in (self._index if self._index is not None else self._names):
             strings, offsets = cols.strings, cols.offsets
             located = [r for r in located if strings[offsets[r]]]  # a name, not its NUL
         # sort by address (the table is mostly in address order already: runs timsort takes
         # whole), then the few runs of equal addresses by size, largest first (stable)
-        values = list(self._values)  # a list's items are read faster than a view's
-        sizes = self._sizes
+        values, sizes = _as_list(self._values), _as_list(self._sizes)  # faster to read
         located.sort(key=values.__getitem__)
         addrs = _pick(values, located)
         del values
