@@ -163,20 +163,20 @@ class SymbolTable:
         located.sort(key=values.__getitem__)
         addrs = _pick(values, located)
         del values
-        stop = -1
-        for i in compress(range(1, len(addrs)), map(eq, addrs[1:], addrs)):
-            if i < stop:
-                continue  # inside the run already sorted
-            start, stop = i - 1, i + 1
+        same = bytes(map(eq, addrs[1:], addrs))  # same[k]: addrs[k + 1] == addrs[k]
+        i = same.find(1)
+        while i >= 0:
+            start, stop = i, i + 2
             while stop < len(addrs) and addrs[stop] == addrs[start]:
                 stop += 1
             if stop - start == 2:
-                a, b = located[start], located[i]
+                a, b = located[start], located[start + 1]
                 if sizes[b] > sizes[a]:
-                    located[start], located[i] = b, a
+                    located[start], located[start + 1] = b, a
             else:
                 located[start:stop] = sorted(located[start:stop], key=sizes.__getitem__,
                                              reverse=True)
+            i = same.find(1, stop)
         self._syms = located
         self._ssizes = _pick(sizes, located)  # sizes in address order
         self._addrs = addrs
