@@ -72,10 +72,15 @@ def _rank(bind: int, size: int) -> int:
     return (0 if bind == 0 else 2) + (1 if size else 0)
 
 
+def _dense(flags: bytes) -> bool:
+    """Whether every row but the first (the null symbol) has its flag (one byte per row, 0 or
+    1), as in a table of nothing but named symbols."""
+    return flags[:1] != b"\1" and flags.find(0, 1) < 0
+
+
 def _rows(flags: bytes) -> Sequence[int]:
-    """The rows whose flag (one byte per row, 0 or 1) is 1: a range when that is every row
-    but the first (the null symbol), as in a table of nothing but named symbols."""
-    if flags[:1] != b"\1" and flags.find(0, 1) < 0:
+    """The rows whose flag is 1: a range when that is every row but the first."""
+    if _dense(flags):
         return range(1, len(flags))
     return list(compress(range(len(flags)), flags))
 
@@ -103,6 +108,9 @@ class SymbolTable:
                  image: str) -> None:
         self._names, self._cols = names, columns
         self._values, self._sizes, self._infos = columns.values, columns.sizes, columns.infos
+        self._shndx = columns.shndx
+        # every row but the null one a symbol: the name of row r is names[r - 1]
+        self._dense = _dense(columns.wanted)
         self._file_of = file_of
         self._section_names, self._image = section_names, image
         self._made: dict[int, Symbol] = {}  # table row -> the Symbol made for it
@@ -187,13 +195,14 @@ class SymbolTable:
         sym = self._made.get(row)
         if sym is not None:
             return sym
-        cols = self._cols
-        info, shndx = self._infos[row], cols.shndx[row]
+        info, shndx = self._infos[row], self._shndx[row]
         section = ("*ABS*" if shndx == SHN_ABS else self._section_names[shndx]
                    if shndx < len(self._section_names) else "?")
-        if name is None:
+        if name is None and self._dense:
+            name = self._names[row - 1]
+        elif name is None:
             # the reader has read this name already: inside the table, NUL-terminated
-            strings, at = cols.strings, cols.offsets[row]
+            strings, at = self._cols.strings, self._cols.offsets[row]
             name = strings[at : strings.index(b"\0", at)].decode("utf-8", "replace")
         sym = Symbol(name, self._values[row], self._sizes[row], _KINDS[info & 0xF],
                      _BINDS[info >> 4], section, self._image, self._file_of[row])
@@ -205,7 +214,8 @@ class SymbolTable:
         sized one); :meth:`candidates` says whether others share the name."""
         sym = self._named.get(name)
         if sym is None:
-            row = self._by_name().get(name)
+            index = self._index
+            row = (index if index is not None else self._by_name()).get(name)
             if row is None:
                 return None
             sym = self._named[name] = self._symbol(row, name)
