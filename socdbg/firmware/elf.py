@@ -3,9 +3,11 @@
 The headers, program headers and section headers are read with ``struct`` (no pyelftools on
 this path: importing it costs more than reading a 100,000-symbol table). The symbol table is
 decoded into columns straight from its bytes (strided memoryviews in the machine's byte
-order, one ``struct.unpack`` in the other); :class:`Symbol` objects are made only for the
-symbols a lookup returns. Every size, offset and count read from the file is checked against
-the file before it is used; any malformed input becomes one :class:`FirmwareError` line.
+order, one ``struct.unpack`` in the other) and handed to the :class:`SymbolTable` as they are:
+its indexes (by name, by address) are built on first use, and :class:`Symbol` objects are made
+only for the symbols a lookup returns. Every size, offset and count read from the file is
+checked against the file before it is used; any malformed input becomes one
+:class:`FirmwareError` line.
 
 Local symbols carry the source file they come from: the ``STT_FILE`` symbol that precedes them
 in the symbol table (as the assembler and linker order them), so two ``static`` functions with

@@ -1,6 +1,7 @@
 """A symbol table held as columns of the ELF symbol table itself (indexed by table row), with
-two indexes built on first use: by name (a dict of rows, on the first name lookup or count)
-and by address (sorted, bisect; on the first address lookup). :class:`Symbol` objects are made
+two indexes built on first use: by name (a dict of rows, on the first name lookup; ``len``
+before that counts the names with a set) and by address (sorted, bisect; on the first address
+lookup). :class:`Symbol` objects are made
 only for the symbols a lookup returns. The ELF reader (:mod:`socdbg.firmware.elf`) fills it
 straight from the table's bytes.
 
