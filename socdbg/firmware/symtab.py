@@ -140,15 +140,18 @@ class SymbolTable:
         names = self._names
         rows = _rows(self._cols.wanted)
         index = dict(zip(names, rows, strict=True))
+        repeats: dict[str, list[int]] = {}
         if len(index) != len(names):
             infos, sizes = self._infos, self._sizes
             for name, row in zip(names, rows, strict=True):
                 if index[name] != row:
-                    self._repeats.setdefault(name, []).append(row)
-            for name, more in self._repeats.items():
+                    repeats.setdefault(name, []).append(row)
+            for name, more in repeats.items():
                 more.append(index[name])
                 more.sort()
                 index[name] = max(more, key=lambda r: (_rank(infos[r] >> 4, sizes[r]), -r))
+        # both complete before either is seen (two threads may build the index at once)
+        self._repeats = repeats
         self._index = index
         return index
 
@@ -188,7 +191,7 @@ class SymbolTable:
             i = same.find(1, stop)
         self._syms = located
         self._ssizes = _pick(sizes, located)  # sizes in address order
-        self._addrs = addrs
+        self._addrs = addrs  # last: set means built
         return addrs
 
     def _symbol(self, row: int, name: str | None = None) -> Symbol:
