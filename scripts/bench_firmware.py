@@ -22,11 +22,19 @@ need no cross toolchain:
 * ``firmware.symtab_100k``: 100,000 symbols (functions, objects, labels; global and local)
   read by ``socdbg.firmware.read_elf``, beside pyelftools' own ``iter_symbols()`` on the same
   file (the naive path: a Symbol object per entry), and the ratio; then address-to-symbol
-  lookups (``SymbolTable.containing``, a bisect) at random addresses, in µs.
+  lookups (``SymbolTable.containing``, a bisect) at random addresses, and name-to-symbol
+  lookups (``SymbolTable.lookup``, a dict), in µs.
+  The symbol table builds its two indexes on first use, not in ``read_elf``: the index by
+  name on the first name lookup (or ``names()``), the index by address on the first address
+  lookup. So that this deferred work stays in sight, ``first_lookup`` and
+  ``first_containing`` time the first lookup of each kind on a freshly read table, in ms
+  (``read_elf`` + that row is what a user's first lookup costs after a ``load``).
 * ``firmware.symtab_100k.vs_nm``: the same file read by a whole ``python -c read_elf(FILE)``
-  process against a whole ``nm -S FILE`` process (binutils, output to /dev/null): paired
-  alternating runs, the median of the per-pair ratios; target 2x. Beside it the two medians
-  in ms, and name-to-symbol lookups (``SymbolTable.lookup``) in µs.
+  process (which also counts its symbols, as ``load`` does) against a whole ``nm -S FILE``
+  process (binutils, output to /dev/null): paired alternating runs, the median of the
+  per-pair ratios; target 2x. Beside it the medians in ms, and ``vs_nm.with_lookups``: the
+  same, but the python process also looks one symbol up by name and one by address (so it
+  pays for both indexes), against the same nm runs.
   ``python scripts/bench_firmware.py --nm-only --pythonpath DIR`` runs just this comparison
   with the socdbg package found in DIR (to measure another checkout).
 """
@@ -286,6 +294,14 @@ def bench_symtab_100k(quick: bool, count: int = SYMBOLS) -> list[dict[str, Any]]
         if len(naive_syms) != count + 1:  # entry 0 too
             raise RuntimeError(f"pyelftools found {len(naive_syms)} symbols")
         naive = [_timed(lambda: _pyelftools_symbols(path)) for _ in range(naive_runs)]
+        # the indexes are built on first use: the first lookup of each kind on a fresh table
+        first_name, first_address = [], []
+        for i in range(runs):
+            name, address, _, _ = written[(i * 7919) % len(written)]
+            fresh = read_elf(path).symbols
+            first_name.append(_timed(lambda t=fresh, k=name: t.lookup(k)) * 1e3)
+            fresh = read_elf(path).symbols
+            first_address.append(_timed(lambda t=fresh, a=address: t.containing(a)) * 1e3)
 
     table = image.symbols
     rng = random.Random(5)
@@ -316,7 +332,8 @@ def bench_symtab_100k(quick: bool, count: int = SYMBOLS) -> list[dict[str, Any]]
 
     n = f"{count:,}"
     ours_row = _row("firmware.symtab_100k.read_elf", ours, "s", SYMTAB_TARGET_S,
-                    f"read_elf of {n} symbols (columns from the table bytes)")
+                    f"read_elf of {n} symbols (columns from the table bytes; the indexes "
+                    "are built on first use: see first_lookup, first_containing)")
     naive_row = _row("firmware.symtab_100k.pyelftools", naive, "s", None,
                      f"pyelftools iter_symbols() on the same file ({n} Symbol objects)")
     ratio = naive_row["value"] / ours_row["value"]
@@ -331,6 +348,12 @@ def bench_symtab_100k(quick: bool, count: int = SYMBOLS) -> list[dict[str, Any]]
              "(bisect)"),
         _row("firmware.symtab_100k.lookup", by_name, "µs", None,
              f"SymbolTable.lookup of {lookups:,} random names (a dict)"),
+        _row("firmware.symtab_100k.first_lookup", first_name, "ms", None,
+             "the first SymbolTable.lookup on a freshly read table: builds the index by "
+             "name"),
+        _row("firmware.symtab_100k.first_containing", first_address, "ms", None,
+             "the first SymbolTable.containing on a freshly read table: builds the index by "
+             "address"),
     ]
 
 
@@ -349,6 +372,7 @@ def bench_symtab_vs_nm(quick: bool, count: int = SYMBOLS, pythonpath: str | None
     """Whole process against whole process: ``python -c 'read_elf(FILE)'`` and ``nm -S FILE``
     on the same 100,000-symbol file, alternating, one ratio per pair."""
     import subprocess
+    import threading
 
     pairs = 7 if quick else 21
     nm = _nm()
@@ -360,35 +384,61 @@ def bench_symtab_vs_nm(quick: bool, count: int = SYMBOLS, pythonpath: str | None
                                 else "")
     with tempfile.TemporaryDirectory(prefix="socdbg-bench-fw-") as tmp:
         path = Path(tmp) / f"symtab{count}.elf"
-        symtab_image(path, count)
+        written = symtab_image(path, count)
+        probe = next(n for n, _, size, kind in written[count // 3 :] if size and kind == "func")
         ours_cmd = [sys.executable, "-c", "import sys; from socdbg.firmware import read_elf; "
                     "n = len(read_elf(sys.argv[1]).symbols); "
                     f"sys.exit(0 if n == {count} else 3)", str(path)]
+        # a user's path: read, then one lookup by name and one by address (both indexes)
+        lookups_cmd = [sys.executable, "-c", "import sys; from socdbg.firmware import read_elf; "
+                       "t = read_elf(sys.argv[1]).symbols; s = t.lookup(sys.argv[2]); "
+                       "hit = t.containing(s.address); "
+                       f"sys.exit(0 if len(t) == {count} and hit and hit[0] == s else 3)",
+                       str(path), probe]
         nm_cmd = [nm, "-S", str(path)]
 
         bare_cmd = [sys.executable, "-c", "pass"]
 
         def run(cmd: list[str]) -> float:
-            t0 = time.perf_counter()
-            # cwd: the temporary folder, so `python -c` (which puts the current folder first
-            # on sys.path) imports socdbg from PYTHONPATH, not from wherever this runs
-            subprocess.run(cmd, stdout=subprocess.DEVNULL, env=env, check=True, timeout=120,
-                           cwd=tmp)
-            return time.perf_counter() - t0
+            procs: list[subprocess.Popen[bytes]] = []
+            # the run's bound (a hung child is killed) is a timer thread, not
+            # Popen.wait(timeout=...): that polls, sleeping up to 50 ms between polls, which
+            # rounded every time measured here up to the next poll (65, 115, 165 ms...)
+            timer = threading.Timer(120, lambda: [p.kill() for p in procs])
+            timer.start()
+            try:
+                t0 = time.perf_counter()
+                # cwd: the temporary folder, so `python -c` (which puts the current folder
+                # first on sys.path) imports socdbg from PYTHONPATH, not from wherever this
+                # runs
+                procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env,
+                                              cwd=tmp))
+                status = procs[0].wait()  # a blocking waitpid
+                elapsed = time.perf_counter() - t0
+            finally:
+                timer.cancel()
+            if status:
+                raise subprocess.CalledProcessError(status, cmd)
+            return elapsed
 
         run(ours_cmd)  # page cache, .pyc files
+        run(lookups_cmd)
         run(nm_cmd)
-        ours, theirs, bare, ratios, own = [], [], [], [], []
+        ours, theirs, bare, ratios, own, used, used_ratios = [], [], [], [], [], [], []
         for i in range(pairs):
             if i % 2:  # alternate which goes first
                 b = run(nm_cmd)
+                u = run(lookups_cmd)
                 a = run(ours_cmd)
             else:
                 a = run(ours_cmd)
+                u = run(lookups_cmd)
                 b = run(nm_cmd)
             ours.append(a * 1e3)
             theirs.append(b * 1e3)
             ratios.append(a / b)
+            used.append(u * 1e3)
+            used_ratios.append(u / b)
             c = run(bare_cmd)
             bare.append(c * 1e3)
             own.append((a - c) / b)
@@ -406,6 +456,11 @@ def bench_symtab_vs_nm(quick: bool, count: int = SYMBOLS, pythonpath: str | None
         _row("firmware.symtab_100k.vs_nm.beyond_python", own, "x", None,
              "(python -c read_elf minus python -c pass) / nm -S, per pair: what socdbg adds "
              "to the interpreter's start-up, against nm's whole run"),
+        _row("firmware.symtab_100k.vs_nm.with_lookups", used_ratios, "x", None,
+             "python -c 'read_elf, one lookup by name, one by address' (both indexes built) "
+             "/ nm -S, per pair"),
+        _row("firmware.symtab_100k.process_with_lookups", used, "ms", None,
+             "python -c 'read_elf(FILE)', then lookup(NAME) and containing(ADDRESS)"),
     ]
 
 

@@ -10,7 +10,6 @@ may raise these without pointing an import up the house.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -63,6 +62,8 @@ class UsageError(SocdbgError):
 
 def close_matches(word: str, choices: Iterable[str], n: int = 3) -> list[str]:
     """The choices closest to ``word``, case-insensitively, best first."""
+    import difflib  # here, not at the top: every socdbg import loads this module
+
     lowered: dict[str, str] = {}
     for choice in choices:
         lowered.setdefault(choice.lower(), choice)

@@ -88,19 +88,25 @@ def test_bench_symtab_rows(bench: ModuleType) -> None:
     rows = bench.bench_symtab_100k(quick=True, count=3000)
     _check_rows(rows, ["firmware.symtab_100k.read_elf", "firmware.symtab_100k.pyelftools",
                        "firmware.symtab_100k.speedup", "firmware.symtab_100k.containing",
-                       "firmware.symtab_100k.lookup"])
+                       "firmware.symtab_100k.lookup", "firmware.symtab_100k.first_lookup",
+                       "firmware.symtab_100k.first_containing"])
     assert (rows[0]["unit"], rows[0]["target"]) == ("s", 0.5)
     assert rows[2]["value"] == pytest.approx(rows[1]["value"] / rows[0]["value"])
     assert rows[3]["unit"] == rows[4]["unit"] == "µs"
+    assert rows[5]["unit"] == rows[6]["unit"] == "ms"  # the deferred index builds
+    assert len(rows[5]["samples"]) == len(rows[6]["samples"]) == 3
 
 
 def test_bench_symtab_vs_nm_rows(bench: ModuleType) -> None:
     """Whole processes, paired: the child reads the file and checks the symbol count."""
     rows = bench.bench_symtab_vs_nm(quick=True, count=3000)
-    beyond = rows.pop()  # a difference of two timings: may be below 0 for a tiny file
+    beyond = rows.pop(4)  # a difference of two timings: may be below 0 for a tiny file
     assert beyond["name"] == "firmware.symtab_100k.vs_nm.beyond_python"
     assert beyond["unit"] == "x" and len(beyond["samples"]) == 7
     _check_rows(rows, ["firmware.symtab_100k.vs_nm", "firmware.symtab_100k.process",
-                       "firmware.symtab_100k.nm", "firmware.symtab_100k.python_startup"])
+                       "firmware.symtab_100k.nm", "firmware.symtab_100k.python_startup",
+                       "firmware.symtab_100k.vs_nm.with_lookups",
+                       "firmware.symtab_100k.process_with_lookups"])
     assert (rows[0]["unit"], rows[0]["target"], rows[0]["runs"]) == ("x", 2.0, 7)
-    assert rows[1]["unit"] == rows[2]["unit"] == rows[3]["unit"] == "ms"
+    assert rows[1]["unit"] == rows[2]["unit"] == rows[3]["unit"] == rows[5]["unit"] == "ms"
+    assert rows[4]["unit"] == "x" and len(rows[4]["samples"]) == 7

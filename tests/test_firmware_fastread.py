@@ -11,7 +11,7 @@ from collections import Counter
 import firmware_build as fb
 import pytest
 from elftools.elf.elffile import ELFFile
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from socdbg.firmware import elf as elf_mod
@@ -182,3 +182,72 @@ def test_names_in_one_split_agree_with_the_per_offset_read(
         assert got is None
     else:
         assert got == slow
+
+
+@settings(max_examples=200, deadline=None)
+@given(names=st.lists(st.text(alphabet="ab_.9", min_size=0, max_size=4), min_size=1,
+                      max_size=12),
+       data=st.data())
+def test_names_in_one_split_never_differ_from_the_per_offset_read(
+        names: list[str], data: st.DataObject) -> None:
+    """Any offsets at all (shared, reordered, inside a string, past the table, as many as the
+    strings or not): the one-split path gives what the per-offset path gives, or declines."""
+    table = b"\0" + b"".join(n.encode() + b"\0" for n in names)
+    starts = [1]
+    for n in names[:-1]:
+        starts.append(starts[-1] + len(n) + 1)
+    count = data.draw(st.sampled_from([len(names)]) | st.integers(1, len(names) + 3),
+                      label="count")
+    anywhere = st.sampled_from(starts) | st.integers(0, len(table) + 2)
+    offsets = [0, *data.draw(st.lists(anywhere, min_size=count, max_size=count),
+                             label="offsets")]
+    named = bytes(1 if o else 0 for o in offsets)
+    wanted = b"\0" + bytes(data.draw(st.lists(st.sampled_from([0, 1]), min_size=count,
+                                              max_size=count), label="wanted"))
+    wanted = bytes(w & m for w, m in zip(wanted, named, strict=True))
+    got = elf_mod._names_in_order(table, offsets, named, wanted)
+    try:
+        slow: list[str] | None = elf_mod._names(
+            table, [o for o, w in zip(offsets, wanted, strict=True) if w], "t")
+    except elf_mod.FirmwareError:
+        slow = None
+    assert got is None or got == slow
+
+
+_TIED = st.tuples(st.sampled_from(["a", "b", "c", "$x", ""]), st.integers(0, 6),
+                  st.integers(0, 3), st.sampled_from([0, 1, 2, 3, 4]), st.sampled_from([0, 1]),
+                  st.sampled_from([0, 1, 0xFFF1]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(symbols=st.lists(_TIED, max_size=40), little=st.booleans())
+@example(symbols=[("a", 1, 2, 2, 1, 1), ("b", 1, 3, 2, 1, 1), ("c", 1, 3, 1, 1, 1),
+                  ("a", 1, 0, 0, 0, 1)], little=True)  # a run of 4: sizes 3, 3, 2, 0
+@example(symbols=[("a", 2, 1, 2, 1, 1), ("b", 2, 1, 1, 1, 1), ("c", 2, 3, 1, 1, 1),
+                  ("a", 5, 1, 0, 1, 1), ("b", 5, 1, 1, 1, 1)], little=True)  # runs of 3, 2
+def test_the_address_index_is_by_address_then_largest_first(
+        symbols: list[tuple[str, int, int, int, int, int]], little: bool) -> None:
+    """Few addresses, so many ties: the index by address holds the named, defined data and
+    code symbols, by address, then size (largest first), then table order."""
+    data = _elf(symbols, True, little)
+    table = parse_elf(data, "tied.elf").symbols
+    table.containing(0)  # builds the index
+    got = [(s.address, s.size, s.name) for s in map(table._symbol, table._syms)]
+    ordered = [s for s in symbols if s[4] == 0] + [s for s in symbols if s[4] != 0]
+    rows = [(value, size, name, i) for i, (name, value, size, kind, _, shndx)
+            in enumerate(ordered)
+            if name and not name.startswith("$") and shndx != 0 and kind in (0, 1, 2)]
+    assert got == [(v, s, n) for v, s, n, _ in sorted(rows, key=lambda r: (r[0], -r[1], r[3]))]
+
+
+@settings(max_examples=60, deadline=None)
+@given(names=st.lists(st.text(alphabet="ab_é", min_size=0, max_size=5), min_size=1,
+                      max_size=20),
+       data=st.data())
+def test_many_names_read_at_once_as_each_alone(names: list[str], data: st.DataObject) -> None:
+    """From 256 names on, :func:`_names` decodes the table once (sliced if ASCII, else every
+    string once): the same names as decoding each alone, for shared suffixes too."""
+    table = b"\0" + b"".join(n.encode() + b"\0" for n in names)
+    offsets = data.draw(st.lists(st.integers(0, len(table) - 1), min_size=256, max_size=300))
+    assert elf_mod._names(table, offsets, "t") == \
+        [elf_mod._string_at(table, at, "t") for at in offsets]

@@ -3,9 +3,11 @@
 The headers, program headers and section headers are read with ``struct`` (no pyelftools on
 this path: importing it costs more than reading a 100,000-symbol table). The symbol table is
 decoded into columns straight from its bytes (strided memoryviews in the machine's byte
-order, one ``struct.unpack`` in the other); :class:`Symbol` objects are made only for the
-symbols a lookup returns. Every size, offset and count read from the file is checked against
-the file before it is used; any malformed input becomes one :class:`FirmwareError` line.
+order, one ``struct.unpack`` in the other) and handed to the :class:`SymbolTable` as they are:
+its indexes (by name, by address) are built on first use, and :class:`Symbol` objects are made
+only for the symbols a lookup returns. Every size, offset and count read from the file is
+checked against the file before it is used; any malformed input becomes one
+:class:`FirmwareError` line.
 
 Local symbols carry the source file they come from: the ``STT_FILE`` symbol that precedes them
 in the symbol table (as the assembler and linker order them), so two ``static`` functions with
@@ -18,16 +20,18 @@ import gc
 import struct
 import sys
 from collections.abc import Sequence
-from itertools import accumulate, compress, repeat
-from operator import add
+from itertools import accumulate, compress, islice, repeat
+from operator import add, itemgetter, lt
 from pathlib import Path
 from typing import NamedTuple
 
 from socdbg.errors import SocdbgError
 from socdbg.firmware.symtab import (
+    EMPTY,
     LOCATED,
     STB_NAMES,
     STT_NAMES,
+    Columns,
     Symbol,
     SymbolTable,
     _Files,
@@ -239,7 +243,10 @@ def _strings(data: bytes) -> dict[int, str]:
 def _names(data: bytes, offsets: list[int], name: str) -> list[str]:
     """The string at each offset of a string table. An ASCII table (nearly all) is decoded
     once and each name sliced out of it up to its NUL; else every string of the table is
-    decoded once (:func:`_strings`). A name that runs past the table is a FirmwareError."""
+    decoded once (:func:`_strings`); a few names (source files) are each decoded alone. A
+    name that runs past the table is a FirmwareError."""
+    if len(offsets) < 256:
+        return [_string_at(data, at, name) for at in offsets]
     if data.isascii():
         text = data.decode("ascii")
         find = text.index
@@ -261,16 +268,31 @@ def _names_in_order(data: bytes, nidx: Sequence[int], named: bytes, wanted: byte
     if not data.isascii():
         return None
     parts = data.decode("ascii").split("\0")
-    offsets = list(compress(nidx, named))
-    if not offsets or len(parts) != len(offsets) + 2 or parts[0] or parts[-1]:
+    offsets = _kept(nidx, named)
+    n = len(offsets)
+    if not n or len(parts) != n + 2 or parts[0] or parts[-1]:
         return None
-    inner = parts[1:-1]
-    # where each string starts: after the leading NUL, and each earlier string and its NUL
-    starts = list(accumulate(map(add, map(len, inner), repeat(1)), initial=1))
-    starts.pop()
-    if starts != offsets:
+    # The n strings between the first NUL and the last start at the n places just after a
+    # NUL but the last: n offsets in strictly increasing order that each point at such a
+    # place are those n starts, in order. (Cheaper than summing the lengths of the strings:
+    # no new int per string.)
+    if not 0 < offsets[0] <= offsets[-1] < len(data) or \
+            not all(map(lt, offsets, offsets[1:])):
         return None
-    return list(compress(inner, compress(wanted, named)))
+    before = b"\1" + data  # before[at] is the byte before data[at]
+    if any(itemgetter(*offsets)(before) if n > 1 else (before[offsets[0]],)):
+        return None  # an offset inside a string: the strings are shared or out of order
+    return list(compress(islice(parts, 1, n + 1), compress(wanted, named)))
+
+
+def _kept(column: Sequence[int], flags: bytes) -> list[int]:
+    """``list(compress(column, flags))``; a memoryview is read whole first (``tolist`` is a
+    C loop; iterating a view is slower), and when only row 0 is dropped, sliced instead."""
+    if isinstance(column, memoryview):
+        if flags.find(0, 1) < 0 and flags[:1] == b"\0":
+            return column[1:].tolist()
+        column = column.tolist()
+    return list(compress(column, flags))
 
 
 def _string_at(data: bytes, at: int, name: str) -> str:
@@ -287,7 +309,7 @@ def _symbols(raw: bytes, is64: bool, end: str, sections: list[_Section], shstrnd
         table = next((s for s in sections if s.type == SHT_DYNSYM), None)
     names_of_sections = _section_names(raw, sections, shstrndx)
     if table is None:
-        return SymbolTable([], [], [], [], [], [], names_of_sections, image)
+        return SymbolTable([], EMPTY, [], names_of_sections, image)
     if not 0 <= table.link < len(sections):
         raise FirmwareError(f"{name}: corrupt or truncated ELF (symbol table links to "
                             f"missing section {table.link})")
@@ -309,8 +331,9 @@ def _symbols(raw: bytes, is64: bool, end: str, sections: list[_Section], shstrnd
     wanted = b"\0" + wanted[1:]  # entry 0 is the null symbol
     names = _names_in_order(strings, nidx, named, wanted)
     if names is None:
-        names = _names(strings, list(compress(nidx, wanted)), name)
-    if strings.startswith(b"$") or b"\0$" in strings:  # mapping symbols ($x, $d): hidden
+        names = _names(strings, _kept(nidx, wanted), name)
+    # mapping symbols ($x, $d) are hidden (most tables have no '$' at all: one memchr)
+    if b"$" in strings and (strings.startswith(b"$") or b"\0$" in strings):
         dollar = bytes(map(str.startswith, names, repeat("$")))
         if any(dollar):
             hidden = bytearray(wanted)
@@ -318,16 +341,15 @@ def _symbols(raw: bytes, is64: bool, end: str, sections: list[_Section], shstrnd
                 hidden[r] = 0
             wanted = bytes(hidden)
             names = list(compress(names, dollar.translate(_ZERO)))
-    located = list(compress(range(len(names)), compress(info_col.translate(_LOCATED_TYPES),
-                                                        wanted)))
     # locals belong to the STT_FILE symbol before them; sh_info is the first global
     first_global = min(table.info, count)
     file_rows = list(compress(range(first_global), info_col[:first_global].translate(_FILES)))
-    files = _Files(file_rows, _names(strings, [nidx[r] for r in file_rows], name), wanted,
-                   first_global)
-    return SymbolTable(names, list(compress(values, wanted)), list(compress(sizes, wanted)),
-                       list(compress(infos, wanted)), list(compress(shndx, wanted)), files,
-                       names_of_sections, image, located)
+    files = _Files(file_rows, _names(strings, [nidx[r] for r in file_rows], name), first_global)
+    # the columns stay as read (views of the table, indexed by table row): no per-symbol
+    # list is made here, and the indexes by name and by address are built on first use
+    return SymbolTable(names, Columns(nidx, values, sizes, infos, shndx, strings, wanted,
+                                      info_col.translate(_LOCATED_TYPES)),
+                       files, names_of_sections, image)
 
 
 def _columns(body: bytes, is64: bool, end: str, count: int, views: bool | None = None

@@ -1,6 +1,13 @@
-"""A symbol table held as columns: by name (a dict of row numbers) and by address (sorted,
-bisect). :class:`Symbol` objects are made only for the symbols a lookup returns. The ELF reader
-(:mod:`socdbg.firmware.elf`) fills it straight from the table's bytes."""
+"""A symbol table held as columns of the ELF symbol table itself (indexed by table row), with
+two indexes built on first use: by name (a dict of rows, on the first name lookup; ``len``
+before that counts the names with a set) and by address (sorted, bisect; on the first address
+lookup). :class:`Symbol` objects are made
+only for the symbols a lookup returns. The ELF reader (:mod:`socdbg.firmware.elf`) fills it
+straight from the table's bytes.
+
+Reading an image and looking up nothing (``load``, which says how many symbols it has) pays
+for neither index; the first lookup of each kind pays for its own (scripts/bench_firmware.py
+reports both first lookups beside the read)."""
 
 from __future__ import annotations
 
@@ -41,10 +48,47 @@ class Symbol(NamedTuple):
             else self.name
 
 
+class Columns(NamedTuple):
+    """The symbol table's columns, one entry per table row (row 0 is the null symbol):
+    name offsets into ``strings``, values, sizes, st_info, section indices; then ``wanted``
+    and ``located``, one byte (0 or 1) per row: the rows that are symbols, and the rows whose
+    kind an address resolves to (notype, object, func)."""
+
+    offsets: Sequence[int]
+    values: Sequence[int]
+    sizes: Sequence[int]
+    infos: Sequence[int]
+    shndx: Sequence[int]
+    strings: bytes
+    wanted: bytes
+    located: bytes
+
+
+EMPTY = Columns([], [], [], [], [], b"", b"", b"")
+
+
 def _rank(bind: int, size: int) -> int:
     """Which of several same-named symbols a bare name means: global or weak over local,
     then sized over unsized."""
     return (0 if bind == 0 else 2) + (1 if size else 0)
+
+
+def _dense(flags: bytes) -> bool:
+    """Whether every row but the first (the null symbol) has its flag (one byte per row, 0 or
+    1), as in a table of nothing but named symbols."""
+    return flags[:1] != b"\1" and flags.find(0, 1) < 0
+
+
+def _rows(flags: bytes) -> Sequence[int]:
+    """The rows whose flag is 1: a range when that is every row but the first."""
+    if _dense(flags):
+        return range(1, len(flags))
+    return list(compress(range(len(flags)), flags))
+
+
+def _as_list(column: Sequence[int]) -> list[int]:
+    """A column as a list (a view's items are slower to read than a list's)."""
+    return column.tolist() if isinstance(column, memoryview) else list(column)
 
 
 def _pick(column: Sequence[_T], rows: list[int]) -> list[_T]:
@@ -55,67 +99,117 @@ def _pick(column: Sequence[_T], rows: list[int]) -> list[_T]:
 
 
 class SymbolTable:
-    """Symbols of one image, held as columns: by name (dict of row numbers) and by address
-    (sorted, bisect). ``Symbol`` objects are built per lookup."""
+    """Symbols of one image: ``names`` (one per wanted row, in table order) and the table's
+    :class:`Columns`. By name: a dict of table rows, built on first use; by address: rows
+    sorted by address for bisect, built on first use. ``Symbol`` objects are built per
+    lookup."""
 
-    def __init__(self, names: list[str], values: list[int], sizes: list[int],
-                 infos: list[int], shndx: list[int], file_of: Sequence[str] | _Files,
-                 section_names: list[str], image: str,
-                 located: list[int] | None = None) -> None:
-        self._names, self._values, self._sizes = names, values, sizes
-        self._infos, self._shndx, self._file_of = infos, shndx, file_of
+    def __init__(self, names: list[str], columns: Columns,
+                 file_of: Sequence[str] | _Files, section_names: list[str],
+                 image: str) -> None:
+        self._names, self._cols = names, columns
+        self._values, self._sizes, self._infos = columns.values, columns.sizes, columns.infos
+        self._shndx = columns.shndx
+        # every row but the null one a symbol: the name of row r is names[r - 1]
+        self._dense = _dense(columns.wanted)
+        self._file_of = file_of
         self._section_names, self._image = section_names, image
-        self._made: dict[int, Symbol] = {}  # row -> the Symbol made for it
+        self._made: dict[int, Symbol] = {}  # table row -> the Symbol made for it
         self._named: dict[str, Symbol] = {}  # name -> what lookup(name) gave
-        rows = range(len(names))
-        index = dict(zip(names, rows, strict=True))
-        self._index = index
+        self._index: dict[str, int] | None = None  # name -> the row lookup(name) gives
         #: name -> every row with that name, only for names that repeat
         self._repeats: dict[str, list[int]] = {}
+        self._distinct: int | None = None  # how many names, before the index is built
+        # by address (built on first use): rows, their addresses and sizes, in address order
+        self._syms: list[int] = []
+        self._addrs: list[int] | None = None
+        self._ssizes: list[int] = []
+
+    def __len__(self) -> int:
+        """How many distinct names (a count of the names, without building the index)."""
+        if self._index is not None:
+            return len(self._index)
+        if self._distinct is None:
+            self._distinct = len(set(self._names))
+        return self._distinct
+
+    def _by_name(self) -> dict[str, int]:
+        index = self._index
+        if index is not None:
+            return index
+        names = self._names
+        rows = _rows(self._cols.wanted)
+        index = dict(zip(names, rows, strict=True))
+        repeats: dict[str, list[int]] = {}
         if len(index) != len(names):
+            infos, sizes = self._infos, self._sizes
             for name, row in zip(names, rows, strict=True):
                 if index[name] != row:
-                    self._repeats.setdefault(name, []).append(row)
-            for name, more in self._repeats.items():
+                    repeats.setdefault(name, []).append(row)
+            for name, more in repeats.items():
                 more.append(index[name])
                 more.sort()
                 index[name] = max(more, key=lambda r: (_rank(infos[r] >> 4, sizes[r]), -r))
-        # by address: only data and code symbols with a name
-        if located is None:
-            located = [r for r, info in zip(rows, infos, strict=True) if info & 0xF in LOCATED]
-        if "" in index:
-            located = [r for r in located if names[r]]
-        # (address, -size) order: sort by address (the table is mostly in address order
-        # already: runs timsort takes whole), then the few runs of equal addresses by size,
-        # largest first
+        # both complete before either is seen (two threads may build the index at once)
+        self._repeats = repeats
+        self._index = index
+        return index
+
+    def _by_address(self) -> list[int]:
+        """Addresses of the data and code symbols with a name, in (address, -size) order
+        (and their rows in ``_syms``, sizes in ``_ssizes``)."""
+        addrs = self._addrs
+        if addrs is not None:
+            return addrs
+        cols = self._cols
+        count = len(cols.wanted)
+        both = (int.from_bytes(cols.wanted, "big") & int.from_bytes(cols.located, "big")
+                ).to_bytes(count, "big")
+        located = list(_rows(both))
+        if "" in (self._index if self._index is not None else self._names):
+            strings, offsets = cols.strings, cols.offsets
+            located = [r for r in located if strings[offsets[r]]]  # a name, not its NUL
+        # sort by address (the table is mostly in address order already: runs timsort takes
+        # whole), then the few runs of equal addresses by size, largest first (stable)
+        values, sizes = _as_list(self._values), _as_list(self._sizes)  # faster to read
         located.sort(key=values.__getitem__)
         addrs = _pick(values, located)
-        ties = list(compress(range(1, len(addrs)), map(eq, addrs[1:], addrs)))
-        i = 0
-        while i < len(ties):
-            j = i
-            while j + 1 < len(ties) and ties[j + 1] == ties[j] + 1:
-                j += 1
-            start, stop = ties[i] - 1, ties[j] + 1
-            located[start:stop] = sorted(located[start:stop], key=lambda r: -sizes[r])
-            i = j + 1
+        del values
+        same = bytes(map(eq, addrs[1:], addrs))  # same[k]: addrs[k + 1] == addrs[k]
+        i = same.find(1)
+        while i >= 0:
+            start, stop = i, i + 2
+            while stop < len(addrs) and addrs[stop] == addrs[start]:
+                stop += 1
+            if stop - start == 2:
+                a, b = located[start], located[start + 1]
+                if sizes[b] > sizes[a]:
+                    located[start], located[start + 1] = b, a
+            else:
+                located[start:stop] = sorted(located[start:stop], key=sizes.__getitem__,
+                                             reverse=True)
+            i = same.find(1, stop)
         self._syms = located
-        self._addrs = addrs
         self._ssizes = _pick(sizes, located)  # sizes in address order
+        self._addrs = addrs  # last: set means built
+        return addrs
 
-    def __len__(self) -> int:
-        return len(self._index)
-
-    def _symbol(self, row: int) -> Symbol:
+    def _symbol(self, row: int, name: str | None = None) -> Symbol:
+        """The Symbol of table row ``row`` (``name``: its name, when the caller has it)."""
         sym = self._made.get(row)
         if sym is not None:
             return sym
         info, shndx = self._infos[row], self._shndx[row]
         section = ("*ABS*" if shndx == SHN_ABS else self._section_names[shndx]
                    if shndx < len(self._section_names) else "?")
-        sym = Symbol(self._names[row], self._values[row], self._sizes[row],
-                     _KINDS[info & 0xF], _BINDS[info >> 4], section, self._image,
-                     self._file_of[row])
+        if name is None and self._dense:
+            name = self._names[row - 1]
+        elif name is None:
+            # the reader has read this name already: inside the table, NUL-terminated
+            strings, at = self._cols.strings, self._cols.offsets[row]
+            name = strings[at : strings.index(b"\0", at)].decode("utf-8", "replace")
+        sym = Symbol(name, self._values[row], self._sizes[row], _KINDS[info & 0xF],
+                     _BINDS[info >> 4], section, self._image, self._file_of[row])
         self._made[row] = sym
         return sym
 
@@ -124,24 +218,27 @@ class SymbolTable:
         sized one); :meth:`candidates` says whether others share the name."""
         sym = self._named.get(name)
         if sym is None:
-            row = self._index.get(name)
+            index = self._index
+            row = (index if index is not None else self._by_name()).get(name)
             if row is None:
                 return None
-            sym = self._named[name] = self._symbol(row)
+            sym = self._named[name] = self._symbol(row, name)
         return sym
 
     def candidates(self, name: str) -> list[Symbol]:
         """Every symbol called ``name``, the one :meth:`lookup` gives first."""
+        index = self._by_name()
         rows = self._repeats.get(name)
         if rows is None:
-            row = self._index.get(name)
-            return [] if row is None else [self._symbol(row)]
-        first = self._index[name]
-        return [self._symbol(r) for r in [first] + [r for r in rows if r != first]]
+            row = index.get(name)
+            return [] if row is None else [self._symbol(row, name)]
+        first = index[name]
+        return [self._symbol(r, name) for r in [first] + [r for r in rows if r != first]]
 
     def ambiguous(self, name: str) -> list[Symbol]:
         """The candidates when a bare ``name`` cannot say which symbol it means: several
         symbols at different addresses and no single global among them; else []."""
+        self._by_name()
         rows = self._repeats.get(name)
         if rows is None:
             return []
@@ -165,6 +262,8 @@ class SymbolTable:
         """The symbol whose [address, address+size) holds ``address`` (or, for unsized
         symbols, the nearest one at or below it) and the offset into it."""
         addrs = self._addrs
+        if addrs is None:
+            addrs = self._by_address()
         i = bisect.bisect_right(addrs, address) - 1
         best = -1
         sizes = self._ssizes
@@ -183,34 +282,27 @@ class SymbolTable:
         return None
 
     def names(self) -> list[str]:
-        return list(self._index)
+        return list(self._by_name())
 
     @property
     def by_name(self) -> dict[str, Symbol]:
         """name -> the symbol :meth:`lookup` gives (builds every Symbol: for tests/tools)."""
-        return {n: self._symbol(r) for n, r in self._index.items()}
+        return {n: self._symbol(r, n) for n, r in self._by_name().items()}
 
 
 class _Files:
-    """The source file of each symbol (by row), looked up when a Symbol is made: the STT_FILE
-    symbol before a local one. The table row of each symbol row is worked out on first use
-    (from ``wanted``, the table's 0/1 column of the rows that became symbols)."""
+    """The source file of each symbol (by table row), looked up when a Symbol is made: the
+    STT_FILE symbol before a local one (``rows``: the table rows of the STT_FILE symbols,
+    ``names`` their names; locals come before ``first_global``)."""
 
-    __slots__ = ("_first_global", "_keep", "_names", "_rows", "_wanted")
+    __slots__ = ("_first_global", "_names", "_rows")
 
-    def __init__(self, rows: list[int], names: list[str], wanted: bytes,
-                 first_global: int) -> None:
-        self._rows, self._names, self._wanted = rows, names, wanted
-        self._keep: list[int] | None = None
+    def __init__(self, rows: list[int], names: list[str], first_global: int) -> None:
+        self._rows, self._names = rows, names
         self._first_global = first_global
 
     def __getitem__(self, row: int) -> str:
-        if not self._rows:
+        if not self._rows or row >= self._first_global:
             return ""
-        if self._keep is None:
-            self._keep = list(compress(range(len(self._wanted)), self._wanted))
-        r = self._keep[row]
-        if r >= self._first_global:
-            return ""
-        i = bisect.bisect_right(self._rows, r) - 1
+        i = bisect.bisect_right(self._rows, row) - 1
         return self._names[i] if i >= 0 else ""
