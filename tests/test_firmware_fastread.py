@@ -9,7 +9,6 @@ import struct
 from collections import Counter
 
 import firmware_build as fb
-import pytest
 from elftools.elf.elffile import ELFFile
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -56,11 +55,6 @@ def _pyelftools(data: bytes) -> Counter[Row]:
         out[(sym.name, sym["st_value"], sym["st_size"], kinds.get(kind, kind), bind, section,
              file if i < first_global else "")] += 1
     return out
-
-
-@pytest.fixture(scope="module")
-def fw(tmp_path_factory: pytest.TempPathFactory) -> fb.Images:
-    return fb.firmware(tmp_path_factory)
 
 
 def test_every_test_image_reads_as_pyelftools_reads_it(fw: fb.Images) -> None:
