@@ -91,6 +91,29 @@ def test_dma_selftest_and_a_reset_mid_transfer_agree_with_the_model(rtl_built: s
     assert re.search(r"no difference: \d+ accesses agree", out.stdout), out.stdout[-2000:]
 
 
+def test_a_poll_that_times_out_or_ends_where_the_model_acts_is_the_simulators(
+        rtl_built: str, tmp_path: Path) -> None:
+    """A poll whose time runs out with the DMA model coupled stops (it once checked the last
+    cycle again forever), and polls that end exactly where the model acts (busy falls, done
+    rises) report the simulator's cycles."""
+    script = tmp_path / "polls.sdbg"
+    script.write_text("\n".join([
+        "poll dma.ch[0].status.done == 1 --timeout 0.00001",
+        "write sysctrl.pll_ctrl en=1", "poll sysctrl.pll_status.lock == 1",
+        "write sysctrl.rst_ctrl dma_rst=0 noc_rst=0", "write dma.global_ctrl enable=1",
+        "write dma.ch[3].src 0x10000000", "write dma.ch[3].dst 0x80000000",
+        "write dma.ch[3].len 0x400", "write dma.ch[3].ctrl en=1 start=1",
+        "poll dma.ch[3].status.busy == 0", "poll dma.ch[3].status.done == 1 --timeout 0.00001",
+        "poll dma.ch[3].status.done == 0 --timeout 0.00001", ""]))
+    sim = socdbg("-t", SIM, "run", "--keep-going", str(script))
+    rtl = socdbg("-t", rtl_built, "run", "--keep-going", str(script), timeout=120)
+    assert rtl.stdout.splitlines() == sim.stdout.splitlines()
+    text = " ".join(rtl.stdout.split())  # long lines wrap
+    assert text.count("timeout after 10,000 cycles: expected") == 2, text
+    assert "done == 0, got 1" in text and "3 checks passed, 2 failed" in text, text
+    assert rtl.returncode == sim.returncode == 1
+
+
 def test_the_rtl_holds_what_the_engine_drives(rtl: Session) -> None:
     """busy while the transfer runs, then done (sticky until software clears it), the
     byte count, and the interrupt source: all read from the RTL's own registers."""

@@ -127,10 +127,11 @@ class Coupling:
             self.model.write_block(address, data)
         self.settle()
 
-    def settle(self) -> None:
-        """Run what is due now in the model and drive its results into the RTL."""
+    def settle(self) -> bool:
+        """Run what is due now in the model and drive its results into the RTL; True when
+        that changed what the RTL is driven with."""
         self.model.step(0)
-        self.sync()
+        return self.sync()
 
     def next_stop(self, limit: int) -> int:
         """The next cycle (at most ``limit``) where the model may change what it drives."""
@@ -140,18 +141,21 @@ class Coupling:
         nxt = self.model.kernel.peek()
         return limit if nxt is None or nxt > limit else max(nxt, now)
 
-    def advance_to(self, cycle: int) -> None:
+    def advance_to(self, cycle: int) -> bool:
+        """Bring the model to ``cycle`` and drive its results (True: something changed, so
+        what the RTL showed at ``cycle`` before this is stale)."""
         if cycle > self.model.now:
             self.model.step(cycle - self.model.now)
-        self.settle()
+        return self.settle()
 
     def reset(self) -> None:
         self.model.reset()
         self._last = [None] * len(self.entries)
         self.settle()
 
-    def sync(self) -> None:
-        """Drive every entry whose model value changed since it was last driven."""
+    def sync(self) -> bool:
+        """Drive every entry whose model value changed since it was last driven; True when
+        one did."""
         values: dict[int, int] = {}
         requests: list[str] = []
         for i, e in enumerate(self.entries):
@@ -169,8 +173,9 @@ class Coupling:
                     requests.append(f"h {i:x} {v:x} 1")
             else:
                 requests.append(f"h {i:x} {v:x} 0")
-        if requests:
-            answers = self.harness.ask(requests)
-            if any(a != "k" for a in answers):
-                bad = next(a for a in answers if a != "k")
-                raise TargetError(f"rtl: the harness refused a sideband value: {bad[:40]!r}")
+        if not requests:
+            return False
+        bad = [a for a in self.harness.ask(requests) if a != "k"]
+        if bad:
+            raise TargetError(f"rtl: the harness refused a sideband value: {bad[0][:40]!r}")
+        return True

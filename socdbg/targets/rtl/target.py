@@ -109,11 +109,12 @@ class RtlTarget(SimulatedBus):
             self._now = int(parts[2], 16)
             if self.coupling is None:
                 return parts[1] == "1"
-            acting = self.coupling.next_stop(end) == self._now
-            self.coupling.advance_to(self._now)
+            # the check at this cycle saw the model's values of the cycle before: when the
+            # model changes them here, check this cycle again
+            stale = self.coupling.advance_to(self._now)
             if parts[1] == "1":
                 return True
-            if self._now >= end and not acting:
+            if self._now >= end and not stale:
                 return False
 
     def _run_until_slow(self, condition: str, max_cycles: int) -> bool:
