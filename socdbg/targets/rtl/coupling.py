@@ -28,13 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from socdbg.errors import TargetError
-from socdbg.models.memory import SparseMemory
 from socdbg.models.options import SimOptions
 from socdbg.regmap import Field, Register, RegMap
 from socdbg.targets.rtl.harness import Harness
+from socdbg.targets.rtl.top import MAX_SIDEBAND as MAX_ENTRIES
 
-#: The longest sideband list a build may name (top.py's MAX_SIDEBAND, with room).
-MAX_ENTRIES = 4096
 MAX_MANIFEST_BYTES = 1 << 20
 _LINE = re.compile(r"^([A-Za-z_]\w*) ([A-Za-z_][\w.]*) ([1-9]\d{0,2})$")
 
@@ -112,13 +110,6 @@ class Coupling:
         """The coupling for a build, or None when it drives nothing (no DMA block built)."""
         entries = read_manifest(manifest, regmap)
         return cls(regmap, options, harness, entries) if entries else None
-
-    @property
-    def now(self) -> int:
-        return self.model.now
-
-    def memory_at(self, address: int) -> SparseMemory | None:
-        return self.model.memory_at(address)
 
     def wrote(self, address: int, data: bytes) -> None:
         """The RTL accepted a register write: the model sees it too, then drives the RTL."""

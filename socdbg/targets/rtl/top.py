@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from socdbg.errors import TargetError
 from socdbg.targets.rtl.generate import Block
 
 #: The functional model's timings (socdbg/models/blocks.py), repeated here because models may
@@ -203,7 +204,10 @@ def sideband_leaves(blocks: Sequence[Block]) -> list[tuple[str, str, int]]:
            if leaf.kind == "next" and (
                b.name == COUPLED_BLOCK or (b.name == "intc" and leaf.path.startswith(
                    f"status.{COUPLED_IRQ_PREFIX}")))]
-    return out[:MAX_SIDEBAND] if len(out) <= MAX_SIDEBAND else []
+    if len(out) > MAX_SIDEBAND:
+        raise TargetError(f"rtl: the {COUPLED_BLOCK} block has {len(out)} hardware inputs; "
+                          f"the DMA model drives at most {MAX_SIDEBAND}")
+    return out
 
 
 def _sideband(blocks: Sequence[Block], drive: dict[str, str]) -> list[str]:
