@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeGuard, runtime_checkable
 
-from socdbg.access_plan import BUS_SIZES
 from socdbg.errors import TargetError, did_you_mean
 
 if TYPE_CHECKING:
@@ -374,17 +373,3 @@ def open_target(spec: str, load_map: MapLoader) -> Target:
                               b.example for b in table.values()))
     return found.open(arg, load_map)
 
-
-def check_access(address: int, size: int) -> None:
-    """A simulated bus access is 1, 2, 4 or 8 bytes, aligned to its size (sim:, rtl:)."""
-    if size not in BUS_SIZES:
-        raise TargetError(f"access of {size} bytes at {address:#x}: sizes are 1, 2, 4 or 8")
-    if address % size:
-        raise TargetError(f"misaligned {size * 8}-bit access at {address:#x}",
-                          f"align to {size} bytes")
-
-
-def bus_error(op: str, address: int, size: int, why: str, hint: str | None = None
-              ) -> TargetError:
-    """The one wording of a simulated bus error (sim:, rtl:)."""
-    return TargetError(f"bus error: {op} of {size} byte(s) at {address:#x}: {why}", hint)

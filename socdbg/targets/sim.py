@@ -27,9 +27,8 @@ from socdbg.targets.base import (
     Completions,
     MapLoader,
     Target,
-    bus_error,
 )
-from socdbg.targets.simbus import KernelTime, SimulatedBus
+from socdbg.targets.simbus import KernelTime, SimulatedBus, bus_error
 
 if TYPE_CHECKING:
     from socdbg.models.regfile import RegisterFile

@@ -13,14 +13,29 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from socdbg.access_plan import BUS_SIZES
 from socdbg.errors import TargetError
 from socdbg.models.gaps import SolvableRegisters, gap_solver
-from socdbg.targets.base import bus_error, check_access
 
 if TYPE_CHECKING:
     from socdbg.models.kernel import Kernel
     from socdbg.models.memory import SparseMemory
     from socdbg.regmap import Memory, Register, RegMap
+
+
+def check_access(address: int, size: int) -> None:
+    """A simulated bus access is 1, 2, 4 or 8 bytes, aligned to its size (sim:, rtl:)."""
+    if size not in BUS_SIZES:
+        raise TargetError(f"access of {size} bytes at {address:#x}: sizes are 1, 2, 4 or 8")
+    if address % size:
+        raise TargetError(f"misaligned {size * 8}-bit access at {address:#x}",
+                          f"align to {size} bytes")
+
+
+def bus_error(op: str, address: int, size: int, why: str, hint: str | None = None
+              ) -> TargetError:
+    """The one wording of a simulated bus error (sim:, rtl:)."""
+    return TargetError(f"bus error: {op} of {size} byte(s) at {address:#x}: {why}", hint)
 
 
 class SimulatedBus(ABC):

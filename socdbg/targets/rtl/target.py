@@ -26,11 +26,10 @@ from socdbg.targets.base import (
     CAP_TIME,
     CAP_WRITE,
     MapLoader,
-    bus_error,
 )
 from socdbg.targets.rtl.coupling import Coupling
 from socdbg.targets.rtl.harness import CYCLES_PER_SECOND, TIMEOUT, Harness
-from socdbg.targets.simbus import SimulatedBus
+from socdbg.targets.simbus import SimulatedBus, bus_error
 
 _OPS = {"==": 0, "!=": 1, "<=": 2, ">=": 3, "<": 4, ">": 5}
 
