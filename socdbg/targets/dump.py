@@ -14,8 +14,6 @@ from socdbg.errors import TargetError
 from socdbg.regmap import RegMap, load_map
 from socdbg.targets.base import CAP_COALESCE, CAP_RECORD, Backend, Completions, MapLoader
 
-CAP_DUMP = CAP_RECORD
-
 
 class DumpTarget:
     def __init__(self, path: str, dump: Dump, regmap: RegMap) -> None:
@@ -23,7 +21,7 @@ class DumpTarget:
         self.dump = dump
         self.regmap = regmap
         self.spec = f"dump:{path}"
-        self.capabilities = frozenset({CAP_DUMP, CAP_COALESCE})
+        self.capabilities = frozenset({CAP_RECORD, CAP_COALESCE})
         spans: list[tuple[int, int, bytes]] = []
         #: registers of no bus width (24 bits) by address, as their bus access reads them:
         #: the value, and zeros up to the bus width (32 bits)
