@@ -64,10 +64,11 @@ class SocdbgExtensions:
                 used = 0
             batches[-1].append((a, n))
             used += n + 1
+        batches = [b for b in batches if b]  # the first is empty when ranges is
         results: list[bytes | TargetError] = []
         replies = self._c().request_many([b"qSocdbg.read:" + b";".join(
-            f"{a:x},{n:x}".encode() for a, n in batch) for batch in batches if batch])
-        for batch, reply in zip([b for b in batches if b], replies, strict=True):
+            f"{a:x},{n:x}".encode() for a, n in batch) for batch in batches])
+        for batch, reply in zip(batches, replies, strict=True):
             parts = reply.split(b";")
             if len(parts) != len(batch):
                 raise TargetError(f"{self.spec}: malformed batched read reply: "
