@@ -12,17 +12,20 @@ to the first difference.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from socdbg.regmap import Register, RegMap, decode
+from socdbg.targets.wrapper import TargetWrapper
 
 if TYPE_CHECKING:
     from socdbg.commands.session import Session
     from socdbg.targets.base import Target
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,54 +46,38 @@ class Trace:
     where: str = "(start)"
 
 
-class Recorder:
-    """Forwards to a target and appends every access to a :class:`Trace`."""
+class Recorder(TargetWrapper):
+    """A target wrapper that appends every bus access and time change to a :class:`Trace`."""
 
     def __init__(self, inner: Target, trace: Trace) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._trace = trace
-        self.spec = inner.spec
-        self.capabilities = inner.capabilities
-
-    def __getattr__(self, name: str) -> Any:  # optional protocols: regmap, now, reset...
-        return getattr(self._inner, name)
 
     def _note(self, kind: str, address: int, size: int, data: bytes = b"",
               text: str = "") -> None:
         self._trace.accesses.append(Access(self._trace.where, kind, address, size, data, text))
 
-    def read(self, address: int, size: int) -> bytes:
-        data = self._inner.read(address, size)
-        self._note("read", address, size, data)
-        return data
+    def _observe(self, op: str, args: tuple[Any, ...], perform: Callable[[], T]) -> T:
+        result = perform()
+        if op in ("read", "read_block"):
+            self._note("read", args[0], args[1], bytes(cast(bytes, result)))
+        return result
 
-    def read_block(self, address: int, size: int) -> bytes:
-        data = self._inner.read_block(address, size)
-        self._note("read", address, size, data)
-        return data
-
-    def write(self, address: int, data: bytes) -> None:
-        self._note("write", address, len(data), bytes(data))
-        self._inner.write(address, data)
-
-    def write_block(self, address: int, data: bytes) -> None:
-        self._note("write", address, len(data), bytes(data))
-        self._inner.write_block(address, data)
-
-    def step(self, cycles: int = 1) -> None:
-        self._inner.step(cycles)  # type: ignore[attr-defined]
-        self._note("time", 0, 0, text=f"step {cycles:,}")
-
-    def run_until_text(self, condition: str, max_cycles: int) -> bool:
-        start = self._inner.now  # type: ignore[attr-defined]
-        held: bool = self._inner.run_until_text(condition, max_cycles)  # type: ignore[attr-defined]
-        moved = self._inner.now - start  # type: ignore[attr-defined]
-        self._note("time", 0, 0, text=f"until {condition}: "
-                   f"{'held' if held else 'did not hold'} after {moved:,} cycles")
-        return held
-
-    def close(self) -> None:
-        self._inner.close()
+    def _change(self, op: str, args: tuple[Any, ...], perform: Callable[[], T]) -> T:
+        if op in ("write", "write_block"):
+            self._note("write", args[0], len(args[1]), bytes(args[1]))
+            return perform()
+        if op == "run_until_text":
+            start = self.inner.now  # type: ignore[attr-defined]
+            result = perform()
+            moved = self.inner.now - start  # type: ignore[attr-defined]
+            self._note("time", 0, 0, text=f"until {args[0]}: "
+                       f"{'held' if result else 'did not hold'} after {moved:,} cycles")
+            return result
+        result = perform()
+        if op == "step":
+            self._note("time", 0, 0, text=f"step {args[0] if args else 1:,}")
+        return result
 
 
 @contextmanager
