@@ -21,8 +21,7 @@ from socdbg.regmap import parse_int
 
 if TYPE_CHECKING:
     from socdbg.collectives.status import SystemView
-    from socdbg.regmap import Register, RegMap
-    from socdbg.targets.base import Target
+    from socdbg.regmap import RegMap
 
 COLLECTIVES = ("allreduce", "reducescatter", "allgather", "alltoall")
 HELP = {
@@ -32,7 +31,6 @@ HELP = {
     "allgather": "every chip ends with block r of chip r, for every r (ring)",
     "alltoall": "block j of chip r goes to block r of chip j (pairwise)",
 }
-MAX_CHIPS = 1024
 
 
 def parse_chips(text: str | None, total: int, least: int = 2) -> list[int]:
@@ -54,14 +52,21 @@ def parse_chips(text: str | None, total: int, least: int = 2) -> list[int]:
     return out
 
 
-def _total_chips(rmap: RegMap) -> int:
-    n = 0
-    while n < MAX_CHIPS and rmap.find(f"chip[{n}].dma.ch[0].ctrl") is not None:
-        n += 1
-    if n == 0:
-        raise UsageError("this map is not a multi-chip system (no chip[0].dma)",
-                         "open one: socdbg shell -t sim:chips=8,topology=ring")
-    return n
+def system_chips(rmap: RegMap) -> int:
+    """How many chips the map's multi-chip system has (chip[N].c2c); a usage error on any
+    other map, before the target is touched."""
+    from socdbg.collectives.status import count_chips
+
+    total = count_chips(rmap)
+    if total == 0:
+        raise UsageError("this map is not a multi-chip system (no chip[0].c2c)",
+                         "open one: sim:chips=8,topology=ring (or, to look, a dump of one)")
+    return total
+
+
+#: The ``--chips`` option of the commands that show the system (status, why, links).
+chips_option = click.option("--chips", default=None, metavar="LIST",
+                            help="Only these chips (0-7, 0,2,4).")
 
 
 @click.group("collective", help="Collectives over the chips of a multi-chip simulator, "
@@ -113,7 +118,7 @@ def _run(session: Session, name: str, chips_text: str | None, sizes_text: str,
 
     # everything checked before the first access
     rmap = session.map
-    chips = parse_chips(chips_text, _total_chips(rmap))
+    chips = parse_chips(chips_text, system_chips(rmap))
     sizes = parse_sizes(sizes_text, factor)
     if isinstance(sizes, str):
         raise UsageError(f"--sizes: {sizes}")
@@ -174,19 +179,12 @@ def read_view(session: Session, chips: str | None) -> SystemView:
     """The system's links and channels, read through the session's target (block reads
     where it coalesces)."""
     from socdbg.access import read_values
-    from socdbg.collectives.status import count_chips, read_system
+    from socdbg.collectives.status import read_system
 
     rmap = session.map
-    total = count_chips(rmap)
-    if total == 0:
-        raise UsageError("this map is not a multi-chip system (no chip[0].c2c)",
-                         "open one: sim:chips=8,topology=ring, or a dump of one")
+    total = system_chips(rmap)
     chosen = None if chips is None else parse_chips(chips, total, least=1)
-
-    def read(target: Target, regs: list[Register]) -> dict[str, int]:
-        return read_values(target, regs)
-
-    return read_system(session.target, rmap, chosen, read)
+    return read_system(session.target, rmap, chosen, read_values)
 
 
 def _status(session: Session, chips: str | None) -> Output:
@@ -212,14 +210,14 @@ def _status(session: Session, chips: str | None) -> Output:
                     "on a dump: and through socdbg serve): each busy DMA channel, where it "
                     "sends, the links on its route and the first cause found (a stalled "
                     "channel, a link down, a slow link), then every link not healthy.")
-@click.option("--chips", default=None, metavar="LIST", help="Only these chips (0-7, 0,2,4).")
+@chips_option
 @session_command
 def status(session: Session, chips: str | None) -> Output:
     return _status(session, chips)
 
 
 @collective.command("why", help="The same as collective status.")
-@click.option("--chips", default=None, metavar="LIST", help="Only these chips (0-7, 0,2,4).")
+@chips_option
 @session_command
 def why(session: Session, chips: str | None) -> Output:
     return _status(session, chips)

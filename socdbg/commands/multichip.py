@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from socdbg.commands.collective import chips_option, read_view
 from socdbg.commands.registry import Meta, Output, register, session_command
 from socdbg.commands.session import Session
 from socdbg.errors import UsageError
@@ -36,10 +37,9 @@ SNAPSHOTS = 16
                "utilisation since the last links view (or since the start; simulated "
                "targets), its CRC errors and replays, and the faults injected on it. Works "
                "on a dump.")
-@click.option("--chips", default=None, metavar="LIST", help="Only these chips (0-7, 0,2,4).")
+@chips_option
 @session_command
 def links(session: Session, chips: str | None) -> Output:
-    from socdbg.commands.collective import read_view
     from socdbg.render.links import link_table
 
     view = read_view(session, chips)
@@ -115,8 +115,6 @@ def _pair(text: str, what: str, system: Any) -> tuple[int, int]:
 def fault(session: Session) -> Output | None:
     if click.get_current_context().invoked_subcommand is not None:
         return None
-    from socdbg.commands.collective import read_view
-
     return _listing(read_view(session, None))
 
 
