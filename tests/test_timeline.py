@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import session_support as ss
 
 from socdbg.commands.dispatch import execute
 from socdbg.commands.session import Session
@@ -30,10 +31,8 @@ write dma.ch[0].src 0x10000000
 write dma.ch[0].dst 0x80000000
 write dma.ch[0].len 0x1000
 """
-#: The XY route from sram (node 0) to dram (node 15) on the 4x4 mesh.
-ROUTE = {"noc.router[0].E", "noc.router[1].E", "noc.router[2].E", "noc.router[3].S",
-         "noc.router[7].S", "noc.router[11].S", "noc.router[15].LOCAL"}
-FLITS = 0x1000 // 32
+#: The XY route from sram (node 0) to dram (node 15) on the 4x4 mesh, into dram's router.
+ROUTE = {f"noc.router[{r}].{d}" for r, d in ss.DMA_4K_ROUTE} | {"noc.router[15].LOCAL"}
 
 
 @pytest.fixture
@@ -44,9 +43,7 @@ def session() -> Iterator[Session]:
 
 
 def run(session: Session, line: str) -> Any:
-    output = execute(session, line)
-    assert output is not None
-    return output.data
+    return ss.run(session, line).data
 
 
 def check_shape(doc: Any) -> list[dict[str, Any]]:
@@ -85,8 +82,7 @@ def test_a_dma_run_as_a_timeline(session: Session, tmp_path: Path) -> None:
     assert isinstance(sim, SimTarget)
     started = run(session, f"trace start {path} --json")
     assert started["dma_channels"] == 4 and started["noc_links"] == 64
-    for line in SETUP.strip().splitlines():
-        execute(session, line)
+    ss.script(session, SETUP)
     start = sim.now
     execute(session, "write dma.ch[0].ctrl en=1 mode=SINGLE start=1")
     done = run(session, "step --until 'dma.ch[0].status.done == 1'")["cycle"]
@@ -122,14 +118,13 @@ def test_a_dma_run_as_a_timeline(session: Session, tmp_path: Path) -> None:
             busy[name] = busy.get(name, 0) + e["args"]["flits"]
             assert round(e["dur"] * 1000) == e["args"]["flits"]
             assert start / 1000 <= e["ts"] and e["ts"] + e["dur"] <= stop / 1000
-    assert busy == dict.fromkeys(ROUTE, FLITS)
+    assert busy == dict.fromkeys(ROUTE, ss.DMA_4K_FLITS)
 
 
 def test_open_spans_close_at_the_stop(session: Session, tmp_path: Path) -> None:
     path = tmp_path / "cut.json"
     execute(session, f"trace start {path}")
-    for line in SETUP.strip().splitlines():
-        execute(session, line)
+    ss.script(session, SETUP)
     execute(session, "write dma.ch[0].len 0x100000")
     execute(session, "write dma.ch[0].ctrl en=1 mode=SINGLE start=1")
     execute(session, "step 500")
