@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import gdb_support as gs
 import pytest
 
 from socdbg.commands.dispatch import execute
@@ -34,7 +35,6 @@ from socdbg.commands.session import Session
 REPO = Path(__file__).resolve().parent.parent
 SERVERS = 16
 FAULTY = (3, 8, 13)  # servers whose sysctrl.scratch is pre-set to 0x1234
-_SERVING = re.compile(r"serving \S+ on \S+:(?P<port>\d+) ")
 SCRIPT = "expect sysctrl.chip_id == 0x5d0c0a01\nexpect sysctrl.scratch == 0\n"
 
 
@@ -44,16 +44,6 @@ class Fleet:
     script: Path
     names: list[str]
     dead: str
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 @contextlib.contextmanager
@@ -75,7 +65,7 @@ def servers(env: dict[str, str]) -> Iterator[list[int]]:
                 assert proc.stderr is not None
                 m = None
                 for line in proc.stderr:
-                    m = _SERVING.search(line)
+                    m = gs._SERVING.search(line)
                     if m:
                         break
                 assert m is not None, "socdbg serve did not start"
@@ -87,7 +77,7 @@ def servers(env: dict[str, str]) -> Iterator[list[int]]:
         yield ports
     finally:
         for proc in procs:
-            _stop(proc)
+            gs._stop(proc)
 
 
 @contextlib.contextmanager
