@@ -15,7 +15,7 @@ occupancy (LOCAL input).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from socdbg.render.noc import NocHeatMap
     from socdbg.targets.sim import SimTarget
     from socdbg.targets.system import SystemTarget
+
+_T = TypeVar("_T")
 
 PORT_NAMES = ("N", "E", "S", "W", "LOCAL")
 LOCAL = 4
@@ -301,32 +303,31 @@ def _fraction(text: str, what: str, hint: str) -> float:
     return value
 
 
-def local_sim(target: Target) -> SimTarget | None:
-    """The SimTarget behind ``target`` (through read-only and dry-run wrappers), or None."""
-    from socdbg.targets.sim import SimTarget
-
+def _behind(target: Target, kind: type[_T]) -> _T | None:
+    """The ``kind`` target behind ``target`` (through read-only and dry-run wrappers'
+    ``inner``, at most 8 deep), or None."""
     seen: object = target
     for _ in range(8):
-        if isinstance(seen, SimTarget):
+        if isinstance(seen, kind):
             return seen
         seen = getattr(seen, "inner", None)
         if seen is None:
             return None
     return None
+
+
+def local_sim(target: Target) -> SimTarget | None:
+    """The SimTarget behind ``target`` (through read-only and dry-run wrappers), or None."""
+    from socdbg.targets.sim import SimTarget
+
+    return _behind(target, SimTarget)
 
 
 def local_system(target: Target) -> SystemTarget | None:
     """The multi-chip SystemTarget behind ``target`` (through wrappers), or None."""
     from socdbg.targets.system import SystemTarget
 
-    seen: object = target
-    for _ in range(8):
-        if isinstance(seen, SystemTarget):
-            return seen
-        seen = getattr(seen, "inner", None)
-        if seen is None:
-            return None
-    return None
+    return _behind(target, SystemTarget)
 
 
 def sim_mesh(session: Session, command: str) -> Mesh:
