@@ -160,13 +160,10 @@ class PerfettoTrace:
                 self._channels += 1
         mesh = chip.ctx.mesh
         if mesh is not None:
-            for node in range(mesh.nodes):
-                for port in range(PORTS):
-                    if port != PORTS - 1 and mesh.neighbour(node, port) is None:
-                        continue
-                    self._name("thread_name", chip.pid, _NOC_TID + node * PORTS + port,
-                               f"noc.router[{node}].{PORT_NAMES[port]}")
-                    self._links += 1
+            for node, port in mesh.outputs():
+                self._name("thread_name", chip.pid, _NOC_TID + node * PORTS + port,
+                           f"noc.router[{node}].{PORT_NAMES[port]}")
+                self._links += 1
 
     def _span(self, pid: int, tid: int, name: str, start: int, end: int,
               args: dict[str, Any]) -> None:

@@ -116,14 +116,11 @@ class VcdTrace:
         self._pending: list[tuple[int, int, int]] = []  # (cycle, kind, output)
         if self.mesh is not None:
             mesh = self.mesh
-            for node in range(mesh.nodes):
-                for port in range(PORTS):
-                    if port != PORTS - 1 and mesh.neighbour(node, port) is None:
-                        continue
-                    out = node * PORTS + port
-                    self._links[out] = self._writer.register_var(
-                        ("noc", f"router[{node}]"), PORT_NAMES[port], "wire", 1, 0)
-                    self._busy_end[out] = -2
+            for node, port in mesh.outputs():
+                out = node * PORTS + port
+                self._links[out] = self._writer.register_var(
+                    ("noc", f"router[{node}]"), PORT_NAMES[port], "wire", 1, 0)
+                self._busy_end[out] = -2
 
         # hooks, last: nothing above may fail half-way through installing them
         events = sim.context.events

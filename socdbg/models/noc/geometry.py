@@ -6,6 +6,7 @@ Router (node) ``n`` sits at ``x = n % X``, ``y = n // X``; ports are numbered as
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Final
 
 N: Final = 0
@@ -88,6 +89,14 @@ class Geometry:
         if port == W:
             return node - 1 if x > 0 else None
         return None
+
+    def outputs(self) -> Iterator[tuple[int, int]]:
+        """Every (router, output port) a flit can leave through, by router then port: the
+        links to its neighbours and its LOCAL ejection port."""
+        for node in range(self.nodes):
+            for port in range(PORTS):
+                if port == LOCAL or self.neighbour(node, port) is not None:
+                    yield node, port
 
     def hops(self, src: int, dst: int) -> int:
         """Routers a packet from ``src`` to ``dst`` crosses: Manhattan distance + 1."""
