@@ -255,14 +255,10 @@ class PerfettoTrace:
 def simulator_of(target: object) -> Any:
     """The simulator behind ``target`` (through read-only and dry-run wrappers): a chip's
     SimTarget, or a multi-chip system target (``chips``, ``system``), or None."""
-    seen: object = target
-    for _ in range(8):
-        if hasattr(seen, "kernel") and (hasattr(seen, "context") or hasattr(seen, "chips")):
-            return seen
-        seen = getattr(seen, "inner", None)
-        if seen is None:
-            return None
-    return None
+    from socdbg.targets.wrapper import behind
+
+    return behind(target, lambda t: t if hasattr(t, "kernel") and (
+        hasattr(t, "context") or hasattr(t, "chips")) else None)
 
 
 def open_tracer(sim: Any, path: Path, paths: Collection[str]) -> VcdTrace | PerfettoTrace:

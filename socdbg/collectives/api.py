@@ -40,15 +40,13 @@ TRAIN_BUDGET = 1_000_000
 
 def sim_kernel(target: object) -> Any:
     """The simulation kernel behind ``target`` (through wrappers), or None."""
-    seen: object = target
-    for _ in range(8):
-        kernel = getattr(seen, "kernel", None)
-        if kernel is not None and hasattr(kernel, "run_until"):
-            return kernel
-        seen = getattr(seen, "inner", None)
-        if seen is None:
-            return None
-    return None
+    from socdbg.targets.wrapper import behind
+
+    def kernel_of(t: object) -> Any:
+        kernel = getattr(t, "kernel", None)
+        return kernel if kernel is not None and hasattr(kernel, "run_until") else None
+
+    return behind(target, kernel_of)
 
 
 def runner_for(target: Target, rmap: RegMap, chips: Iterable[int], channel: int = 0

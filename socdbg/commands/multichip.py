@@ -77,14 +77,15 @@ def links(session: Session, chips: str | None) -> Output:
 # --------------------------------------------------------------------------------------------
 def _system(session: Session) -> Any:
     """The model of the session's multi-chip simulator (its fault hooks)."""
-    seen: object = session.target
-    for _ in range(8):
-        system = getattr(seen, "system", None)
-        if system is not None and hasattr(system, "link_fault"):
-            return system
-        seen = getattr(seen, "inner", None)
-        if seen is None:
-            break
+    from socdbg.targets.wrapper import behind
+
+    def system_of(t: object) -> Any:
+        system = getattr(t, "system", None)
+        return system if system is not None and hasattr(system, "link_fault") else None
+
+    found = behind(session.target, system_of)
+    if found is not None:
+        return found
     raise UsageError(f"fault: target {session.target_spec} is not a multi-chip simulator",
                      "faults are injected into the model: sim:chips=N,topology=...")
 

@@ -304,16 +304,10 @@ def _fraction(text: str, what: str, hint: str) -> float:
 
 
 def _behind(target: Target, kind: type[_T]) -> _T | None:
-    """The ``kind`` target behind ``target`` (through read-only and dry-run wrappers'
-    ``inner``, at most 8 deep), or None."""
-    seen: object = target
-    for _ in range(8):
-        if isinstance(seen, kind):
-            return seen
-        seen = getattr(seen, "inner", None)
-        if seen is None:
-            return None
-    return None
+    """The ``kind`` target behind ``target`` (through wrappers), or None."""
+    from socdbg.targets.wrapper import behind
+
+    return behind(target, lambda t: t if isinstance(t, kind) else None)
 
 
 def local_sim(target: Target) -> SimTarget | None:

@@ -82,6 +82,20 @@ CORE_OPERATIONS: dict[str, bool] = {"read": False, "read_block": False, "write":
 _MISSING = object()
 
 
+def behind(target: object, found: Callable[[object], T | None]) -> T | None:
+    """The first ``found(t)`` that is not None, for ``target`` and the targets behind it
+    (each wrapper's ``inner``: read-only view, dry run, recorders; at most 8 deep)."""
+    seen: object = target
+    for _ in range(8):
+        hit = found(seen)
+        if hit is not None:
+            return hit
+        seen = getattr(seen, "inner", None)
+        if seen is None:
+            return None
+    return None
+
+
 def has_operation(target: object, name: str) -> bool:
     """Whether ``target`` has ``name``, without evaluating it (a property such as ``now`` of
     a gdb target without simulated time raises when read)."""
