@@ -50,6 +50,8 @@ class Dump:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     socdbg_version: str = __version__
     file: str = field(default="", compare=False)  # where it was read from, for messages
+    #: SHA-256 of the file's bytes as read (read_dump), "" for a dump not read from a file
+    sha256: str = field(default="", compare=False)
 
     @property
     def complete(self) -> bool:

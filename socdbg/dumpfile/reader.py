@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import zlib
 from pathlib import Path
@@ -59,6 +60,7 @@ def read_dump(path: str | Path) -> Dump:
             and raw.lstrip()[:1] != b"{"):  # neither gzip nor a JSON object: not ours
         raise DumpError(f"{p}: not a socdbg dump",
                         "a dump is the .json or .json.gz file that dump -o writes")
+    digest = hashlib.sha256(raw).hexdigest()
     try:
         if raw[:2] == b"\x1f\x8b":
             raw = _gunzip(raw)
@@ -70,6 +72,7 @@ def read_dump(path: str | Path) -> Dump:
     except _Bad as exc:
         raise DumpError(f"{p}: {exc}", exc.hint) from None
     dump.file = str(p)
+    dump.sha256 = digest
     return dump
 
 

@@ -191,7 +191,7 @@ def read_chunk(files: list[FileId]) -> tuple[Columns, list[str], list[str]]:
     for f in files:
         try:
             dump = read_dump(f.path)
-            decode_dump(columns, dump, f, file_sha256(f.path))
+            decode_dump(columns, dump, f, dump.sha256)  # the bytes it was read from
         except SocdbgError as exc:
             problems.append(exc.message)
             continue

@@ -52,7 +52,7 @@ def connect(index: str | None, dumps: str | None) -> Any:
 
 
 def _load_dumps(con: Any, pattern: str) -> None:
-    from socdbg.fleet.decode import Columns, FileId, decode_dump, file_sha256
+    from socdbg.fleet.decode import Columns, FileId, decode_dump
     from socdbg.postmortem import read_dump
 
     files = sorted(glob.iglob(pattern, recursive=True))[:MAX_GLOB + 1]
@@ -66,8 +66,8 @@ def _load_dumps(con: Any, pattern: str) -> None:
     for f in files:
         p = Path(f).resolve()
         st = p.stat()
-        decode_dump(columns, read_dump(p), FileId(str(p), st.st_size, st.st_mtime_ns),
-                    file_sha256(str(p)))
+        dump = read_dump(p)
+        decode_dump(columns, dump, FileId(str(p), st.st_size, st.st_mtime_ns), dump.sha256)
     columns.create_table(con, "rows")
 
 
