@@ -7,20 +7,13 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from socdbg.regmap.model import MODIFIED_WRITE_VALUES, Access, OnRead, OnWrite
+from socdbg.regmap.model import ACCESS_NAMES, MODIFIED_WRITE_VALUES, Access, OnWrite
 from socdbg.regmap.sv_expr import ExprError, evaluate
 
 if TYPE_CHECKING:
     from lxml.etree import _Element as Element
 
-_ACCESS = {
-    "read-only": Access.R,
-    "write-only": Access.W,
-    "read-write": Access.RW,
-    "writeonce": Access.W1,
-    "read-writeonce": Access.RW1,
-    "no-access": Access.NA,
-}
+_ACCESS = {**ACCESS_NAMES, "no-access": Access.NA}
 #: modifiedWriteValue -> onwrite. ``modify``: the hardware stores something other than what
 #: was written, and the standard does not say what; socdbg marks the field ``wuser``, so it is
 #: never assumed to read back what was written.
@@ -28,10 +21,6 @@ _ON_WRITE: dict[str, OnWrite | None] = {
     **MODIFIED_WRITE_VALUES,
     "modify": OnWrite.WUSER,
 }
-#: readAction -> onread; ``modify`` (the read changes the field in a way the standard leaves
-#: open) is ``ruser``: a read with a side effect, skipped by dumps unless asked.
-_ON_READ = {"clear": OnRead.RCLR, "set": OnRead.RSET, "modify": OnRead.RUSER}
-_USAGE_ORDER = {"read-write": 0, "read": 1, "write": 2}
 _NAMED = frozenset(("memoryMap", "addressBlock", "bank", "registerFile", "register", "field",
                     "enumeratedValue", "parameter", "alternateRegister"))
 #: The most parameters one expression may pass through (a chain or a cycle).

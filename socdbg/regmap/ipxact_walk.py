@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING
 
 from socdbg.regmap.ipxact_elements import (
     _ACCESS,
-    _ON_READ,
     _ON_WRITE,
-    _USAGE_ORDER,
     _attr,
     _Bad,
     _clean,
@@ -20,9 +18,14 @@ from socdbg.regmap.ipxact_elements import (
     _text,
 )
 from socdbg.regmap.model import (
+    ACCESS_HINT,
     ADDRESS_LIMIT,
     LIMIT_HINT,
     MAX_REGISTER_BITS,
+    MODIFIED_WRITE_HINT,
+    READ_ACTIONS,
+    USAGE_HINT,
+    USAGE_ORDER,
     Access,
     EnumMember,
     Field,
@@ -191,8 +194,7 @@ class _Reader:
             return default
         found = _ACCESS.get(_text(el).lower())
         if found is None:
-            raise _Bad(el, f"unknown access '{_text(el)}'",
-                       "one of read-only, write-only, read-write, writeOnce, read-writeOnce")
+            raise _Bad(el, f"unknown access '{_text(el)}'", ACCESS_HINT)
         return found
 
     def items(self, items: Sequence[Element], prefix: str, base: int, access: Access,
@@ -354,13 +356,14 @@ class _Reader:
             key = _text(mwv).lower()
             if key not in _ON_WRITE:
                 raise _Bad(mwv, f"unknown modifiedWriteValue '{_text(mwv)}'",
-                           "one of oneToClear, oneToSet, oneToToggle, zeroToClear, zeroToSet, "
-                           "zeroToToggle, clear, set, modify")
+                           MODIFIED_WRITE_HINT)
             onwrite = _ON_WRITE[key]
         onread = None
         ra = el.find("readAction")
         if ra is not None:
-            found = _ON_READ.get(_text(ra).lower())
+            # ``modify`` (a change the standard leaves open) is ``ruser``: a read with a side
+            # effect, skipped by dumps unless asked
+            found = READ_ACTIONS.get(_text(ra).lower())
             if found is None:
                 raise _Bad(ra, f"unknown readAction '{_text(ra)}'", "one of clear, set, modify")
             onread = found
@@ -377,9 +380,9 @@ class _Reader:
         entries: list[tuple[int, int, EnumMember]] = []
         for n, ev in enumerate(evs.findall("enumeratedValue")):
             usage = (_attr(ev, "usage") or "read-write").strip().lower()
-            order = _USAGE_ORDER.get(usage)
+            order = USAGE_ORDER.get(usage)
             if order is None:
-                raise _Bad(ev, f"unknown usage '{usage}'", "one of read, write, read-write")
+                raise _Bad(ev, f"unknown usage '{usage}'", USAGE_HINT)
             value_el = ev.find("value")
             if value_el is None:
                 raise _Bad(ev, "<enumeratedValue> has no <value>")
