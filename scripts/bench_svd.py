@@ -158,11 +158,11 @@ def bench_svd(quick: bool) -> list[dict[str, Any]]:
         naive = [_timed(lambda: SVDParser.for_xml_file(path).get_device())
                  for _ in range(naive_runs)]
         # fresh processes, paired with a cold socdbg load each: no warm-up on either side
-        fresh_ratio, fresh_process_ratio, fresh = [], [], []
+        fresh_ratio, fresh_process_ratio, cmsis_fresh = [], [], []
         for i in range(naive_runs):
             c_wall, c_load = _cmsis_child(path, root / "cmsis")
             wall, res = _child(path, root / f"fresh-{i}")
-            fresh.append(c_load * 1e3)
+            cmsis_fresh.append(c_load * 1e3)
             fresh_ratio.append(c_load / res["load"])
             fresh_process_ratio.append(c_wall / wall)
 
@@ -195,7 +195,7 @@ def bench_svd(quick: bool) -> list[dict[str, Any]]:
     rows.append({"name": "svd.speedup", "value": ratio, "unit": "x", "target": SPEEDUP_TARGET,
                  "runs": None, "note": "svd.cmsis_svd / svd.cold.inproc (higher: socdbg is "
                  "faster)", "samples": [], "higher_is_better": True})
-    rows.append(_row("svd.cmsis_svd.fresh", fresh, "ms", None,
+    rows.append(_row("svd.cmsis_svd.fresh", cmsis_fresh, "ms", None,
                      "cmsis-svd in a fresh process: import + parse + get_device()"))
     rows.append(dict(_row("svd.speedup.fresh", fresh_ratio, "x", FRESH_SPEEDUP_TARGET,
                           "svd.cmsis_svd.fresh / a cold socdbg load_map() in a fresh process "
