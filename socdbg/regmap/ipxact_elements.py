@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from socdbg.errors import did_you_mean
 from socdbg.regmap.model import ACCESS_NAMES, MODIFIED_WRITE_VALUES, Access, OnWrite
 from socdbg.regmap.sv_expr import ExprError, evaluate
 
@@ -102,11 +103,8 @@ class _Params:
         for key, text in (overrides or {}).items():
             found = self.by_key.get(key)
             if found is None:
-                import difflib
-
-                close = difflib.get_close_matches(key, list(self.by_key), 1)
                 raise _Bad(root, f"no parameter '{key}' to set",
-                           f"did you mean '{close[0]}'?" if close else
+                           did_you_mean(key, self.by_key) or
                            ("parameters: " + ", ".join(sorted(self.by_key)[:20])
                             if self.by_key else "the component has no parameters"))
             holder = _holder(found)

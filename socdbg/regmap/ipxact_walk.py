@@ -7,6 +7,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from socdbg.errors import did_you_mean
 from socdbg.regmap.ipxact_elements import (
     _ACCESS,
     _ON_WRITE,
@@ -115,11 +116,8 @@ class _Reader:
         states = {(_attr(r, "state") or "").strip(): r for r in remaps}
         chosen = states.get(remap)
         if chosen is None:
-            import difflib
-
-            close = difflib.get_close_matches(remap, list(states), 1)
             raise _Bad(mm, f"no memoryRemap for remap state '{remap}'",
-                       f"did you mean '{close[0]}'?" if close else
+                       did_you_mean(remap, states) or
                        ("remap states: " + ", ".join(sorted(states)) if states else
                         "this memoryMap has no memoryRemap"))
         self.contents(chosen)
