@@ -4,7 +4,7 @@ mean, errors that know their element, texts, and the document's parameters."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from socdbg.errors import did_you_mean
@@ -182,10 +182,3 @@ def _xpath_expr(dep: str) -> str | None:
     if not text.strip() or not _XPATH_OK.fullmatch(text):
         return None
     return re.sub(r"@(\d+)@", lambda m: names[int(m.group(1))], text)
-
-
-def _product(dims: Sequence[int]) -> int:
-    out = 1
-    for d in dims:
-        out *= d
-    return out

@@ -4,6 +4,7 @@ registers, fields and enumerations into layouts and register columns."""
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,6 @@ from socdbg.regmap.ipxact_elements import (
     _Bad,
     _clean,
     _Params,
-    _product,
     _text,
 )
 from socdbg.regmap.model import (
@@ -95,7 +95,7 @@ class _Reader:
             total *= d
             if total > self.limit:
                 shape = "".join(f"[{x}]" for x in dims)
-                raise _Bad(d_el, f"{name}{shape} has {_product(dims):,} elements, more than "
+                raise _Bad(d_el, f"{name}{shape} has {math.prod(dims):,} elements, more than "
                                  f"the limit of {self.limit:,} registers", LIMIT_HINT)
         return dims
 
@@ -213,7 +213,7 @@ class _Reader:
         if offset < 0:
             raise _Bad(offset_el, f"{name}: negative offset {offset}")
         start = base + offset * self.unit()
-        count = _product(dims)
+        count = math.prod(dims)
         if start + count * stride > ADDRESS_LIMIT:
             raise _Bad(offset_el, f"{name} at 0x{start:x} ends beyond the 64-bit address "
                                   "space")
