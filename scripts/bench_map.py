@@ -73,7 +73,16 @@ class _Context:
 
     def warm_cache(self) -> None:
         """Make sure the warm cache holds the big map (compiled in a child if needed)."""
-        self.py("-c", _CHILD_LOAD, str(self.big_map))
+        self.load_child()
+
+    def load_child(self, cache: Path | None = None) -> tuple[float, dict[str, Any]]:
+        """Load the big map in a fresh process (through ``cache``, else the warm cache):
+        (wall seconds, the child's figures), checked to hold every register."""
+        wall, res = self.py_json("-c", _CHILD_LOAD, str(self.big_map), cache=cache)
+        n = BIG_BLOCKS * BIG_PORTS * BIG_REGS
+        if res.get("n") != n:
+            raise BenchError(f"the child loaded {res.get('n')} registers, not {n}")
+        return wall, res
 
     @property
     def regmap(self) -> Any:
@@ -141,25 +150,17 @@ print(json.dumps({'import': t1 - t0, 'load': t3 - t2, 'n': len(m),
 """
 
 
-def _checked(res: dict[str, Any]) -> dict[str, Any]:
-    n = BIG_BLOCKS * BIG_PORTS * BIG_REGS
-    if res.get("n") != n:
-        raise BenchError(f"the child loaded {res.get('n')} registers, not {n}")
-    return res
-
-
 def bench_cold_compile(quick: bool) -> Iterator[Row]:
     """compile the generated 100k-register map with an empty cache (compile + walk + write cache),
     fresh process per run; also in-process"""
     ctx = _bench(quick)
     path = str(ctx.big_map)
     n = ctx.runs(11, 3)
-    ctx.py("-c", _CHILD_LOAD, path, cache=ctx.fresh_dir("cold"))  # warm the page cache
+    ctx.load_child(ctx.fresh_dir("cold"))  # warm the page cache
     loads: list[float] = []
     walls: list[float] = []
     for _ in range(n):
-        wall, res = ctx.py_json("-c", _CHILD_LOAD, path, cache=ctx.fresh_dir("cold"))
-        _checked(res)
+        wall, res = ctx.load_child(ctx.fresh_dir("cold"))
         loads.append(res["load"])
         walls.append(wall)
     cold = timed_row("map.cold_compile", loads, "ms", scale=1e3,
@@ -194,14 +195,12 @@ def bench_cold_compile(quick: bool) -> Iterator[Row]:
 def bench_warm_load(quick: bool) -> Iterator[Row]:
     """load the 100k map from the warm cache in a fresh process; ratio to the cold compile"""
     ctx = _bench(quick)
-    path = str(ctx.big_map)
     ctx.warm_cache()
     n = ctx.runs(25, 5)
     loads: list[float] = []
     walls: list[float] = []
     for _ in range(n):
-        wall, res = ctx.py_json("-c", _CHILD_LOAD, path)
-        _checked(res)
+        wall, res = ctx.load_child()
         loads.append(res["load"])
         walls.append(wall)
     warm = timed_row("map.warm_load", loads, "ms", 250.0, scale=1e3,
@@ -220,14 +219,12 @@ def bench_rss(quick: bool) -> Iterator[Row]:
     """resident memory of a process holding the 100k map, minus the bare interpreter with
     socdbg.regmap imported"""
     ctx = _bench(quick)
-    path = str(ctx.big_map)
     ctx.warm_cache()
     n = ctx.runs(5, 3)
     deltas: list[float] = []
     bases: list[float] = []
     for _ in range(n):
-        _, res = ctx.py_json("-c", _CHILD_LOAD, path)
-        _checked(res)
+        _, res = ctx.load_child()
         if res.get("rss") is None or res.get("rss_base") is None:
             raise BenchError("VmRSS not available (/proc/self/status missing?)")
         deltas.append((res["rss"] - res["rss_base"]) / 1024)
@@ -236,8 +233,7 @@ def bench_rss(quick: bool) -> Iterator[Row]:
                     note=f"VmRSS after warm load - baseline "
                          f"({statistics.median(bases):.1f} MB)")
     # the cold path once, for reference: the compiler's tree is the peak
-    _, res = ctx.py_json("-c", _CHILD_LOAD, path, cache=ctx.fresh_dir("rss-cold"))
-    _checked(res)
+    _, res = ctx.load_child(ctx.fresh_dir("rss-cold"))
     yield Row("map.rss.cold_compile", (res["rss"] - res["rss_base"]) / 1024, "MB", None, 1,
               f"after a cold compile; peak VmHWM {res['hwm'] / 1024:.0f} MB total")
 

@@ -34,7 +34,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/: the shared benchrows
 from benchrows import row as _row
-from benchrows import standalone
+from benchrows import run_python, standalone
 from benchrows import timed as _timed
 
 COLD_TARGET_MS = 1000.0
@@ -94,30 +93,16 @@ print(json.dumps({"load": t1 - t0, "peripherals": len(device.peripherals)}))
 """
 
 
-def _cmsis_child(path: Path) -> tuple[float, float]:
-    """(whole process, import + parse) seconds of cmsis-svd on ``path`` in a fresh process."""
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", _CMSIS_CHILD, str(path)], capture_output=True,
-                          text=True, timeout=3600, check=False)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise RuntimeError(f"the cmsis-svd child exited {proc.returncode}: {tail}")
-    return wall, float(json.loads(proc.stdout.strip().splitlines()[-1])["load"])
+def _cmsis_child(path: Path, cache: Path) -> tuple[float, float]:
+    """(whole process, import + parse) seconds of cmsis-svd on ``path`` in a fresh process
+    (``cache``: a folder of this run's, so no socdbg cache is ever touched)."""
+    wall, out = run_python("-c", _CMSIS_CHILD, str(path), cache=cache, timeout=3600)
+    return wall, float(json.loads(out.strip().splitlines()[-1])["load"])
 
 
 def _child(path: Path, cache: Path) -> tuple[float, dict[str, Any]]:
-    env = dict(os.environ, SOCDBG_CACHE_DIR=str(cache))
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True,
-                          text=True, env=env, timeout=600, check=False)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise RuntimeError(f"the child exited {proc.returncode}: {tail}")
-    return wall, json.loads(proc.stdout.strip().splitlines()[-1])
-
-
+    wall, out = run_python("-c", _CHILD, str(path), cache=cache, timeout=600)
+    return wall, json.loads(out.strip().splitlines()[-1])
 
 
 def bench_svd(quick: bool) -> list[dict[str, Any]]:
@@ -173,11 +158,11 @@ def bench_svd(quick: bool) -> list[dict[str, Any]]:
         naive = [_timed(lambda: SVDParser.for_xml_file(path).get_device())
                  for _ in range(naive_runs)]
         # fresh processes, paired with a cold socdbg load each: no warm-up on either side
-        fresh_ratio, fresh_process_ratio, fresh = [], [], []
+        fresh_ratio, fresh_process_ratio, cmsis_fresh = [], [], []
         for i in range(naive_runs):
-            c_wall, c_load = _cmsis_child(path)
+            c_wall, c_load = _cmsis_child(path, root / "cmsis")
             wall, res = _child(path, root / f"fresh-{i}")
-            fresh.append(c_load * 1e3)
+            cmsis_fresh.append(c_load * 1e3)
             fresh_ratio.append(c_load / res["load"])
             fresh_process_ratio.append(c_wall / wall)
 
@@ -210,7 +195,7 @@ def bench_svd(quick: bool) -> list[dict[str, Any]]:
     rows.append({"name": "svd.speedup", "value": ratio, "unit": "x", "target": SPEEDUP_TARGET,
                  "runs": None, "note": "svd.cmsis_svd / svd.cold.inproc (higher: socdbg is "
                  "faster)", "samples": [], "higher_is_better": True})
-    rows.append(_row("svd.cmsis_svd.fresh", fresh, "ms", None,
+    rows.append(_row("svd.cmsis_svd.fresh", cmsis_fresh, "ms", None,
                      "cmsis-svd in a fresh process: import + parse + get_device()"))
     rows.append(dict(_row("svd.speedup.fresh", fresh_ratio, "x", FRESH_SPEEDUP_TARGET,
                           "svd.cmsis_svd.fresh / a cold socdbg load_map() in a fresh process "

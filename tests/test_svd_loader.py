@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import socdbg.regmap.cache as cache_mod
+import socdbg.regmap.formats as formats_mod
 import socdbg.regmap.svd as svd_mod
 from socdbg.cli import cli, main
 from socdbg.commands.session import Session
@@ -430,6 +431,34 @@ def test_loader_version_hashes_the_loader() -> None:
     assert v.startswith("svd:") and v == cache_mod.loader_version("svd")
     assert cache_mod.loader_version("rdl") == cache_mod.compiler_version()
     assert cache_mod.loader_version("ipxact") != cache_mod.loader_version("rdl")
+
+
+#: Modules of socdbg.regmap a loader imports that do not version its entries: the RegMap's
+#: stored shape is versioned by CACHE_FORMAT; ``stored`` only reads entries back.
+_NOT_VERSIONED = {"regmap", "stored"}
+
+
+def _regmap_imports(name: str, seen: set[str]) -> set[str]:
+    """The socdbg.regmap modules ``name`` imports, directly or through others (not through
+    those in ``_NOT_VERSIONED``)."""
+    import ast
+
+    if name in seen or name in _NOT_VERSIONED:
+        return seen
+    seen.add(name)
+    tree = ast.parse((Path(cache_mod.__file__).parent / f"{name}.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("socdbg.regmap."):
+            _regmap_imports(str(node.module).rsplit(".", 1)[1], seen)
+    return seen
+
+
+@pytest.mark.parametrize(("top", "modules"), [("svd", formats_mod.SVD_MODULES),
+                                              ("ipxact", formats_mod.IPXACT_MODULES)])
+def test_loader_version_covers_every_module_the_loader_imports(
+        top: str, modules: tuple[str, ...]) -> None:
+    """Editing any module a reader is built from must rebuild what it built."""
+    assert _regmap_imports(top, set()) == set(modules)
 
 
 def test_same_file_as_svd_and_as_rdl_are_different_entries(cache_dir: Path) -> None:

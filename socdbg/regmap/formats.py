@@ -125,9 +125,11 @@ def source_hash(*modules: str) -> str:
 
 
 #: The modules each built-in loader is made of (their source versions its cache entries).
+#: ``model`` holds tables and limits both readers apply (MODIFIED_WRITE_VALUES, ADDRESS_LIMIT,
+#: MAX_REGISTER_BITS...): editing one changes what they build.
 SVD_MODULES = ("svd", "svd_numbers", "svd_elements", "svd_walk", "svd_fields", "packed",
-               "paths")
-IPXACT_MODULES = ("ipxact", "ipxact_elements", "ipxact_walk", "sv_expr", "paths")
+               "paths", "model")
+IPXACT_MODULES = ("ipxact", "ipxact_elements", "ipxact_walk", "sv_expr", "paths", "model")
 
 
 def svd_version() -> str:

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from socdbg.errors import MapError
+from socdbg.errors import MapError, did_you_mean
 from socdbg.regmap.ipxact_elements import _attr, _Bad, _text, element_path
 from socdbg.regmap.ipxact_walk import _Reader
 from socdbg.regmap.model import MapSource
@@ -60,11 +60,8 @@ def _pick(root: Element, top: str | None) -> Element:
     for m, n in zip(maps, names, strict=True):
         if top in (n, f"{comp}__{n}"):
             return m
-    import difflib
-
-    close = difflib.get_close_matches(top, names, 1)
     raise _Bad(root, f"no memoryMap '{top}'",
-               f"did you mean '{close[0]}'?" if close else f"one of {', '.join(names)}")
+               did_you_mean(top, names) or f"one of {', '.join(names)}")
 
 
 def compile_ipxact(sources: Sequence[Path], top: str | None = None,

@@ -4,23 +4,17 @@ mean, errors that know their element, texts, and the document's parameters."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from socdbg.regmap.model import MODIFIED_WRITE_VALUES, Access, OnRead, OnWrite
+from socdbg.errors import did_you_mean
+from socdbg.regmap.model import ACCESS_NAMES, MODIFIED_WRITE_VALUES, Access, OnWrite
 from socdbg.regmap.sv_expr import ExprError, evaluate
 
 if TYPE_CHECKING:
     from lxml.etree import _Element as Element
 
-_ACCESS = {
-    "read-only": Access.R,
-    "write-only": Access.W,
-    "read-write": Access.RW,
-    "writeonce": Access.W1,
-    "read-writeonce": Access.RW1,
-    "no-access": Access.NA,
-}
+_ACCESS = {**ACCESS_NAMES, "no-access": Access.NA}
 #: modifiedWriteValue -> onwrite. ``modify``: the hardware stores something other than what
 #: was written, and the standard does not say what; socdbg marks the field ``wuser``, so it is
 #: never assumed to read back what was written.
@@ -28,10 +22,6 @@ _ON_WRITE: dict[str, OnWrite | None] = {
     **MODIFIED_WRITE_VALUES,
     "modify": OnWrite.WUSER,
 }
-#: readAction -> onread; ``modify`` (the read changes the field in a way the standard leaves
-#: open) is ``ruser``: a read with a side effect, skipped by dumps unless asked.
-_ON_READ = {"clear": OnRead.RCLR, "set": OnRead.RSET, "modify": OnRead.RUSER}
-_USAGE_ORDER = {"read-write": 0, "read": 1, "write": 2}
 _NAMED = frozenset(("memoryMap", "addressBlock", "bank", "registerFile", "register", "field",
                     "enumeratedValue", "parameter", "alternateRegister"))
 #: The most parameters one expression may pass through (a chain or a cycle).
@@ -113,11 +103,8 @@ class _Params:
         for key, text in (overrides or {}).items():
             found = self.by_key.get(key)
             if found is None:
-                import difflib
-
-                close = difflib.get_close_matches(key, list(self.by_key), 1)
                 raise _Bad(root, f"no parameter '{key}' to set",
-                           f"did you mean '{close[0]}'?" if close else
+                           did_you_mean(key, self.by_key) or
                            ("parameters: " + ", ".join(sorted(self.by_key)[:20])
                             if self.by_key else "the component has no parameters"))
             holder = _holder(found)
@@ -195,10 +182,3 @@ def _xpath_expr(dep: str) -> str | None:
     if not text.strip() or not _XPATH_OK.fullmatch(text):
         return None
     return re.sub(r"@(\d+)@", lambda m: names[int(m.group(1))], text)
-
-
-def _product(dims: Sequence[int]) -> int:
-    out = 1
-    for d in dims:
-        out *= d
-    return out

@@ -4,25 +4,29 @@ registers, fields and enumerations into layouts and register columns."""
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from socdbg.errors import did_you_mean
 from socdbg.regmap.ipxact_elements import (
     _ACCESS,
-    _ON_READ,
     _ON_WRITE,
-    _USAGE_ORDER,
     _attr,
     _Bad,
     _clean,
     _Params,
-    _product,
     _text,
 )
 from socdbg.regmap.model import (
+    ACCESS_HINT,
     ADDRESS_LIMIT,
     LIMIT_HINT,
     MAX_REGISTER_BITS,
+    MODIFIED_WRITE_HINT,
+    READ_ACTIONS,
+    USAGE_HINT,
+    USAGE_ORDER,
     Access,
     EnumMember,
     Field,
@@ -91,7 +95,7 @@ class _Reader:
             total *= d
             if total > self.limit:
                 shape = "".join(f"[{x}]" for x in dims)
-                raise _Bad(d_el, f"{name}{shape} has {_product(dims):,} elements, more than "
+                raise _Bad(d_el, f"{name}{shape} has {math.prod(dims):,} elements, more than "
                                  f"the limit of {self.limit:,} registers", LIMIT_HINT)
         return dims
 
@@ -112,11 +116,8 @@ class _Reader:
         states = {(_attr(r, "state") or "").strip(): r for r in remaps}
         chosen = states.get(remap)
         if chosen is None:
-            import difflib
-
-            close = difflib.get_close_matches(remap, list(states), 1)
             raise _Bad(mm, f"no memoryRemap for remap state '{remap}'",
-                       f"did you mean '{close[0]}'?" if close else
+                       did_you_mean(remap, states) or
                        ("remap states: " + ", ".join(sorted(states)) if states else
                         "this memoryMap has no memoryRemap"))
         self.contents(chosen)
@@ -191,8 +192,7 @@ class _Reader:
             return default
         found = _ACCESS.get(_text(el).lower())
         if found is None:
-            raise _Bad(el, f"unknown access '{_text(el)}'",
-                       "one of read-only, write-only, read-write, writeOnce, read-writeOnce")
+            raise _Bad(el, f"unknown access '{_text(el)}'", ACCESS_HINT)
         return found
 
     def items(self, items: Sequence[Element], prefix: str, base: int, access: Access,
@@ -213,7 +213,7 @@ class _Reader:
         if offset < 0:
             raise _Bad(offset_el, f"{name}: negative offset {offset}")
         start = base + offset * self.unit()
-        count = _product(dims)
+        count = math.prod(dims)
         if start + count * stride > ADDRESS_LIMIT:
             raise _Bad(offset_el, f"{name} at 0x{start:x} ends beyond the 64-bit address "
                                   "space")
@@ -354,13 +354,14 @@ class _Reader:
             key = _text(mwv).lower()
             if key not in _ON_WRITE:
                 raise _Bad(mwv, f"unknown modifiedWriteValue '{_text(mwv)}'",
-                           "one of oneToClear, oneToSet, oneToToggle, zeroToClear, zeroToSet, "
-                           "zeroToToggle, clear, set, modify")
+                           MODIFIED_WRITE_HINT)
             onwrite = _ON_WRITE[key]
         onread = None
         ra = el.find("readAction")
         if ra is not None:
-            found = _ON_READ.get(_text(ra).lower())
+            # ``modify`` (a change the standard leaves open) is ``ruser``: a read with a side
+            # effect, skipped by dumps unless asked
+            found = READ_ACTIONS.get(_text(ra).lower())
             if found is None:
                 raise _Bad(ra, f"unknown readAction '{_text(ra)}'", "one of clear, set, modify")
             onread = found
@@ -377,9 +378,9 @@ class _Reader:
         entries: list[tuple[int, int, EnumMember]] = []
         for n, ev in enumerate(evs.findall("enumeratedValue")):
             usage = (_attr(ev, "usage") or "read-write").strip().lower()
-            order = _USAGE_ORDER.get(usage)
+            order = USAGE_ORDER.get(usage)
             if order is None:
-                raise _Bad(ev, f"unknown usage '{usage}'", "one of read, write, read-write")
+                raise _Bad(ev, f"unknown usage '{usage}'", USAGE_HINT)
             value_el = ev.find("value")
             if value_el is None:
                 raise _Bad(ev, "<enumeratedValue> has no <value>")

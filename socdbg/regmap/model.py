@@ -347,8 +347,26 @@ class MapSource:
     deps: tuple[str, ...] = ()  # every file the compiler read: the sources, then includes
 
 
-#: ``modifiedWriteValues`` names (CMSIS-SVD and IP-XACT share them) and the write side effect
-#: each means. ``modify`` is left out: the two formats read it differently.
+# --- the words CMSIS-SVD and IP-XACT share (lower case); each reader adds its own ----------
+#: ``access`` names and the software access each means.
+ACCESS_NAMES: dict[str, Access] = {
+    "read-only": Access.R,
+    "write-only": Access.W,
+    "read-write": Access.RW,
+    "writeonce": Access.W1,
+    "read-writeonce": Access.RW1,
+}
+ACCESS_HINT = "one of read-only, write-only, read-write, writeOnce, read-writeOnce"
+#: ``readAction`` names and the read side effect each means.
+READ_ACTIONS: dict[str, OnRead] = {"clear": OnRead.RCLR, "set": OnRead.RSET,
+                                   "modify": OnRead.RUSER}
+#: An enumerated value's ``usage`` and its rank: a read decodes to the first-ranked name.
+USAGE_ORDER = {"read-write": 0, "read": 1, "write": 2}
+USAGE_HINT = "one of read, write, read-write"
+MODIFIED_WRITE_HINT = ("one of oneToClear, oneToSet, oneToToggle, zeroToClear, zeroToSet, "
+                       "zeroToToggle, clear, set, modify")
+#: ``modifiedWriteValues`` names and the write side effect each means. ``modify`` is left
+#: out: the two formats read it differently.
 MODIFIED_WRITE_VALUES: dict[str, OnWrite] = {
     "onetoclear": OnWrite.WOCLR,
     "onetoset": OnWrite.WOSET,

@@ -7,7 +7,15 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from socdbg.regmap.model import MODIFIED_WRITE_VALUES, Access, OnRead
+from socdbg.regmap.model import (
+    ACCESS_HINT,
+    ACCESS_NAMES,
+    MODIFIED_WRITE_HINT,
+    MODIFIED_WRITE_VALUES,
+    READ_ACTIONS,
+    Access,
+    OnRead,
+)
 from socdbg.regmap.svd_numbers import int_text
 
 if TYPE_CHECKING:
@@ -24,28 +32,14 @@ REPAIRED = "repaired:"
 #: The longest chain of ``derivedFrom`` one element may sit at the end of.
 MAX_DERIVED_DEPTH = 64
 
-_ACCESS = {
-    "read-only": Access.R,
-    "write-only": Access.W,
-    "read-write": Access.RW,
-    "writeonce": Access.W1,
-    "read-writeonce": Access.RW1,
-    # not in the schema, but in vendor files: read as what they obviously mean
-    "read": Access.R,
-    "write": Access.W,
-}
+#: ``read`` and ``write`` are not in the schema, but in vendor files: read as what they mean.
+_ACCESS = {**ACCESS_NAMES, "read": Access.R, "write": Access.W}
 _ACCESS_TEXT = {k: v.value for k, v in _ACCESS.items()}
 _ON_WRITE = {
     **MODIFIED_WRITE_VALUES,
     "modify": None,  # the written value is stored: a plain write
 }
-_ON_READ = {
-    "clear": OnRead.RCLR,
-    "set": OnRead.RSET,
-    "modify": OnRead.RUSER,
-    "modifyexternal": OnRead.RUSER,
-}
-_USAGE_ORDER = {"read-write": 0, "read": 1, "write": 2}
+_ON_READ = {**READ_ACTIONS, "modifyexternal": OnRead.RUSER}
 _BIT_RANGE = re.compile(r"\[\s*(\d+)\s*:\s*(\d+)\s*\]")
 _NAMED = frozenset(("peripheral", "cluster", "register", "field", "enumeratedValues",
                     "enumeratedValue"))
@@ -165,17 +159,14 @@ def _split(el: Element) -> tuple[dict[str, Element], list[Element]]:
 def _access(el: Element) -> Access:
     found = _ACCESS.get(_text(el).lower())
     if found is None:
-        raise _Bad(el, f"unknown access '{_text(el)}'",
-                   "one of read-only, write-only, read-write, writeOnce, read-writeOnce")
+        raise _Bad(el, f"unknown access '{_text(el)}'", ACCESS_HINT)
     return found
 
 
 def _onwrite(el: Element) -> str | None:
     key = _text(el).lower()
     if key not in _ON_WRITE:
-        raise _Bad(el, f"unknown modifiedWriteValues '{_text(el)}'",
-                   "one of oneToClear, oneToSet, oneToToggle, zeroToClear, zeroToSet, "
-                   "zeroToToggle, clear, set, modify")
+        raise _Bad(el, f"unknown modifiedWriteValues '{_text(el)}'", MODIFIED_WRITE_HINT)
     found = _ON_WRITE[key]
     return found.value if found is not None else None
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from socdbg.regmap.model import USAGE_HINT, USAGE_ORDER
 from socdbg.regmap.packed import FieldRecord, Packer
 from socdbg.regmap.svd_elements import (
     _ACCESS_TEXT,
     _BIT_RANGE,
     _ON_READ,
     _ON_WRITE,
-    _USAGE_ORDER,
     MAX_DEFAULT_MEMBERS,
     REPAIRED,
     _access,
@@ -215,10 +215,10 @@ class _FieldReader:
                     kids[child.tag] = child
         usage_el = kids.get("usage")
         usage = _text(usage_el).lower() if usage_el is not None else "read-write"
-        order = _USAGE_ORDER.get(usage)
+        order = USAGE_ORDER.get(usage)
         if order is None:
             raise _Bad(usage_el if usage_el is not None else ev_el,
-                       f"unknown usage '{usage}'", "one of read, write, read-write")
+                       f"unknown usage '{usage}'", USAGE_HINT)
         name_el = kids.get("name")
         entries: list[tuple[str, tuple[int, ...], str]] = []
         default: tuple[str, str] | None = None
